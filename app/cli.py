@@ -1,0 +1,421 @@
+"""`modelyard`: the same pipeline as the app, headless.
+
+Exit codes: 0 success; 1 the run failed or an internal error; 2 bad input or usage;
+130 cancelled or interrupted. Domain errors become one line on stderr here, and only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from engine.errors import BadInputError, ModelyardError, RunFailedError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _version() -> str:
+    try:
+        return metadata.version("modelyard")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors exit 2 with a next step
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"modelyard: {message}. See `modelyard --help`.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="modelyard", description="Local AutoML workbench.")
+    p.add_argument("--version", action="version", version=f"modelyard {_version()}")
+    p.add_argument("--home", help="data folder (default: $MODELYARD_HOME or ~/.modelyard)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    a = sub.add_parser("app", help="start the web app")
+    a.add_argument("--port", type=int, default=8501)
+
+    i = sub.add_parser("ingest", help="take in a table and profile it")
+    i.add_argument("path")
+    i.add_argument("--name")
+    i.add_argument("--target")
+    i.add_argument("--test", help="a test table to predict later")
+    i.add_argument("--json", action="store_true")
+
+    pl = sub.add_parser("plan", help="propose a training plan for a data set")
+    pl.add_argument("dataset")
+    pl.add_argument("--target")
+    pl.add_argument("--budget", type=int, default=300)
+    pl.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("run", help="ingest, plan, train and predict in one go")
+    r.add_argument("train")
+    r.add_argument("--target")
+    r.add_argument("--test")
+    r.add_argument("--plan", help="a plan JSON file to use instead of proposing one")
+    r.add_argument("--budget", type=int, default=None, help="seconds for search and refit "
+                   "(default 300)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--name")
+    r.add_argument("--out", help="folder for plan.json, leaderboard.csv, predictions.csv")
+    r.add_argument("--json", action="store_true")
+
+    for name, helptext in (("datasets", "list data sets"), ("runs", "list runs")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("--json", action="store_true")
+    s = sub.add_parser("show", help="show one run")
+    s.add_argument("run")
+    s.add_argument("--json", action="store_true")
+    c = sub.add_parser("cancel", help="cancel a running run")
+    c.add_argument("run")
+    lb = sub.add_parser("leaderboard", help="trials ranked by score")
+    lb.add_argument("dataset", nargs="?")
+    lb.add_argument("--json", action="store_true")
+    sub.add_parser("doctor", help="check versions, Ollama, GPU, disk")
+    sub.add_parser("reindex", help="rebuild the catalog from the folders")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_dispatch(args) or 0)
+    except KeyboardInterrupt:
+        print("modelyard: interrupted.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except ModelyardError as exc:
+        print(f"modelyard: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # an internal error: one line, and where the detail is
+        print(f"modelyard: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "app":
+        return _app(args)
+    from engine.workflow import Workspace
+    from storage.paths import Home
+
+    ws = Workspace(Home.from_env(args.home))
+    ws.refresh()
+    handler = globals()[f"_cmd_{args.command}"]
+    return handler(ws, args)
+
+
+# -- commands -----------------------------------------------------------------------------
+def _app(args) -> int:
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "-m", "streamlit", "run", str(root / "app" / "main.py"),
+           "--server.port", str(args.port)]
+    env = None
+    if args.home:
+        import os
+
+        env = {**os.environ, "MODELYARD_HOME": args.home}
+    return subprocess.call(cmd, cwd=root, env=env)
+
+
+def _cmd_ingest(ws, args) -> int:
+    meta = ws.ingest(args.path, name=args.name, target=args.target, test_path=args.test)
+    from storage.datasets import read_profile
+
+    profile = read_profile(ws.home, meta["id"])
+    if args.json:
+        _print_json({**meta, "profile": profile})
+        return EXIT_OK
+    print(meta["id"])
+    print(f"  {meta['name']}: {meta['n_rows']} rows × {meta['n_cols']} columns")
+    target = profile.get("target")
+    if target:
+        print(f"  target guess: {target['column']} ({target['task']}, confidence "
+              f"{target['confidence']:.0%}): {target['reason']}")
+    for w in profile.get("warnings", []):
+        print(f"  [{w['severity']}] {w['message']} {w['action']}")
+    return EXIT_OK
+
+
+def _cmd_plan(ws, args) -> int:
+    dataset_id = ws.resolve_dataset(args.dataset)
+    doc = ws.propose_plan(dataset_id, target=args.target, budget_seconds=args.budget)
+    if args.json:
+        _print_json({"plan": doc["plan"], "plan_id": doc["id"], "planner": doc["planner"],
+                     "model": None, "fallback_reason": None})
+    else:
+        print(json.dumps(doc["plan"], indent=2))
+    return EXIT_OK
+
+
+def _load_plan_file(path: str, dataset_id: str, budget: int | None):
+    from pydantic import ValidationError
+
+    from engine.schemas import Plan
+
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"Cannot read the plan file {path}: {exc}.",
+                            "Give a JSON file written by `modelyard plan --json`.") from exc
+    raw = raw.get("plan", raw)  # accept a plan or a `plan --json` document
+    raw["dataset_id"] = dataset_id
+    if budget is not None:
+        raw["budget_seconds"] = budget
+    try:
+        return Plan.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise BadInputError(f"The plan file is not a valid plan: {where}: {first['msg']}.",
+                            "Fix that field and try again.") from exc
+
+
+def _cmd_run(ws, args) -> int:
+    from engine.schemas import Plan
+
+    meta = ws.ingest(args.train, target=args.target, test_path=args.test)
+    if args.plan:
+        plan = _load_plan_file(args.plan, meta["id"], args.budget)
+        based_on = None
+    else:
+        based_on = ws.propose_plan(meta["id"], target=args.target,
+                                   budget_seconds=args.budget or 300, seed=args.seed)
+        plan = Plan.model_validate(based_on["plan"])
+    approved = ws.approve_plan(plan, based_on=based_on)
+    folder, proc = ws.start_run(approved, name=args.name)
+    _err(f"run {folder.id}: training on {meta['name']} ({meta['n_rows']} rows), "
+         f"budget {plan.budget_seconds} s")
+    try:
+        record = _wait(folder, proc)
+    except KeyboardInterrupt:
+        ws.cancel(folder.id)
+        _err(f"\nrun {folder.id} cancelled.")
+        return EXIT_CANCELLED
+    ws.refresh()
+    out = Path(args.out).expanduser().resolve() if args.out else folder.path
+    out.mkdir(parents=True, exist_ok=True)
+    paths = _write_outputs(ws, folder, plan, out)
+    status = record["status"]
+    summary = {
+        "run_id": folder.id, "status": status, "task": plan.task.value,
+        "metric": plan.metric.value, "greater_is_better": plan.metric.greater_is_better,
+        "best_model": record.get("best_model"), "cv_score": record.get("best_score"),
+        "message": record.get("message"), "paths": paths,
+    }
+    if args.json:
+        _print_json(summary)
+    elif status == "succeeded":
+        print(f"{folder.id}: {record['message']}")
+        for key, value in paths.items():
+            print(f"  {key}: {value}")
+    if status == "succeeded":
+        return EXIT_OK
+    if status == "cancelled":
+        _err(f"modelyard: run {folder.id} was cancelled.")
+        return EXIT_CANCELLED
+    raise RunFailedError(f"run {folder.id} failed: {record.get('message')}",
+                         f"See {folder.log_path}.")
+
+
+def _wait(folder, proc) -> dict[str, Any]:
+    """Wait for the worker, showing one updating progress line on stderr."""
+    from engine import jobs
+    from storage.runfolder import ACTIVE, read_events
+
+    offset, last = 0, ""
+    interactive = sys.stderr.isatty()
+    while True:
+        record = folder.read()
+        for event, offset in read_events(folder.events_path, offset):
+            if event["kind"] in ("progress", "trial", "status"):
+                last = event.get("message", "")
+        elapsed = time.time() - record.get("launched_at", time.time())
+        line = f"[{elapsed:5.0f}s] {last or record['status']}"[:120]
+        if interactive:
+            sys.stderr.write("\r" + line.ljust(120))
+            sys.stderr.flush()
+        if record["status"] not in ACTIVE:
+            break
+        if proc.poll() is not None:  # exited: give its last write a moment, then judge
+            time.sleep(0.2)
+            record = folder.read()
+            if record["status"] in ACTIVE:
+                jobs.supervise(_home_of(folder))
+                record = folder.read()
+            break
+        time.sleep(0.5)
+    if interactive:
+        sys.stderr.write("\n")
+    else:
+        _err(f"run {folder.id}: {record['status']}: {last}")
+    return record
+
+
+def _home_of(folder):
+    from storage.paths import Home
+
+    return Home(folder.path.parent.parent)
+
+
+def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
+    from storage import runs as run_store
+
+    paths = {}
+    plan_path = out / "plan.json"
+    plan_path.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
+    paths["plan"] = str(plan_path)
+    board = run_store.leaderboard(ws.catalog, run_id=folder.id)
+    board_path = out / "leaderboard.csv"
+    with open(board_path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["rank", "model", "family", "cv_score", "metric", "greater_is_better",
+                         "fit_seconds", "params"])
+        for row in board:
+            writer.writerow([row["rank"], row["model"], row["family"], row["cv_score"],
+                             row["metric"], row["greater_is_better"],
+                             round(row["fit_seconds"] or 0.0, 4), json.dumps(row["params"])])
+    paths["leaderboard"] = str(board_path)
+    if folder.predictions_path.exists():
+        target = out / "predictions.csv"
+        if target.resolve() != folder.predictions_path.resolve():
+            shutil.copyfile(folder.predictions_path, target)
+        paths["predictions"] = str(target)
+    if folder.model_dir.exists():
+        paths["model"] = str(folder.model_dir)
+    return paths
+
+
+def _cmd_datasets(ws, args) -> int:
+    from storage.datasets import list_datasets
+
+    rows = list_datasets(ws.catalog)
+    if args.json:
+        _print_json(rows)
+    else:
+        _table(rows, ["id", "name", "n_rows", "n_cols", "target", "task"])
+    return EXIT_OK
+
+
+def _cmd_runs(ws, args) -> int:
+    from storage.runs import list_runs
+
+    rows = list_runs(ws.catalog)
+    if args.json:
+        _print_json(rows)
+    else:
+        _table(rows, ["id", "name", "dataset", "status", "metric", "best_model", "best_score"])
+    return EXIT_OK
+
+
+def _cmd_show(ws, args) -> int:
+    from storage import runs as run_store
+
+    run_id = ws.resolve_run(args.run)
+    run = run_store.get_run(ws.catalog, run_id)
+    board = run_store.leaderboard(ws.catalog, run_id=run_id)
+    if args.json:
+        _print_json({**run, "leaderboard": board})
+        return EXIT_OK
+    for key in ("id", "name", "dataset", "status", "task", "metric", "best_model",
+                "best_score", "message", "folder"):
+        print(f"{key:>12}: {run.get(key)}")
+    _table(board[:10], ["rank", "model", "family", "cv_score", "fit_seconds"])
+    return EXIT_OK
+
+
+def _cmd_cancel(ws, args) -> int:
+    run_id = ws.resolve_run(args.run)
+    record = ws.cancel(run_id)
+    print(f"{run_id}: {record['status']}")
+    return EXIT_OK
+
+
+def _cmd_leaderboard(ws, args) -> int:
+    from storage import runs as run_store
+
+    dataset_id = ws.resolve_dataset(args.dataset) if args.dataset else None
+    rows = run_store.leaderboard(ws.catalog, dataset_id=dataset_id)
+    if args.json:
+        _print_json(rows)
+    else:
+        _table(rows, ["run_id", "dataset", "rank", "model", "cv_score", "metric",
+                      "fit_seconds"])
+    return EXIT_OK
+
+
+def _cmd_doctor(ws, args) -> int:
+    from engine import system
+    from engine.training.bundle import package_versions
+
+    info = {
+        "modelyard": _version(),
+        "home": str(ws.home.root),
+        "catalog": str(ws.home.db_path),
+        "disk_free_gb": system.disk_free_gb(ws.home.root),
+        "ollama": system.ollama_status(),
+        "hardware": system.hardware(),
+        "versions": package_versions(),
+    }
+    for key in ("streamlit", "duckdb", "torch", "timm"):
+        try:
+            info["versions"][key] = metadata.version(key)
+        except metadata.PackageNotFoundError:
+            info["versions"][key] = "not installed" + (
+                " (pip install 'modelyard[vision]')" if key in ("torch", "timm") else "")
+    ollama = info["ollama"]
+    print(f"modelyard {info['modelyard']}")
+    print(f"home:      {info['home']} ({info['disk_free_gb']} GB free)")
+    print(f"ollama:    {ollama['host']}: " + (f"reachable, version {ollama.get('version')}"
+          if ollama["reachable"] else "not reachable — plans will come from the rule planner"))
+    hw = info["hardware"]
+    gpus = ", ".join(g["name"] for g in hw["gpus"]) or "none (training runs on the CPU)"
+    print(f"hardware:  {hw['cpu_count']} CPU cores, {hw['ram_total_gb']} GB RAM; GPU: {gpus}")
+    print("versions:  " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    return EXIT_OK
+
+
+def _cmd_reindex(ws, args) -> int:
+    from storage.sync import reindex
+
+    counts = reindex(ws.catalog)
+    print("catalog rebuilt: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return EXIT_OK
+
+
+# -- output helpers -------------------------------------------------------------------
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return "" if value is None else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

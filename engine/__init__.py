@@ -1,0 +1,1 @@
+"""All ML and data work. Nothing here imports Streamlit."""

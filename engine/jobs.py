@@ -1,0 +1,159 @@
+"""The job system: create, launch, watch, cancel Runs; find the ones whose worker died.
+
+Both the app and the CLI launch through here, so a Run behaves the same from either.
+A worker is a detached process group; its liveness is judged from the run folder alone
+(pid + process start time + not a zombie + a fresh heartbeat).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from engine.errors import NotFoundError
+from engine.schemas import Plan
+from engine.training.trainer import close_running_trials
+from storage.paths import Home, new_id
+from storage.runfolder import ACTIVE, RunFolder
+
+# A worker touches its heartbeat every 2 s; a long silence means it hangs.
+HEARTBEAT_STALE_SECONDS = 180.0
+CANCEL_GRACE_SECONDS = 5.0
+
+
+def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
+               name: str | None = None) -> RunFolder:
+    run_id = new_id("run")
+    folder = RunFolder(home.run_dir(run_id))
+    folder.create({
+        "id": run_id,
+        "name": name or run_id,
+        "dataset_id": plan.dataset_id,
+        "dataset_dir": str(home.dataset_dir(plan.dataset_id)),
+        "plan_id": plan_id,
+        "plan": plan.model_dump(mode="json"),
+        "status": "queued",
+        "created_at": time.time(),
+        "budget_seconds": plan.budget_seconds,
+        "greater_is_better": plan.metric.greater_is_better,
+    })
+    return folder
+
+
+def active_runs(home: Home) -> list[RunFolder]:
+    out = []
+    for run_json in home.runs.glob("*/run.json"):
+        folder = RunFolder(run_json.parent)
+        try:
+            if folder.read().get("status") in ACTIVE:
+                out.append(folder)
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def launch(home: Home, folder: RunFolder) -> subprocess.Popen:
+    """Start the worker for a queued Run as its own process group."""
+    busy = len([f for f in active_runs(home) if f.id != folder.id])
+    threads = max(1, (os.cpu_count() or 1) // (busy + 1))
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1",
+           "OMP_NUM_THREADS": str(threads)}
+    with open(folder.log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "engine.training.worker", str(folder.path)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, env=env,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+    try:
+        create_time = psutil.Process(proc.pid).create_time()
+    except psutil.NoSuchProcess:
+        create_time = None
+    folder.update(status="starting", pid=proc.pid, pid_create_time=create_time,
+                  threads=threads, launched_at=time.time())
+    folder.touch_heartbeat()
+    return proc
+
+
+def is_alive(record: dict[str, Any], folder: RunFolder) -> tuple[bool, str]:
+    """Whether the Run's worker still lives, and if not, why we think so."""
+    pid = record.get("pid")
+    if not pid:
+        return False, "the worker was never started"
+    try:
+        proc = psutil.Process(pid)
+        if record.get("pid_create_time") and abs(
+            proc.create_time() - record["pid_create_time"]
+        ) > 1.0:
+            return False, "the worker process is gone (its process id was reused)"
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False, "the worker process exited without finishing the run"
+    except psutil.NoSuchProcess:
+        return False, "the worker process is gone (killed or crashed)"
+    age = folder.heartbeat_age()
+    if age is not None and age > HEARTBEAT_STALE_SECONDS:
+        return False, f"the worker stopped responding ({age:.0f} s without a heartbeat)"
+    return True, ""
+
+
+def supervise(home: Home) -> list[str]:
+    """Mark Runs whose worker died as failed, with the reason; return their ids."""
+    failed = []
+    for folder in active_runs(home):
+        record = folder.read()
+        if record["status"] == "queued":
+            continue
+        alive, reason = is_alive(record, folder)
+        if alive:
+            continue
+        _kill_group(record.get("pid"), signal.SIGKILL)
+        record = folder.update(status="failed", finished_at=time.time(),
+                               message=f"The run stopped unexpectedly: {reason}.")
+        if record["status"] == "failed":
+            close_running_trials(folder.optuna_path)
+            failed.append(folder.id)
+    return failed
+
+
+def cancel(home: Home, run_id: str) -> dict[str, Any]:
+    folder = RunFolder(home.run_dir(run_id))
+    if not folder.exists():
+        raise NotFoundError(f"There is no run “{run_id}”.", "List runs with `modelyard runs`.")
+    record = folder.read()
+    if record["status"] not in ACTIVE:
+        return record
+    record = folder.update(status="cancelled", finished_at=time.time(),
+                           message="Cancelled by you.")
+    pid = record.get("pid")
+    if pid and _kill_group(pid, signal.SIGTERM):
+        deadline = time.time() + CANCEL_GRACE_SECONDS
+        while time.time() < deadline and _group_alive(pid):
+            time.sleep(0.1)
+        _kill_group(pid, signal.SIGKILL)
+    close_running_trials(folder.optuna_path)
+    return record
+
+
+def _kill_group(pid: int | None, sig: int) -> bool:
+    if not pid:
+        return False
+    try:
+        os.killpg(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -1,0 +1,1 @@
+"""Training: model families, their search, the background worker, the job system."""

@@ -1,0 +1,85 @@
+"""Fit one configuration fold by fold; out-of-fold predictions and timings come back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from engine.schemas import Metric
+from engine.training.data import TrainingData
+from engine.training.families.base import FitContext, ModelFamily
+from engine.training.metrics import score
+from engine.training.preprocess import build_preprocessor
+
+
+class OutOfTime(Exception):
+    """The search deadline passed in the middle of a cross-validation."""
+
+
+@dataclass
+class CVResult:
+    fold_scores: list[float]
+    oof: np.ndarray
+    fit_seconds: float  # mean per fold
+    predict_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.fold_scores))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.fold_scores))
+
+
+def make_pipeline(family: ModelFamily, params: dict, ctx: FitContext, data: TrainingData):
+    pre = build_preprocessor(family.preprocessing, data.features.numeric,
+                             data.features.categorical)
+    return Pipeline([("prepare", pre), ("model", family.build(params, ctx))])
+
+
+def predict_matrix(pipeline: Pipeline, X, classification: bool, n_classes: int) -> np.ndarray:
+    """Probabilities (n, n_classes) in class-code order, or predicted values (n,)."""
+    if not classification:
+        return np.asarray(pipeline.predict(X), dtype=np.float64)
+    proba = np.asarray(pipeline.predict_proba(X), dtype=np.float64)
+    seen = pipeline.classes_
+    if len(seen) == n_classes:
+        return proba
+    # A fold may miss a rare class: place the columns it knows, zero elsewhere.
+    full = np.zeros((proba.shape[0], n_classes))
+    full[:, np.asarray(seen, dtype=int)] = proba
+    return full
+
+
+def cross_validate(
+    family: ModelFamily,
+    params: dict,
+    ctx: FitContext,
+    data: TrainingData,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    metric: Metric,
+    deadline: float | None = None,
+) -> CVResult:
+    classification = ctx.task.is_classification
+    shape = (len(data.y), data.n_classes) if classification else (len(data.y),)
+    oof = np.full(shape, np.nan)
+    fold_scores, fit_times, predict_times = [], [], []
+    for train_idx, valid_idx in splits:
+        if deadline is not None and time.time() > deadline:
+            raise OutOfTime()
+        pipeline = make_pipeline(family, params, ctx, data)
+        started = time.perf_counter()
+        pipeline.fit(data.X.iloc[train_idx], data.y[train_idx])
+        fit_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        pred = predict_matrix(pipeline, data.X.iloc[valid_idx], classification, data.n_classes)
+        predict_times.append(time.perf_counter() - started)
+        oof[valid_idx] = pred
+        fold_scores.append(score(metric, data.y[valid_idx], pred, data.n_classes))
+    return CVResult(fold_scores, oof, float(np.mean(fit_times)), float(np.mean(predict_times)))

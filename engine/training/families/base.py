@@ -1,0 +1,66 @@
+"""The contract every model family fulfils, and search-space parameters as data."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from engine.schemas import Task
+
+
+@dataclass(frozen=True)
+class Float:
+    low: float
+    high: float
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class Int:
+    low: int
+    high: int
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple[Any, ...]
+
+
+Space = dict[str, Float | Int | Choice]
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """What a family may know when building an estimator."""
+
+    task: Task
+    n_rows: int
+    n_classes: int
+    n_jobs: int
+    seed: int
+
+
+class ModelFamily(ABC):
+    """One pluggable family: a search space, its defaults, and an estimator factory.
+
+    `preprocessing` names what the features need before the estimator:
+    "scaled" (impute, scale, one-hot) or "native" (categories as pandas categories,
+    missing values left for the model).
+    """
+
+    name: ClassVar[str]
+    preprocessing: ClassVar[str] = "scaled"
+
+    @abstractmethod
+    def search_space(self, ctx: FitContext) -> Space:
+        """Bounded hyperparameters to search; empty for families with nothing to tune."""
+
+    @abstractmethod
+    def default_params(self, ctx: FitContext) -> dict[str, Any]:
+        """The configuration tried first: the library's own sensible defaults."""
+
+    @abstractmethod
+    def build(self, params: dict[str, Any], ctx: FitContext) -> Any:
+        """A fresh, unfitted scikit-learn compatible estimator."""

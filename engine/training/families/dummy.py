@@ -1,0 +1,22 @@
+"""Baseline that ignores the features: the floor every real model must clear."""
+
+from __future__ import annotations
+
+from sklearn.dummy import DummyClassifier, DummyRegressor
+
+from engine.training.families.base import FitContext, ModelFamily, Space
+
+
+class Dummy(ModelFamily):
+    name = "dummy"
+
+    def search_space(self, ctx: FitContext) -> Space:
+        return {}
+
+    def default_params(self, ctx: FitContext) -> dict:
+        return {}
+
+    def build(self, params: dict, ctx: FitContext):
+        if ctx.task.is_classification:
+            return DummyClassifier(strategy="prior")
+        return DummyRegressor(strategy="mean")

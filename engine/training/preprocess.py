@@ -1,0 +1,85 @@
+"""Feature preparation per family: what each estimator needs and nothing more."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+# Categories seen fewer times than this in training become "other" / unknown.
+MAX_NATIVE_CATEGORIES = 1000
+
+
+class NativeFrame(TransformerMixin, BaseEstimator):
+    """Numeric columns as float, categorical ones as pandas categories with the
+    categories fixed at fit time; missing values stay missing. For LightGBM/XGBoost."""
+
+    def __init__(self, numeric: list[str], categorical: list[str]):
+        self.numeric = numeric
+        self.categorical = categorical
+
+    def fit(self, X: pd.DataFrame, y=None):
+        self.categories_ = {}
+        for col in self.categorical:
+            counts = X[col].dropna().astype(str).value_counts()
+            self.categories_[col] = list(counts.index[:MAX_NATIVE_CATEGORIES])
+        # LightGBM refuses JSON punctuation in feature names.
+        self.names_ = {c: re.sub(r'[",:\[\]{}]', "_", str(c)) for c in self.numeric + self.categorical}
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = {}
+        for col in self.numeric:
+            out[self.names_[col]] = pd.to_numeric(X[col], errors="coerce").astype("float64")
+        for col in self.categorical:
+            values = X[col].astype(object).where(X[col].notna(), None)
+            values = values.map(lambda v: None if v is None else str(v))
+            out[self.names_[col]] = pd.Categorical(values, categories=self.categories_[col])
+        return pd.DataFrame(out, index=X.index)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array([self.names_[c] for c in self.numeric + self.categorical], dtype=object)
+
+
+class AsObject(TransformerMixin, BaseEstimator):
+    """Categorical columns as plain Python strings (missing → NaN) for scikit-learn's
+    imputers and encoders, which do not all accept pandas' string dtype."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        frame = pd.DataFrame(X)
+        return frame.apply(lambda s: s.map(lambda v: v if pd.isna(v) else str(v))).astype(object)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(input_features, dtype=object)
+
+
+def build_preprocessor(kind: str, numeric: list[str], categorical: list[str]):
+    """The preprocessing a family asked for, fitted per fold inside its pipeline."""
+    if kind == "native":
+        return NativeFrame(numeric, categorical)
+    if kind != "scaled":
+        raise ValueError(f"unknown preprocessing {kind!r}")
+    parts = []
+    if numeric:
+        parts.append(("num", Pipeline([
+            ("impute", SimpleImputer(strategy="median", add_indicator=True,
+                                     keep_empty_features=True)),
+            ("scale", StandardScaler()),
+        ]), numeric))
+    if categorical:
+        parts.append(("cat", Pipeline([
+            ("strings", AsObject()),
+            ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
+            ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=30,
+                                     sparse_output=False)),
+        ]), categorical))
+    return ColumnTransformer(parts, remainder="drop")

@@ -1,0 +1,154 @@
+"""The search: every family's defaults first, then Optuna TPE round-robin within the budget.
+
+Budget policy: the Run's budget covers search and the refit of the winner. The search
+deadline is the budget minus a reserve for that refit, re-estimated from the current
+leader's fit time. Each family's first trial is its library defaults, so the search
+never ends worse (in cross-validation) than the plain default model; after that the
+families take turns, one TPE-suggested trial each, until the deadline or their trial caps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from engine.schemas import FamilyChoice, Plan
+from engine.training import families
+from engine.training.data import TrainingData
+from engine.training.evaluate import CVResult, OutOfTime, cross_validate
+from engine.training.families.base import FitContext
+from engine.training.metrics import better, worst
+from engine.training.search import suggest
+from storage.runfolder import JournalWriter
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+REFIT_SAFETY = 1.3
+
+
+@dataclass
+class Best:
+    model: str = ""
+    family: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    score: float = float("nan")
+    fit_seconds: float = 0.0
+    result: CVResult | None = None
+
+
+class Trainer:
+    def __init__(self, plan: Plan, data: TrainingData, splits, journal: JournalWriter,
+                 optuna_path, n_jobs: int, started: float):
+        self.plan = plan
+        self.data = data
+        self.splits = splits
+        self.journal = journal
+        self.started = started
+        self.budget_end = started + plan.budget_seconds
+        self.ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
+                              n_jobs=n_jobs, seed=plan.seed)
+        self.storage = JournalStorage(JournalFileBackend(str(optuna_path)))
+        self.best = Best(score=worst(plan.metric))
+        self.trial_count = 0
+
+    # -- budget -------------------------------------------------------------------------
+    def refit_reserve(self) -> float:
+        k = max(2, len(self.splits))
+        grow = k / (k - 1) if len(self.splits) > 1 else 1.25
+        return self.best.fit_seconds * grow * REFIT_SAFETY
+
+    def search_deadline(self) -> float:
+        return self.budget_end - self.refit_reserve()
+
+    # -- search -------------------------------------------------------------------------
+    def _study(self, choice: FamilyChoice, index: int) -> optuna.Study:
+        sampler = optuna.samplers.TPESampler(seed=self.plan.seed + index, multivariate=True,
+                                             n_startup_trials=5)
+        direction = "maximize" if self.plan.metric.greater_is_better else "minimize"
+        study = optuna.create_study(study_name=choice.family.value, storage=self.storage,
+                                    direction=direction, sampler=sampler, load_if_exists=True)
+        family = families.get(choice.family)
+        if not study.trials:
+            study.enqueue_trial(family.default_params(self.ctx))
+        return study
+
+    def run(self) -> Best:
+        studies = [(c, self._study(c, i)) for i, c in enumerate(self.plan.families)]
+        active = list(studies)
+        while active and time.time() < self.search_deadline():
+            for choice, study in list(active):
+                if time.time() >= self.search_deadline():
+                    break
+                done = sum(t.state.is_finished() for t in study.trials)
+                space = families.get(choice.family).search_space(self.ctx)
+                if done >= choice.max_trials or (not space and done >= 1):
+                    active.remove((choice, study))
+                    continue
+                self._one_trial(choice, study)
+                self._progress()
+        return self.best
+
+    def _one_trial(self, choice: FamilyChoice, study: optuna.Study) -> None:
+        family = families.get(choice.family)
+        trial = study.ask()
+        params = suggest(trial, family.search_space(self.ctx))
+        self.trial_count += 1
+        model = f"{family.name}_{trial.number}"
+        common = {"model": model, "family": family.name, "number": trial.number,
+                  "params": params}
+        try:
+            result = cross_validate(family, params, self.ctx, self.data, self.splits,
+                                    self.plan.metric, deadline=self.search_deadline())
+        except OutOfTime:
+            study.tell(trial, state=TrialState.PRUNED)
+            self.journal.emit("trial", f"{model} stopped: the time budget ran out",
+                              state="pruned", **common)
+            return
+        except Exception as exc:  # a failing family is a stored state, not a crash
+            study.tell(trial, state=TrialState.FAIL)
+            self.journal.emit("trial", f"{model} failed: {type(exc).__name__}: {exc}",
+                              state="failed", **common)
+            return
+        value = result.mean
+        if not np.isfinite(value):
+            study.tell(trial, state=TrialState.FAIL)
+            self.journal.emit("trial", f"{model} gave a non-finite score", state="failed",
+                              **common)
+            return
+        study.tell(trial, value)
+        self.journal.emit(
+            "trial", f"{model}: {self.plan.metric.value} {value:.5g}", state="complete",
+            cv_score=value, cv_std=result.std, fold_scores=result.fold_scores,
+            fit_seconds=result.fit_seconds * len(self.splits),
+            predict_seconds=result.predict_seconds, **common)
+        if better(self.plan.metric, value, self.best.score):
+            self.best = Best(model, family.name, params, value, result.fit_seconds, result)
+
+    def _progress(self) -> None:
+        elapsed = time.time() - self.started
+        self.journal.emit(
+            "progress", f"{self.trial_count} trials, best {self.best.model or '—'}",
+            phase="search", fraction=min(1.0, elapsed / self.plan.budget_seconds),
+            elapsed=elapsed, best_model=self.best.model,
+            best_score=None if not self.best.model else self.best.score)
+
+
+def close_running_trials(optuna_path) -> int:
+    """Mark trials left RUNNING by a dead worker as FAIL; the journal has no heartbeat."""
+    if not optuna_path.exists():
+        return 0
+    storage = JournalStorage(JournalFileBackend(str(optuna_path)))
+    closed = 0
+    for study in storage.get_all_studies():
+        for trial in storage.get_all_trials(study._study_id, deepcopy=False):
+            if trial.state is TrialState.RUNNING:
+                storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                closed += 1
+    return closed

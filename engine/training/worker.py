@@ -1,0 +1,124 @@
+"""The background worker: `python -m engine.training.worker RUN_DIR`.
+
+It reads the Plan from `run.json`, searches, refits the winner, saves the Model bundle,
+predicts the test table if the dataset has one, and ends the Run as succeeded or failed
+with a reason. It writes only its run folder (journal, run.json, artifacts) and never
+opens the DuckDB catalog.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import psutil
+
+from engine.errors import ModelyardError
+from engine.schemas import Plan, Profile
+from engine.training.bundle import Predictor, save_bundle
+from engine.training.cv import make_splits
+from engine.training.data import load_training_data, read_table
+from engine.training.evaluate import make_pipeline
+from engine.training import families
+from engine.training.families.base import FitContext
+from engine.training.trainer import Trainer
+from storage.files import read_json
+from storage.runfolder import JournalWriter, RunFolder
+
+HEARTBEAT_SECONDS = 2.0
+RESOURCE_SECONDS = 10.0
+
+
+def _heartbeat(journal: JournalWriter, stop: threading.Event) -> None:
+    proc = psutil.Process()
+    proc.cpu_percent()
+    last_sample = 0.0
+    while not stop.wait(HEARTBEAT_SECONDS):
+        journal.folder.touch_heartbeat()
+        if time.time() - last_sample >= RESOURCE_SECONDS:
+            last_sample = time.time()
+            mem = psutil.virtual_memory()
+            journal.emit("resource", cpu_percent=psutil.cpu_percent(),
+                         process_rss_mb=proc.memory_info().rss / 2**20,
+                         ram_used_percent=mem.percent)
+
+
+def train(folder: RunFolder) -> None:
+    record = folder.read()
+    plan = Plan.model_validate(record["plan"])
+    dataset_dir = Path(record["dataset_dir"])
+    profile = Profile.model_validate(read_json(dataset_dir / "profile.json"))
+    journal = JournalWriter(folder)
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(journal, stop), daemon=True).start()
+    started = time.time()
+    folder.update(status="running", started_at=started, worker_pid=os.getpid())
+    journal.emit("status", "started", status="running")
+    try:
+        data = load_training_data(dataset_dir, plan, profile)
+        splits, note = make_splits(plan.validation, data.y, plan.task, plan.seed)
+        if note:
+            journal.emit("log", note, level="warning")
+        journal.emit("log", f"{len(data.y)} rows, {len(data.features.all)} features, "
+                            f"{len(splits)} validation split(s)")
+        trainer = Trainer(plan, data, splits, journal, folder.optuna_path,
+                          n_jobs=int(record.get("threads") or os.cpu_count() or 1),
+                          started=started)
+        best = trainer.run()
+        if not best.model:
+            raise ModelyardError("No model could be trained: every trial failed or ran out of "
+                                 "time.", "Look at the failed trials, or give the run more time.")
+        journal.emit("progress", f"refitting {best.model} on all rows", phase="refit",
+                     fraction=min(1.0, (time.time() - started) / plan.budget_seconds))
+        ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
+                         n_jobs=trainer.ctx.n_jobs, seed=plan.seed)
+        pipeline = make_pipeline(families.get(best.family), best.params, ctx, data)
+        pipeline.fit(data.X, data.y)
+        save_bundle(folder.model_dir, pipeline, {
+            "run_id": folder.id, "model": best.model, "family": best.family,
+            "params": best.params, "task": plan.task.value, "metric": plan.metric.value,
+            "cv_score": best.score, "target": plan.target, "classes": data.classes,
+            "numeric": data.features.numeric, "categorical": data.features.categorical,
+            "id_column": data.features.id_column, "plan": plan.model_dump(mode="json"),
+        })
+        journal.emit("result", f"best model {best.model}", model=best.model,
+                     cv_score=best.score)
+        if (dataset_dir / "test.parquet").exists():
+            journal.emit("progress", "predicting the test rows", phase="predict", fraction=1.0)
+            predictor = Predictor.load(folder.model_dir)
+            predictions = predictor.predict_frame(read_table(dataset_dir / "test.parquet"))
+            predictions.to_csv(folder.predictions_path, index=False)
+        folder.update(status="succeeded", finished_at=time.time(), best_model=best.model,
+                      best_score=best.score, greater_is_better=plan.metric.greater_is_better,
+                      message=f"Best model {best.model} ({plan.metric.value} {best.score:.4g}) "
+                              f"after {trainer.trial_count} trials.")
+        journal.emit("status", "succeeded", status="succeeded")
+    except Exception as exc:
+        detail = traceback.format_exc()
+        reason = str(exc) if isinstance(exc, ModelyardError) else f"{type(exc).__name__}: {exc}"
+        folder.update(status="failed", finished_at=time.time(), message=reason)
+        journal.emit("status", reason, status="failed", traceback=detail)
+        print(detail, file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        stop.set()
+        journal.close()
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001
+    raise SystemExit(130)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    train(RunFolder(Path(argv[0])))
+
+
+if __name__ == "__main__":
+    main()

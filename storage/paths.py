@@ -1,0 +1,71 @@
+"""Where everything lives under MODELYARD_HOME."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = Path("~/.modelyard")
+
+
+@dataclass(frozen=True)
+class Home:
+    """The root folder of one Modelyard installation and the layout beneath it."""
+
+    root: Path
+
+    @classmethod
+    def from_env(cls, override: str | os.PathLike | None = None) -> Home:
+        """The home named by `override`, else `$MODELYARD_HOME`, else `~/.modelyard`."""
+        raw = override or os.environ.get("MODELYARD_HOME") or DEFAULT_HOME
+        home = cls(Path(raw).expanduser().resolve())
+        home.ensure()
+        return home
+
+    def ensure(self) -> None:
+        for folder in (self.root, self.datasets, self.runs, self.plans, self.samples):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def datasets(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def plans(self) -> Path:
+        return self.root / "plans"
+
+    @property
+    def samples(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "modelyard.duckdb"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / ".catalog.lock"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.root / "settings.json"
+
+    def dataset_dir(self, dataset_id: str) -> Path:
+        return self.datasets / dataset_id
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs / run_id
+
+    def plan_path(self, plan_id: str) -> Path:
+        return self.plans / f"{plan_id}.json"
+
+
+def new_id(prefix: str) -> str:
+    """A short random id such as `ds_3f9a1c2b`; readable in a URL and a shell."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
