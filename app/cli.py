@@ -235,7 +235,8 @@ def _wait(folder, proc) -> dict[str, Any]:
     interactive = sys.stderr.isatty()
     while True:
         record = folder.read()
-        for event, offset in read_events(folder.events_path, offset):
+        for event, end in read_events(folder.events_path, offset):
+            offset = end
             if event["kind"] in ("progress", "trial", "status"):
                 last = event.get("message", "")
         elapsed = time.time() - record.get("launched_at", time.time())

@@ -94,7 +94,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply the migrations this catalog lacks, each in its own transaction."""
     con.execute(
-        "CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT, applied_at DOUBLE)"
+        "CREATE TABLE IF NOT EXISTS migrations "
+        "(id INTEGER PRIMARY KEY, name TEXT, applied_at DOUBLE)"
     )
     done = {row[0] for row in con.execute("SELECT id FROM migrations").fetchall()}
     applied = []

@@ -144,7 +144,8 @@ def _ingest_journal(con, folder: RunFolder, offset: int) -> None:
         return
     events, trials = [], []
     new_offset = offset
-    for event, new_offset in read_events(folder.events_path, offset):
+    for event, end in read_events(folder.events_path, offset):
+        new_offset = end
         data = {k: v for k, v in event.items() if k not in _EVENT_FIELDS}
         events.append(
             (folder.id, event["seq"], event["ts"], event["kind"], event.get("message", ""),

@@ -140,3 +140,9 @@ def _meta(dataset_id: str, name: str, source: Path, profile: Profile, test: Path
 
 def load_profile(home: Home, dataset_id: str) -> Profile:
     return Profile.model_validate(dataset_store.read_profile(home, dataset_id))
+
+
+def preview(home: Home, dataset_id: str, offset: int = 0, limit: int = 100):
+    """Rows `offset`..`offset+limit` of a dataset's training table, as pandas."""
+    return (pl.scan_parquet(home.dataset_dir(dataset_id) / "train.parquet")
+            .slice(offset, limit).collect().to_pandas())

@@ -18,7 +18,8 @@ def profile_table(lf: pl.LazyFrame, target: str | None = None) -> Profile:
     aggs = [pl.len().alias("__rows__")]
     for name in names:
         col = pl.col(name)
-        aggs += [col.null_count().alias(f"{name}\0nulls"), col.n_unique().alias(f"{name}\0distinct")]
+        aggs += [col.null_count().alias(f"{name}\0nulls"),
+                 col.n_unique().alias(f"{name}\0distinct")]
         if schema[name].is_numeric():
             aggs += [
                 col.min().cast(pl.Float64).alias(f"{name}\0min"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.schemas import ColumnKind, ColumnProfile, Profile, Task, TargetGuess
+from engine.schemas import ColumnKind, ColumnProfile, Profile, TargetGuess, Task
 
 # Names people give the thing they want to predict, strongest first.
 _TARGET_WORDS = (

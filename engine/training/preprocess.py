@@ -30,7 +30,8 @@ class NativeFrame(TransformerMixin, BaseEstimator):
             counts = X[col].dropna().astype(str).value_counts()
             self.categories_[col] = list(counts.index[:MAX_NATIVE_CATEGORIES])
         # LightGBM refuses JSON punctuation in feature names.
-        self.names_ = {c: re.sub(r'[",:\[\]{}]', "_", str(c)) for c in self.numeric + self.categorical}
+        self.names_ = {c: re.sub(r'[",:\[\]{}]', "_", str(c))
+                       for c in self.numeric + self.categorical}
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,6 @@ families take turns, one TPE-suggested trial each, until the deadline or their t
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any

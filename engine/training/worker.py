@@ -20,11 +20,11 @@ import psutil
 
 from engine.errors import ModelyardError
 from engine.schemas import Plan, Profile
+from engine.training import families
 from engine.training.bundle import Predictor, save_bundle
 from engine.training.cv import make_splits
 from engine.training.data import load_training_data, read_table
 from engine.training.evaluate import make_pipeline
-from engine.training import families
 from engine.training.families.base import FitContext
 from engine.training.trainer import Trainer
 from storage.files import read_json

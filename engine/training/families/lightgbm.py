@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.training.families.base import Float, FitContext, Int, ModelFamily, Space
+from engine.training.families.base import FitContext, Float, Int, ModelFamily, Space
 
 
 class LightGBM(ModelFamily):

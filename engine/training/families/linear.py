@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from engine.training.families.base import Float, FitContext, ModelFamily, Space
+from engine.training.families.base import FitContext, Float, ModelFamily, Space
 
 
 class Linear(ModelFamily):

@@ -1,0 +1,77 @@
+"""Shared pieces of the pages: the workspace, error display, pickers, formatting."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+import streamlit as st
+
+from app import nav
+from engine.errors import ModelyardError
+from engine.workflow import Workspace
+from storage import datasets as dataset_store
+from storage.paths import Home
+
+STATUS_ICON = {"queued": "⏳", "starting": "🚀", "running": "🏃", "succeeded": "✅",
+               "failed": "❌", "cancelled": "⏹️"}
+
+
+@st.cache_resource
+def _workspace(root: str) -> Workspace:
+    return Workspace(Home(__import__("pathlib").Path(root)))
+
+
+def workspace() -> Workspace:
+    """The Workspace of `$MODELYARD_HOME`, shared by every session of this server."""
+    return _workspace(str(Home.from_env().root))
+
+
+def show_error(exc: BaseException, what: str = "That did not work") -> None:
+    """A plain sentence for the person; the traceback one click away."""
+    if isinstance(exc, ModelyardError):
+        st.error(str(exc), icon="⚠️")
+    else:
+        st.error(f"{what}: {type(exc).__name__}: {exc}", icon="⚠️")
+    with st.expander("Technical detail"):
+        st.code("".join(traceback.format_exception(exc)), language="text")
+
+
+def pick_dataset(ws: Workspace, key: str) -> dict[str, Any] | None:
+    """A data set chooser remembering the choice across pages (`dataset_id`)."""
+    rows = dataset_store.list_datasets(ws.catalog)
+    if not rows:
+        st.info("No data yet. Add a file or a sample on the **Data** page.")
+        st.page_link(nav.page("data"), label="Go to Data", icon="📂")
+        return None
+    ids = [r["id"] for r in rows]
+    current = st.session_state.get("dataset_id")
+    index = ids.index(current) if current in ids else 0
+    by_id = {r["id"]: r for r in rows}
+    chosen = st.selectbox("Data set", ids, index=index, key=key,
+                          format_func=lambda i: f"{by_id[i]['name']}  ·  {by_id[i]['n_rows']} "
+                                                f"rows  ·  {i}")
+    st.session_state["dataset_id"] = chosen
+    return by_id[chosen]
+
+
+def ago(ts: float | None) -> str:
+    if not ts:
+        return ""
+    seconds = time.time() - ts
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.0f} h ago"
+    return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+def clock(ts: float | None) -> str:
+    return time.strftime("%d %b %H:%M:%S", time.localtime(ts)) if ts else ""
+
+
+def fmt_score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
