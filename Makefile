@@ -29,6 +29,7 @@ check: setup
 	$(VENV)/bin/ruff check app engine storage pages tests bench
 
 bench: setup
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[vision,dev,bench]'
 	$(PY) -m bench.run
 
 ## Debian's Chromium for the browser test (never `playwright install`: no internet)

@@ -237,7 +237,7 @@ def _wait(folder, proc) -> dict[str, Any]:
         record = folder.read()
         for event, end in read_events(folder.events_path, offset):
             offset = end
-            if event["kind"] in ("progress", "trial", "status"):
+            if event["kind"] in ("progress", "trial"):
                 last = event.get("message", "")
         elapsed = time.time() - record.get("launched_at", time.time())
         line = f"[{elapsed:5.0f}s] {last or record['status']}"[:120]
@@ -257,7 +257,7 @@ def _wait(folder, proc) -> dict[str, Any]:
     if interactive:
         sys.stderr.write("\n")
     else:
-        _err(f"run {folder.id}: {record['status']}: {last}")
+        _err(f"run {folder.id}: {record['status']}")
     return record
 
 
