@@ -8,12 +8,14 @@ import streamlit as st
 from app.nav import all_pages
 from app.ui import show_error, workspace
 
+st.set_page_config(page_title="Modelyard", page_icon=":material/science:", layout="wide")
 page = st.navigation(all_pages())
 
 try:
     failed = workspace().refresh()
     for run_id in failed:
-        st.toast(f"Run {run_id} stopped unexpectedly and was marked failed.", icon="❌")
+        st.toast(f"Run {run_id} stopped unexpectedly and was marked failed.",
+                 icon=":material/cancel:")
 except Exception as exc:  # the catalog could not be read: say so, keep the page usable
     show_error(exc, "Could not bring the catalog up to date")
 

@@ -8,11 +8,11 @@ import streamlit as st
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 _PAGES = {
-    "home": ("Home", "🏠"),
-    "data": ("Data", "📂"),
-    "plan": ("Plan", "🧭"),
-    "runs": ("Runs", "🏃"),
-    "leaderboard": ("Leaderboard", "🏆"),
+    "home": ("Home", ":material/home:"),
+    "data": ("Data", ":material/folder_open:"),
+    "plan": ("Plan", ":material/explore:"),
+    "runs": ("Runs", ":material/directions_run:"),
+    "leaderboard": ("Leaderboard", ":material/leaderboard:"),
 }
 
 

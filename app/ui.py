@@ -14,9 +14,6 @@ from engine.workflow import Workspace
 from storage import datasets as dataset_store
 from storage.paths import Home
 
-STATUS_ICON = {"queued": "⏳", "starting": "🚀", "running": "🏃", "succeeded": "✅",
-               "failed": "❌", "cancelled": "⏹️"}
-
 
 @st.cache_resource
 def _workspace(root: str) -> Workspace:
@@ -31,9 +28,9 @@ def workspace() -> Workspace:
 def show_error(exc: BaseException, what: str = "That did not work") -> None:
     """A plain sentence for the person; the traceback one click away."""
     if isinstance(exc, ModelyardError):
-        st.error(str(exc), icon="⚠️")
+        st.error(str(exc), icon=":material/error:")
     else:
-        st.error(f"{what}: {type(exc).__name__}: {exc}", icon="⚠️")
+        st.error(f"{what}: {type(exc).__name__}: {exc}", icon=":material/error:")
     with st.expander("Technical detail"):
         st.code("".join(traceback.format_exception(exc)), language="text")
 
@@ -43,7 +40,7 @@ def pick_dataset(ws: Workspace, key: str) -> dict[str, Any] | None:
     rows = dataset_store.list_datasets(ws.catalog)
     if not rows:
         st.info("No data yet. Add a file or a sample on the **Data** page.")
-        st.page_link(nav.page("data"), label="Go to Data", icon="📂")
+        st.page_link(nav.page("data"), label="Go to Data")
         return None
     ids = [r["id"] for r in rows]
     current = st.session_state.get("dataset_id")

@@ -11,7 +11,7 @@ from engine.intake.ingest import load_profile, preview
 from engine.intake.samples import SAMPLES
 
 ws = workspace()
-st.title("📂 Data")
+st.title("Data")
 
 
 def _ingested(meta: dict) -> None:
@@ -71,8 +71,11 @@ if dataset is not None:
     c4.metric("Test file", "yes" if dataset.get("has_test") else "no")
     if profile.target:
         t = profile.target
-        st.markdown(f"**Likely target:** `{t.column}` — a **{t.task.value}** problem "
-                    f"(confidence {t.confidence:.0%}, because {t.reason}).")
+        if t.confidence >= 1.0:
+            st.markdown(f"**Target:** `{t.column}` — a **{t.task.value}** problem ({t.reason}).")
+        else:
+            st.markdown(f"**Likely target:** `{t.column}` — a **{t.task.value}** problem "
+                        f"(confidence {t.confidence:.0%}: {t.reason}).")
     else:
         st.warning("No column looks like a target; choose one on the Plan page.")
     for w in profile.warnings:
@@ -94,4 +97,4 @@ if dataset is not None:
     page = st.number_input("Page", 1, pages, 1, key="data_page") if pages > 1 else 1
     st.dataframe(preview(ws.home, dataset["id"], offset=(page - 1) * 100, limit=100),
                  key="data_preview")
-    st.page_link(nav.page("plan"), label="Next: review the training plan", icon="🧭")
+    st.page_link(nav.page("plan"), label="Next: review the training plan")

@@ -9,7 +9,8 @@ from engine.schemas import Plan
 
 ws = workspace()
 
-st.title("🧪 Modelyard")
+st.title("Modelyard")
+st.caption("A local AutoML workbench")
 st.markdown(
     "Modelyard turns a table of examples into a model that predicts the missing column. "
     "Bring a file (or try a sample); Modelyard profiles it, proposes a training plan you can "
@@ -44,6 +45,6 @@ if st.button("Train a model on this sample", type="primary", key="home_train"):
 
 st.subheader("Or bring your own data")
 c1, c2, c3 = st.columns(3)
-c1.page_link(nav.page("data"), label="1 · Add data", icon="📂")
-c2.page_link(nav.page("plan"), label="2 · Review the plan", icon="🧭")
-c3.page_link(nav.page("runs"), label="3 · Train and watch", icon="🏃")
+c1.page_link(nav.page("data"), label="1 · Add data")
+c2.page_link(nav.page("plan"), label="2 · Review the plan")
+c3.page_link(nav.page("runs"), label="3 · Train and watch")

@@ -9,7 +9,7 @@ from storage import datasets as dataset_store
 from storage import runs as run_store
 
 ws = workspace()
-st.title("🏆 Leaderboard")
+st.title("Leaderboard")
 
 datasets = dataset_store.list_datasets(ws.catalog)
 options = [None] + [d["id"] for d in datasets]

@@ -12,7 +12,7 @@ from engine.schemas import METRICS_FOR_TASK, Family, FamilyChoice, Plan, Task, V
 from storage import plans as plan_store
 
 ws = workspace()
-st.title("🧭 Plan")
+st.title("Plan")
 dataset = pick_dataset(ws, key="plan_pick")
 if dataset is None:
     st.stop()
@@ -38,6 +38,9 @@ if not versions:
 
 labels = {v["id"]: f"v{v['version']} · {'approved' if v['approved'] else 'proposed'} by "
                    f"{v['planner']} · {clock(v['created_at'])}" for v in versions}
+# A version approved on the last rerun is the one shown, so its Launch button works.
+if (pending := st.session_state.pop("plan_select", None)) in labels:
+    st.session_state["plan_version"] = pending
 chosen_id = st.selectbox("Version", list(labels), format_func=labels.get, key="plan_version")
 doc = next(v for v in versions if v["id"] == chosen_id)
 plan = Plan.model_validate(doc["plan"])
@@ -103,6 +106,7 @@ if edited is not None:
     try:
         approved = ws.approve_plan(edited, based_on=doc)
         st.session_state["plan_id"] = approved["id"]
+        st.session_state["plan_select"] = approved["id"]
         st.success(f"Approved as version {approved['version']}.")
         doc = approved
     except Exception as exc:

@@ -5,18 +5,18 @@ import plotly.express as px
 import streamlit as st
 
 from app import nav
-from app.ui import STATUS_ICON, clock, fmt_score, show_error, workspace
+from app.ui import clock, fmt_score, show_error, workspace
 from storage import runs as run_store
 from storage.runfolder import ACTIVE, RunFolder
 
 ws = workspace()
-st.title("🏃 Runs")
+st.title("Runs")
 
 runs = run_store.list_runs(ws.catalog)
 if not runs:
     st.info("No runs yet. Approve a plan on the **Plan** page and launch it, or try a sample "
             "on the **Home** page.")
-    st.page_link(nav.page("plan"), label="Go to Plan", icon="🧭")
+    st.page_link(nav.page("plan"), label="Go to Plan")
     st.stop()
 
 ids = [r["id"] for r in runs]
@@ -37,13 +37,16 @@ def live_view(run_id: str) -> None:
         st.warning("This run no longer exists.")
         return
     status = run["status"]
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Status", f"{STATUS_ICON.get(status, '')} {status}")
-    c2.metric("Metric", run["metric"] or "—")
-    c3.metric("Best model", run["best_model"] or "—")
-    c4.metric("Best score", fmt_score(run["best_score"]))
-
     progress = run_store.events(ws.catalog, run_id, kinds=("progress",), limit=1)
+    live = progress[-1]["data"] if progress else {}
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Status", status)
+    c2.metric("Metric", run["metric"] or "—")
+    c3.metric("Best model" if run["best_model"] else "Best so far",
+              run["best_model"] or live.get("best_model") or "—")
+    c4.metric("Best score", fmt_score(run["best_score"] if run["best_model"]
+                                      else live.get("best_score")))
+
     if status in ACTIVE:
         fraction = progress[-1]["data"].get("fraction", 0.0) if progress else 0.0
         text = progress[-1]["message"] if progress else "starting the worker…"
@@ -74,7 +77,7 @@ def live_view(run_id: str) -> None:
     if trials:
         st.dataframe(
             pd.DataFrame(trials)[["model", "family", "state", "cv_score", "cv_std",
-                                  "fit_seconds", "message"]],
+                                  "fit_seconds", "params"]],
             hide_index=True, key="runs_trials")
     with st.expander("Worker log"):
         st.code(RunFolder(ws.home.run_dir(run_id)).log_tail() or "(empty)", language="text")
@@ -92,4 +95,4 @@ except Exception as exc:
     show_error(exc, "Could not show this run")
 
 if by_id[run_id]["status"] == "succeeded":
-    st.page_link(nav.page("leaderboard"), label="See the leaderboard", icon="🏆")
+    st.page_link(nav.page("leaderboard"), label="See the leaderboard")
