@@ -56,6 +56,13 @@ class Family(StrEnum):
     dummy = "dummy"
     linear = "linear"
     lightgbm = "lightgbm"
+    xgboost = "xgboost"
+    hist_gradient_boosting = "hist_gradient_boosting"
+    random_forest = "random_forest"
+    extra_trees = "extra_trees"
+    knn = "knn"
+    svm = "svm"
+    mlp = "mlp"
 
 
 class ColumnKind(StrEnum):

@@ -33,6 +33,34 @@ _UNUSED_KINDS = {ColumnKind.id: "an identifier", ColumnKind.constant: "constant"
                  ColumnKind.datetime: "a date (not used by tabular models yet)"}
 
 
+# Families by the largest data set (rows) each is worth trying on: slower or weaker
+# families are left out where they would only eat the budget.
+_FAMILY_RULES: list[tuple[Family, int, int, str]] = [
+    (Family.dummy, 1, 10**12,
+     "A baseline that ignores the features: any real model must beat it."),
+    (Family.linear, 30, 10**12,
+     "Fast and easy to explain; strong when effects add up simply."),
+    (Family.lightgbm, 300, 10**12,
+     "Gradient-boosted trees: usually the most accurate on tables; handles missing values "
+     "and categories natively."),
+    (Family.xgboost, 300, 10**12,
+     "Another strong gradient-boosting library; often close to LightGBM, sometimes better."),
+    (Family.random_forest, 50, 10**12,
+     "Many independent trees: robust with little tuning, rarely the worst."),
+    (Family.extra_trees, 50, 10**12,
+     "Randomised trees: fast, and a useful different opinion for the ensemble."),
+    (Family.knn, 30, 20_000,
+     "Predicts from the most similar rows; simple, good on small, smooth data."),
+    (Family.svm, 30, 3_000,
+     "Support-vector machine: strong on small data sets with clear margins."),
+]
+
+
+def choose_families(n_rows: int) -> list[FamilyChoice]:
+    return [FamilyChoice(family=f, max_trials=trials, reason=reason)
+            for f, trials, max_rows, reason in _FAMILY_RULES if n_rows <= max_rows]
+
+
 def rule_plan(
     profile: Profile,
     dataset_id: str,
@@ -69,16 +97,7 @@ def rule_plan(
 
     excluded = [c.name for c in profile.columns
                 if c.name != target and c.kind in _UNUSED_KINDS]
-    families = [
-        FamilyChoice(family=Family.dummy, max_trials=1,
-                     reason="A baseline that ignores the features: any real model must beat "
-                            "it."),
-        FamilyChoice(family=Family.linear, max_trials=20,
-                     reason="Fast and easy to explain; strong when effects add up simply."),
-        FamilyChoice(family=Family.lightgbm, max_trials=200,
-                     reason="Gradient-boosted trees: usually the most accurate on tables, "
-                            "handles missing values and categories natively."),
-    ]
+    families = choose_families(profile.n_rows)
     kind_words = {Task.binary: "a yes/no (binary) classification",
                   Task.multiclass: f"a classification into {col.n_distinct} classes",
                   Task.regression: "a regression (predicting a number)"}

@@ -58,16 +58,20 @@ def choose_features(plan: Plan, profile: Profile) -> Features:
     return Features(numeric, categorical, id_column)
 
 
-def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+def read_table(path: Path, columns: list[str] | None = None,
+               keep: tuple[str, ...] = ()) -> pd.DataFrame:
     frame = pl.read_parquet(path, columns=columns)
-    # Booleans become 0/1 floats so every numeric path treats them alike.
-    frame = frame.with_columns(pl.col(pl.Boolean).cast(pl.Float64))
+    # Boolean features become 0/1 floats so every numeric path treats them alike; the
+    # columns in `keep` (the target) keep their values, so labels stay as in the file.
+    booleans = pl.col(pl.Boolean).exclude(*keep) if keep else pl.col(pl.Boolean)
+    frame = frame.with_columns(booleans.cast(pl.Float64))
     return frame.to_pandas()
 
 
 def load_training_data(dataset_dir: Path, plan: Plan, profile: Profile) -> TrainingData:
     features = choose_features(plan, profile)
-    table = read_table(dataset_dir / "train.parquet", features.all + [plan.target])
+    table = read_table(dataset_dir / "train.parquet", features.all + [plan.target],
+                       keep=(plan.target,))
     table = table[table[plan.target].notna()].reset_index(drop=True)
     if table.empty:
         raise PlanError(f"The target “{plan.target}” is missing in every row.",

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 # Categories seen fewer times than this in training become "other" / unknown.
 MAX_NATIVE_CATEGORIES = 1000
@@ -64,9 +64,22 @@ class AsObject(TransformerMixin, BaseEstimator):
 
 
 def build_preprocessor(kind: str, numeric: list[str], categorical: list[str]):
-    """The preprocessing a family asked for, fitted per fold inside its pipeline."""
+    """The preprocessing a family asked for, fitted per fold inside its pipeline:
+    "native" (categories kept for LightGBM/XGBoost), "ordinal" (category codes for
+    scikit-learn trees) or "scaled" (imputed, scaled, one-hot for linear/distance models)."""
     if kind == "native":
         return NativeFrame(numeric, categorical)
+    if kind == "ordinal":
+        # Trees split on codes as well as on one-hot columns, at a fraction of the width;
+        # missing numbers stay NaN (scikit-learn's trees route them natively).
+        parts = [("num", "passthrough", numeric)] if numeric else []
+        if categorical:
+            parts.append(("cat", Pipeline([
+                ("strings", AsObject()),
+                ("codes", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                         encoded_missing_value=-2)),
+            ]), categorical))
+        return ColumnTransformer(parts, remainder="drop")
     if kind != "scaled":
         raise ValueError(f"unknown preprocessing {kind!r}")
     parts = []

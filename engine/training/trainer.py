@@ -3,8 +3,10 @@
 Budget policy: the Run's budget covers search and the refit of the winner. The search
 deadline is the budget minus a reserve for that refit, re-estimated from the current
 leader's fit time. Each family's first trial is its library defaults, so the search
-never ends worse (in cross-validation) than the plain default model; after that the
-families take turns, one TPE-suggested trial each, until the deadline or their trial caps.
+never ends worse (in cross-validation) than the plain default model. After that the
+best TOP_FAMILIES families take turns, one TPE-suggested trial each, until the deadline
+or their trial caps; a trial is not started when the family's recent trials say it
+cannot finish before the deadline.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from storage.runfolder import JournalWriter
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 REFIT_SAFETY = 1.3
+# After every family has a score, only the best few keep getting trials.
+TOP_FAMILIES = 3
+MAX_FAILURES = 3
 
 
 @dataclass
@@ -56,6 +61,8 @@ class Trainer:
         self.storage = JournalStorage(JournalFileBackend(str(optuna_path)))
         self.best = Best(score=worst(plan.metric))
         self.trial_count = 0
+        self.family_best: dict[str, float] = {}
+        self.family_seconds: dict[str, list[float]] = {}
 
     # -- budget -------------------------------------------------------------------------
     def refit_reserve(self) -> float:
@@ -79,20 +86,42 @@ class Trainer:
         return study
 
     def run(self) -> Best:
-        studies = [(c, self._study(c, i)) for i, c in enumerate(self.plan.families)]
-        active = list(studies)
+        studies = {c.family.value: (c, self._study(c, i))
+                   for i, c in enumerate(self.plan.families)}
+        active = dict(studies)
         while active and time.time() < self.search_deadline():
-            for choice, study in list(active):
-                if time.time() >= self.search_deadline():
+            for name in self._contenders(active):
+                choice, study = active[name]
+                remaining = self.search_deadline() - time.time()
+                if remaining <= 0:
                     break
-                done = sum(t.state.is_finished() for t in study.trials)
-                space = families.get(choice.family).search_space(self.ctx)
-                if done >= choice.max_trials or (not space and done >= 1):
-                    active.remove((choice, study))
+                if not self._worth_another(choice, study, remaining):
+                    del active[name]
                     continue
                 self._one_trial(choice, study)
                 self._progress()
         return self.best
+
+    def _contenders(self, active: dict) -> list[str]:
+        """Families that get a trial this round: every family until it has a score, then
+        the best few, so the budget goes where it can still improve the leader."""
+        untried = [n for n in active if n not in self.family_best]
+        scored = sorted((n for n in active if n in self.family_best),
+                        key=lambda n: self.family_best[n],
+                        reverse=self.plan.metric.greater_is_better)
+        return untried + scored[:TOP_FAMILIES]
+
+    def _worth_another(self, choice: FamilyChoice, study: optuna.Study,
+                       remaining: float) -> bool:
+        trials = study.trials
+        done = sum(t.state.is_finished() for t in trials)
+        failed = sum(t.state is TrialState.FAIL for t in trials)
+        space = families.get(choice.family).search_space(self.ctx)
+        if done >= choice.max_trials or (not space and done >= 1) or failed >= MAX_FAILURES:
+            return False
+        # Do not start a trial that, judged by this family's last ones, cannot finish.
+        durations = self.family_seconds.get(choice.family.value)
+        return not durations or min(durations[-3:]) <= remaining
 
     def _one_trial(self, choice: FamilyChoice, study: optuna.Study) -> None:
         family = families.get(choice.family)
@@ -102,6 +131,7 @@ class Trainer:
         model = f"{family.name}_{trial.number}"
         common = {"model": model, "family": family.name, "number": trial.number,
                   "params": params}
+        started = time.time()
         try:
             result = cross_validate(family, params, self.ctx, self.data, self.splits,
                                     self.plan.metric, deadline=self.search_deadline())
@@ -115,6 +145,7 @@ class Trainer:
             self.journal.emit("trial", f"{model} failed: {type(exc).__name__}: {exc}",
                               state="failed", **common)
             return
+        self.family_seconds.setdefault(family.name, []).append(time.time() - started)
         value = result.mean
         if not np.isfinite(value):
             study.tell(trial, state=TrialState.FAIL)
@@ -127,6 +158,9 @@ class Trainer:
             cv_score=value, cv_std=result.std, fold_scores=result.fold_scores,
             fit_seconds=result.fit_seconds * len(self.splits),
             predict_seconds=result.predict_seconds, **common)
+        previous = self.family_best.get(family.name, worst(self.plan.metric))
+        if better(self.plan.metric, value, previous):
+            self.family_best[family.name] = value
         if better(self.plan.metric, value, self.best.score):
             self.best = Best(model, family.name, params, value, result.fit_seconds, result)
 
