@@ -24,9 +24,10 @@ from optuna.trial import TrialState
 from engine.schemas import FamilyChoice, Plan
 from engine.training import families
 from engine.training.data import TrainingData
+from engine.training.ensemble import caruana
 from engine.training.evaluate import CVResult, OutOfTime, cross_validate
 from engine.training.families.base import FitContext
-from engine.training.metrics import better, worst
+from engine.training.metrics import better, score, worst
 from engine.training.search import suggest
 from storage.runfolder import JournalWriter
 
@@ -35,6 +36,8 @@ REFIT_SAFETY = 1.3
 # After every family has a score, only the best few keep getting trials.
 TOP_FAMILIES = 3
 MAX_FAILURES = 3
+# Out-of-fold predictions of this many best trials are kept for ensembling.
+POOL_SIZE = 10
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Trainer:
         self.trial_count = 0
         self.family_best: dict[str, float] = {}
         self.family_seconds: dict[str, list[float]] = {}
+        self.pool: list[Best] = []
 
     # -- budget -------------------------------------------------------------------------
     def refit_reserve(self) -> float:
@@ -100,7 +104,47 @@ class Trainer:
                     continue
                 self._one_trial(choice, study)
                 self._progress()
+        self._ensemble()
         return self.best
+
+    def _ensemble(self) -> None:
+        """Blend the best trials' out-of-fold predictions; keep the blend if it wins and
+        its members can be refitted within the budget."""
+        if len(self.pool) < 2:
+            return
+        counts, value = caruana([b.result.oof for b in self.pool], self.data.y,
+                                self.plan.metric, self.data.n_classes,
+                                [v for _, v in self.splits])
+        if len(counts) < 2:
+            return
+        total = sum(counts.values())
+        members = [{"model": self.pool[i].model, "family": self.pool[i].family,
+                    "params": self.pool[i].params, "weight": n / total}
+                   for i, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+        blend = sum(self.pool[i].result.oof * (n / total) for i, n in counts.items())
+        folds = [score(self.plan.metric, self.data.y[v], blend[v], self.data.n_classes)
+                 for _, v in self.splits]
+        fit_seconds = sum(self.pool[i].fit_seconds for i in counts)
+        refit = fit_seconds * len(self.splits) / max(1, len(self.splits) - 1) * REFIT_SAFETY
+        wins = better(self.plan.metric, value, self.best.score)
+        # The search reserved time for refitting one model; an ensemble may use the
+        # 10% grace the budget allows beyond that, no more.
+        fits = time.time() + refit <= self.budget_end + 0.1 * self.plan.budget_seconds
+        note = ("" if wins and fits else
+                " (not chosen: the best single model is as good)" if not wins else
+                " (not chosen: refitting its members would exceed the budget)")
+        self.journal.emit(
+            "trial", f"ensemble of {len(members)}: {self.plan.metric.value} {value:.5g}{note}",
+            model="ensemble", family="ensemble", number=0, state="complete", cv_score=value,
+            cv_std=float(np.std(folds)), fold_scores=folds,
+            fit_seconds=fit_seconds * len(self.splits), params={"members": members})
+        if wins and fits:
+            self.best = Best("ensemble", "ensemble", {"members": members}, value, fit_seconds)
+
+    def _remember(self, best: Best) -> None:
+        self.pool.append(best)
+        self.pool.sort(key=lambda b: b.score, reverse=self.plan.metric.greater_is_better)
+        del self.pool[POOL_SIZE:]
 
     def _contenders(self, active: dict) -> list[str]:
         """Families that get a trial this round: every family until it has a score, then
@@ -161,8 +205,11 @@ class Trainer:
         previous = self.family_best.get(family.name, worst(self.plan.metric))
         if better(self.plan.metric, value, previous):
             self.family_best[family.name] = value
+        candidate = Best(model, family.name, params, value, result.fit_seconds, result)
+        if family.name != "dummy":
+            self._remember(candidate)
         if better(self.plan.metric, value, self.best.score):
-            self.best = Best(model, family.name, params, value, result.fit_seconds, result)
+            self.best = candidate
 
     def _progress(self) -> None:
         elapsed = time.time() - self.started

@@ -24,6 +24,7 @@ from engine.training import families
 from engine.training.bundle import Predictor, save_bundle
 from engine.training.cv import make_splits
 from engine.training.data import load_training_data, read_table
+from engine.training.ensemble import WeightedEnsemble
 from engine.training.evaluate import make_pipeline
 from engine.training.families.base import FitContext
 from engine.training.trainer import Trainer
@@ -46,6 +47,17 @@ def _heartbeat(journal: JournalWriter, stop: threading.Event) -> None:
             journal.emit("resource", cpu_percent=psutil.cpu_percent(),
                          process_rss_mb=proc.memory_info().rss / 2**20,
                          ram_used_percent=mem.percent)
+
+
+def refit(best, ctx: FitContext, data) -> object:
+    """The winner refitted on every row: one pipeline, or each member of the ensemble."""
+    if best.family == "ensemble":
+        members = best.params["members"]
+        fitted = [make_pipeline(families.get(m["family"]), m["params"], ctx, data)
+                  .fit(data.X, data.y) for m in members]
+        return WeightedEnsemble(fitted, [m["weight"] for m in members],
+                                ctx.task.is_classification)
+    return make_pipeline(families.get(best.family), best.params, ctx, data).fit(data.X, data.y)
 
 
 def train(folder: RunFolder) -> None:
@@ -77,8 +89,7 @@ def train(folder: RunFolder) -> None:
                      fraction=min(1.0, (time.time() - started) / plan.budget_seconds))
         ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
                          n_jobs=trainer.ctx.n_jobs, seed=plan.seed)
-        pipeline = make_pipeline(families.get(best.family), best.params, ctx, data)
-        pipeline.fit(data.X, data.y)
+        pipeline = refit(best, ctx, data)
         save_bundle(folder.model_dir, pipeline, {
             "run_id": folder.id, "model": best.model, "family": best.family,
             "params": best.params, "task": plan.task.value, "metric": plan.metric.value,
