@@ -20,6 +20,22 @@ def _workspace(root: str) -> Workspace:
     return Workspace(Home(__import__("pathlib").Path(root)))
 
 
+# How trial tables read: words for headers, scores to 4 decimals, params as text.
+TRIAL_COLUMNS = {
+    "model": st.column_config.TextColumn("Model", width="medium"),
+    "family": st.column_config.TextColumn("Family"),
+    "state": st.column_config.TextColumn("State"),
+    "cv_score": st.column_config.NumberColumn("CV score", format="%.4f"),
+    "cv_std": st.column_config.NumberColumn("± (folds)", format="%.4f"),
+    "fit_seconds": st.column_config.NumberColumn("Fit time (s)", format="%.2f"),
+    "params": st.column_config.TextColumn("Settings", width="large"),
+    "rank": st.column_config.NumberColumn("Rank", format="%d"),
+    "run_name": st.column_config.TextColumn("Run"),
+    "dataset": st.column_config.TextColumn("Data set"),
+    "metric": st.column_config.TextColumn("Metric"),
+}
+
+
 def workspace() -> Workspace:
     """The Workspace of `$MODELYARD_HOME`, shared by every session of this server."""
     return _workspace(str(Home.from_env().root))
@@ -64,6 +80,14 @@ def ago(ts: float | None) -> str:
     if seconds < 86400 * 2:
         return f"{seconds / 3600:.0f} h ago"
     return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+def fmt_params(params: dict[str, Any]) -> str:
+    """Settings as a person reads them: `learning_rate=0.05, num_leaves=31`."""
+    if "members" in params:
+        return " + ".join(f"{m['model']} ×{m['weight']:.2f}" for m in params["members"])
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in params.items())
 
 
 def clock(ts: float | None) -> str:

@@ -21,8 +21,12 @@ class ModelyardError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        text = super().__str__()
-        return f"{text} {self.hint}".strip() if self.hint else text
+        text = super().__str__().strip()
+        if not self.hint:
+            return text
+        if text and text[-1] not in ".!?:":
+            text += "."
+        return f"{text} {self.hint}"
 
 
 class BadInputError(ModelyardError):

@@ -103,6 +103,11 @@ class Workspace:
     # -- runs -------------------------------------------------------------------------
     def start_run(self, plan_doc: dict[str, Any], name: str | None = None):
         plan = Plan.model_validate(plan_doc["plan"])
+        if not name:
+            # A name a person can tell apart in lists: the data set and a counter.
+            meta = dataset_store.read_meta(self.home, plan.dataset_id)
+            earlier = run_store.list_runs(self.catalog, plan.dataset_id)
+            name = f"{meta['name']} #{len(earlier) + 1}"
         folder = jobs.create_run(self.home, plan, plan_id=plan_doc["id"], name=name)
         proc = jobs.launch(self.home, folder)
         sync(self.catalog)

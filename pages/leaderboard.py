@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app.ui import workspace
+from app.ui import TRIAL_COLUMNS, fmt_params, workspace
 from storage import datasets as dataset_store
 from storage import runs as run_store
 
@@ -22,10 +22,12 @@ if not rows:
     st.stop()
 
 frame = pd.DataFrame(rows)
+frame["params"] = frame["params"].map(fmt_params)
 best = frame[frame["rank"] == 1]
 st.subheader("Best model of each run")
 st.dataframe(best[["dataset", "run_name", "model", "family", "metric", "cv_score", "cv_std",
-                   "fit_seconds"]], hide_index=True, key="leaderboard_best")
+                   "fit_seconds"]], hide_index=True, key="leaderboard_best",
+             column_config=TRIAL_COLUMNS)
 
 run_ids = list(dict.fromkeys(frame["run_id"]))
 run_id = st.selectbox("Run", run_ids, key="leaderboard_run",
@@ -34,7 +36,7 @@ one = frame[frame["run_id"] == run_id]
 metric = one["metric"].iloc[0]
 st.subheader(f"All models of this run, by {metric}")
 st.dataframe(one[["rank", "model", "family", "cv_score", "cv_std", "fit_seconds", "params"]],
-             hide_index=True, key="leaderboard_trials")
+             hide_index=True, key="leaderboard_trials", column_config=TRIAL_COLUMNS)
 per_family = one.sort_values("rank").groupby("family", as_index=False).first()
 fig = px.bar(per_family, x="family", y="cv_score", error_y="cv_std",
              title=f"Best {metric} per model family", height=320)

@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from app import nav
-from app.ui import clock, fmt_score, show_error, workspace
+from app.ui import TRIAL_COLUMNS, clock, fmt_params, fmt_score, show_error, workspace
 from storage import runs as run_store
 from storage.runfolder import ACTIVE, RunFolder
 
@@ -70,15 +70,19 @@ def live_view(run_id: str) -> None:
             best_so_far.append(best)
         frame["best so far"] = best_so_far
         fig = px.scatter(frame, x="finished", y="cv_score", color="family",
-                         title=f"Trials ({run['metric']})", height=320)
+                         title=f"Trials ({run['metric']})", height=380,
+                         labels={"cv_score": run["metric"], "finished": ""})
+        fig.update_layout(legend={"orientation": "h", "y": -0.15})
         fig.add_scatter(x=frame["finished"], y=frame["best so far"], mode="lines",
                         name="best so far", line={"shape": "hv"})
         st.plotly_chart(fig, key="runs_chart")
     if trials:
+        table = pd.DataFrame(trials)
+        table["params"] = table["params"].map(fmt_params)
         st.dataframe(
-            pd.DataFrame(trials)[["model", "family", "state", "cv_score", "cv_std",
+            table[["model", "family", "state", "cv_score", "cv_std",
                                   "fit_seconds", "params"]],
-            hide_index=True, key="runs_trials")
+            hide_index=True, key="runs_trials", column_config=TRIAL_COLUMNS)
     with st.expander("Worker log"):
         st.code(RunFolder(ws.home.run_dir(run_id)).log_tail() or "(empty)", language="text")
     if status not in ACTIVE and st.session_state.get("runs_was_active") == run_id:
