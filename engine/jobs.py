@@ -19,7 +19,7 @@ import psutil
 
 from engine.errors import NotFoundError
 from engine.schemas import Plan
-from engine.training.trainer import close_running_trials
+from engine.training.studies import close_running_trials
 from storage.paths import Home, new_id
 from storage.runfolder import ACTIVE, RunFolder
 

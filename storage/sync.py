@@ -34,7 +34,7 @@ def sync(catalog: Catalog) -> None:
             _sync_runs(con, home.runs, stamps, seen)
             gone = [p for p in stamps if p not in seen]
             if gone:
-                _forget(con, gone)
+                _forget(con, gone, seen)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -184,11 +184,26 @@ def _trial_row(run_id: str, e: dict[str, Any]) -> list[Any]:
     ]
 
 
-def _forget(con, paths: list[str]) -> None:
-    """Drop the rows of folders and files that no longer exist."""
+def _identity(key: str) -> tuple[str, str]:
+    """Which row a stamped file stands for: (kind, id)."""
+    p = Path(key)
+    if p.name in ("dataset.json", "run.json"):
+        return p.name, p.parent.name
+    return "plan", p.stem
+
+
+def _forget(con, paths: list[str], seen: set[str]) -> None:
+    """Drop the rows of folders and files that no longer exist.
+
+    A stamp whose file is gone while a file for the same row was indexed in this sync
+    (the home folder was moved or copied: same ids, new paths) only loses the stamp.
+    """
+    live = {_identity(key) for key in seen}
     for key in paths:
         p = Path(key)
-        if p.name == "dataset.json":
+        if _identity(key) in live:
+            pass
+        elif p.name == "dataset.json":
             con.execute("DELETE FROM datasets WHERE id = ?", [p.parent.name])
         elif p.name == "run.json":
             run_id = p.parent.name

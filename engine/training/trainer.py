@@ -133,9 +133,12 @@ class Trainer:
         note = ("" if wins and fits else
                 " (not chosen: the best single model is as good)" if not wins else
                 " (not chosen: refitting its members would exceed the budget)")
+        # Only a chosen ensemble is "complete": the leaderboard ranks complete trials, and
+        # its first place must be the model the run delivers.
         self.journal.emit(
             "trial", f"ensemble of {len(members)}: {self.plan.metric.value} {value:.5g}{note}",
-            model="ensemble", family="ensemble", number=0, state="complete", cv_score=value,
+            model="ensemble", family="ensemble", number=0,
+            state="complete" if wins and fits else "not chosen", cv_score=value,
             cv_std=float(np.std(folds)), fold_scores=folds,
             fit_seconds=fit_seconds * len(self.splits), params={"members": members})
         if wins and fits:
@@ -218,17 +221,3 @@ class Trainer:
             phase="search", fraction=min(1.0, elapsed / self.plan.budget_seconds),
             elapsed=elapsed, best_model=self.best.model,
             best_score=None if not self.best.model else self.best.score)
-
-
-def close_running_trials(optuna_path) -> int:
-    """Mark trials left RUNNING by a dead worker as FAIL; the journal has no heartbeat."""
-    if not optuna_path.exists():
-        return 0
-    storage = JournalStorage(JournalFileBackend(str(optuna_path)))
-    closed = 0
-    for study in storage.get_all_studies():
-        for trial in storage.get_all_trials(study._study_id, deepcopy=False):
-            if trial.state is TrialState.RUNNING:
-                storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-                closed += 1
-    return closed

@@ -1,0 +1,24 @@
+"""Housekeeping on a Run's Optuna journal, without importing the training stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def close_running_trials(optuna_path) -> int:
+    """Mark trials left RUNNING by a dead worker as FAIL; the journal has no heartbeat."""
+    if not Path(optuna_path).exists():
+        return 0
+    # Imported here: the supervisor runs on every page view and CLI call.
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.trial import TrialState
+
+    storage = JournalStorage(JournalFileBackend(str(optuna_path)))
+    closed = 0
+    for study in storage.get_all_studies():
+        for trial in storage.get_all_trials(study._study_id, deepcopy=False):
+            if trial.state is TrialState.RUNNING:
+                storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                closed += 1
+    return closed

@@ -1,0 +1,45 @@
+"""Fixtures for the AppTest page tests: a private MODELYARD_HOME and a loaded app."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MAIN = REPO / "app" / "main.py"
+
+
+@pytest.fixture
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh MODELYARD_HOME for this test; any worker left running is stopped after it."""
+    root = tmp_path / "app-home"
+    monkeypatch.setenv("MODELYARD_HOME", str(root))
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
+    monkeypatch.chdir(REPO)
+    yield root
+    for run_json in root.glob("runs/*/run.json"):
+        try:
+            record = json.loads(run_json.read_text())
+        except (OSError, ValueError):
+            continue
+        pid = record.get("pid")
+        if pid and record.get("status") in ("queued", "starting", "running"):
+            try:
+                os.killpg(pid, signal.SIGKILL)  # the worker leads its own process group
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+@pytest.fixture
+def app(app_home: Path):
+    """The whole app (st.navigation and all), run once: it shows the Home page."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(MAIN), default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at

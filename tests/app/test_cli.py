@@ -1,0 +1,297 @@
+"""`modelyard` as a person runs it: real subprocesses, real files, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from engine.schemas import Plan
+
+MODELYARD = Path(sys.executable).parent / "modelyard"
+LEADERBOARD_HEADER = ["rank", "model", "family", "cv_score", "metric", "greater_is_better",
+                      "fit_seconds", "params"]
+BUDGET = 8
+
+
+def cli(*args, env=None, cwd=None, timeout=120, script=False) -> subprocess.CompletedProcess:
+    """Run `python -m app.cli ARGS` (or the installed `modelyard` script)."""
+    command = [str(MODELYARD)] if script else [sys.executable, "-m", "app.cli"]
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=timeout)
+
+
+def cli_many(*calls: tuple, env=None) -> list[subprocess.CompletedProcess]:
+    """Several `modelyard` commands at once (each a tuple of arguments): quicker, and
+    they contend for the catalog as several windows and scripts would."""
+    procs = [subprocess.Popen([sys.executable, "-m", "app.cli", *map(str, args)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) for args in calls]
+    results = []
+    for args, proc in zip(calls, procs, strict=True):
+        out, err = proc.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
+    return results
+
+
+def one_line_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
+    assert result.returncode == code, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("modelyard: ") and "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def as_json(result: subprocess.CompletedProcess):
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# -- one real run, shared by the read-only commands ---------------------------------------------
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, child_env, make_messy):
+    root = tmp_path_factory.mktemp("cli")
+    env = child_env(root / "home")
+    frame = make_messy(n=300).rename(columns={"churn": "y"})
+    frame.iloc[:240].to_csv(root / "train.csv", index=False)
+    test = frame.iloc[240:].sample(frac=1.0, random_state=1).reset_index(drop=True)
+    # The test file carries the target column too, with a value never seen in training.
+    test.assign(y="maybe").to_csv(root / "test.csv", index=False)
+    out = root / "out"
+    began = time.monotonic()
+    result = cli("run", root / "train.csv", "--target", "y", "--test", root / "test.csv",
+                 "--budget", BUDGET, "--out", out, "--json", env=env, cwd=root, timeout=180)
+    return SimpleNamespace(root=root, home=root / "home", env=env, out=out, result=result,
+                           test=test, seconds=time.monotonic() - began)
+
+
+@pytest.fixture(scope="module")
+def summary(trained):
+    result = trained.result
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # stdout is the JSON document and nothing else
+
+
+@pytest.mark.slow
+def test_run_prints_a_json_summary(trained, summary):
+    assert set(summary) >= {"run_id", "status", "task", "metric", "greater_is_better",
+                            "best_model", "cv_score", "paths"}
+    assert (summary["status"], summary["task"], summary["metric"]) == (
+        "succeeded", "binary", "roc_auc")
+    assert summary["greater_is_better"] is True
+    assert summary["best_model"] and not summary["best_model"].startswith("dummy")
+    assert 0.5 < summary["cv_score"] <= 1.0
+    paths = summary["paths"]
+    assert set(paths) == {"plan", "leaderboard", "predictions", "model"}
+    for key in ("plan", "leaderboard", "predictions"):
+        assert Path(paths[key]) == trained.out / f"{key}.{'json' if key == 'plan' else 'csv'}"
+        assert Path(paths[key]).is_file()
+    assert Path(paths["model"]) == trained.home / "runs" / summary["run_id"] / "model"
+    assert (Path(paths["model"]) / "pipeline.joblib").is_file()
+    # Progress went to stderr, not into the JSON.
+    assert f"run {summary['run_id']}" in trained.result.stderr
+
+
+@pytest.mark.slow
+def test_run_writes_the_plan(trained, summary):
+    plan = Plan.model_validate_json((trained.out / "plan.json").read_text())
+    assert (plan.target, plan.task.value, plan.metric.value) == ("y", "binary", "roc_auc")
+    assert plan.budget_seconds == BUDGET
+    assert plan.excluded_columns == ["customer_id"]
+
+
+@pytest.mark.slow
+def test_run_writes_the_leaderboard(trained, summary):
+    with open(trained.out / "leaderboard.csv", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        rows = [dict(zip(header, r, strict=True)) for r in reader]
+    assert header == LEADERBOARD_HEADER
+    assert {"dummy", "linear", "lightgbm"} <= {r["family"] for r in rows}
+    assert [int(r["rank"]) for r in rows] == sorted(int(r["rank"]) for r in rows)
+    assert rows[0]["rank"] == "1" and rows[0]["model"] == summary["best_model"]
+    assert float(rows[0]["cv_score"]) == pytest.approx(summary["cv_score"])
+    scores = [float(r["cv_score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert {r["metric"] for r in rows} == {"roc_auc"}
+    assert {r["greater_is_better"] for r in rows} == {"True"}
+    for r in rows:
+        assert float(r["fit_seconds"]) >= 0
+        assert isinstance(json.loads(r["params"]), dict)
+    assert json.loads(next(r for r in rows if r["family"] == "dummy")["params"]) == {}
+
+
+@pytest.mark.slow
+def test_run_writes_predictions_in_test_order(trained, summary):
+    out = pd.read_csv(trained.out / "predictions.csv")
+    assert list(out.columns) == ["customer_id", "y", "proba_no", "proba_yes"]
+    assert out["customer_id"].tolist() == trained.test["customer_id"].tolist()
+    # The test file's own "y" column (all "maybe") was ignored, not copied or learned from.
+    assert set(out["y"]) <= {"no", "yes"}
+    assert ((out["proba_no"] + out["proba_yes"]) - 1.0).abs().max() < 1e-9
+    assert (out["y"] == out[["proba_no", "proba_yes"]].idxmax(axis=1).str[6:]).all()
+
+
+@pytest.mark.slow
+def test_datasets_runs_show_and_leaderboard(trained, summary):
+    env = trained.env
+    datasets, runs, shown, board, by_name, text = cli_many(
+        ("datasets", "--json"), ("runs", "--json"), ("show", summary["run_id"], "--json"),
+        ("leaderboard", "--json"), ("leaderboard", "train", "--json"), ("runs",), env=env)
+    datasets, runs, shown, board, by_name = map(as_json, (datasets, runs, shown, board, by_name))
+    assert [(d["name"], d["target"], d["task"], d["has_test"], d["n_rows"]) for d in datasets
+            ] == [("train", "y", "binary", True, 240)]
+
+    assert [(r["id"], r["status"], r["best_model"], r["dataset"]) for r in runs] == [
+        (summary["run_id"], "succeeded", summary["best_model"], "train")]
+
+    assert shown["id"] == summary["run_id"] and shown["status"] == "succeeded"
+    assert shown["best_score"] == pytest.approx(summary["cv_score"])
+    with open(trained.out / "leaderboard.csv") as fh:
+        n_rows = sum(1 for _ in fh) - 1
+    assert len(shown["leaderboard"]) == n_rows
+    assert shown["leaderboard"][0]["model"] == summary["best_model"]
+
+    assert len(board) == n_rows and {r["run_id"] for r in board} == {summary["run_id"]}
+    assert board[0]["rank"] == 1 and board[0]["model"] == summary["best_model"]
+    assert [r["model"] for r in by_name] == [r["model"] for r in board]
+
+    assert text.returncode == 0 and summary["run_id"] in text.stdout
+
+
+@pytest.mark.slow
+def test_reindex_rebuilds_a_deleted_catalog(trained, summary, tmp_path):
+    home = tmp_path / "copy"
+    shutil.copytree(trained.home, home, ignore=shutil.ignore_patterns("*.lock", ".*.lock"))
+    env = {**trained.env, "MODELYARD_HOME": str(home)}
+    before = as_json(cli("leaderboard", "--json", env=env))
+    (home / "modelyard.duckdb").unlink()
+    result = cli("reindex", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("catalog rebuilt: 1 datasets, 2 plans, 1 runs, ")
+    after = as_json(cli("leaderboard", "--json", env=env))
+    assert after == before
+    runs = as_json(cli("runs", "--json", env=env))
+    assert [(r["id"], r["status"]) for r in runs] == [(summary["run_id"], "succeeded")]
+
+
+# -- fast commands -------------------------------------------------------------------------------
+def test_version():
+    result = cli("--version", script=True)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"modelyard {metadata.version('modelyard')}"
+
+
+def test_ingest_json(modelyard_home, messy_csv, tmp_path):
+    result = cli("ingest", messy_csv, "--name", "Customers", "--json", cwd=tmp_path)
+    doc = as_json(result)
+    assert doc["name"] == "Customers" and doc["n_rows"] == 240 and doc["n_cols"] == 6
+    assert (doc["target"], doc["task"]) == ("churn", "binary")
+    assert doc["profile"]["target"]["column"] == "churn"
+    assert [c["name"] for c in doc["profile"]["columns"]][0] == "customer_id"
+    folder = modelyard_home / "datasets" / doc["id"]
+    assert {p.name for p in folder.iterdir()} == {"train.parquet", "profile.json",
+                                                  "dataset.json"}
+    listed = as_json(cli("datasets", "--json"))
+    assert [d["id"] for d in listed] == [doc["id"]]
+
+
+def test_ingest_text_output(messy_csv):
+    result = cli("ingest", messy_csv)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("ds_")
+    assert "240 rows × 6 columns" in lines[1]
+    assert "target guess: churn (binary" in result.stdout
+
+
+def test_home_flag_wins_over_the_environment(modelyard_home, messy_csv, tmp_path):
+    other = tmp_path / "other-home"
+    doc = as_json(cli("--home", other, "ingest", messy_csv, "--json"))
+    assert (other / "datasets" / doc["id"] / "dataset.json").is_file()
+    assert as_json(cli("datasets", "--json")) == []
+
+
+def test_plan_json(messy_csv):
+    dataset_id = as_json(cli("ingest", messy_csv, "--json"))["id"]
+    doc = as_json(cli("plan", dataset_id, "--budget", "45", "--json"))
+    plan = Plan.model_validate(doc["plan"])
+    assert (plan.dataset_id, plan.target, plan.budget_seconds) == (dataset_id, "churn", 45)
+    assert doc["planner"] == "rules" and doc["plan_id"].startswith("plan_")
+
+
+def test_missing_file_is_a_one_line_error(modelyard_home, tmp_path):
+    missing = tmp_path / "nowhere.csv"
+    run, ingest = cli_many(("run", missing, "--target", "y"), ("ingest", missing))
+    one_line_error(run, 2, str(missing), "no such file")
+    one_line_error(ingest, 2, "no such file")
+    assert list((modelyard_home / "datasets").iterdir()) == []
+
+
+def test_unknown_target_is_a_one_line_error(modelyard_home, messy_csv):
+    line = one_line_error(cli("run", messy_csv, "--target", "nope", "--budget", "5"), 2,
+                          "There is no column “nope”", "customers.csv", "churn")
+    assert "Columns are: customer_id" in line
+    assert list((modelyard_home / "datasets").iterdir()) == []
+    assert list((modelyard_home / "runs").iterdir()) == []
+
+
+def test_bad_plan_file_is_a_one_line_error(modelyard_home, messy_csv, tmp_path):
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps({"target": "churn", "task": "regression",
+                                     "metric": "roc_auc", "families": [{"family": "dummy"}]}))
+    one_line_error(cli("run", messy_csv, "--plan", plan_file), 2, "not a valid plan",
+                   "does not fit")
+    assert list((modelyard_home / "runs").iterdir()) == []
+
+
+def test_unknown_run_or_dataset(modelyard_home):
+    cancel, show, plan, board = cli_many(("cancel", "run_nope"), ("show", "run_nope"),
+                                         ("plan", "ds_nope"), ("leaderboard", "ds_nope"))
+    one_line_error(cancel, 2, "There is no run “run_nope”")
+    one_line_error(show, 2, "There is no run")
+    one_line_error(plan, 2, "There is no data set “ds_nope”")
+    one_line_error(board, 2, "There is no data set")
+
+
+def test_usage_errors_exit_2():
+    result = cli("frobnicate")
+    assert result.returncode == 2
+    assert "See `modelyard --help`" in result.stderr
+    assert cli().returncode == 2  # a command is required
+
+
+def test_empty_listings():
+    datasets, runs, board, text = cli_many(("datasets", "--json"), ("runs", "--json"),
+                                           ("leaderboard", "--json"), ("runs",))
+    assert as_json(datasets) == as_json(runs) == as_json(board) == []
+    assert text.returncode == 0 and text.stdout.strip() == "(none)"
+
+
+def test_doctor_says_ollama_is_not_reachable(modelyard_home):
+    result = cli("doctor", script=True)
+    assert result.returncode == 0, result.stderr
+    assert f"home:      {modelyard_home}" in result.stdout
+    ollama = next(line for line in result.stdout.splitlines() if line.startswith("ollama:"))
+    assert os.environ["OLLAMA_HOST"] in ollama
+    assert "not reachable" in ollama and "rule planner" in ollama
+    assert "duckdb" in result.stdout and "CPU cores" in result.stdout
+
+
+def test_reindex_of_an_empty_home():
+    result = cli("reindex")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("catalog rebuilt: 0 datasets, 0 plans, 0 runs, 0 trials, "
+                                     "0 events")

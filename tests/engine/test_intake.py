@@ -1,0 +1,230 @@
+"""Intake: a file becomes a dataset folder, or nothing at all; target and task guessed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from engine.errors import BadInputError, IntakeError
+from engine.intake import ingest
+from engine.intake.ingest import load_profile
+from engine.intake.samples import SAMPLES, write_sample
+from engine.schemas import ColumnKind, Task
+from storage.datasets import list_datasets
+
+
+def folder_files(home, dataset_id):
+    return {p.name for p in home.dataset_dir(dataset_id).iterdir()}
+
+
+def assert_nothing_left(home):
+    assert list(home.datasets.iterdir()) == [], "a partial dataset folder was left behind"
+
+
+def test_ingest_csv_builds_the_dataset_folder(ws, home, messy_csv, make_messy):
+    meta = ws.ingest(messy_csv)
+    assert folder_files(home, meta["id"]) == {"train.parquet", "profile.json", "dataset.json"}
+    assert [p.name for p in home.datasets.iterdir()] == [meta["id"]]  # no .partial left
+    expected = make_messy()
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    assert table.columns == list(expected.columns)
+    assert table.height == len(expected)
+    assert table["customer_id"].to_list() == expected["customer_id"].tolist()
+    assert meta["name"] == "customers"
+    assert (meta["n_rows"], meta["n_cols"]) == (len(expected), expected.shape[1])
+    assert meta["has_test"] is False
+    assert json.loads((home.dataset_dir(meta["id"]) / "dataset.json").read_text()) == meta
+    profile = load_profile(home, meta["id"])
+    assert profile.n_rows == len(expected)
+    # The catalog knows it at once.
+    rows = list_datasets(ws.catalog)
+    assert [(r["id"], r["target"], r["task"]) for r in rows] == [(meta["id"], "churn", "binary")]
+
+
+def test_ingest_parquet_and_a_test_table(ws, home, tmp_path, make_messy):
+    frame = make_messy(n=120)
+    frame.iloc[:100].to_parquet(tmp_path / "train.parquet", index=False)
+    frame.iloc[100:].drop(columns="churn").to_parquet(tmp_path / "test.pq", index=False)
+    meta = ws.ingest(tmp_path / "train.parquet", name="Customers", target="churn",
+                     test_path=tmp_path / "test.pq")
+    assert folder_files(home, meta["id"]) == {"train.parquet", "test.parquet", "profile.json",
+                                              "dataset.json"}
+    assert meta["name"] == "Customers" and meta["has_test"] is True
+    assert meta["n_rows"] == 100
+    test = pl.read_parquet(home.dataset_dir(meta["id"]) / "test.parquet")
+    assert test.height == 20 and "churn" not in test.columns
+    assert meta["target"] == "churn"
+
+
+def test_ingest_tsv(home, tmp_path, make_messy):
+    path = tmp_path / "t.tsv"
+    make_messy(n=50).to_csv(path, sep="\t", index=False)
+    meta = ingest(home, path)
+    assert meta["n_cols"] == 6 and meta["n_rows"] == 50
+
+
+def test_reuse_finds_the_same_content(ws, messy_csv):
+    first = ws.ingest(messy_csv, reuse=True)
+    again = ws.ingest(messy_csv, reuse=True)
+    assert again["id"] == first["id"]
+    assert len(list_datasets(ws.catalog)) == 1
+    other = ws.ingest(messy_csv)  # without reuse, a second dataset
+    assert other["id"] != first["id"]
+
+
+# -- failures: a clear IntakeError, and no folder ---------------------------------------
+def _empty(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    return {"path": path}
+
+
+def _missing(tmp_path):
+    return {"path": tmp_path / "does-not-exist.csv"}
+
+
+def _unknown_extension(tmp_path):
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a spreadsheet")
+    return {"path": path}
+
+
+def _missing_target(tmp_path):
+    path = tmp_path / "small.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    return {"path": path, "target": "nope"}
+
+
+def _header_only(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("a,b,c\n")
+    return {"path": path}
+
+
+def _missing_test_file(tmp_path):
+    path = tmp_path / "small.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    return {"path": path, "test_path": tmp_path / "no-test.csv"}
+
+
+def _folder(tmp_path):
+    path = tmp_path / "a-folder.csv"
+    path.mkdir()
+    return {"path": path}
+
+
+def _corrupt_parquet(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"this is not parquet at all\n" * 10)
+    return {"path": path}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (_empty, r"empty\.csv is empty"),
+        (_missing, r"does-not-exist\.csv: no such file"),
+        (_unknown_extension, r"cannot read “\.xlsx” files"),
+        (_missing_target, r"There is no column “nope” in small\.csv.*Columns are: a, b"),
+        (_header_only, r"header but no rows"),
+        (_missing_test_file, r"no-test\.csv: no such file"),
+        (_folder, r"is a folder, not a file"),
+        (_corrupt_parquet, r"broken\.parquet could not be read as a table"),
+    ],
+    ids=["empty", "missing", "unknown-extension", "missing-target", "header-only",
+         "missing-test-file", "folder", "corrupt-parquet"],
+)
+def test_failed_intake_raises_and_leaves_nothing(ws, home, tmp_path, make, message):
+    kwargs = make(tmp_path)
+    with pytest.raises(IntakeError, match=message) as info:
+        ws.ingest(**kwargs)
+    assert isinstance(info.value, BadInputError) and info.value.exit_code == 2
+    assert info.value.hint, "every intake error tells the person what to do next"
+    assert "\n" not in str(info.value)
+    assert_nothing_left(home)
+    assert list_datasets(ws.catalog) == []
+
+
+# -- target and task -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("key", "target", "task", "n_classes"),
+    [("breast_cancer", "diagnosis", Task.binary, 2),
+     ("wine", "cultivar", Task.multiclass, 3),
+     ("diabetes", "progression", Task.regression, None)],
+)
+def test_target_and_task_of_the_samples(home, tmp_path, key, target, task, n_classes):
+    path = write_sample(key, tmp_path)
+    assert SAMPLES[key].target == target and SAMPLES[key].task == task.value
+    meta = ingest(home, path)  # no target given: it is guessed
+    assert (meta["target"], meta["task"]) == (target, task.value)
+    profile = load_profile(home, meta["id"])
+    guess = profile.target
+    assert guess.column == target and guess.task is task
+    assert guess.confidence >= 0.5 and target in guess.reason
+    col = profile.column(target)
+    if n_classes is not None:
+        assert col.n_distinct == n_classes
+    else:
+        assert col.kind is ColumnKind.numeric and col.n_distinct > 30
+
+
+def test_profile_of_a_messy_table(home, messy_csv, make_messy):
+    expected = make_messy()
+    meta = ingest(home, messy_csv)
+    profile = load_profile(home, meta["id"])
+    assert (profile.target.column, profile.target.task) == ("churn", Task.binary)
+    kinds = {c.name: c.kind for c in profile.columns}
+    assert kinds == {"customer_id": ColumnKind.id, "tenure_months": ColumnKind.numeric,
+                     "monthly_charges": ColumnKind.numeric,
+                     "contract": ColumnKind.categorical, "region": ColumnKind.categorical,
+                     "churn": ColumnKind.categorical}
+    contract = profile.column("contract")
+    assert contract.n_missing == int(expected["contract"].isna().sum()) > 0
+    assert contract.n_distinct == 3  # a gap is not a category
+    assert {v for v, _ in contract.top_values} == {"monthly", "yearly", "two-year"}
+    churn = profile.column("churn")
+    assert churn.n_distinct == 2
+    assert dict(churn.top_values) == expected["churn"].value_counts().to_dict()
+    tenure = profile.column("tenure_months")
+    assert tenure.min == expected["tenure_months"].min()
+    assert tenure.max == expected["tenure_months"].max()
+    assert tenure.mean == pytest.approx(expected["tenure_months"].mean())
+    # The id is called out for the person, with what will happen to it.
+    id_warnings = [w for w in profile.warnings if w.column == "customer_id"]
+    assert id_warnings and "identifier" in id_warnings[0].message
+
+
+def test_missing_target_values_and_duplicates_are_warned_about(home, tmp_path):
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 1.0, 6.0] * 5,
+                          "label": ["a", "b", None, "a", "a", "b"] * 5})
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, index=False)
+    meta = ingest(home, path, target="label")
+    profile = load_profile(home, meta["id"])
+    messages = " ".join(w.message for w in profile.warnings)
+    assert "The target “label” is missing in 5 rows" in messages
+    assert profile.duplicate_rows == len(frame) - len(frame.drop_duplicates())
+    assert "exact duplicates" in messages
+
+
+def test_explicit_target_wins_over_the_guess(home, messy_csv):
+    meta = ingest(home, messy_csv, target="region")
+    profile = load_profile(home, meta["id"])
+    assert (profile.target.column, profile.target.task, profile.target.confidence) == (
+        "region", Task.multiclass, 1.0)
+
+
+def test_integer_codes_with_few_values_are_classes(home, tmp_path):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200),
+                          "grade": rng.integers(0, 4, size=200)})
+    path = tmp_path / "grades.csv"
+    frame.to_csv(path, index=False)
+    assert ingest(home, path)["task"] == "multiclass"
+    frame["grade"] = rng.normal(size=200) * 10
+    frame.to_csv(path, index=False)
+    assert ingest(home, path)["task"] == "regression"

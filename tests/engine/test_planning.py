@@ -1,0 +1,178 @@
+"""The rule planner and the Plan schema: valid plans out, invalid plans refused."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from engine.errors import PlanError
+from engine.intake import ingest
+from engine.intake.ingest import load_profile
+from engine.intake.samples import write_sample
+from engine.planning.rules import rule_plan
+from engine.schemas import (
+    METRICS_FOR_TASK,
+    Family,
+    Metric,
+    Plan,
+    Task,
+    ValidationKind,
+)
+from storage.plans import list_plans
+
+
+def profile_of(home, path, target=None):
+    meta = ingest(home, path, target=target)
+    return meta["id"], load_profile(home, meta["id"])
+
+
+@pytest.mark.parametrize(
+    ("key", "task", "metric", "validation"),
+    [("breast_cancer", Task.binary, Metric.roc_auc, ValidationKind.stratified_kfold),
+     ("wine", Task.multiclass, Metric.log_loss, ValidationKind.stratified_kfold),
+     ("diabetes", Task.regression, Metric.rmse, ValidationKind.kfold)],
+)
+def test_rule_plan_for_each_sample(home, tmp_path, key, task, metric, validation):
+    dataset_id, profile = profile_of(home, write_sample(key, tmp_path))
+    plan = rule_plan(profile, dataset_id, budget_seconds=60, seed=7)
+    assert plan.dataset_id == dataset_id
+    assert plan.target == profile.target.column
+    assert (plan.task, plan.metric, plan.validation.kind) == (task, metric, validation)
+    assert plan.metric.fits(plan.task)
+    chosen = [f.family for f in plan.families]
+    assert chosen[:3] == [Family.dummy, Family.linear, Family.lightgbm]
+    assert len(set(chosen)) == len(chosen)
+    assert all(f.reason for f in plan.families)
+    assert (plan.budget_seconds, plan.seed) == (60, 7)
+    assert plan.check_against(profile) == []
+    assert plan.target in plan.rationale and "60 seconds" in plan.rationale
+    # It survives a JSON round trip unchanged: what is stored is what runs.
+    assert Plan.model_validate_json(plan.model_dump_json()) == plan
+
+
+def test_rule_plan_for_a_messy_table_leaves_out_the_id(home, messy_csv):
+    dataset_id, profile = profile_of(home, messy_csv)
+    plan = rule_plan(profile, dataset_id)
+    assert (plan.target, plan.task, plan.metric) == ("churn", Task.binary, Metric.roc_auc)
+    assert plan.excluded_columns == ["customer_id"]
+    assert "customer_id" in plan.rationale
+    assert plan.check_against(profile) == []
+
+
+def test_rule_plan_with_a_chosen_target(home, messy_csv):
+    dataset_id, profile = profile_of(home, messy_csv)
+    plan = rule_plan(profile, dataset_id, target="monthly_charges")
+    assert (plan.target, plan.task, plan.metric) == ("monthly_charges", Task.regression,
+                                                     Metric.rmse)
+    assert plan.validation.kind is ValidationKind.kfold
+    with pytest.raises(PlanError, match="no column “nope”"):
+        rule_plan(profile, dataset_id, target="nope")
+
+
+@pytest.mark.parametrize("with_gaps", [False, True])
+def test_rule_plan_refuses_a_single_valued_target(home, tmp_path, with_gaps):
+    label = ["same"] * 40
+    if with_gaps:
+        label[::4] = [None] * 10
+    path = tmp_path / "flat.csv"
+    pd.DataFrame({"x": range(40), "z": [i % 3 for i in range(40)], "label": label}).to_csv(
+        path, index=False)
+    dataset_id, profile = profile_of(home, path, target="label")
+    with pytest.raises(PlanError, match="single value") as info:
+        rule_plan(profile, dataset_id)
+    assert info.value.hint
+
+
+def test_workspace_propose_and_approve(ws, messy_csv):
+    meta = ws.ingest(messy_csv)
+    proposed = ws.propose_plan(meta["id"], budget_seconds=30)
+    assert proposed["planner"] == "rules" and proposed["approved"] is False
+    plan = Plan.model_validate(proposed["plan"])
+    edited = plan.model_copy(update={"metric": Metric.accuracy})
+    approved = ws.approve_plan(edited, based_on=proposed)
+    assert approved["approved"] is True and approved["version"] == 2
+    assert approved["provenance"]["based_on"] == proposed["id"]
+    stored = list_plans(ws.catalog, meta["id"])
+    assert [(p["version"], p["approved"]) for p in stored] == [(2, True), (1, False)]
+    assert stored[0]["plan"]["metric"] == "accuracy"
+
+    bad = plan.model_copy(update={"excluded_columns": ["ghost"]})
+    with pytest.raises(PlanError, match="ghost"):
+        ws.approve_plan(bad)
+    assert len(list_plans(ws.catalog, meta["id"])) == 2  # nothing stored
+
+
+# -- the schema ------------------------------------------------------------------------
+def base_plan(**changes) -> dict:
+    raw = {"dataset_id": "ds_x", "target": "y", "task": "binary", "metric": "roc_auc",
+           "families": [{"family": "dummy"}, {"family": "lightgbm"}]}
+    raw.update(changes)
+    return raw
+
+
+def test_base_plan_is_valid():
+    plan = Plan.model_validate(base_plan())
+    assert plan.metric.greater_is_better and plan.budget_seconds == 300
+
+
+@pytest.mark.parametrize(
+    ("task", "metric"),
+    [(t, m) for t in Task for m in Metric if m not in METRICS_FOR_TASK[t]],
+)
+def test_a_metric_that_does_not_fit_the_task_is_refused(task, metric):
+    with pytest.raises(ValidationError, match=f"metric {metric.value} does not fit"):
+        Plan.model_validate(base_plan(task=task.value, metric=metric.value))
+
+
+def test_every_fitting_metric_is_accepted():
+    for task, metrics in METRICS_FOR_TASK.items():
+        for metric in metrics:
+            Plan.model_validate(base_plan(task=task.value, metric=metric.value))
+
+
+def test_duplicate_families_are_refused():
+    with pytest.raises(ValidationError, match="only once"):
+        Plan.model_validate(base_plan(families=[{"family": "linear"},
+                                                {"family": "linear", "max_trials": 3}]))
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [({"families": []}, "families"),
+     ({"families": [{"family": "catboost"}]}, "families"),
+     ({"budget_seconds": 1}, "budget_seconds"),
+     ({"seed": -1}, "seed"),
+     ({"validation": {"kind": "kfold", "n_splits": 1}}, "n_splits"),
+     ({"excluded_columns": ["y"]}, "cannot also be excluded"),
+     ({"code": "import os"}, "code"),
+     ({"families": [{"family": "dummy", "max_trials": 0}]}, "max_trials")],
+    ids=["no-family", "unknown-family", "tiny-budget", "negative-seed", "one-split",
+         "target-excluded", "extra-field", "zero-trials"],
+)
+def test_plan_schema_refuses_bad_fields(changes, where):
+    with pytest.raises(ValidationError, match=where):
+        Plan.model_validate(base_plan(**changes))
+
+
+def test_regression_never_keeps_stratified_folds():
+    plan = Plan.model_validate(base_plan(task="regression", metric="rmse",
+                                         validation={"kind": "stratified_kfold"}))
+    assert plan.validation.kind is ValidationKind.kfold
+
+
+def test_check_against_finds_missing_columns_and_wrong_tasks(home, messy_csv):
+    dataset_id, profile = profile_of(home, messy_csv)
+
+    def problems(**changes):
+        raw = base_plan(dataset_id=dataset_id, target="churn")
+        raw.update(changes)
+        return Plan.model_validate(raw).check_against(profile)
+
+    assert problems() == []
+    missing_target = problems(target="churned")
+    assert missing_target == ["target column 'churned' does not exist"]
+    missing_excluded = problems(excluded_columns=["customer_id", "ghost", "phantom"])
+    assert missing_excluded == ["excluded columns do not exist: 'ghost', 'phantom'"]
+    assert any("numeric target" in p for p in problems(task="regression", metric="rmse"))
+    assert any("exactly 2 classes" in p and "4" in p for p in problems(target="region"))
