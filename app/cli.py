@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     c = sub.add_parser("cancel", help="cancel a running run")
     c.add_argument("run")
+    at = sub.add_parser("add-time", help="give a finished run more time: the search "
+                        "continues where it stopped")
+    at.add_argument("run")
+    at.add_argument("seconds", type=int)
+    at.add_argument("--wait", action="store_true", help="wait for it and print the result")
     lb = sub.add_parser("leaderboard", help="trials ranked by score")
     lb.add_argument("dataset", nargs="?")
     lb.add_argument("--json", action="store_true")
@@ -107,7 +112,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     ws = Workspace(Home.from_env(args.home))
     ws.refresh()
-    handler = globals()[f"_cmd_{args.command}"]
+    handler = globals()[f"_cmd_{args.command.replace('-', '_')}"]
     return handler(ws, args)
 
 
@@ -191,11 +196,11 @@ def _cmd_run(ws, args) -> int:
                                    budget_seconds=args.budget or 300, seed=args.seed)
         plan = Plan.model_validate(based_on["plan"])
     approved = ws.approve_plan(plan, based_on=based_on)
-    folder, proc = ws.start_run(approved, name=args.name)
+    folder, _ = ws.start_run(approved, name=args.name)
     _err(f"run {folder.id}: training on {meta['name']} ({meta['n_rows']} rows), "
          f"budget {plan.budget_seconds} s")
     try:
-        record = _wait(folder, proc)
+        record = _wait(ws, folder)
     except KeyboardInterrupt:
         ws.cancel(folder.id)
         _err(f"\nrun {folder.id} cancelled.")
@@ -226,15 +231,23 @@ def _cmd_run(ws, args) -> int:
                          f"See {folder.log_path}.")
 
 
-def _wait(folder, proc) -> dict[str, Any]:
-    """Wait for the worker, showing one updating progress line on stderr."""
+def _wait(ws, folder) -> dict[str, Any]:
+    """Wait for the Run to end, showing one updating progress line on stderr. While it
+    waits in the queue, this process helps the queue along (the worker may be started
+    by this CLI, the app or another worker)."""
     from engine import jobs
     from storage.runfolder import ACTIVE, read_events
 
-    offset, last = 0, ""
+    offset, last, said_queued = 0, "", False
     interactive = sys.stderr.isatty()
     while True:
+        jobs.supervise(ws.home)
+        jobs.schedule(ws.home)
         record = folder.read()
+        if record["status"] == "queued" and not said_queued:
+            said_queued = True
+            _err(f"run {folder.id}: queued behind other runs "
+                 f"(at most {jobs.max_parallel_runs(ws.home)} at a time)")
         for event, end in read_events(folder.events_path, offset):
             offset = end
             if event["kind"] in ("progress", "trial"):
@@ -246,25 +259,12 @@ def _wait(folder, proc) -> dict[str, Any]:
             sys.stderr.flush()
         if record["status"] not in ACTIVE:
             break
-        if proc.poll() is not None:  # exited: give its last write a moment, then judge
-            time.sleep(0.2)
-            record = folder.read()
-            if record["status"] in ACTIVE:
-                jobs.supervise(_home_of(folder))
-                record = folder.read()
-            break
         time.sleep(0.5)
     if interactive:
         sys.stderr.write("\n")
     else:
         _err(f"run {folder.id}: {record['status']}")
     return record
-
-
-def _home_of(folder):
-    from storage.paths import Home
-
-    return Home(folder.path.parent.parent)
 
 
 def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
@@ -338,6 +338,19 @@ def _cmd_cancel(ws, args) -> int:
     record = ws.cancel(run_id)
     print(f"{run_id}: {record['status']}")
     return EXIT_OK
+
+
+def _cmd_add_time(ws, args) -> int:
+    run_id = ws.resolve_run(args.run)
+    record = ws.add_time(run_id, args.seconds)
+    print(f"{run_id}: {args.seconds} s more, {record['status']}")
+    if not args.wait:
+        return EXIT_OK
+    from storage.runfolder import RunFolder
+
+    record = _wait(ws, RunFolder(ws.home.run_dir(run_id)))
+    print(f"{run_id}: {record['status']}: {record.get('message')}")
+    return EXIT_OK if record["status"] == "succeeded" else EXIT_FAILED
 
 
 def _cmd_leaderboard(ws, args) -> int:

@@ -1,12 +1,19 @@
-"""The job system: create, launch, watch, cancel Runs; find the ones whose worker died.
+"""The job system: create, queue, launch, watch, cancel Runs; add time to a finished one;
+find the ones whose worker died.
 
-Both the app and the CLI launch through here, so a Run behaves the same from either.
-A worker is a detached process group; its liveness is judged from the run folder alone
-(pid + process start time + not a zombie + a fresh heartbeat).
+Both the app and the CLI launch through here, so a Run behaves the same from either, and
+the concurrency limit holds across them: a new Run is queued, and `schedule` starts queued
+Runs while fewer than `max_parallel_runs` are active. `schedule` is called by whoever
+looks (the app on each rerun, a waiting CLI) and by each worker as it ends, so the queue
+drains even when nobody watches. A worker is a detached process group; its liveness is
+judged from the run folder alone (pid + process start time + not a zombie + a fresh
+heartbeat).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from engine.errors import NotFoundError
+from engine.errors import BadInputError, NotFoundError
 from engine.schemas import Plan
 from engine.training.studies import close_running_trials
 from storage.paths import Home, new_id
@@ -26,6 +33,23 @@ from storage.runfolder import ACTIVE, RunFolder
 # A worker touches its heartbeat every 2 s; a long silence means it hangs.
 HEARTBEAT_STALE_SECONDS = 180.0
 CANCEL_GRACE_SECONDS = 5.0
+# Workers this process started: polled so that none lingers as a zombie.
+_children: list[subprocess.Popen] = []
+
+
+def max_parallel_runs(home: Home) -> int:
+    """How many Runs may train at once: $MODELYARD_MAX_PARALLEL_RUNS, else the
+    `max_parallel_runs` setting, else one per two cores (training uses every core given)."""
+    raw = os.environ.get("MODELYARD_MAX_PARALLEL_RUNS")
+    if not raw and home.settings_path.exists():
+        try:
+            raw = json.loads(home.settings_path.read_text()).get("max_parallel_runs")
+        except (OSError, ValueError):
+            raw = None
+    try:
+        return max(1, int(raw)) if raw else max(1, (os.cpu_count() or 1) // 2)
+    except ValueError:
+        return 1
 
 
 def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
@@ -41,6 +65,7 @@ def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
         "plan": plan.model_dump(mode="json"),
         "status": "queued",
         "created_at": time.time(),
+        "queued_at": time.time(),
         "budget_seconds": plan.budget_seconds,
         "greater_is_better": plan.metric.greater_is_better,
     })
@@ -59,10 +84,41 @@ def active_runs(home: Home) -> list[RunFolder]:
     return out
 
 
-def launch(home: Home, folder: RunFolder) -> subprocess.Popen:
-    """Start the worker for a queued Run as its own process group."""
-    busy = len([f for f in active_runs(home) if f.id != folder.id])
-    threads = max(1, (os.cpu_count() or 1) // (busy + 1))
+def schedule(home: Home) -> list[subprocess.Popen]:
+    """Start queued Runs, oldest first, while fewer than the limit are active."""
+    reap()
+    started = []
+    with open(home.root / ".jobs.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one scheduler at a time across processes
+        try:
+            records = []
+            for folder in active_runs(home):
+                try:
+                    records.append((folder, folder.read()))
+                except (OSError, ValueError):
+                    continue
+            running = sum(r["status"] != "queued" for _, r in records)
+            queued = sorted((r.get("queued_at") or r["created_at"], f.id, f)
+                            for f, r in records if r["status"] == "queued")
+            limit = max_parallel_runs(home)
+            for _, _, folder in queued[: max(0, limit - running)]:
+                started.append(launch(home, folder, share=limit))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return started
+
+
+def reap() -> None:
+    """Collect the exit status of finished workers this process started."""
+    for proc in list(_children):
+        if proc.poll() is not None:
+            _children.remove(proc)
+
+
+def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
+    """Start the worker for a queued Run as its own process group, with its share of
+    the cores as its thread count."""
+    threads = max(1, (os.cpu_count() or 1) // max(1, share))
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1",
            "OMP_NUM_THREADS": str(threads)}
     with open(folder.log_path, "ab") as log:
@@ -72,6 +128,7 @@ def launch(home: Home, folder: RunFolder) -> subprocess.Popen:
             start_new_session=True, close_fds=True, env=env,
             cwd=str(Path(__file__).resolve().parent.parent),
         )
+    _children.append(proc)
     try:
         create_time = psutil.Process(proc.pid).create_time()
     except psutil.NoSuchProcess:
@@ -80,6 +137,29 @@ def launch(home: Home, folder: RunFolder) -> subprocess.Popen:
                   threads=threads, launched_at=time.time())
     folder.touch_heartbeat()
     return proc
+
+
+def add_time(home: Home, run_id: str, seconds: int) -> dict[str, Any]:
+    """Queue a finished Run again with `seconds` more: its worker continues the same
+    Optuna studies and journal, and keeps the better of the old and new models."""
+    folder = RunFolder(home.run_dir(run_id))
+    if not folder.exists():
+        raise NotFoundError(f"There is no run “{run_id}”.", "List runs with `modelyard runs`.")
+    if seconds < 5:
+        raise BadInputError("Add at least 5 seconds.", "Give a number of seconds, e.g. 60.")
+    record = folder.read()
+    if record["status"] in ACTIVE:
+        raise BadInputError(f"Run {run_id} is still {record['status']}.",
+                            "Add time once it has finished, or cancel it first.")
+    plan = dict(record["plan"])
+    plan["budget_seconds"] = int(seconds)
+    return folder.update(
+        force=True, status="queued", queued_at=time.time(), plan=plan,
+        budget_seconds=int(seconds), sessions=int(record.get("sessions", 1)) + 1,
+        total_budget_seconds=float(record.get("total_budget_seconds")
+                                   or record.get("budget_seconds") or 0) + seconds,
+        message=f"{seconds} s more queued after: {record.get('message') or record['status']}",
+        pid=None, finished_at=None)
 
 
 def is_alive(record: dict[str, Any], folder: RunFolder) -> tuple[bool, str]:
@@ -108,7 +188,7 @@ def supervise(home: Home) -> list[str]:
     failed = []
     for folder in active_runs(home):
         record = folder.read()
-        if record["status"] == "queued":
+        if record["status"] == "queued" or not record.get("pid"):
             continue
         alive, reason = is_alive(record, folder)
         if alive:

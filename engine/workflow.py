@@ -33,6 +33,7 @@ class Workspace:
     def refresh(self) -> list[str]:
         """Find dead workers, then index what changed. Returns runs newly marked failed."""
         failed = jobs.supervise(self.home)
+        jobs.schedule(self.home)
         sync(self.catalog)
         return failed
 
@@ -109,9 +110,17 @@ class Workspace:
             earlier = run_store.list_runs(self.catalog, plan.dataset_id)
             name = f"{meta['name']} #{len(earlier) + 1}"
         folder = jobs.create_run(self.home, plan, plan_id=plan_doc["id"], name=name)
-        proc = jobs.launch(self.home, folder)
+        started = jobs.schedule(self.home)
         sync(self.catalog)
+        # The worker, if this Run started now; None while it waits in the queue.
+        proc = next((p for p in started if p.args[-1] == str(folder.path)), None)
         return folder, proc
+
+    def add_time(self, run_id: str, seconds: int) -> dict[str, Any]:
+        record = jobs.add_time(self.home, run_id, seconds)
+        jobs.schedule(self.home)
+        sync(self.catalog)
+        return record
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         record = jobs.cancel(self.home, run_id)

@@ -24,6 +24,8 @@ def modelyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "modelyard-home"
     monkeypatch.setenv("MODELYARD_HOME", str(root))
     monkeypatch.setenv("OLLAMA_HOST", UNREACHABLE_OLLAMA)
+    # Tests that start several workers want them at once; the queue has its own tests.
+    monkeypatch.setenv("MODELYARD_MAX_PARALLEL_RUNS", "8")
     # Never leave the machine, whatever proxy the environment names.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,7 @@ def predict_matrix(pipeline: Pipeline, X, classification: bool, n_classes: int) 
     if not classification:
         return np.asarray(pipeline.predict(X), dtype=np.float64)
     proba = np.asarray(pipeline.predict_proba(X), dtype=np.float64)
+    proba /= proba.sum(axis=1, keepdims=True)  # float32 models drift off 1 by ~1e-7
     seen = pipeline.classes_
     if len(seen) == n_classes:
         return proba
@@ -65,7 +67,10 @@ def cross_validate(
     splits: list[tuple[np.ndarray, np.ndarray]],
     metric: Metric,
     deadline: float | None = None,
+    after_fold: Callable[[int, float], None] | None = None,
 ) -> CVResult:
+    """Fit and score `params` on each split. `after_fold(i, mean so far)` may raise to
+    stop early (pruning); past `deadline` the CV stops with `OutOfTime`."""
     classification = ctx.task.is_classification
     shape = (len(data.y), data.n_classes) if classification else (len(data.y),)
     oof = np.full(shape, np.nan)
@@ -75,11 +80,14 @@ def cross_validate(
             raise OutOfTime()
         pipeline = make_pipeline(family, params, ctx, data)
         started = time.perf_counter()
-        pipeline.fit(data.X.iloc[train_idx], data.y[train_idx])
+        fit_params = {f"model__{k}": v for k, v in family.fit_params(deadline).items()}
+        pipeline.fit(data.X.iloc[train_idx], data.y[train_idx], **fit_params)
         fit_times.append(time.perf_counter() - started)
         started = time.perf_counter()
         pred = predict_matrix(pipeline, data.X.iloc[valid_idx], classification, data.n_classes)
         predict_times.append(time.perf_counter() - started)
         oof[valid_idx] = pred
         fold_scores.append(score(metric, data.y[valid_idx], pred, data.n_classes))
+        if after_fold is not None:
+            after_fold(len(fold_scores) - 1, float(np.mean(fold_scores)))
     return CVResult(fold_scores, oof, float(np.mean(fit_times)), float(np.mean(predict_times)))

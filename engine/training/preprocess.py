@@ -41,7 +41,9 @@ class NativeFrame(TransformerMixin, BaseEstimator):
         for col in self.categorical:
             values = X[col].astype(object).where(X[col].notna(), None)
             values = values.map(lambda v: None if v is None else str(v))
-            out[self.names_[col]] = pd.Categorical(values, categories=self.categories_[col])
+            known = values.isin(self.categories_[col])  # unseen categories become missing
+            out[self.names_[col]] = pd.Categorical(values.where(known, None),
+                                                   categories=self.categories_[col])
         return pd.DataFrame(out, index=X.index)
 
     def get_feature_names_out(self, input_features=None):

@@ -6,13 +6,19 @@ leader's fit time. Each family's first trial is its library defaults, so the sea
 never ends worse (in cross-validation) than the plain default model. After that the
 best TOP_FAMILIES families take turns, one TPE-suggested trial each, until the deadline
 or their trial caps; a trial is not started when the family's recent trials say it
-cannot finish before the deadline.
+cannot finish before the deadline. Within a trial, fold scores are reported to Optuna's
+median pruner, so a configuration clearly worse than earlier ones stops after a fold or two.
+
+Resumable: the studies live in the run's Optuna journal and the pool of out-of-fold
+predictions in `oof/`, so a Run given more time continues where it stopped.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,7 +58,7 @@ class Best:
 
 class Trainer:
     def __init__(self, plan: Plan, data: TrainingData, splits, journal: JournalWriter,
-                 optuna_path, n_jobs: int, started: float):
+                 optuna_path, n_jobs: int, started: float, oof_dir: Path | None = None):
         self.plan = plan
         self.data = data
         self.splits = splits
@@ -67,6 +73,37 @@ class Trainer:
         self.family_best: dict[str, float] = {}
         self.family_seconds: dict[str, list[float]] = {}
         self.pool: list[Best] = []
+        self.oof_dir = oof_dir
+        self._restore()
+
+    # -- resuming -----------------------------------------------------------------------
+    def _restore(self) -> None:
+        """Pick up the trials and the ensemble pool of earlier sessions of this Run."""
+        for summary in self.storage.get_all_studies():
+            trials = self.storage.get_all_trials(summary._study_id, deepcopy=False)
+            for t in trials:
+                if t.state is TrialState.COMPLETE:
+                    self.trial_count += 1
+                    name = summary.study_name
+                    if better(self.plan.metric, t.value,
+                              self.family_best.get(name, worst(self.plan.metric))):
+                        self.family_best[name] = t.value
+                    if t.duration is not None:
+                        self.family_seconds.setdefault(name, []).append(
+                            t.duration.total_seconds())
+        if self.oof_dir is None or not self.oof_dir.exists():
+            return
+        for meta_path in self.oof_dir.glob("*.json"):
+            meta = json.loads(meta_path.read_text())
+            oof = np.load(meta_path.with_suffix(".npy"))
+            result = CVResult(meta["fold_scores"], oof, meta["fit_seconds"], 0.0)
+            self.pool.append(Best(meta["model"], meta["family"], meta["params"],
+                                  meta["score"], meta["fit_seconds"], result))
+        self._sort_pool()
+        if self.pool:
+            self.best = self.pool[0]
+            self.journal.emit("log", f"continuing: {self.trial_count} earlier trials, best "
+                                     f"{self.best.model} ({self.best.score:.5g})")
 
     # -- budget -------------------------------------------------------------------------
     def refit_reserve(self) -> float:
@@ -82,8 +119,12 @@ class Trainer:
         sampler = optuna.samplers.TPESampler(seed=self.plan.seed + index, multivariate=True,
                                              n_startup_trials=5)
         direction = "maximize" if self.plan.metric.greater_is_better else "minimize"
+        # Fold-wise reports: prune after the second fold at the earliest, once five
+        # trials of this family give a median to compare with.
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
         study = optuna.create_study(study_name=choice.family.value, storage=self.storage,
-                                    direction=direction, sampler=sampler, load_if_exists=True)
+                                    direction=direction, sampler=sampler, pruner=pruner,
+                                    load_if_exists=True)
         family = families.get(choice.family)
         if not study.trials:
             study.enqueue_trial(family.default_params(self.ctx))
@@ -146,8 +187,22 @@ class Trainer:
 
     def _remember(self, best: Best) -> None:
         self.pool.append(best)
-        self.pool.sort(key=lambda b: b.score, reverse=self.plan.metric.greater_is_better)
+        self._sort_pool()
+        for gone in self.pool[POOL_SIZE:]:
+            if self.oof_dir is not None:
+                for suffix in (".npy", ".json"):
+                    (self.oof_dir / f"{gone.model}{suffix}").unlink(missing_ok=True)
         del self.pool[POOL_SIZE:]
+        if self.oof_dir is not None and best in self.pool:
+            self.oof_dir.mkdir(exist_ok=True)
+            np.save(self.oof_dir / f"{best.model}.npy", best.result.oof)
+            (self.oof_dir / f"{best.model}.json").write_text(json.dumps({
+                "model": best.model, "family": best.family, "params": best.params,
+                "score": best.score, "fit_seconds": best.fit_seconds,
+                "fold_scores": best.result.fold_scores}))
+
+    def _sort_pool(self) -> None:
+        self.pool.sort(key=lambda b: b.score, reverse=self.plan.metric.greater_is_better)
 
     def _contenders(self, active: dict) -> list[str]:
         """Families that get a trial this round: every family until it has a score, then
@@ -179,9 +234,22 @@ class Trainer:
         common = {"model": model, "family": family.name, "number": trial.number,
                   "params": params}
         started = time.time()
+
+        def after_fold(step: int, mean_so_far: float) -> None:
+            trial.report(mean_so_far, step)
+            if step < len(self.splits) - 1 and trial.should_prune():
+                raise optuna.TrialPruned()
+
         try:
             result = cross_validate(family, params, self.ctx, self.data, self.splits,
-                                    self.plan.metric, deadline=self.search_deadline())
+                                    self.plan.metric, deadline=self.search_deadline(),
+                                    after_fold=after_fold)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            self.journal.emit("trial", f"{model} stopped early: worse than the median of "
+                                       "earlier trials on the first folds",
+                              state="pruned", **common)
+            return
         except OutOfTime:
             study.tell(trial, state=TrialState.PRUNED)
             self.journal.emit("trial", f"{model} stopped: the time budget ran out",

@@ -21,7 +21,7 @@ import psutil
 from engine.errors import ModelyardError
 from engine.schemas import Plan, Profile
 from engine.training import families
-from engine.training.bundle import Predictor, save_bundle
+from engine.training.bundle import Predictor, package_versions, save_bundle
 from engine.training.cv import make_splits
 from engine.training.data import load_training_data, read_table
 from engine.training.ensemble import WeightedEnsemble
@@ -69,7 +69,10 @@ def train(folder: RunFolder) -> None:
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(journal, stop), daemon=True).start()
     started = time.time()
-    folder.update(status="running", started_at=started, worker_pid=os.getpid())
+    from engine.system import hardware
+
+    folder.update(status="running", started_at=started, worker_pid=os.getpid(),
+                  versions=package_versions(), hardware=hardware())
     journal.emit("status", "started", status="running")
     try:
         data = load_training_data(dataset_dir, plan, profile)
@@ -80,7 +83,7 @@ def train(folder: RunFolder) -> None:
                             f"{len(splits)} validation split(s)")
         trainer = Trainer(plan, data, splits, journal, folder.optuna_path,
                           n_jobs=int(record.get("threads") or os.cpu_count() or 1),
-                          started=started)
+                          started=started, oof_dir=folder.path / "oof")
         best = trainer.run()
         if not best.model:
             raise ModelyardError("No model could be trained: every trial failed or ran out of "
@@ -128,7 +131,15 @@ def _on_sigterm(signum, frame):  # noqa: ARG001
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _on_sigterm)
-    train(RunFolder(Path(argv[0])))
+    folder = RunFolder(Path(argv[0]))
+    try:
+        train(folder)
+    finally:
+        # This slot is free now: start the next queued Run, even if nobody is watching.
+        from engine import jobs
+        from storage.paths import Home
+
+        jobs.schedule(Home(folder.path.parent.parent))
 
 
 if __name__ == "__main__":

@@ -64,3 +64,8 @@ class ModelFamily(ABC):
     @abstractmethod
     def build(self, params: dict[str, Any], ctx: FitContext) -> Any:
         """A fresh, unfitted scikit-learn compatible estimator."""
+
+    def fit_params(self, deadline: float | None) -> dict[str, Any]:
+        """Extra arguments for `fit` during the search: a family that can stop mid-fit
+        returns the hook that stops it at `deadline` (raising `OutOfTime`)."""
+        return {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from engine.training.families.base import FitContext, Float, Int, ModelFamily, Space
 
 
@@ -26,6 +28,19 @@ class LightGBM(ModelFamily):
         return {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31,
                 "min_child_samples": 20, "subsample": 1.0, "colsample_bytree": 1.0,
                 "reg_alpha": 1e-8, "reg_lambda": 1e-8}  # 1e-8: 0 within the log-scale space
+
+    def fit_params(self, deadline: float | None) -> dict:
+        if deadline is None:
+            return {}
+
+        def stop_at_deadline(env) -> None:
+            # Checked every boosting round: one fit cannot overrun the budget.
+            if time.time() > deadline:
+                from engine.training.evaluate import OutOfTime
+
+                raise OutOfTime()
+
+        return {"callbacks": [stop_at_deadline]}
 
     def build(self, params: dict, ctx: FitContext):
         import lightgbm as lgb

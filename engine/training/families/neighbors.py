@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.svm import SVC, SVR
 
@@ -36,5 +37,7 @@ class SupportVectorMachine(ModelFamily):
 
     def build(self, params: dict, ctx: FitContext):
         if ctx.task.is_classification:
-            return SVC(**params, probability=True, random_state=ctx.seed)
+            # Platt-scaled probabilities from one SVC (what `probability=True` did).
+            return CalibratedClassifierCV(SVC(**params, random_state=ctx.seed),
+                                          method="sigmoid", ensemble=False, cv=3)
         return SVR(**params)

@@ -1,0 +1,129 @@
+"""The search across sessions and runs: the queue, "add more time", pruning, and the same
+leaderboard from the same Plan and seed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import optuna
+import pytest
+
+from engine.intake.samples import write_sample
+from engine.schemas import Family, FamilyChoice, Metric, Plan, Task
+from engine.training import families
+from engine.training.evaluate import cross_validate
+from engine.training.families.base import FitContext
+from storage import runs as run_store
+from storage.runfolder import ACTIVE, RunFolder
+from tests.engine.test_families_contract import _data
+
+
+def _approved(ws, tmp_path, *, budget=6, families_=None, seed=0):
+    meta = ws.ingest(write_sample("breast_cancer", tmp_path), target="diagnosis")
+    proposed = ws.propose_plan(meta["id"], budget_seconds=budget, seed=seed)
+    plan = Plan.model_validate(proposed["plan"])
+    if families_ is not None:
+        plan = plan.model_copy(update={"families": families_})
+    return ws.approve_plan(plan, based_on=proposed)
+
+
+def _wait_done(ws, folder: RunFolder, wait, timeout=120):
+    def done():
+        ws.refresh()  # supervises and drives the queue, as the app does
+        return folder.read()["status"] not in ACTIVE
+    wait(done, timeout, interval=0.3, what=f"{folder.id} to finish")
+    return folder.read()
+
+
+def test_after_fold_can_stop_a_cross_validation_early():
+    data = _data(Task.binary)
+    family = families.get("linear")
+    ctx = FitContext(Task.binary, len(data.y), 2, 1, 0)
+    folds = np.array_split(np.arange(len(data.y)), 4)
+    splits = [(np.concatenate(folds[:i] + folds[i + 1:]), folds[i]) for i in range(4)]
+    seen = []
+
+    def after_fold(step, mean):
+        seen.append((step, mean))
+        if step == 1:
+            raise optuna.TrialPruned()
+
+    with pytest.raises(optuna.TrialPruned):
+        cross_validate(family, family.default_params(ctx), ctx, data, splits,
+                       Metric.roc_auc, after_fold=after_fold)
+    assert [s for s, _ in seen] == [0, 1]  # stopped after the second of four folds
+
+
+@pytest.mark.slow
+def test_the_queue_holds_a_second_run_until_the_first_is_done(ws, tmp_path, monkeypatch,
+                                                              wait):
+    monkeypatch.setenv("MODELYARD_MAX_PARALLEL_RUNS", "1")
+    plan = _approved(ws, tmp_path, budget=5)
+    first, first_proc = ws.start_run(plan, name="first")
+    second, second_proc = ws.start_run(plan, name="second")
+    assert first_proc is not None and second_proc is None
+    assert second.read()["status"] == "queued"
+    assert run_store.get_run(ws.catalog, second.id)["status"] == "queued"
+    _wait_done(ws, first, wait)
+    second_record = _wait_done(ws, second, wait)
+    first_record = first.read()
+    assert first_record["status"] == second_record["status"] == "succeeded"
+    assert second_record["started_at"] >= first_record["finished_at"] - 1.0
+
+
+@pytest.mark.slow
+def test_add_time_continues_the_same_study(ws, tmp_path, wait):
+    plan = _approved(ws, tmp_path, budget=6)
+    folder, _ = ws.start_run(plan)
+    before = _wait_done(ws, folder, wait)
+    assert before["status"] == "succeeded"
+    ws.refresh()
+    models_before = {t["model"] for t in run_store.trials(ws.catalog, folder.id)}
+    optuna_before = _trial_numbers(folder)
+
+    ws.add_time(folder.id, 6)
+    after = _wait_done(ws, folder, wait)
+    assert after["status"] == "succeeded", after.get("message")
+    assert after["sessions"] == 2 and after["total_budget_seconds"] == 12
+    ws.refresh()
+    models_after = {t["model"] for t in run_store.trials(ws.catalog, folder.id)}
+    optuna_after = _trial_numbers(folder)
+    # The same studies went on: every earlier trial is still there, numbered as before,
+    # and new ones follow them.
+    for study, numbers in optuna_before.items():
+        assert optuna_after[study][: len(numbers)] == numbers
+    assert sum(map(len, optuna_after.values())) > sum(map(len, optuna_before.values()))
+    assert models_before <= models_after and len(models_after) > len(models_before)
+    events = [json.loads(line) for line in folder.events_path.read_text().splitlines()]
+    assert any(e["message"].startswith("continuing:") for e in events)
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs))  # one journal, numbered on
+    # The better model of the two sessions is kept.
+    if after["greater_is_better"]:
+        assert after["best_score"] >= before["best_score"] - 1e-12
+
+
+def _trial_numbers(folder: RunFolder) -> dict[str, list[int]]:
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder.optuna_path)))
+    return {s.study_name: [t.number for t in storage.get_all_trials(s._study_id)]
+            for s in storage.get_all_studies()}
+
+
+@pytest.mark.slow
+def test_same_plan_and_seed_with_fixed_trials_give_the_same_leaderboard(ws, tmp_path, wait):
+    # Trial caps end the search long before the (generous) budget: no clock involved.
+    fixed = [FamilyChoice(family=Family.dummy, max_trials=1),
+             FamilyChoice(family=Family.linear, max_trials=4),
+             FamilyChoice(family=Family.lightgbm, max_trials=4)]
+    plan = _approved(ws, tmp_path, budget=600, families_=fixed, seed=7)
+    boards = []
+    for name in ("a", "b"):
+        folder, _ = ws.start_run(plan, name=name)
+        assert _wait_done(ws, folder, wait, timeout=200)["status"] == "succeeded"
+        ws.refresh()
+        boards.append([(r["model"], round(r["cv_score"], 12), json.dumps(r["params"]))
+                       for r in run_store.leaderboard(ws.catalog, run_id=folder.id)])
+    assert boards[0] == boards[1]
+    assert len(boards[0]) >= 8
