@@ -1,4 +1,5 @@
-"""Runs: launch, watch live (trials, best so far, log), cancel."""
+"""Runs: watch a Run live (trials, best so far, families, resources, log), cancel it, or
+give a finished one more time."""
 
 import pandas as pd
 import plotly.express as px
@@ -6,6 +7,7 @@ import streamlit as st
 
 from app import nav
 from app.ui import TRIAL_COLUMNS, clock, fmt_params, fmt_score, show_error, workspace
+from engine.jobs import max_parallel_runs
 from storage import runs as run_store
 from storage.runfolder import ACTIVE, RunFolder
 
@@ -47,16 +49,30 @@ def live_view(run_id: str) -> None:
     c4.metric("Best score", fmt_score(run["best_score"] if run["best_model"]
                                       else live.get("best_score")))
 
+    if status == "queued":
+        st.info(f"Waiting in the queue: at most {max_parallel_runs(ws.home)} run(s) train at "
+                "once on this machine. It starts by itself when one finishes.")
     if status in ACTIVE:
-        fraction = progress[-1]["data"].get("fraction", 0.0) if progress else 0.0
+        fraction = live.get("fraction", 0.0)
         text = progress[-1]["message"] if progress else "starting the worker…"
+        elapsed = live.get("elapsed")
+        if elapsed is not None and run["budget_seconds"]:
+            left = max(0.0, run["budget_seconds"] - elapsed)
+            text += f" · about {left:.0f} s left" if left else " · finishing"
         st.progress(min(1.0, fraction), text=text)
+        _resources(run_id)
         if st.button("Cancel this run", key="runs_cancel"):
             ws.cancel(run_id)
             st.rerun(scope="app")
     elif run["message"]:
         say = {"succeeded": st.success, "failed": st.error}.get(status, st.info)
         say(run["message"])
+        if status == "failed":
+            detail = run_store.events(ws.catalog, run_id, kinds=("status",), limit=1)
+            trace = detail[-1]["data"].get("traceback") if detail else None
+            if trace:
+                with st.expander("Technical detail"):
+                    st.code(trace, language="text")
 
     trials = run_store.trials(ws.catalog, run_id)
     done = [t for t in trials if t["state"] == "complete"]
@@ -77,6 +93,7 @@ def live_view(run_id: str) -> None:
                         name="best so far", line={"shape": "hv"})
         st.plotly_chart(fig, key="runs_chart")
     if trials:
+        _families(trials, run["greater_is_better"])
         table = pd.DataFrame(trials)
         table["params"] = table["params"].map(fmt_params)
         st.dataframe(
@@ -92,11 +109,57 @@ def live_view(run_id: str) -> None:
         st.session_state["runs_was_active"] = run_id
 
 
+def _resources(run_id: str) -> None:
+    """The worker's latest resource sample: CPU, memory, and the GPU when there is one."""
+    sample = run_store.events(ws.catalog, run_id, kinds=("resource",), limit=1)
+    if not sample:
+        return
+    data = sample[-1]["data"]
+    cols = st.columns(4)
+    cols[0].metric("CPU (machine)", f"{data.get('cpu_percent', 0):.0f}%")
+    cols[1].metric("RAM used (machine)", f"{data.get('ram_used_percent', 0):.0f}%")
+    cols[2].metric("Worker memory", f"{data.get('process_rss_mb', 0):.0f} MB")
+    if data.get("gpu_util_percent") is not None:
+        cols[3].metric("GPU", f"{data['gpu_util_percent']:.0f}% · "
+                              f"{data.get('gpu_memory_used_mb', 0):.0f} MB")
+
+
+def _families(trials: list[dict], greater_is_better: bool) -> None:
+    """Per family: trials done, stopped early, failed, and its best score."""
+    frame = pd.DataFrame(trials)
+    rows = []
+    for family, group in frame.groupby("family", sort=False):
+        done = group[group["state"] == "complete"]["cv_score"]
+        best = (done.max() if greater_is_better else done.min()) if len(done) else None
+        rows.append({"family": family, "trials": len(group),
+                     "stopped early": int((group["state"] == "pruned").sum()),
+                     "failed": int((group["state"] == "failed").sum()),
+                     "cv_score": best})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_families",
+                 column_config=TRIAL_COLUMNS | {
+                     "cv_score": st.column_config.NumberColumn("Best CV score", format="%.4f")})
+
+
+def _add_time(run_id: str) -> None:
+    with st.form("runs_add_time"):
+        st.markdown("**Give this run more time.** The search continues where it stopped "
+                    "and keeps the better model.")
+        seconds = st.number_input("Extra seconds", 10, 86_400, 60, step=10)
+        if st.form_submit_button("Add time"):
+            try:
+                ws.add_time(run_id, int(seconds))
+                st.rerun()
+            except Exception as exc:
+                show_error(exc, "Could not add time")
+
+
 try:
     active = by_id[run_id]["status"] in ACTIVE
     st.fragment(live_view, run_every=1.5 if active else None)(run_id)
 except Exception as exc:
     show_error(exc, "Could not show this run")
 
+if not active:
+    _add_time(run_id)
 if by_id[run_id]["status"] == "succeeded":
     st.page_link(nav.page("leaderboard"), label="See the leaderboard")

@@ -62,7 +62,8 @@ class Predictor:
     def predict_frame(self, table: pd.DataFrame) -> pd.DataFrame:
         """Predictions for `table`, row for row: the id column first when there is one,
         then the target (label or value), then `proba_<class>` for classifiers."""
-        features = self.meta["numeric"] + self.meta["categorical"]
+        features = (self.meta["numeric"] + self.meta["categorical"]
+                    + self.meta.get("datetime", []))
         missing = [c for c in features if c not in table.columns]
         if missing:
             raise BadInputError(

@@ -23,10 +23,11 @@ class Features:
     numeric: list[str]
     categorical: list[str]
     id_column: str | None = None
+    datetime: list[str] = field(default_factory=list)
 
     @property
     def all(self) -> list[str]:
-        return self.numeric + self.categorical
+        return self.numeric + self.categorical + self.datetime
 
 
 @dataclass
@@ -42,7 +43,7 @@ class TrainingData:
 
 
 def choose_features(plan: Plan, profile: Profile) -> Features:
-    numeric, categorical, id_column = [], [], None
+    numeric, categorical, dates, id_column = [], [], [], None
     for col in profile.columns:
         if col.kind is ColumnKind.id and id_column is None and col.name != plan.target:
             id_column = col.name
@@ -52,10 +53,12 @@ def choose_features(plan: Plan, profile: Profile) -> Features:
             numeric.append(col.name)
         elif col.kind is ColumnKind.categorical:
             categorical.append(col.name)
-    if not numeric and not categorical:
+        elif col.kind is ColumnKind.datetime:
+            dates.append(col.name)
+    if not numeric and not categorical and not dates:
         raise PlanError("No column is left to learn from.",
                         "Include at least one numeric or categorical column in the plan.")
-    return Features(numeric, categorical, id_column)
+    return Features(numeric, categorical, id_column, dates)
 
 
 def read_table(path: Path, columns: list[str] | None = None,

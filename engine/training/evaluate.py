@@ -40,7 +40,7 @@ class CVResult:
 
 def make_pipeline(family: ModelFamily, params: dict, ctx: FitContext, data: TrainingData):
     pre = build_preprocessor(family.preprocessing, data.features.numeric,
-                             data.features.categorical)
+                             data.features.categorical, data.features.datetime)
     return Pipeline([("prepare", pre), ("model", family.build(params, ctx))])
 
 

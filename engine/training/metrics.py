@@ -39,3 +39,18 @@ def worst(metric: Metric) -> float:
 def better(metric: Metric, a: float, b: float) -> bool:
     """Whether score `a` beats score `b`."""
     return a > b if metric.greater_is_better else a < b
+
+
+def f1_threshold(y_true: np.ndarray, positive_proba: np.ndarray) -> dict[str, float]:
+    """The decision threshold that maximises F1 on out-of-fold predictions, next to F1
+    at the default 0.5 (for imbalanced binary problems the two differ a lot)."""
+    mask = ~np.isnan(positive_proba)
+    y, p = y_true[mask], positive_proba[mask]
+    precision, recall, thresholds = skm.precision_recall_curve(y, p)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    best = int(np.argmax(f1[:-1])) if len(thresholds) else 0
+    return {
+        "threshold": float(thresholds[best]) if len(thresholds) else 0.5,
+        "f1_at_threshold": float(f1[best]),
+        "f1_at_0.5": float(skm.f1_score(y, (p >= 0.5).astype(int), zero_division=0)),
+    }

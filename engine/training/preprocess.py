@@ -65,7 +65,46 @@ class AsObject(TransformerMixin, BaseEstimator):
         return np.asarray(input_features, dtype=object)
 
 
-def build_preprocessor(kind: str, numeric: list[str], categorical: list[str]):
+class DateParts(TransformerMixin, BaseEstimator):
+    """Each date column becomes numbers a model can split on: year, month, day of month,
+    day of week, hour, and days since 1970 (for trends)."""
+
+    PARTS = ("year", "month", "day", "dayofweek", "hour", "epoch_days")
+
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+
+    def fit(self, X, y=None):
+        return self
+
+    @classmethod
+    def names(cls, columns: list[str]) -> list[str]:
+        return [f"{c}__{p}" for c in columns for p in cls.PARTS]
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = X.drop(columns=self.columns)
+        for col in self.columns:
+            when = pd.to_datetime(X[col], errors="coerce")
+            parts = {"year": when.dt.year, "month": when.dt.month, "day": when.dt.day,
+                     "dayofweek": when.dt.dayofweek, "hour": when.dt.hour,
+                     "epoch_days": (when - pd.Timestamp(0)).dt.total_seconds() / 86400}
+            for part in self.PARTS:
+                out[f"{col}__{part}"] = parts[part].astype("float64")
+        return out
+
+
+def build_preprocessor(kind: str, numeric: list[str], categorical: list[str],
+                       dates: list[str] | None = None):
+    if dates:
+        return Pipeline([
+            ("dates", DateParts(list(dates))),
+            ("features", build_preprocessor(kind, numeric + DateParts.names(dates),
+                                            categorical)),
+        ])
+    return _build(kind, numeric, categorical)
+
+
+def _build(kind: str, numeric: list[str], categorical: list[str]):
     """The preprocessing a family asked for, fitted per fold inside its pipeline:
     "native" (categories kept for LightGBM/XGBoost), "ordinal" (category codes for
     scikit-learn trees) or "scaled" (imputed, scaled, one-hot for linear/distance models)."""

@@ -183,7 +183,8 @@ class Trainer:
             cv_std=float(np.std(folds)), fold_scores=folds,
             fit_seconds=fit_seconds * len(self.splits), params={"members": members})
         if wins and fits:
-            self.best = Best("ensemble", "ensemble", {"members": members}, value, fit_seconds)
+            self.best = Best("ensemble", "ensemble", {"members": members}, value, fit_seconds,
+                             CVResult(folds, blend, fit_seconds, 0.0))
 
     def _remember(self, best: Best) -> None:
         self.pool.append(best)

@@ -16,10 +16,12 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import psutil
 
 from engine.errors import ModelyardError
-from engine.schemas import Plan, Profile
+from engine.schemas import Plan, Profile, Task
 from engine.training import families
 from engine.training.bundle import Predictor, package_versions, save_bundle
 from engine.training.cv import make_splits
@@ -27,17 +29,38 @@ from engine.training.data import load_training_data, read_table
 from engine.training.ensemble import WeightedEnsemble
 from engine.training.evaluate import make_pipeline
 from engine.training.families.base import FitContext
+from engine.training.metrics import f1_threshold
 from engine.training.trainer import Trainer
 from storage.files import read_json
 from storage.runfolder import JournalWriter, RunFolder
 
 HEARTBEAT_SECONDS = 2.0
-RESOURCE_SECONDS = 10.0
+RESOURCE_SECONDS = 5.0
+
+
+def _gpu_sample() -> dict:
+    """Utilisation and memory of GPU 0 via NVML; empty without an NVIDIA GPU."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+            util = pynvml.nvmlDeviceGetUtilizationRates(handle)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            return {"gpu_util_percent": float(util.gpu),
+                    "gpu_memory_used_mb": mem.used / 2**20,
+                    "gpu_memory_total_mb": mem.total / 2**20}
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:
+        return {}
 
 
 def _heartbeat(journal: JournalWriter, stop: threading.Event) -> None:
     proc = psutil.Process()
-    proc.cpu_percent()
+    psutil.cpu_percent()
+    has_gpu = bool(_gpu_sample())
     last_sample = 0.0
     while not stop.wait(HEARTBEAT_SECONDS):
         journal.folder.touch_heartbeat()
@@ -46,7 +69,8 @@ def _heartbeat(journal: JournalWriter, stop: threading.Event) -> None:
             mem = psutil.virtual_memory()
             journal.emit("resource", cpu_percent=psutil.cpu_percent(),
                          process_rss_mb=proc.memory_info().rss / 2**20,
-                         ram_used_percent=mem.percent)
+                         ram_used_percent=mem.percent,
+                         **(_gpu_sample() if has_gpu else {}))
 
 
 def refit(best, ctx: FitContext, data) -> object:
@@ -58,6 +82,27 @@ def refit(best, ctx: FitContext, data) -> object:
         return WeightedEnsemble(fitted, [m["weight"] for m in members],
                                 ctx.task.is_classification)
     return make_pipeline(families.get(best.family), best.params, ctx, data).fit(data.X, data.y)
+
+
+def _save_oof(folder: RunFolder, best, data, plan: Plan) -> dict:
+    """Keep the winner's out-of-fold predictions beside the model (for diagnostics) and,
+    for binary tasks, the F1-optimal decision threshold next to the default one."""
+    if best.result is None:
+        return {}
+    oof = best.result.oof
+    frame = pd.DataFrame({"row": np.arange(len(data.y))})
+    if data.classes:
+        frame["y"] = np.asarray(data.classes, dtype=object)[data.y]
+        for i, cls in enumerate(data.classes):
+            frame[f"proba_{cls}"] = oof[:, i]
+    else:
+        frame["y"] = data.y
+        frame["prediction"] = oof
+    folder.model_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(folder.model_dir / "oof.parquet", index=False)
+    if plan.task is Task.binary:
+        return {"threshold": f1_threshold(data.y, oof[:, 1])}
+    return {}
 
 
 def train(folder: RunFolder) -> None:
@@ -93,15 +138,17 @@ def train(folder: RunFolder) -> None:
         ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
                          n_jobs=trainer.ctx.n_jobs, seed=plan.seed)
         pipeline = refit(best, ctx, data)
-        save_bundle(folder.model_dir, pipeline, {
+        extra = _save_oof(folder, best, data, plan)
+        save_bundle(folder.model_dir, pipeline, {**extra,
             "run_id": folder.id, "model": best.model, "family": best.family,
             "params": best.params, "task": plan.task.value, "metric": plan.metric.value,
             "cv_score": best.score, "target": plan.target, "classes": data.classes,
             "numeric": data.features.numeric, "categorical": data.features.categorical,
+            "datetime": data.features.datetime,
             "id_column": data.features.id_column, "plan": plan.model_dump(mode="json"),
         })
         journal.emit("result", f"best model {best.model}", model=best.model,
-                     cv_score=best.score)
+                     cv_score=best.score, **extra)
         if (dataset_dir / "test.parquet").exists():
             journal.emit("progress", "predicting the test rows", phase="predict", fraction=1.0)
             predictor = Predictor.load(folder.model_dir)

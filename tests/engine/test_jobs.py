@@ -104,7 +104,8 @@ def test_run_succeeds_with_a_model_and_a_leaderboard(finished):
     record = folder.read()
     assert finished.proc.returncode == 0, explain(folder)
     assert record["status"] == "succeeded", explain(folder)
-    assert {p.name for p in folder.model_dir.iterdir()} == {"pipeline.joblib", "metadata.json"}
+    assert {p.name for p in folder.model_dir.iterdir()} == {"pipeline.joblib", "metadata.json",
+                                                            "oof.parquet"}
     meta = read_json(folder.model_dir / "metadata.json")
     assert (meta["run_id"], meta["target"], meta["task"]) == (folder.id, "diagnosis", "binary")
     assert meta["classes"] == ["benign", "malignant"]

@@ -30,6 +30,18 @@ class Choice:
 
 Space = dict[str, Float | Int | Choice]
 
+# Reweighting classes helps some metrics on imbalanced data and hurts others: searched.
+CLASS_WEIGHT = Choice(("none", "balanced"))
+
+
+def class_weight(params: dict[str, Any]) -> str | None:
+    """The estimator's `class_weight` from the searched "none"/"balanced" choice."""
+    return None if params.get("class_weight", "none") == "none" else "balanced"
+
+
+def without(params: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in names}
+
 
 @dataclass(frozen=True)
 class FitContext:

@@ -9,7 +9,17 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
-from engine.training.families.base import Choice, FitContext, Float, Int, ModelFamily, Space
+from engine.training.families.base import (
+    CLASS_WEIGHT,
+    Choice,
+    FitContext,
+    Float,
+    Int,
+    ModelFamily,
+    Space,
+    class_weight,
+    without,
+)
 
 
 class _Forest(ModelFamily):
@@ -18,7 +28,8 @@ class _Forest(ModelFamily):
     regressor: type
 
     def search_space(self, ctx: FitContext) -> Space:
-        return {
+        weights = {"class_weight": CLASS_WEIGHT} if ctx.task.is_classification else {}
+        return weights | {
             "n_estimators": Int(50, 500, log=True),
             "max_features": Float(0.1, 1.0),
             "min_samples_leaf": Int(1, 20, log=True),
@@ -26,12 +37,18 @@ class _Forest(ModelFamily):
         }
 
     def default_params(self, ctx: FitContext) -> dict:
-        return {"n_estimators": 200, "max_features": 0.5 if not ctx.task.is_classification
-                else 0.3, "min_samples_leaf": 1, "bootstrap": True}
+        if ctx.task.is_classification:
+            return {"class_weight": "none", "n_estimators": 200, "max_features": 0.3,
+                    "min_samples_leaf": 1, "bootstrap": True}
+        return {"n_estimators": 200, "max_features": 0.5, "min_samples_leaf": 1,
+                "bootstrap": True}
 
     def build(self, params: dict, ctx: FitContext):
-        cls = self.classifier if ctx.task.is_classification else self.regressor
-        return cls(**params, n_jobs=ctx.n_jobs, random_state=ctx.seed)
+        if ctx.task.is_classification:
+            return self.classifier(**without(params, "class_weight"),
+                                   class_weight=class_weight(params), n_jobs=ctx.n_jobs,
+                                   random_state=ctx.seed)
+        return self.regressor(**params, n_jobs=ctx.n_jobs, random_state=ctx.seed)
 
 
 class RandomForest(_Forest):

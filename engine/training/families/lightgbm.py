@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import time
 
-from engine.training.families.base import FitContext, Float, Int, ModelFamily, Space
+from engine.training.families.base import (
+    CLASS_WEIGHT,
+    FitContext,
+    Float,
+    Int,
+    ModelFamily,
+    Space,
+    class_weight,
+    without,
+)
 
 
 class LightGBM(ModelFamily):
@@ -12,7 +21,8 @@ class LightGBM(ModelFamily):
     preprocessing = "native"
 
     def search_space(self, ctx: FitContext) -> Space:
-        return {
+        weights = {"class_weight": CLASS_WEIGHT} if ctx.task.is_classification else {}
+        return weights | {
             "n_estimators": Int(50, 2000, log=True),
             "learning_rate": Float(0.005, 0.3, log=True),
             "num_leaves": Int(4, 256, log=True),
@@ -25,7 +35,8 @@ class LightGBM(ModelFamily):
 
     def default_params(self, ctx: FitContext) -> dict:
         # LightGBM's own defaults: the first trial is the baseline a person would try.
-        return {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31,
+        weights = {"class_weight": "none"} if ctx.task.is_classification else {}
+        return weights | {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31,
                 "min_child_samples": 20, "subsample": 1.0, "colsample_bytree": 1.0,
                 "reg_alpha": 1e-8, "reg_lambda": 1e-8}  # 1e-8: 0 within the log-scale space
 
@@ -47,4 +58,5 @@ class LightGBM(ModelFamily):
 
         cls = lgb.LGBMClassifier if ctx.task.is_classification else lgb.LGBMRegressor
         extra = {"subsample_freq": 1} if params.get("subsample", 1.0) < 1.0 else {}
-        return cls(**params, **extra, n_jobs=ctx.n_jobs, random_state=ctx.seed, verbose=-1)
+        return cls(**without(params, "class_weight"), **extra, class_weight=class_weight(params),
+                   n_jobs=ctx.n_jobs, random_state=ctx.seed, verbose=-1)
