@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import psutil
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
@@ -44,6 +45,8 @@ TOP_FAMILIES = 3
 MAX_FAILURES = 3
 # Out-of-fold predictions of this many best trials are kept for ensembling.
 POOL_SIZE = 10
+# A trial may plan on this share of the memory that is free when it starts.
+MEMORY_SHARE = 0.8
 
 
 @dataclass
@@ -74,6 +77,7 @@ class Trainer:
         self.family_seconds: dict[str, list[float]] = {}
         self.pool: list[Best] = []
         self.oof_dir = oof_dir
+        self.data_bytes = int(data.X.memory_usage(deep=True).sum())
         self._restore()
 
     # -- resuming -----------------------------------------------------------------------
@@ -234,6 +238,14 @@ class Trainer:
         model = f"{family.name}_{trial.number}"
         common = {"model": model, "family": family.name, "number": trial.number,
                   "params": params}
+        need = family.memory_bytes(params, self.ctx, self.data_bytes)
+        free = psutil.virtual_memory().available
+        if need > MEMORY_SHARE * free:
+            study.tell(trial, state=TrialState.FAIL)
+            self.journal.emit("trial", f"{model} skipped: it needs about {need / 2**30:.1f} GB "
+                                       f"of memory and {free / 2**30:.1f} GB are free",
+                              state="failed", **common)
+            return
         started = time.time()
 
         def after_fold(step: int, mean_so_far: float) -> None:
@@ -255,6 +267,11 @@ class Trainer:
             study.tell(trial, state=TrialState.PRUNED)
             self.journal.emit("trial", f"{model} stopped: the time budget ran out",
                               state="pruned", **common)
+            return
+        except MemoryError:
+            study.tell(trial, state=TrialState.FAIL)
+            self.journal.emit("trial", f"{model} failed: out of memory", state="failed",
+                              **common)
             return
         except Exception as exc:  # a failing family is a stored state, not a crash
             study.tell(trial, state=TrialState.FAIL)

@@ -62,6 +62,7 @@ def test_defaults_lie_inside_the_search_space(family, task):
             assert spec.low <= value <= spec.high, (name, value)
         else:
             assert isinstance(spec, Choice) and value in spec.options
+    assert family.memory_bytes(defaults, ctx, 10**6) >= 10**6
     # Optuna accepts the defaults as a fixed first trial.
     for name, dist in distributions(space).items():
         assert dist._contains(dist.to_internal_repr(defaults[name]))

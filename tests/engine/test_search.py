@@ -127,3 +127,32 @@ def test_same_plan_and_seed_with_fixed_trials_give_the_same_leaderboard(ws, tmp_
                        for r in run_store.leaderboard(ws.catalog, run_id=folder.id)])
     assert boards[0] == boards[1]
     assert len(boards[0]) >= 8
+
+
+def test_a_trial_that_would_not_fit_in_memory_is_skipped_with_the_reason(tmp_path,
+                                                                          monkeypatch):
+    from types import SimpleNamespace
+
+    from engine.training.cv import make_splits
+    from engine.training.trainer import Trainer
+    from storage.runfolder import JournalWriter
+
+    data = _data(Task.binary)
+    plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
+                families=[FamilyChoice(family=Family.lightgbm, max_trials=3)],
+                budget_seconds=30)
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    folder = RunFolder(tmp_path / "run_mem")
+    folder.create({"id": "run_mem", "status": "running"})
+    journal = JournalWriter(folder)
+    monkeypatch.setattr("engine.training.trainer.psutil.virtual_memory",
+                        lambda: SimpleNamespace(available=1_000))  # 1 kB free
+    import time
+
+    best = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time()).run()
+    journal.close()
+    assert best.model == ""
+    trials = [json.loads(line) for line in folder.events_path.read_text().splitlines()]
+    skipped = [e for e in trials if e["kind"] == "trial"]
+    assert skipped and all(e["state"] == "failed" for e in skipped)
+    assert "of memory and 0.0 GB are free" in skipped[0]["message"]

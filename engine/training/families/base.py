@@ -77,6 +77,11 @@ class ModelFamily(ABC):
     def build(self, params: dict[str, Any], ctx: FitContext) -> Any:
         """A fresh, unfitted scikit-learn compatible estimator."""
 
+    def memory_bytes(self, params: dict[str, Any], ctx: FitContext, data_bytes: int) -> int:
+        """A rough upper bound of the memory one fit needs, checked against free RAM
+        before the fit starts (Linux kills a process that runs out, it does not raise)."""
+        return 4 * data_bytes
+
     def fit_params(self, deadline: float | None) -> dict[str, Any]:
         """Extra arguments for `fit` during the search: a family that can stop mid-fit
         returns the hook that stops it at `deadline` (raising `OutOfTime`)."""

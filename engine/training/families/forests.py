@@ -43,6 +43,12 @@ class _Forest(ModelFamily):
         return {"n_estimators": 200, "max_features": 0.5, "min_samples_leaf": 1,
                 "bootstrap": True}
 
+    def memory_bytes(self, params: dict, ctx: FitContext, data_bytes: int) -> int:
+        # Fully grown trees: about one node per training row each, ~100 bytes a node.
+        leaf = params.get("min_samples_leaf", 1)
+        per_tree = 2 * ctx.n_rows // leaf * 100 * max(1, ctx.n_classes)
+        return 4 * data_bytes + params.get("n_estimators", 100) * per_tree
+
     def build(self, params: dict, ctx: FitContext):
         if ctx.task.is_classification:
             return self.classifier(**without(params, "class_weight"),

@@ -35,6 +35,10 @@ class SupportVectorMachine(ModelFamily):
     def default_params(self, ctx: FitContext) -> dict:
         return {"C": 1.0, "gamma": 0.01}
 
+    def memory_bytes(self, params: dict, ctx: FitContext, data_bytes: int) -> int:
+        # The kernel cache and the dual problem grow with the square of the rows.
+        return 4 * data_bytes + 8 * ctx.n_rows**2 // 4
+
     def build(self, params: dict, ctx: FitContext):
         if ctx.task.is_classification:
             # Platt-scaled probabilities from one SVC (what `probability=True` did).
