@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,14 +125,18 @@ class JournalWriter:
         self.folder = folder
         self._seq = _last_seq(folder.events_path)
         self._fh = open(folder.events_path, "a", encoding="utf-8")
+        # Trials in parallel threads and the heartbeat thread all write here.
+        self._lock = threading.Lock()
 
     def emit(self, kind: str, message: str = "", **data: Any) -> dict[str, Any]:
-        self._seq += 1
-        event = {"seq": self._seq, "ts": time.time(), "kind": kind, "message": message, **data}
-        self._fh.write(json.dumps(event, default=_json_default) + "\n")
-        self._fh.flush()
-        if kind in self.DURABLE_KINDS:
-            os.fsync(self._fh.fileno())
+        with self._lock:
+            self._seq += 1
+            event = {"seq": self._seq, "ts": time.time(), "kind": kind, "message": message,
+                     **data}
+            self._fh.write(json.dumps(event, default=_json_default) + "\n")
+            self._fh.flush()
+            if kind in self.DURABLE_KINDS:
+                os.fsync(self._fh.fileno())
         self.folder.touch_heartbeat()
         return event
 

@@ -16,7 +16,9 @@ predictions in `oof/`, so a Run given more time continues where it stopped.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,13 @@ POOL_SIZE = 10
 MEMORY_SHARE = 0.8
 
 
+def parallel_trials(threads: int) -> int:
+    """Trials run side by side with two threads each once there are four or more
+    threads: boosting on small data scales poorly past a few threads, so more trials
+    at once use a big machine better. On two cores: one trial, both threads."""
+    return max(1, threads // 2) if threads >= 4 else 1
+
+
 @dataclass
 class Best:
     model: str = ""
@@ -68,8 +77,12 @@ class Trainer:
         self.journal = journal
         self.started = started
         self.budget_end = started + plan.budget_seconds
+        # Several trials at once on a machine with cores to spare, each with its share.
+        self.slots = parallel_trials(n_jobs)
         self.ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
-                              n_jobs=n_jobs, seed=plan.seed)
+                              n_jobs=max(1, n_jobs // self.slots), seed=plan.seed)
+        self._lock = threading.Lock()
+        self._round: list[str] = []
         self.storage = JournalStorage(JournalFileBackend(str(optuna_path)))
         self.best = Best(score=worst(plan.metric))
         self.trial_count = 0
@@ -135,22 +148,41 @@ class Trainer:
         return study
 
     def run(self) -> Best:
-        studies = {c.family.value: (c, self._study(c, i))
-                   for i, c in enumerate(self.plan.families)}
-        active = dict(studies)
-        while active and time.time() < self.search_deadline():
-            for name in self._contenders(active):
-                choice, study = active[name]
-                remaining = self.search_deadline() - time.time()
-                if remaining <= 0:
+        active = {c.family.value: (c, self._study(c, i))
+                  for i, c in enumerate(self.plan.families)}
+        running: dict[Future, str] = {}
+        with ThreadPoolExecutor(self.slots, thread_name_prefix="trial") as pool:
+            while True:
+                while len(running) < self.slots and time.time() < self.search_deadline():
+                    name = self._next_family(active)
+                    if name is None:
+                        break
+                    choice, study = active[name]
+                    running[pool.submit(self._one_trial, choice, study)] = name
+                if not running:
                     break
-                if not self._worth_another(choice, study, remaining):
-                    del active[name]
-                    continue
-                self._one_trial(choice, study)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del running[future]
+                    future.result()  # _one_trial stores its own failures
                 self._progress()
         self._ensemble()
         return self.best
+
+    def _next_family(self, active: dict) -> str | None:
+        """The family that gets the next trial: round-robin over the contenders of the
+        current round, dropping families that are done or cannot finish in time."""
+        while active:
+            if not self._round:
+                self._round = self._contenders(active)
+            name = self._round.pop(0)
+            if name not in active:
+                continue
+            choice, study = active[name]
+            if self._worth_another(choice, study, self.search_deadline() - time.time()):
+                return name
+            del active[name]
+        return None
 
     def _ensemble(self) -> None:
         """Blend the best trials' out-of-fold predictions; keep the blend if it wins and
@@ -220,11 +252,14 @@ class Trainer:
 
     def _worth_another(self, choice: FamilyChoice, study: optuna.Study,
                        remaining: float) -> bool:
-        trials = study.trials
-        done = sum(t.state.is_finished() for t in trials)
+        if remaining <= 0:
+            return False
+        # Running trials count towards the cap too; the enqueued defaults do not.
+        trials = [t for t in study.trials if t.state is not TrialState.WAITING]
         failed = sum(t.state is TrialState.FAIL for t in trials)
         space = families.get(choice.family).search_space(self.ctx)
-        if done >= choice.max_trials or (not space and done >= 1) or failed >= MAX_FAILURES:
+        if len(trials) >= choice.max_trials or (not space and trials) \
+                or failed >= MAX_FAILURES:
             return False
         # Do not start a trial that, judged by this family's last ones, cannot finish.
         durations = self.family_seconds.get(choice.family.value)
@@ -232,9 +267,10 @@ class Trainer:
 
     def _one_trial(self, choice: FamilyChoice, study: optuna.Study) -> None:
         family = families.get(choice.family)
-        trial = study.ask()
-        params = suggest(trial, family.search_space(self.ctx))
-        self.trial_count += 1
+        with self._lock:
+            trial = study.ask()
+            params = suggest(trial, family.search_space(self.ctx))
+            self.trial_count += 1
         model = f"{family.name}_{trial.number}"
         common = {"model": model, "family": family.name, "number": trial.number,
                   "params": params}
@@ -278,7 +314,13 @@ class Trainer:
             self.journal.emit("trial", f"{model} failed: {type(exc).__name__}: {exc}",
                               state="failed", **common)
             return
-        self.family_seconds.setdefault(family.name, []).append(time.time() - started)
+        with self._lock:  # the rest updates state that parallel trials share
+            self._record(choice, study, trial, model, params, result,
+                         time.time() - started, common)
+
+    def _record(self, choice, study, trial, model, params, result, seconds, common) -> None:
+        family = families.get(choice.family)
+        self.family_seconds.setdefault(family.name, []).append(seconds)
         value = result.mean
         if not np.isfinite(value):
             study.tell(trial, state=TrialState.FAIL)

@@ -156,3 +156,34 @@ def test_a_trial_that_would_not_fit_in_memory_is_skipped_with_the_reason(tmp_pat
     skipped = [e for e in trials if e["kind"] == "trial"]
     assert skipped and all(e["state"] == "failed" for e in skipped)
     assert "of memory and 0.0 GB are free" in skipped[0]["message"]
+
+
+def test_parallel_trials_share_the_journal_and_the_state_safely(tmp_path):
+    import time
+
+    from engine.training.cv import make_splits
+    from engine.training.trainer import Trainer, parallel_trials
+    from storage.runfolder import JournalWriter
+
+    assert parallel_trials(2) == 1 and parallel_trials(4) == 2 and parallel_trials(16) == 8
+    data = _data(Task.binary, n=200)
+    plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
+                families=[FamilyChoice(family=Family.dummy, max_trials=1),
+                          FamilyChoice(family=Family.linear, max_trials=6),
+                          FamilyChoice(family=Family.lightgbm, max_trials=6)],
+                budget_seconds=120)
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    folder = RunFolder(tmp_path / "run_par")
+    folder.create({"id": "run_par", "status": "running"})
+    journal = JournalWriter(folder)
+    trainer = Trainer(plan, data, splits, journal, folder.optuna_path, n_jobs=4,
+                      started=time.time())
+    assert trainer.slots == 2 and trainer.ctx.n_jobs == 2
+    best = trainer.run()
+    journal.close()
+    events = [json.loads(line) for line in folder.events_path.read_text().splitlines()]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    trials = [e for e in events if e["kind"] == "trial" and e["model"] != "ensemble"]
+    assert sorted(e["model"] for e in trials) == sorted(
+        ["dummy_0"] + [f"linear_{i}" for i in range(6)] + [f"lightgbm_{i}" for i in range(6)])
+    assert best.model and best.score > 0.8
