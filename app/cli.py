@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from app import cli_results
 from engine.errors import BadInputError, ModelyardError, RunFailedError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -43,17 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("app", help="start the web app")
     a.add_argument("--port", type=int, default=8501)
 
-    i = sub.add_parser("ingest", help="take in a table and profile it")
-    i.add_argument("path")
+    i = sub.add_parser("ingest", help="take in a table, folder or zip and profile it")
+    i.add_argument("path", help="a table (CSV/TSV, Parquet, JSON, Excel, .gz), a folder "
+                   "(competition layout, images per class) or a zip of either")
     i.add_argument("--name")
     i.add_argument("--target")
     i.add_argument("--test", help="a test table to predict later")
+    i.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
+    i.add_argument("--reuse", action="store_true",
+                   help="if the same content was ingested before, use that data set")
+    i.add_argument("--progress", action="store_true",
+                   help="show progress on stderr (shown anyway for big inputs)")
     i.add_argument("--json", action="store_true")
 
     pl = sub.add_parser("plan", help="propose a training plan for a data set")
     pl.add_argument("dataset")
     pl.add_argument("--target")
     pl.add_argument("--budget", type=int, default=300)
+    _planner_options(pl)
     pl.add_argument("--json", action="store_true")
 
     r = sub.add_parser("run", help="ingest, plan, train and predict in one go")
@@ -66,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--name")
     r.add_argument("--out", help="folder for plan.json, leaderboard.csv, predictions.csv")
+    r.add_argument("--sample-submission", metavar="PATH", help="a competition's "
+                   "sample_submission.csv: also write OUT/submission.csv in its format")
+    _planner_options(r)
     r.add_argument("--json", action="store_true")
 
     for name, helptext in (("datasets", "list data sets"), ("runs", "list runs")):
@@ -86,7 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--json", action="store_true")
     sub.add_parser("doctor", help="check versions, Ollama, GPU, disk")
     sub.add_parser("reindex", help="rebuild the catalog from the folders")
+    cli_results.add_parsers(sub)
     return p
+
+
+def _planner_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--goal", help="what you want to predict, in your own words")
+    p.add_argument("--planner", choices=("auto", "ollama", "rules"), default=None,
+                   help="auto (default): the language model if Ollama answers, else rules; "
+                        "ollama: fail if Ollama cannot be reached")
+    p.add_argument("--ollama-host", help="Ollama's address (default: the saved setting, "
+                   "$OLLAMA_HOST, or http://127.0.0.1:11434)")
+    p.add_argument("--model", help="the Ollama model (default: the saved one, else the "
+                   "first installed)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +135,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     ws = Workspace(Home.from_env(args.home))
     ws.refresh()
-    handler = globals()[f"_cmd_{args.command.replace('-', '_')}"]
+    name = args.command.replace("-", "_")
+    handler = globals().get(f"_cmd_{name}") or cli_results.HANDLERS[name]
     return handler(ws, args)
 
 
@@ -132,7 +156,17 @@ def _app(args) -> int:
 
 
 def _cmd_ingest(ws, args) -> int:
-    meta = ws.ingest(args.path, name=args.name, target=args.target, test_path=args.test)
+    existing = ws.find_existing(args.path, sheet=args.sheet)
+    if existing and args.reuse:
+        _err(f"modelyard: already have this content as {existing['id']} "
+             f"(“{existing['name']}”); using it.")
+        meta = existing
+    else:
+        if existing:
+            _err(f"modelyard: note: the same content is already data set {existing['id']} "
+                 f"(“{existing['name']}”); adding it again. Pass --reuse to use that one.")
+        meta = ws.ingest(args.path, name=args.name, target=args.target, test_path=args.test,
+                         sheet=args.sheet, progress=_ingest_progress(args))
     from storage.datasets import read_profile
 
     profile = read_profile(ws.home, meta["id"])
@@ -150,14 +184,74 @@ def _cmd_ingest(ws, args) -> int:
     return EXIT_OK
 
 
+BIG_INPUT_BYTES = 64 << 20
+
+
+def _ingest_progress(args):
+    """A progress printer for stderr, or None for small inputs."""
+    path = Path(args.path).expanduser()
+    try:
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        size = 0
+    if not args.progress and size < BIG_INPUT_BYTES:
+        return None
+    interactive = sys.stderr.isatty()
+    last = {"step": -1}
+
+    def show(fraction: float, message: str) -> None:
+        step = int(fraction * 100) // (1 if interactive else 10)
+        if step == last["step"]:
+            return
+        last["step"] = step
+        line = f"[{fraction:4.0%}] {message}"
+        if interactive:
+            sys.stderr.write("\r" + line.ljust(80) + ("\n" if fraction >= 1 else ""))
+            sys.stderr.flush()
+        else:
+            _err(line)
+
+    return show
+
+
+def _propose(ws, dataset_id: str, args, budget: int, seed: int = 0) -> dict[str, Any]:
+    """Propose a plan with progress on stderr; a fallback to rules is a warning there."""
+    interactive = sys.stderr.isatty()
+
+    def progress(p) -> None:
+        sys.stderr.write("\r" + p.line()[:100].ljust(100))
+        sys.stderr.flush()
+
+    doc = ws.propose_plan(dataset_id, target=args.target, budget_seconds=budget, seed=seed,
+                          goal=args.goal, planner=args.planner, host=args.ollama_host,
+                          model=args.model, on_progress=progress if interactive else None)
+    prov = doc["provenance"]
+    if interactive and prov.get("requested_planner") != "rules":
+        sys.stderr.write("\n")
+    if prov.get("fallback_reason"):
+        _err(f"modelyard: warning: {prov['fallback_reason']}")
+    return doc
+
+
 def _cmd_plan(ws, args) -> int:
+    from engine.planning.explain import as_text
+    from engine.schemas import Plan
+
     dataset_id = ws.resolve_dataset(args.dataset)
-    doc = ws.propose_plan(dataset_id, target=args.target, budget_seconds=args.budget)
+    doc = _propose(ws, dataset_id, args, args.budget)
+    prov = doc["provenance"]
     if args.json:
-        _print_json({"plan": doc["plan"], "plan_id": doc["id"], "planner": doc["planner"],
-                     "model": None, "fallback_reason": None})
+        _print_json({"plan": doc["plan"], "plan_id": doc["id"], "version": doc["version"],
+                     "planner": doc["planner"],
+                     "model": prov.get("model") if doc["planner"] == "ollama" else None,
+                     "fallback_reason": prov.get("fallback_reason"),
+                     "latency_seconds": prov.get("latency_seconds"),
+                     "repairs": prov.get("repairs")})
     else:
-        print(json.dumps(doc["plan"], indent=2))
+        made_by = (f"the language model {prov.get('model')}" if doc["planner"] == "ollama"
+                   else "the rule planner")
+        print(f"{doc['id']} (version {doc['version']}), proposed by {made_by}")
+        print(as_text(Plan.model_validate(doc["plan"])))
     return EXIT_OK
 
 
@@ -187,13 +281,16 @@ def _load_plan_file(path: str, dataset_id: str, budget: int | None):
 def _cmd_run(ws, args) -> int:
     from engine.schemas import Plan
 
+    if args.sample_submission:  # a bad sample fails now, not after the training
+        cli_results.check_sample(args.sample_submission)
     meta = ws.ingest(args.train, target=args.target, test_path=args.test)
+    if args.sample_submission:
+        cli_results.check_test_table(ws, meta)
     if args.plan:
         plan = _load_plan_file(args.plan, meta["id"], args.budget)
         based_on = None
     else:
-        based_on = ws.propose_plan(meta["id"], target=args.target,
-                                   budget_seconds=args.budget or 300, seed=args.seed)
+        based_on = _propose(ws, meta["id"], args, args.budget or 300, args.seed)
         plan = Plan.model_validate(based_on["plan"])
     approved = ws.approve_plan(plan, based_on=based_on)
     folder, _ = ws.start_run(approved, name=args.name)
@@ -210,6 +307,9 @@ def _cmd_run(ws, args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     paths = _write_outputs(ws, folder, plan, out)
     status = record["status"]
+    if args.sample_submission and status == "succeeded":
+        paths["submission"] = cli_results.submission_for_run(ws, folder.id,
+                                                             args.sample_submission, out)
     summary = {
         "run_id": folder.id, "status": status, "task": plan.task.value,
         "metric": plan.metric.value, "greater_is_better": plan.metric.greater_is_better,
@@ -375,7 +475,7 @@ def _cmd_doctor(ws, args) -> int:
         "home": str(ws.home.root),
         "catalog": str(ws.home.db_path),
         "disk_free_gb": system.disk_free_gb(ws.home.root),
-        "ollama": system.ollama_status(),
+        "ollama": system.ollama_status(ws.llm_options()["host"]),
         "hardware": system.hardware(),
         "versions": package_versions(),
     }

@@ -13,6 +13,10 @@ _PAGES = {
     "plan": ("Plan", ":material/explore:"),
     "runs": ("Runs", ":material/directions_run:"),
     "leaderboard": ("Leaderboard", ":material/leaderboard:"),
+    "model": ("Model", ":material/analytics:"),
+    "predict": ("Predict", ":material/batch_prediction:"),
+    "manage": ("Manage", ":material/storage:"),
+    "settings": ("Settings", ":material/settings:"),
 }
 
 

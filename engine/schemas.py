@@ -63,6 +63,17 @@ class Family(StrEnum):
     knn = "knn"
     svm = "svm"
     mlp = "mlp"
+    # Image classifiers: timm backbones (engine/vision), for image data sets only.
+    resnet18 = "resnet18"
+    efficientnet_b0 = "efficientnet_b0"
+    convnext_nano = "convnext_nano"
+
+    @property
+    def is_image(self) -> bool:
+        return self in IMAGE_FAMILIES
+
+
+IMAGE_FAMILIES = frozenset({Family.resnet18, Family.efficientnet_b0, Family.convnext_nano})
 
 
 class ColumnKind(StrEnum):
@@ -73,6 +84,18 @@ class ColumnKind(StrEnum):
     text = "text"
     id = "id"
     constant = "constant"
+    image = "image"  # a path to an image file
+    ignored = "ignored"  # set aside by the person (role "ignore"); never a feature
+
+
+class ColumnRole(StrEnum):
+    """What a person says a column is, overriding what the profile detected."""
+
+    ignore = "ignore"
+    id = "id"
+    group = "group"
+    time = "time"
+    text = "text"
 
 
 class ColumnProfile(BaseModel):
@@ -87,6 +110,17 @@ class ColumnProfile(BaseModel):
     max: float | None = None
     mean: float | None = None
     std: float | None = None
+    # Added with the in-depth profile; all optional so older profile.json files still load.
+    role: ColumnRole | None = None
+    detected_kind: ColumnKind | None = None  # the kind before `role` overrode it
+    quantiles: dict[str, float] = Field(default_factory=dict)  # "5%", "25%", "50%", ...
+    histogram: list[tuple[float, float, int]] = Field(default_factory=list)  # (lo, hi, n)
+    text_length: dict[str, float] = Field(default_factory=dict)  # min, mean, max chars
+    top_share: float | None = None  # share of rows holding the most common value
+    association: float | None = None  # 0..1 strength of the link with the target
+    association_method: str = ""
+    alone_score: float | None = None  # held-out score of this column alone predicting
+    drift: float | None = None  # 0..1 train/test distribution difference
 
 
 class TargetGuess(BaseModel):
@@ -103,6 +137,24 @@ class Warning_(BaseModel):
     column: str | None = None
     message: str
     action: str = ""
+    code: str = ""  # stable kind of finding, e.g. "constant", "leakage", "multi_label"
+    suggested_role: ColumnRole | None = None  # the one-click fix, when there is one
+
+
+class ImageSummary(BaseModel):
+    n_images: int
+    n_classes: int
+    class_counts: list[tuple[str, int]] = Field(default_factory=list)
+    width: dict[str, float] = Field(default_factory=dict)  # min, median, max
+    height: dict[str, float] = Field(default_factory=dict)
+    skipped: list[str] = Field(default_factory=list)  # "name: why", at most a few
+    n_skipped: int = 0
+    n_test_images: int = 0
+
+
+class Correlations(BaseModel):
+    columns: list[str] = Field(default_factory=list)
+    values: list[list[float | None]] = Field(default_factory=list)
 
 
 class Profile(BaseModel):
@@ -113,6 +165,19 @@ class Profile(BaseModel):
     target: TargetGuess | None = None
     warnings: list[Warning_] = Field(default_factory=list)
     duplicate_rows: int = 0
+    # Added with the in-depth profile; defaults keep older profile.json files loading.
+    source: dict[str, Any] = Field(default_factory=dict)  # format, encoding, delimiter, ...
+    sampled_rows: int | None = None  # rows behind the sample-based statistics
+    target_candidates: list[TargetGuess] = Field(default_factory=list)
+    class_balance: list[tuple[str, int]] = Field(default_factory=list)
+    correlations: Correlations | None = None
+    time_column: str | None = None  # the rows look ordered by this column
+    test_rows: int | None = None
+    train_test_overlap: int = 0
+    images: ImageSummary | None = None
+    competition: dict[str, Any] | None = None  # id column, expected output columns
+    # Set-ups we recognise but cannot train yet: "multi_label", "forecasting", ...
+    findings: dict[str, Any] = Field(default_factory=dict)
 
     def column(self, name: str) -> ColumnProfile:
         for col in self.columns:
@@ -125,10 +190,21 @@ class Profile(BaseModel):
         return [c.name for c in self.columns]
 
 
+# A numeric target with more distinct values than this is a quantity, not a class.
+MAX_CLASSES = 100
+# Families whose cost grows too fast with the rows to finish on bigger tables.
+FAMILY_MAX_ROWS: dict[Family, int] = {Family.svm: 20_000, Family.knn: 200_000}
+# Column kinds the tabular models do not use as features.
+_UNUSED_KINDS = frozenset({ColumnKind.id, ColumnKind.constant, ColumnKind.text,
+                           ColumnKind.ignored, ColumnKind.image})
+
+
 class ValidationKind(StrEnum):
     kfold = "kfold"
     stratified_kfold = "stratified_kfold"
     holdout = "holdout"
+    group_kfold = "group_kfold"  # rows sharing `group_column` stay in one fold
+    time_split = "time_split"  # train on the past, validate on what follows (`time_column`)
 
 
 class Validation(BaseModel):
@@ -137,6 +213,18 @@ class Validation(BaseModel):
     kind: ValidationKind = ValidationKind.stratified_kfold
     n_splits: int = Field(default=5, ge=2, le=10)
     holdout_fraction: float = Field(default=0.2, ge=0.05, le=0.5)
+    group_column: str | None = None
+    time_column: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_its_column(self) -> Validation:
+        if self.kind is ValidationKind.group_kfold and not self.group_column:
+            raise ValueError("group_kfold needs group_column: the column whose rows must "
+                             "stay together")
+        if self.kind is ValidationKind.time_split and not self.time_column:
+            raise ValueError("time_split needs time_column: the column that orders rows in "
+                             "time")
+        return self
 
 
 class FamilyChoice(BaseModel):
@@ -145,6 +233,9 @@ class FamilyChoice(BaseModel):
     family: Family
     max_trials: int = Field(default=50, ge=1, le=1000)
     reason: str = ""
+    # What this family is good and bad at for this data (speed, accuracy, memory, ...).
+    pros: list[str] = Field(default_factory=list, max_length=8)
+    cons: list[str] = Field(default_factory=list, max_length=8)
 
 
 class Plan(BaseModel):
@@ -162,6 +253,11 @@ class Plan(BaseModel):
     budget_seconds: int = Field(default=300, ge=5, le=7 * 24 * 3600)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     rationale: str = ""
+    # The person's request in their own words, and how the planner read it.
+    goal: str = ""
+    goal_reading: str = ""
+    # Why each choice was made, keyed by field name ("target", "metric", ...).
+    reasons: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("families")
     @classmethod
@@ -194,6 +290,15 @@ class Plan(BaseModel):
         missing = [c for c in self.excluded_columns if c not in names]
         if missing:
             problems.append(f"excluded columns do not exist: {', '.join(map(repr, missing))}")
+        image_data = profile.modality == "image"
+        wrong = [f.family.value for f in self.families if f.family.is_image != image_data]
+        if wrong:
+            kind = "image" if image_data else "tabular"
+            problems.append(f"model families {', '.join(wrong)} do not fit {kind} data")
+        for role in ("group_column", "time_column"):
+            column = getattr(self.validation, role)
+            if column is not None and column not in names:
+                problems.append(f"validation {role} {column!r} does not exist")
         if self.target in names:
             col = profile.column(self.target)
             if self.task is Task.regression and col.kind is not ColumnKind.numeric:
@@ -205,6 +310,23 @@ class Plan(BaseModel):
                 )
             if self.task.is_classification and col.n_distinct < 2:
                 problems.append(f"{self.target!r} has a single value: nothing to learn")
+            if (self.task.is_classification and col.kind is ColumnKind.numeric
+                    and col.n_distinct > MAX_CLASSES):
+                problems.append(
+                    f"{self.target!r} is a number with {col.n_distinct} distinct values: "
+                    "predict it with a regression task, not classification")
+        usable = [c.name for c in profile.columns
+                  if c.name != self.target and c.name not in self.excluded_columns
+                  and c.kind not in _UNUSED_KINDS]
+        if names and self.target in names and not usable and not image_data:
+            problems.append("no usable feature column is left once the excluded columns "
+                            "are taken out")
+        for choice in self.families:
+            limit = FAMILY_MAX_ROWS.get(choice.family)
+            if limit is not None and profile.n_rows > limit:
+                problems.append(
+                    f"family {choice.family.value} is too slow for {profile.n_rows} rows "
+                    f"(use it up to {limit} rows)")
         return problems
 
 

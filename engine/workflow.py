@@ -9,15 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from engine import jobs
-from engine.errors import NotFoundError, PlanError
+from engine.errors import BadInputError, NotFoundError, PlanError
 from engine.intake import ingest
-from engine.intake.ingest import content_hash, load_profile
+from engine.intake.ingest import content_key, load_profile
+from engine.intake.roles import update as update_roles
 from engine.intake.samples import SAMPLES, write_sample
-from engine.planning.rules import rule_plan
+from engine.planning.diff import diff_plans
+from engine.planning.llm import DEFAULT_TIMEOUT, resolve_host
+from engine.planning.prompt import read_sample_rows
+from engine.planning.propose import propose, revise
 from engine.schemas import Plan
 from storage import datasets as dataset_store
 from storage import plans as plan_store
 from storage import runs as run_store
+from storage import settings as settings_store
 from storage.catalog import Catalog
 from storage.paths import Home
 from storage.sync import sync
@@ -39,13 +44,37 @@ class Workspace:
 
     # -- data -------------------------------------------------------------------------
     def ingest(self, path: str | Path, *, name: str | None = None, target: str | None = None,
-               test_path: str | Path | None = None, reuse: bool = False) -> dict[str, Any]:
+               test_path: str | Path | None = None, reuse: bool = False,
+               **options: Any) -> dict[str, Any]:
+        """`options`: `sheet`, `header` and `progress` of `engine.intake.ingest`."""
         if reuse:
-            self.refresh()
-            found = dataset_store.find_by_hash(self.catalog, content_hash(Path(path)))
+            found = self.find_existing(path)
             if found:
-                return dataset_store.read_meta(self.home, found["id"])
-        meta = ingest(self.home, path, name=name, target=target, test_path=test_path)
+                return found
+        meta = ingest(self.home, path, name=name, target=target, test_path=test_path,
+                      **options)
+        sync(self.catalog)
+        return meta
+
+    def find_existing(self, path: str | Path, sheet: str | None = None
+                      ) -> dict[str, Any] | None:
+        """The meta of a data set ingested from the same content, if there is one."""
+        path = Path(path).expanduser()
+        if not path.exists():
+            return None
+        try:
+            digest = content_key(path, sheet)
+        except (OSError, BadInputError):  # unreadable or broken: ingest will say so
+            return None
+        self.refresh()
+        found = dataset_store.find_by_hash(self.catalog, digest)
+        return dataset_store.read_meta(self.home, found["id"]) if found else None
+
+    def set_roles(self, dataset_id: str, *, roles: dict[str, str | None] | None = None,
+                  target: str | None = None, task: str | None = None) -> dict[str, Any]:
+        """Set column roles (None removes one) and/or the target and task of a data set;
+        `target=""` hands the choice back to the guess."""
+        meta = update_roles(self.home, dataset_id, roles=roles, target=target, task=task)
         sync(self.catalog)
         return meta
 
@@ -72,16 +101,69 @@ class Workspace:
         return found[0]["id"]
 
     # -- plans ------------------------------------------------------------------------
+    def llm_options(self, planner: str | None = None, host: str | None = None,
+                    model: str | None = None) -> dict[str, Any]:
+        """The planner, host and model to use: the arguments, else the saved settings,
+        else OLLAMA_HOST and the defaults."""
+        saved = settings_store.load(self.home)
+        return {"planner": planner or saved.get("planner") or "auto",
+                "host": resolve_host(host, saved.get("ollama_host"))[0],
+                "model": model, "default_model": saved.get("ollama_model"),
+                "timeout": float(saved.get("ollama_timeout") or DEFAULT_TIMEOUT)}
+
     def propose_plan(self, dataset_id: str, *, target: str | None = None,
-                     budget_seconds: int = 300, seed: int = 0) -> dict[str, Any]:
+                     budget_seconds: int = 300, seed: int = 0, goal: str | None = None,
+                     planner: str | None = None, host: str | None = None,
+                     model: str | None = None, on_progress=None, cancel_event=None
+                     ) -> dict[str, Any]:
+        """Propose a Plan (the language model's, or the rule planner's with the reason)
+        and store it as a new, unapproved version; its provenance says how it was made."""
         profile = load_profile(self.home, dataset_id)
-        plan = rule_plan(profile, dataset_id, target=target, budget_seconds=budget_seconds,
-                         seed=seed)
+        proposal = propose(
+            profile, dataset_id, goal=goal, target=target, budget_seconds=budget_seconds,
+            seed=seed, **self.llm_options(planner, host, model),
+            sample_rows=read_sample_rows(self.home.dataset_dir(dataset_id) / "train.parquet"),
+            on_progress=on_progress, cancel_event=cancel_event)
+        provenance = {**proposal.provenance, "planner": proposal.planner,
+                      "model": proposal.model or proposal.provenance.get("model"),
+                      "fallback_reason": proposal.fallback_reason}
         doc = plan_store.save_plan(self.home, self.catalog, dataset_id=dataset_id,
-                                   plan=plan.model_dump(mode="json"), planner="rules",
-                                   approved=False, provenance={"planner": "rules"})
+                                   plan=proposal.plan.model_dump(mode="json"),
+                                   planner=proposal.planner, approved=False,
+                                   provenance=provenance)
         sync(self.catalog)
         return doc
+
+    def review_run(self, run_id: str, *, planner: str | None = None, host: str | None = None,
+                   model: str | None = None, on_progress=None, cancel_event=None):
+        """Diagnose a finished Run and store the revised Plan as a new version.
+
+        Returns the Revision and the stored document (None when nothing needs changing).
+        """
+        from storage.runfolder import RunFolder
+
+        record = RunFolder(self.home.run_dir(run_id)).read()
+        run = {**(run_store.get_run(self.catalog, run_id) or {}), **record}
+        plan = Plan.model_validate(record["plan"])
+        profile = load_profile(self.home, plan.dataset_id)
+        revision = revise(
+            plan, profile, run, run_store.trials(self.catalog, run_id),
+            **self.llm_options(planner, host, model),
+            sample_rows=read_sample_rows(self.home.dataset_dir(plan.dataset_id)
+                                         / "train.parquet"),
+            on_progress=on_progress, cancel_event=cancel_event)
+        if revision.plan is None:
+            return revision, None
+        provenance = {**revision.provenance, "planner": revision.planner,
+                      "model": revision.model or revision.provenance.get("model"),
+                      "fallback_reason": revision.fallback_reason,
+                      "based_on": record.get("plan_id")}
+        doc = plan_store.save_plan(self.home, self.catalog, dataset_id=plan.dataset_id,
+                                   plan=revision.plan.model_dump(mode="json"),
+                                   planner=revision.planner, approved=False,
+                                   provenance=provenance)
+        sync(self.catalog)
+        return revision, doc
 
     def approve_plan(self, plan: Plan, *, based_on: dict[str, Any] | None = None
                      ) -> dict[str, Any]:
@@ -91,12 +173,18 @@ class Workspace:
             raise PlanError("The plan does not fit the data: " + "; ".join(problems) + ".",
                             "Edit the plan and approve it again.")
         provenance = dict((based_on or {}).get("provenance") or {})
+        planner = (based_on or {}).get("planner", "person")
         if based_on:
             provenance["based_on"] = based_on["id"]
+            # What the person changed, against the version they started from.
+            edits = diff_plans(Plan.model_validate(based_on["plan"]), plan)
+            provenance["edits"] = edits
+            if edits:
+                planner = "person"
         doc = plan_store.save_plan(
             self.home, self.catalog, dataset_id=plan.dataset_id,
             plan=plan.model_dump(mode="json"),
-            planner=(based_on or {}).get("planner", "person"), approved=True,
+            planner=planner, approved=True,
             provenance=provenance)
         sync(self.catalog)
         return doc

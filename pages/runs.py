@@ -92,6 +92,7 @@ def live_view(run_id: str) -> None:
         fig.add_scatter(x=frame["finished"], y=frame["best so far"], mode="lines",
                         name="best so far", line={"shape": "hv"})
         st.plotly_chart(fig, key="runs_chart")
+    _epoch_curves(run_id, run["metric"])
     if trials:
         _families(trials, run["greater_is_better"])
         table = pd.DataFrame(trials)
@@ -122,6 +123,27 @@ def _resources(run_id: str) -> None:
     if data.get("gpu_util_percent") is not None:
         cols[3].metric("GPU", f"{data['gpu_util_percent']:.0f}% · "
                               f"{data.get('gpu_memory_used_mb', 0):.0f} MB")
+
+
+def _epoch_curves(run_id: str, metric: str | None) -> None:
+    """Networks report every epoch: their learning curves, live."""
+    epochs = run_store.events(ws.catalog, run_id, kinds=("epoch",), limit=5000)
+    if not epochs:
+        return
+    frame = pd.DataFrame([{"model": e["data"]["model"], "epoch": e["data"]["epoch"],
+                           "train loss": e["data"]["train_loss"],
+                           "validation loss": e["data"]["val_loss"],
+                           "validation " + (metric or "score"): e["data"]["val_score"]}
+                          for e in epochs])
+    left, right = st.columns(2)
+    score_col = frame.columns[-1]
+    left.plotly_chart(px.line(frame, x="epoch", y=score_col, color="model", markers=True,
+                              title=f"Validation {metric} by epoch", height=320),
+                      key="runs_epoch_score")
+    long = frame.melt(id_vars=["model", "epoch"], value_vars=["train loss", "validation loss"],
+                      var_name="curve", value_name="loss")
+    right.plotly_chart(px.line(long, x="epoch", y="loss", color="model", line_dash="curve",
+                               title="Loss by epoch", height=320), key="runs_epoch_loss")
 
 
 def _families(trials: list[dict], greater_is_better: bool) -> None:

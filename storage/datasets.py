@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from storage.catalog import Catalog, loads
@@ -9,9 +10,13 @@ from storage.files import read_json, write_json_atomic
 from storage.paths import Home
 
 
-def write_meta(home: Home, meta: dict[str, Any], profile: dict[str, Any]) -> None:
-    """Write a dataset's profile, then its meta: a folder with meta is complete."""
-    folder = home.dataset_dir(meta["id"])
+def write_meta(home: Home, meta: dict[str, Any], profile: dict[str, Any],
+               folder: Path | None = None) -> None:
+    """Write a dataset's profile, then its meta: a folder with meta is complete.
+
+    `folder` is where to write when it is not the dataset's final folder yet (intake
+    builds it under a temporary name and renames it into place)."""
+    folder = folder or home.dataset_dir(meta["id"])
     write_json_atomic(folder / "profile.json", profile)
     write_json_atomic(folder / "dataset.json", meta)
 
@@ -22,6 +27,18 @@ def read_meta(home: Home, dataset_id: str) -> dict[str, Any]:
 
 def read_profile(home: Home, dataset_id: str) -> dict[str, Any]:
     return read_json(home.dataset_dir(dataset_id) / "profile.json")
+
+
+def update_meta(home: Home, dataset_id: str, changes: dict[str, Any],
+                profile: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Change fields of a dataset's meta (roles, target, ...) and, with it, its profile.
+    The catalog picks the change up at the next sync (dataset.json's stamp moved)."""
+    meta = {**read_meta(home, dataset_id), **changes}
+    if profile is not None:
+        write_meta(home, meta, profile)
+    else:
+        write_json_atomic(home.dataset_dir(dataset_id) / "dataset.json", meta)
+    return meta
 
 
 def list_datasets(catalog: Catalog) -> list[dict[str, Any]]:

@@ -88,6 +88,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "trial predict time",
+        # Filled from the trial events already indexed, so no reindex is needed.
+        """
+        ALTER TABLE trials ADD COLUMN predict_seconds DOUBLE;
+        UPDATE trials SET predict_seconds = p.seconds FROM (
+            SELECT run_id, json_extract_string(data, '$.model') AS model,
+                   arg_max(TRY_CAST(json_extract_string(data, '$.predict_seconds') AS DOUBLE),
+                           seq) AS seconds
+            FROM events WHERE kind = 'trial' GROUP BY ALL) p
+        WHERE p.run_id = trials.run_id AND p.model = trials.model;
+        """,
+    ),
 ]
 
 

@@ -127,3 +127,13 @@ def child_env():
                 "PYTHONUNBUFFERED": "1"}
 
     return make
+
+
+@pytest.fixture
+def fake_ollama():
+    """A fake Ollama HTTP server on 127.0.0.1 with scripted chat replies (fake_ollama.py)."""
+    from tests.fake_ollama import FakeOllama
+
+    fake = FakeOllama().start()
+    yield fake
+    fake.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.errors import PlanError
 from engine.intake.target import task_for
+from engine.planning.family_notes import pros_cons
 from engine.schemas import (
     ColumnKind,
     Family,
@@ -29,8 +30,7 @@ _METRIC_WORDS = {
 # Above this many rows, k-fold cross-validation costs more than it teaches.
 HOLDOUT_ROWS = 200_000
 _UNUSED_KINDS = {ColumnKind.id: "an identifier", ColumnKind.constant: "constant",
-                 ColumnKind.text: "free text (not used by tabular models yet)",
-                 ColumnKind.datetime: "a date (not used by tabular models yet)"}
+                 ColumnKind.text: "free text (not used by tabular models yet)"}
 
 
 # Families by the largest data set (rows) each is worth trying on: slower or weaker
@@ -56,9 +56,15 @@ _FAMILY_RULES: list[tuple[Family, int, int, str]] = [
 ]
 
 
-def choose_families(n_rows: int) -> list[FamilyChoice]:
-    return [FamilyChoice(family=f, max_trials=trials, reason=reason)
-            for f, trials, max_rows, reason in _FAMILY_RULES if n_rows <= max_rows]
+def choose_families(n_rows: int, profile: Profile | None = None) -> list[FamilyChoice]:
+    chosen = []
+    for f, trials, max_rows, reason in _FAMILY_RULES:
+        if n_rows > max_rows:
+            continue
+        pros, cons = pros_cons(f, profile) if profile is not None else ([], [])
+        chosen.append(FamilyChoice(family=f, max_trials=trials, reason=reason, pros=pros,
+                                   cons=cons))
+    return chosen
 
 
 def rule_plan(
@@ -68,8 +74,17 @@ def rule_plan(
     target: str | None = None,
     budget_seconds: int = 300,
     seed: int = 0,
+    metric: Metric | None = None,
 ) -> Plan:
-    """A sound default Plan for this Profile, with its reasons in plain words."""
+    """A sound default Plan for this Profile, with its reasons in plain words.
+
+    `metric` replaces the default metric when it fits the task.
+    """
+    if profile.modality == "image":
+        from engine.vision.plan import image_plan
+
+        return image_plan(profile, dataset_id, budget_seconds=budget_seconds, seed=seed)
+    target_given = target is not None
     if target is None:
         if profile.target is None:
             raise PlanError("No column looks like something to predict.",
@@ -83,7 +98,9 @@ def rule_plan(
         raise PlanError(f"The target “{target}” has a single value: there is nothing to learn.",
                         "Choose another target column.")
     task = task_for(col, profile.n_rows)
-    metric = DEFAULT_METRIC[task]
+    metric_given = metric is not None and metric.fits(task)
+    if not metric_given:
+        metric = DEFAULT_METRIC[task]
 
     if profile.n_rows > HOLDOUT_ROWS:
         validation = Validation(kind=ValidationKind.holdout, holdout_fraction=0.2)
@@ -97,7 +114,7 @@ def rule_plan(
 
     excluded = [c.name for c in profile.columns
                 if c.name != target and c.kind in _UNUSED_KINDS]
-    families = choose_families(profile.n_rows)
+    families = choose_families(profile.n_rows, profile)
     kind_words = {Task.binary: "a yes/no (binary) classification",
                   Task.multiclass: f"a classification into {col.n_distinct} classes",
                   Task.regression: "a regression (predicting a number)"}
@@ -108,6 +125,37 @@ def rule_plan(
         + (f"Ignored columns: {', '.join(excluded)}. " if excluded else "")
         + f"The search stops after {budget_seconds} seconds and keeps the best model."
     )
+    guess = profile.target
+    reasons = {
+        "target": ("You chose it." if target_given else
+                   f"It looks like the thing to predict: {guess.reason}." if guess else ""),
+        "task": _task_reason(task, col),
+        "metric": ("It is the measure you asked for." if metric_given else
+                   _METRIC_REASONS[task]),
+        "validation": f"Every score comes from {how}, so it shows how the model does on rows "
+                      "it has not seen.",
+        "excluded_columns": ("; ".join(f"“{c.name}” is {_UNUSED_KINDS[c.kind]}"
+                                       for c in profile.columns if c.name in excluded) + "."
+                             if excluded else "Every other column can help the model."),
+    }
     return Plan(dataset_id=dataset_id, target=target, task=task, metric=metric,
                 validation=validation, families=families, excluded_columns=excluded,
-                budget_seconds=budget_seconds, seed=seed, rationale=rationale)
+                budget_seconds=budget_seconds, seed=seed, rationale=rationale,
+                reasons=reasons)
+
+
+_METRIC_REASONS = {
+    Task.binary: "ROC AUC judges how well the model ranks cases, and is not fooled when "
+                 "one answer is much more common than the other.",
+    Task.multiclass: "Log loss rewards probabilities that are both confident and right, "
+                     "across every class.",
+    Task.regression: "RMSE is in the target's own units and punishes big misses most.",
+}
+
+
+def _task_reason(task: Task, col) -> str:
+    if task is Task.binary:
+        return f"“{col.name}” has exactly two values."
+    if task is Task.multiclass:
+        return f"“{col.name}” has {col.n_distinct} distinct values, each a category."
+    return f"“{col.name}” is a number with {col.n_distinct} distinct values."

@@ -30,6 +30,30 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+# Older bundle formats this Modelyard still reads, each with its step to the next format.
+# 0: bundles written before metadata carried `format`; they had no date features.
+MIN_FORMAT = 0
+_UPGRADES = {0: lambda meta: {"datetime": [], "id_column": None, **meta}}
+
+
+def upgrade_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """A bundle's metadata brought to the current format, or a reason it cannot be."""
+    found = meta.get("format", 0)
+    if not isinstance(found, int) or found > BUNDLE_FORMAT:
+        raise BadInputError(
+            f"This model was saved by a newer Modelyard (bundle format {found}; this one "
+            f"reads formats {MIN_FORMAT} to {BUNDLE_FORMAT}).", "Upgrade Modelyard to use it.")
+    if found < MIN_FORMAT:
+        raise BadInputError(
+            f"This model was saved in bundle format {found}, which this Modelyard no longer "
+            f"reads (it reads {MIN_FORMAT} to {BUNDLE_FORMAT}).",
+            "Load it with the Modelyard version named in its metadata and export it again, "
+            "or train it again.")
+    for version in range(found, BUNDLE_FORMAT):
+        meta = {**_UPGRADES[version](meta), "format": version + 1}
+    return meta
+
+
 def save_bundle(model_dir: Path, pipeline: Any, meta: dict[str, Any]) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, model_dir / "pipeline.joblib")
@@ -48,22 +72,34 @@ class Predictor:
 
     @classmethod
     def load(cls, model_dir: Path) -> Predictor:
-        meta = read_json(Path(model_dir) / "metadata.json")
-        if meta.get("format", 0) > BUNDLE_FORMAT:
-            raise BadInputError(
-                f"This model was saved by a newer Modelyard (bundle format {meta['format']}).",
-                "Upgrade Modelyard to use it.")
-        return cls(joblib.load(Path(model_dir) / "pipeline.joblib"), meta)
+        """The bundle in `model_dir` (a bundle folder, or a run folder holding `model/`)."""
+        model_dir = Path(model_dir)
+        if not (model_dir / "metadata.json").exists() and (model_dir / "model").is_dir():
+            model_dir = model_dir / "model"
+        if not (model_dir / "metadata.json").exists():
+            raise BadInputError(f"{model_dir} is not a Model bundle: it has no metadata.json.",
+                                "Point to a run folder or a folder written by "
+                                "`modelyard export`.")
+        meta = upgrade_meta(read_json(model_dir / "metadata.json"))
+        if meta.get("kind") == "image":
+            raise BadInputError("This is an image model bundle.",
+                                "Load it with engine.vision.predict.ImagePredictor.")
+        return cls(joblib.load(model_dir / "pipeline.joblib"), meta)
 
     @property
     def classes(self) -> list[Any]:
         return self.meta.get("classes") or []
 
+    @property
+    def features(self) -> list[str]:
+        """The columns the model reads, in the order it was trained with."""
+        return (self.meta["numeric"] + self.meta["categorical"]
+                + self.meta.get("datetime", []) + self.meta.get("text", []))
+
     def predict_frame(self, table: pd.DataFrame) -> pd.DataFrame:
         """Predictions for `table`, row for row: the id column first when there is one,
         then the target (label or value), then `proba_<class>` for classifiers."""
-        features = (self.meta["numeric"] + self.meta["categorical"]
-                    + self.meta.get("datetime", []))
+        features = self.features
         missing = [c for c in features if c not in table.columns]
         if missing:
             raise BadInputError(

@@ -24,10 +24,11 @@ class Features:
     categorical: list[str]
     id_column: str | None = None
     datetime: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
 
     @property
     def all(self) -> list[str]:
-        return self.numeric + self.categorical + self.datetime
+        return self.numeric + self.categorical + self.datetime + self.text
 
 
 @dataclass
@@ -36,6 +37,8 @@ class TrainingData:
     y: np.ndarray
     features: Features
     classes: list[Any] = field(default_factory=list)  # original labels, index = class code
+    groups: np.ndarray | None = None  # the validation's group column, row for row
+    order: np.ndarray | None = None  # the validation's time column, row for row
 
     @property
     def n_classes(self) -> int:
@@ -43,7 +46,7 @@ class TrainingData:
 
 
 def choose_features(plan: Plan, profile: Profile) -> Features:
-    numeric, categorical, dates, id_column = [], [], [], None
+    numeric, categorical, dates, texts, id_column = [], [], [], [], None
     for col in profile.columns:
         if col.kind is ColumnKind.id and id_column is None and col.name != plan.target:
             id_column = col.name
@@ -55,10 +58,12 @@ def choose_features(plan: Plan, profile: Profile) -> Features:
             categorical.append(col.name)
         elif col.kind is ColumnKind.datetime:
             dates.append(col.name)
-    if not numeric and not categorical and not dates:
+        elif col.kind is ColumnKind.text:
+            texts.append(col.name)
+    if not numeric and not categorical and not dates and not texts:
         raise PlanError("No column is left to learn from.",
                         "Include at least one numeric or categorical column in the plan.")
-    return Features(numeric, categorical, id_column, dates)
+    return Features(numeric, categorical, id_column, dates, texts)
 
 
 def read_table(path: Path, columns: list[str] | None = None,
@@ -73,9 +78,16 @@ def read_table(path: Path, columns: list[str] | None = None,
 
 def load_training_data(dataset_dir: Path, plan: Plan, profile: Profile) -> TrainingData:
     features = choose_features(plan, profile)
-    table = read_table(dataset_dir / "train.parquet", features.all + [plan.target],
+    extra = [c for c in (plan.validation.group_column, plan.validation.time_column)
+             if c and c not in features.all and c != plan.target]
+    table = read_table(dataset_dir / "train.parquet", features.all + [plan.target] + extra,
                        keep=(plan.target,))
     table = table[table[plan.target].notna()].reset_index(drop=True)
+    groups = table[plan.validation.group_column].to_numpy() \
+        if plan.validation.group_column else None
+    order = table[plan.validation.time_column].to_numpy() \
+        if plan.validation.time_column else None
+    table = table.drop(columns=extra)
     if table.empty:
         raise PlanError(f"The target “{plan.target}” is missing in every row.",
                         "Choose another target column.")
@@ -86,8 +98,9 @@ def load_training_data(dataset_dir: Path, plan: Plan, profile: Profile) -> Train
             raise PlanError(f"The target “{plan.target}” has a single class.",
                             "Choose another target column.")
         return TrainingData(table, codes.astype(np.int64), features,
-                            [_plain(c) for c in classes])
-    return TrainingData(table, y_raw.to_numpy(dtype=np.float64), features)
+                            [_plain(c) for c in classes], groups, order)
+    return TrainingData(table, y_raw.to_numpy(dtype=np.float64), features,
+                        groups=groups, order=order)
 
 
 def _plain(value: Any) -> Any:

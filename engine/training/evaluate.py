@@ -16,6 +16,8 @@ from engine.training.families.base import FitContext, ModelFamily
 from engine.training.metrics import score
 from engine.training.preprocess import build_preprocessor
 
+TRAIN_SCORE_ROWS = 2000
+
 
 class OutOfTime(Exception):
     """The search deadline passed in the middle of a cross-validation."""
@@ -28,6 +30,11 @@ class CVResult:
     fit_seconds: float  # mean per fold
     predict_seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
+    train_scores: list[float] = field(default_factory=list)  # on (a sample of) the fit rows
+
+    @property
+    def train_mean(self) -> float | None:
+        return float(np.mean(self.train_scores)) if self.train_scores else None
 
     @property
     def mean(self) -> float:
@@ -40,7 +47,8 @@ class CVResult:
 
 def make_pipeline(family: ModelFamily, params: dict, ctx: FitContext, data: TrainingData):
     pre = build_preprocessor(family.preprocessing, data.features.numeric,
-                             data.features.categorical, data.features.datetime)
+                             data.features.categorical, data.features.datetime,
+                             data.features.text)
     return Pipeline([("prepare", pre), ("model", family.build(params, ctx))])
 
 
@@ -74,7 +82,7 @@ def cross_validate(
     classification = ctx.task.is_classification
     shape = (len(data.y), data.n_classes) if classification else (len(data.y),)
     oof = np.full(shape, np.nan)
-    fold_scores, fit_times, predict_times = [], [], []
+    fold_scores, fit_times, predict_times, train_scores = [], [], [], []
     for train_idx, valid_idx in splits:
         if deadline is not None and time.time() > deadline:
             raise OutOfTime()
@@ -88,6 +96,15 @@ def cross_validate(
         predict_times.append(time.perf_counter() - started)
         oof[valid_idx] = pred
         fold_scores.append(score(metric, data.y[valid_idx], pred, data.n_classes))
+        # The score on rows the model has seen: far above the validation score means
+        # overfitting, both low means underfitting. A sample keeps it cheap.
+        seen = train_idx[:: max(1, len(train_idx) // TRAIN_SCORE_ROWS)]
+        seen_pred = predict_matrix(pipeline, data.X.iloc[seen], classification, data.n_classes)
+        try:
+            train_scores.append(score(metric, data.y[seen], seen_pred, data.n_classes))
+        except ValueError:  # e.g. a sample with a single class for ROC AUC
+            pass
         if after_fold is not None:
             after_fold(len(fold_scores) - 1, float(np.mean(fold_scores)))
-    return CVResult(fold_scores, oof, float(np.mean(fit_times)), float(np.mean(predict_times)))
+    return CVResult(fold_scores, oof, float(np.mean(fit_times)), float(np.mean(predict_times)),
+                    train_scores=train_scores)

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 # Categories seen fewer times than this in training become "other" / unknown.
@@ -93,18 +95,79 @@ class DateParts(TransformerMixin, BaseEstimator):
         return out
 
 
+def _tfidf() -> FeatureUnion:
+    """Word 1-2-grams and character 2-5-grams within words: robust to typos and to
+    languages without spaces, bounded in size."""
+    return FeatureUnion([
+        ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=20_000,
+                                  sublinear_tf=True)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
+                                  max_features=20_000, sublinear_tf=True)),
+    ])
+
+
+class TextColumn(TransformerMixin, BaseEstimator):
+    """One free-text column as a 1-D array of strings (missing → empty)."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        series = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else pd.Series(np.ravel(X))
+        return series.fillna("").astype(str).to_numpy()
+
+
+class TextComponents(TransformerMixin, BaseEstimator):
+    """Each text column becomes a few dense numbers (TF-IDF reduced by truncated SVD),
+    for models that want a dense table: trees and boosters."""
+
+    def __init__(self, columns: list[str], n_components: int = 32):
+        self.columns = columns
+        self.n_components = n_components
+
+    def fit(self, X: pd.DataFrame, y=None):
+        self.steps_ = {}
+        for col in self.columns:
+            text = X[col].fillna("").astype(str)
+            tfidf = _tfidf().fit(text)
+            matrix = tfidf.transform(text)
+            k = max(1, min(self.n_components, matrix.shape[1] - 1, len(text) - 1))
+            self.steps_[col] = (tfidf, TruncatedSVD(k, random_state=0).fit(matrix))
+        return self
+
+    @classmethod
+    def names(cls, columns: list[str], n_components: int = 32) -> list[str]:
+        return [f"{c}__text{i}" for c in columns for i in range(n_components)]
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = X.drop(columns=self.columns)
+        for col in self.columns:
+            tfidf, svd = self.steps_[col]
+            parts = svd.transform(tfidf.transform(X[col].fillna("").astype(str)))
+            for i in range(self.n_components):
+                out[f"{col}__text{i}"] = parts[:, i] if i < parts.shape[1] else 0.0
+        return out
+
+
 def build_preprocessor(kind: str, numeric: list[str], categorical: list[str],
-                       dates: list[str] | None = None):
+                       dates: list[str] | None = None, texts: list[str] | None = None):
     if dates:
         return Pipeline([
             ("dates", DateParts(list(dates))),
             ("features", build_preprocessor(kind, numeric + DateParts.names(dates),
-                                            categorical)),
+                                            categorical, texts=texts)),
         ])
-    return _build(kind, numeric, categorical)
+    if texts and kind != "scaled":
+        return Pipeline([
+            ("text", TextComponents(list(texts))),
+            ("features", _build(kind, numeric + TextComponents.names(list(texts)),
+                                categorical)),
+        ])
+    return _build(kind, numeric, categorical, texts or [])
 
 
-def _build(kind: str, numeric: list[str], categorical: list[str]):
+def _build(kind: str, numeric: list[str], categorical: list[str],
+           texts: list[str] | None = None):
     """The preprocessing a family asked for, fitted per fold inside its pipeline:
     "native" (categories kept for LightGBM/XGBoost), "ordinal" (category codes for
     scikit-learn trees) or "scaled" (imputed, scaled, one-hot for linear/distance models)."""
@@ -137,4 +200,8 @@ def _build(kind: str, numeric: list[str], categorical: list[str]):
             ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=30,
                                      sparse_output=False)),
         ]), categorical))
-    return ColumnTransformer(parts, remainder="drop")
+    for col in texts or []:
+        # Linear and distance models take the full sparse TF-IDF.
+        parts.append((f"text_{col}", Pipeline([("column", TextColumn()), ("tfidf", _tfidf())]),
+                      [col]))
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.3)

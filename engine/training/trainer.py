@@ -332,7 +332,7 @@ class Trainer:
             "trial", f"{model}: {self.plan.metric.value} {value:.5g}", state="complete",
             cv_score=value, cv_std=result.std, fold_scores=result.fold_scores,
             fit_seconds=result.fit_seconds * len(self.splits),
-            predict_seconds=result.predict_seconds, **common)
+            predict_seconds=result.predict_seconds, train_score=result.train_mean, **common)
         previous = self.family_best.get(family.name, worst(self.plan.metric))
         if better(self.plan.metric, value, previous):
             self.family_best[family.name] = value

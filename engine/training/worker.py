@@ -105,6 +105,18 @@ def _save_oof(folder: RunFolder, best, data, plan: Plan) -> dict:
     return {}
 
 
+def _finish_images(folder, plan, record, journal, started, dataset_dir) -> None:
+    from engine.vision.run import train_images
+
+    found = train_images(folder, plan, record, journal, started, dataset_dir)
+    folder.update(status="succeeded", finished_at=time.time(), best_model=found["model"],
+                  best_score=found["score"], greater_is_better=plan.metric.greater_is_better,
+                  message=f"Best model {found['model']} ({plan.metric.value} "
+                          f"{found['score']:.4g}) after {found['trials']} trials; "
+                          f"{found['weights']}.")
+    journal.emit("status", "succeeded", status="succeeded")
+
+
 def train(folder: RunFolder) -> None:
     record = folder.read()
     plan = Plan.model_validate(record["plan"])
@@ -120,14 +132,17 @@ def train(folder: RunFolder) -> None:
                   versions=package_versions(), hardware=hardware())
     journal.emit("status", "started", status="running")
     try:
+        if (dataset_dir / "manifest.parquet").exists():
+            return _finish_images(folder, plan, record, journal, started, dataset_dir)
         data = load_training_data(dataset_dir, plan, profile)
-        splits, note = make_splits(plan.validation, data.y, plan.task, plan.seed)
+        splits, note = make_splits(plan.validation, data.y, plan.task, plan.seed,
+                                   groups=data.groups, order=data.order)
         if note:
             journal.emit("log", note, level="warning")
         journal.emit("log", f"{len(data.y)} rows, {len(data.features.all)} features, "
                             f"{len(splits)} validation split(s)")
-        trainer = Trainer(plan, data, splits, journal, folder.optuna_path,
-                          n_jobs=int(record.get("threads") or os.cpu_count() or 1),
+        threads = int(record.get("threads") or os.cpu_count() or 1)
+        trainer = Trainer(plan, data, splits, journal, folder.optuna_path, n_jobs=threads,
                           started=started, oof_dir=folder.path / "oof")
         best = trainer.run()
         if not best.model:
@@ -136,7 +151,7 @@ def train(folder: RunFolder) -> None:
         journal.emit("progress", f"refitting {best.model} on all rows", phase="refit",
                      fraction=min(1.0, (time.time() - started) / plan.budget_seconds))
         ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
-                         n_jobs=trainer.ctx.n_jobs, seed=plan.seed)
+                         n_jobs=threads, seed=plan.seed)
         pipeline = refit(best, ctx, data)
         extra = _save_oof(folder, best, data, plan)
         save_bundle(folder.model_dir, pipeline, {**extra,
@@ -144,7 +159,7 @@ def train(folder: RunFolder) -> None:
             "params": best.params, "task": plan.task.value, "metric": plan.metric.value,
             "cv_score": best.score, "target": plan.target, "classes": data.classes,
             "numeric": data.features.numeric, "categorical": data.features.categorical,
-            "datetime": data.features.datetime,
+            "datetime": data.features.datetime, "text": data.features.text,
             "id_column": data.features.id_column, "plan": plan.model_dump(mode="json"),
         })
         journal.emit("result", f"best model {best.model}", model=best.model,

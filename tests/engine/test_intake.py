@@ -87,7 +87,7 @@ def _missing(tmp_path):
     return {"path": tmp_path / "does-not-exist.csv"}
 
 
-def _unknown_extension(tmp_path):
+def _fake_excel(tmp_path):
     path = tmp_path / "book.xlsx"
     path.write_bytes(b"PK\x03\x04 not really a spreadsheet")
     return {"path": path}
@@ -111,10 +111,17 @@ def _missing_test_file(tmp_path):
     return {"path": path, "test_path": tmp_path / "no-test.csv"}
 
 
-def _folder(tmp_path):
+def _empty_folder(tmp_path):
     path = tmp_path / "a-folder.csv"
     path.mkdir()
     return {"path": path}
+
+
+def _test_is_a_folder(tmp_path):
+    path = tmp_path / "small.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    (tmp_path / "tests").mkdir()
+    return {"path": path, "test_path": tmp_path / "tests"}
 
 
 def _corrupt_parquet(tmp_path):
@@ -128,15 +135,16 @@ def _corrupt_parquet(tmp_path):
     [
         (_empty, r"empty\.csv is empty"),
         (_missing, r"does-not-exist\.csv: no such file"),
-        (_unknown_extension, r"cannot read “\.xlsx” files"),
+        (_fake_excel, r"book\.xlsx is not a valid Excel workbook"),
         (_missing_target, r"There is no column “nope” in small\.csv.*Columns are: a, b"),
         (_header_only, r"header but no rows"),
         (_missing_test_file, r"no-test\.csv: no such file"),
-        (_folder, r"is a folder, not a file"),
+        (_empty_folder, r"a-folder\.csv holds no table and no images"),
+        (_test_is_a_folder, r"tests is a folder, not a file"),
         (_corrupt_parquet, r"broken\.parquet could not be read as a table"),
     ],
-    ids=["empty", "missing", "unknown-extension", "missing-target", "header-only",
-         "missing-test-file", "folder", "corrupt-parquet"],
+    ids=["empty", "missing", "fake-excel", "missing-target", "header-only",
+         "missing-test-file", "empty-folder", "test-is-a-folder", "corrupt-parquet"],
 )
 def test_failed_intake_raises_and_leaves_nothing(ws, home, tmp_path, make, message):
     kwargs = make(tmp_path)

@@ -1,0 +1,178 @@
+"""Predict: new rows from a file (checked against the training columns first), one row by
+hand (what if?), or a competition submission in its sample's exact format."""
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app.results_ui import load_result, pick_finished_run, safe_name
+from app.ui import show_error, workspace
+from engine.results import predict, submission
+
+ws = workspace()
+st.title("Predict")
+run_id = pick_finished_run(ws, "predict_run")
+if run_id is None:
+    st.stop()
+try:
+    result = load_result(ws, run_id)
+    meta = result.meta
+except Exception as exc:
+    show_error(exc, "Could not open this run's model")
+    st.stop()
+target, classes = meta["target"], result.classes
+inputs_dir = result.results_dir / "inputs"
+outputs_dir = result.results_dir / "predictions"
+
+
+def _image_page() -> None:
+    from engine.results.artifacts import load_model
+
+    folder = st.text_input("Folder of images on this computer", key="predict_image_folder")
+    if st.button("Predict these images", key="predict_image_run", disabled=not folder):
+        try:
+            with st.spinner("Predicting…"):
+                frame = load_model(result.model_dir).predict_folder(Path(folder))
+            path = predict.write_table(frame, outputs_dir / f"images-{int(time.time())}.csv")
+            st.session_state["predict_output"] = str(path)
+        except Exception as exc:
+            show_error(exc, "Could not predict these images")
+
+
+if result.is_image:
+    st.caption(f"An image model predicting **{target}** ({', '.join(map(str, classes))}).")
+    _image_page()
+    st.stop()
+
+predictor = result.predictor
+st.caption(f"Predicts **{target}** from {len(predictor.features)} columns: "
+           + ", ".join(f"`{c}`" for c in predictor.features[:12])
+           + (" …" if len(predictor.features) > 12 else ""))
+file_tab, row_tab, submission_tab = st.tabs(["A file", "One row (what if?)", "Submission"])
+
+
+def _save_upload(upload) -> Path:
+    inputs_dir.mkdir(parents=True, exist_ok=True)
+    path = inputs_dir / Path(upload.name).name
+    path.write_bytes(upload.getvalue())
+    return path
+
+
+def _source(prefix: str) -> Path | None:
+    """The file the person chose: an upload (saved beside the run) or a path on disk."""
+    how = st.radio("Rows to predict", ["Upload a file", "A file on this computer"],
+                   horizontal=True, key=f"{prefix}_how")
+    if how == "Upload a file":
+        upload = st.file_uploader("CSV, TSV, Parquet, JSON or Excel", key=f"{prefix}_upload")
+        return _save_upload(upload) if upload is not None else None
+    typed = st.text_input("Path", key=f"{prefix}_path",
+                          help="For big files: nothing is copied, the file is read in place.")
+    return Path(typed).expanduser() if typed else None
+
+
+with file_tab:
+    source = _source("predict")
+    table = None
+    if source is not None:
+        try:
+            table = predict.read_input(source)
+            check = predict.check_input(predictor, table)
+        except Exception as exc:
+            show_error(exc, f"Could not read {source.name}")
+            table = None
+    if table is not None:
+        if check.ok:
+            st.success(f"{source.name}: {check.rows:,} rows; every column the model uses is "
+                       "there with the right type.")
+        else:
+            st.warning(f"{source.name}: {check.rows:,} rows. Some columns differ from the "
+                       "training data; here is what will happen:")
+        shown = check.rows_for_display()
+        if shown:
+            st.dataframe(pd.DataFrame(shown), hide_index=True, key="predict_check")
+        if st.button(f"Predict {check.rows:,} rows", type="primary", key="predict_go"):
+            bar = st.progress(0.0, text="predicting…")
+            try:
+                frame = predict.predict(predictor, table,
+                                        on_progress=lambda f, m: bar.progress(f, text=m))
+                name = f"{Path(source.name).stem}-predictions-{time.strftime('%Y%m%d-%H%M%S')}"
+                path = predict.write_table(frame, outputs_dir / f"{name}.csv")
+                st.session_state["predict_output"] = str(path)
+            except Exception as exc:
+                show_error(exc, "Could not predict")
+    saved = st.session_state.get("predict_output")
+    if saved and Path(saved).exists() and Path(saved).is_relative_to(outputs_dir):
+        out = pd.read_csv(saved, nrows=200)
+        st.success(f"Predictions saved to {saved}")
+        st.dataframe(out, hide_index=True, key="predict_preview")
+        st.download_button("Download predictions (CSV)", Path(saved).read_bytes(),
+                           Path(saved).name, "text/csv", key="predict_download",
+                           type="primary")
+
+with row_tab:
+    fields = predict.form_fields(predictor, result.profile)
+    with st.form("predict_what_if"):
+        values = {}
+        columns = st.columns(3)
+        for i, field in enumerate(fields):
+            box = columns[i % 3]
+            key = f"predict_field_{i}"
+            if field["kind"] == "choice" and field["options"]:
+                values[field["name"]] = box.selectbox(field["name"], field["options"], key=key,
+                                                      accept_new_options=True)
+            elif field["kind"] == "date":
+                values[field["name"]] = box.date_input(field["name"], key=key)
+            elif field["kind"] == "choice":
+                values[field["name"]] = box.text_input(field["name"], key=key)
+            else:
+                values[field["name"]] = box.number_input(field["name"],
+                                                         value=field["default"], key=key)
+        asked = st.form_submit_button("Predict this row")
+    if asked:
+        try:
+            one = predict.predict_one(predictor, values)
+            st.metric(f"Predicted {target}", str(one[target].iloc[0]) if classes
+                      else f"{one[target].iloc[0]:.4g}")
+            if classes:
+                proba = one[[f"proba_{c}" for c in classes]].iloc[0]
+                st.bar_chart(pd.Series(proba.to_numpy(), index=[str(c) for c in classes],
+                                       name="probability"))
+        except Exception as exc:
+            show_error(exc, "Could not predict this row")
+
+with submission_tab:
+    st.markdown("A competition's **sample submission** decides the format: the id column, "
+                "the columns and their order, labels or probabilities. Modelyard predicts "
+                "the test table, writes `submission.csv` exactly like it and checks it.")
+    sample_path = result.sample_submission
+    upload = st.file_uploader("Sample submission (CSV)", type=["csv"],
+                              key="predict_sample_upload",
+                              help="Not needed when the data set came with one.")
+    if upload is not None:
+        sample_path = _save_upload(upload)
+    test = result.test_rows()
+    if test is None:
+        st.info("This run's data set has no test table. Add the test file with the data set "
+                "on the **Data** page.")
+    elif sample_path is None:
+        st.info("Upload the competition's sample_submission.csv.")
+    elif st.button("Make submission.csv", key="predict_submission_go", type="primary"):
+        try:
+            with st.spinner("Predicting the test rows and checking the file…"):
+                made = submission.make_submission(
+                    predictor, sample_path, test,
+                    outputs_dir / f"submission-{safe_name(result.name)}.csv")
+            st.session_state["predict_submission"] = (str(made.path), made.format.describe())
+        except Exception as exc:
+            show_error(exc, "Could not make the submission")
+    made = st.session_state.get("predict_submission")
+    if made and Path(made[0]).exists() and Path(made[0]).is_relative_to(outputs_dir):
+        path, described = Path(made[0]), made[1]
+        st.success("Checked: the same columns and rows as the sample, the ids of the test "
+                   "file, no missing values. " + "; ".join(described) + ".")
+        st.dataframe(pd.read_csv(path, nrows=50, dtype=str), hide_index=True,
+                     key="predict_submission_preview")
+        st.download_button("Download submission.csv", path.read_bytes(), "submission.csv",
+                           "text/csv", key="predict_submission_download")

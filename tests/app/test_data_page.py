@@ -1,0 +1,146 @@
+"""The Data page in depth through AppTest: formats and folders, the profile's charts and
+warnings, one-click fixes, target and role overrides, and the "already have this" offer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from tests.app.test_pages import PAGES, customers_csv, metric, table_with, texts
+from tests.engine.test_competition import competition_folder
+from tests.engine.test_images import class_folders
+
+
+def open_path(at, path, **fields) -> None:
+    at.switch_page(f"{PAGES}/data.py").run()
+    at.text_input(key="data_path").input(str(path)).run()
+    for key, value in fields.items():
+        at.text_input(key=key).input(value).run()
+    at.button(key="data_open").click().run()
+    assert not at.exception, at.exception
+    assert "Added **" in texts(at.success), texts(at.error)
+
+
+def leaky_csv(path, n=300):
+    rng = np.random.default_rng(1)
+    y = rng.choice(["no", "yes"], size=n)
+    pd.DataFrame({"visits": rng.integers(0, 20, size=n),
+                  "refund_flag": np.where(y == "yes", "R", "N"),
+                  "region": rng.choice(["n", "s"], size=n),
+                  "target": y}).to_csv(path, index=False)
+    return path
+
+
+def charts(at) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def test_competition_folder_with_charts_and_drift(app, tmp_path):
+    root, _, test = competition_folder(tmp_path / "comp")
+    open_path(app, root)
+    assert "Added **comp**" in texts(app.success)
+    assert metric(app, "Test file") == f"yes ({len(test)} rows)"
+    assert metric(app, "Kind of data") == "tabular"
+    assert "Competition folder: train train.csv, test test.csv, id column Ref" in \
+        texts(app.caption)
+    assert "`Outcome`" in texts(app.markdown)
+    assert [t.label for t in app.tabs][-5:] == ["Columns", "Charts", "Roles", "Preview",
+                                                "Train vs test"]
+    # target classes, associations, one column, missingness or not, correlations, drift
+    assert charts(app) >= 5
+    columns = table_with(app, "column", "kind", "role", "with target")
+    assert columns.set_index("column").loc["Ref", "role"] == "id"
+
+
+def test_one_click_fix_ignores_a_leaking_column(app, app_home, tmp_path):
+    open_path(app, leaky_csv(tmp_path / "leaky.csv"))
+    assert "refund_flag" in texts(app.error)  # a copy of the target, said as an error
+    fix = [b for b in app.button if b.key and b.key.startswith("data_fix_")
+           and b.key.endswith("_refund_flag")]
+    assert fix and fix[0].label == "Ignore this column"
+    fix[0].click().run()
+    assert not app.exception
+    assert "refund_flag" not in texts(app.error)
+    columns = table_with(app, "column", "role")
+    assert columns.set_index("column").loc["refund_flag", "role"] == "ignore"
+    meta = json.loads(next(app_home.glob("datasets/*/dataset.json")).read_text())
+    assert meta["roles"] == {"refund_flag": "ignore"}
+
+
+def test_target_override_and_role_tab(app, tmp_path):
+    open_path(app, leaky_csv(tmp_path / "t.csv"))
+    app.selectbox(key="data_target").select("region").run()
+    app.button(key="data_apply_target").click().run()
+    assert not app.exception and not app.error
+    assert "**Target:** `region` — a **binary** problem (chosen by you)" in texts(app.markdown)
+    app.selectbox(key="data_role_column").select("visits").run()
+    app.selectbox(key="data_role_value").select("group").run()
+    app.button(key="data_set_role").click().run()
+    assert not app.exception
+    roles = table_with(app, "column", "role", "means")
+    assert roles.to_dict("records")[0]["role"] == "group"
+    # Still chosen after a fresh run of the page (it lives in the folder, not the session).
+    app.switch_page(f"{PAGES}/home.py").run()
+    app.switch_page(f"{PAGES}/data.py").run()
+    assert "**Target:** `region`" in texts(app.markdown)
+
+
+def test_same_upload_twice_is_offered_back(app, app_home):
+    app.switch_page(f"{PAGES}/data.py").run()
+    app.file_uploader(key="data_upload").upload("customers.csv", customers_csv(), "text/csv")
+    app.run()
+    app.button(key="data_add_upload").click().run()
+    assert "Added **customers**" in texts(app.success)
+    app.button(key="data_add_upload").click().run()
+    assert not app.exception
+    assert "You already have this data as **customers**" in texts(app.info)
+    app.button(key="data_use_existing").click().run()
+    assert len(list(app_home.glob("datasets/*/dataset.json"))) == 1
+    app.button(key="data_add_upload").click().run()
+    app.button(key="data_add_again").click().run()
+    assert not app.exception
+    assert len(list(app_home.glob("datasets/*/dataset.json"))) == 2
+
+
+def test_excel_upload_asks_for_the_sheet(app, tmp_path):
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        pd.DataFrame({"note": ["read me"]}).to_excel(writer, sheet_name="Cover", index=False)
+        pd.read_csv(__import__("io").BytesIO(customers_csv())).to_excel(
+            writer, sheet_name="Data", index=False)
+    app.switch_page(f"{PAGES}/data.py").run()
+    app.file_uploader(key="data_upload").upload("book.xlsx", path.read_bytes(),
+                                                "application/vnd.ms-excel")
+    app.run()
+    assert app.selectbox(key="data_sheet").options == ["Cover", "Data"]
+    app.selectbox(key="data_sheet").select("Data").run()
+    app.button(key="data_add_upload").click().run()
+    assert not app.exception and not app.error, texts(app.error)
+    assert "Added **book**: 200 rows × 4 columns" in texts(app.success)
+    assert "sheet “Data” of 2" in texts(app.caption)
+
+
+def test_image_folder_shows_a_grid_per_class(app, tmp_path):
+    root = class_folders(tmp_path / "pets", {"cat": 4, "dog": 3})
+    open_path(app, root)
+    assert metric(app, "Images") == "7"
+    assert metric(app, "Classes") == "2"
+    assert metric(app, "Kind of data") == "image"
+    assert app.tabs[3].label == "Images"
+    assert "**cat**" in texts(app.markdown) and "**dog**" in texts(app.markdown)
+    grids = app.image  # one row of thumbnails per class
+    assert len(grids) == 2
+    assert sorted(grids[0].captions) == [f"cat_{i}{'.png' if i % 2 else '.jpg'}"
+                                         for i in range(4)]
+
+
+def test_bad_path_inputs_say_why(app, tmp_path):
+    (tmp_path / "ragged.csv").write_text("a,b,c\n1,2,3\n4,5\n")
+    app.switch_page(f"{PAGES}/data.py").run()
+    app.text_input(key="data_path").input(str(tmp_path / "ragged.csv")).run()
+    app.button(key="data_open").click().run()
+    assert not app.exception
+    assert "line 3 has 2" in texts(app.error)
+    assert "No data yet" in texts(app.info)

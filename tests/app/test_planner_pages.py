@@ -1,0 +1,192 @@
+"""The Plan page with a language model (a fake Ollama server) and without, and the
+Settings page, through Streamlit's AppTest running the real app."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.schemas import Plan
+from engine.workflow import Workspace
+from storage.paths import Home
+from tests.app.test_pages import PAGES, add_dataset, metric, texts
+from tests.engine.test_review import make_run
+from tests.fake_ollama import draft_json
+
+
+@pytest.fixture
+def served(fake_ollama, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", fake_ollama.url)
+    return fake_ollama
+
+
+def propose(at, goal: str = "") -> None:
+    at.switch_page(f"{PAGES}/plan.py").run()
+    assert not at.exception
+    if goal:
+        at.text_input(key="plan_goal").input(goal)
+    at.number_input(key="plan_budget").set_value(30)
+    at.button(key="plan_propose").click().run()
+    assert not at.exception
+
+
+def markdown(at) -> str:
+    return texts(at.markdown)
+
+
+def test_a_plan_from_the_language_model(app, served, tmp_path):
+    add_dataset(app, tmp_path)
+    served.script(draft_json(target="target"))
+    propose(app, "will the customer say yes")
+    assert not app.error, texts(app.error)
+    assert metric(app, "Target") == "target" and metric(app, "Budget") == "30 s"
+    label = app.selectbox(key="plan_version").format_func(
+        app.selectbox(key="plan_version").value)
+    assert label.startswith("v1 · proposed by llama3.2:3b")
+    assert "Proposed by the language model llama3.2:3b in" in texts(app.caption)
+    shown = markdown(app)
+    assert "**You asked:** will the customer say yes" in shown
+    assert "**How the planner read it:** You want to know the value of “target”" in shown
+    assert "**How models are scored:** ROC AUC" in shown
+    assert "It judges how well cases are ranked." in shown  # the model's reason
+    assert ":green[+] accurate" in shown and ":red[−] harder to explain" in shown
+    assert [e.label for e in app.expander][-1] == "How this plan was made"
+    assert "will the customer say yes" in served.chats()[0]["messages"][1]["content"]
+
+    app.button(key="plan_approve").click().run()
+    assert not app.exception and not app.error, texts(app.error)
+    assert "Approved as version 2." in texts(app.success)
+
+
+def test_without_ollama_the_page_says_why_the_rules_planned(app, tmp_path):
+    add_dataset(app, tmp_path)
+    propose(app, "will the customer say yes")
+    assert not app.error, texts(app.error)
+    assert ("Ollama is not reachable at http://127.0.0.1:9, so the rule planner made this "
+            "plan.") in texts(app.warning)
+    assert "Technical detail" in [e.label for e in app.expander]
+    assert metric(app, "Target") == "target"
+    assert "v1 · proposed by rules" in app.selectbox(key="plan_version").format_func(
+        app.selectbox(key="plan_version").value)
+
+
+def test_form_edits_are_diffed_and_approved_as_a_new_version(app, app_home, tmp_path):
+    add_dataset(app, tmp_path)
+    propose(app)
+    doc_id = app.selectbox(key="plan_version").value
+    app.selectbox(key=f"plan_f_metric_{doc_id}").select("accuracy")
+    app.number_input(key=f"plan_f_trials_svm_{doc_id}").set_value(0)
+    next(b for b in app.button if b.label == "Approve these settings").click().run()
+    assert not app.exception and not app.error, texts(app.error)
+    assert ("Approved as version 2. Your changes: metric: roc_auc → accuracy; families: − svm."
+            in texts(app.success))
+    app.run()  # the approved version is now the one shown
+    shown = markdown(app)
+    assert ("**Your changes from version 1:**\n- metric: roc_auc → accuracy\n- families: − svm"
+            in shown)
+    label = app.selectbox(key="plan_version").format_func(app.selectbox(key="plan_version")
+                                                          .value)
+    assert label.startswith("v2 · approved by person")
+    docs = [json.loads(p.read_text()) for p in (app_home / "plans").glob("*.json")]
+    approved = next(d for d in docs if d["version"] == 2)
+    assert (approved["planner"], approved["approved"]) == ("person", True)
+    assert approved["provenance"]["edits"] == ["metric: roc_auc → accuracy", "families: − svm"]
+
+
+def test_the_json_editor_shows_edits_and_problems_as_you_type(app, tmp_path):
+    add_dataset(app, tmp_path)
+    propose(app)
+    plan = json.loads(app.text_area[0].value)
+    plan["metric"] = "accuracy"
+    app.text_area[0].input(json.dumps(plan)).run()
+    assert "**Your edits:**\n- metric: roc_auc → accuracy" in markdown(app)
+    assert not app.error
+    plan["excluded_columns"] = ["ghost"]
+    app.text_area[0].input(json.dumps(plan)).run()
+    assert "excluded columns do not exist: 'ghost'" in texts(app.error)
+    app.button(key="plan_approve_json").click().run()
+    assert "Approved as version" not in texts(app.success)
+
+
+def test_review_results_stores_a_revised_version(app, app_home, tmp_path):
+    add_dataset(app, tmp_path)
+    ws = Workspace(Home.from_env())
+    dataset_id = ws.catalog.query("SELECT id FROM datasets")[0]["id"]
+    plan = Plan.model_validate(ws.propose_plan(dataset_id, planner="rules",
+                                               budget_seconds=20)["plan"])
+    run_id = make_run(ws, plan, [("dummy", "complete", 0.5, 0.0),
+                                 ("svm", "failed", None, None),
+                                 ("linear", "complete", 0.7, 0.02)], elapsed=19)
+    app.switch_page(f"{PAGES}/plan.py").run()
+    assert app.selectbox(key="plan_review_run").value == run_id
+    app.button(key="plan_review").click().run()
+    assert not app.exception and not app.error, texts(app.error)
+    shown = markdown(app)
+    assert f"**Why this version:** the review of run `{run_id}` found" in shown
+    assert "Every Support-vector machine trial failed (1 of 1)" in shown
+    assert "Left out Support-vector machine: every trial of it failed." in shown
+    assert app.selectbox(key="plan_version").format_func(
+        app.selectbox(key="plan_version").value).startswith("v3 · proposed by rules")
+
+
+def test_settings_show_the_server_and_remember_the_model(app, app_home, served, tmp_path):
+    app.switch_page(f"{PAGES}/settings.py").run()
+    assert not app.exception
+    assert (f"Ollama 0.12.6 answers at {served.url}: 2 models installed."
+            in texts(app.success))
+    model = app.selectbox(key="settings_model")
+    assert model.options == ["llama3.2:3b · 3.2B · Q4_K_M · 2.02 GB",
+                             "qwen2.5:7b · 3.2B · Q4_K_M · 2.02 GB"]
+    model.select_index(1)
+    app.radio(key="settings_planner").set_value("rules")
+    app.button(key="settings_save").click().run()
+    assert "Saved." in texts(app.success)
+    saved = json.loads((app_home / "settings.json").read_text())
+    # The address came from OLLAMA_HOST and was not changed: it is not pinned.
+    assert saved == {"planner": "rules", "ollama_timeout": 120, "ollama_model": "qwen2.5:7b"}
+
+    add_dataset(app, tmp_path)
+    app.switch_page(f"{PAGES}/plan.py").run()
+    assert app.radio(key="plan_planner").value == "rules"
+    assert "model qwen2.5:7b" not in texts(app.caption)  # rules only: no model to name
+
+
+def test_settings_without_ollama_then_a_saved_address(app, app_home, fake_ollama, tmp_path):
+    app.switch_page(f"{PAGES}/settings.py").run()
+    assert ("Ollama does not answer at http://127.0.0.1:9. Plans will come from the rule "
+            "planner until it does") in texts(app.warning)
+    assert not [s for s in app.selectbox if s.key == "settings_model"]
+
+    app.text_input(key="settings_host").input(fake_ollama.url).run()
+    assert "2 models installed" in texts(app.success)
+    app.button(key="settings_save").click().run()
+    saved = json.loads((app_home / "settings.json").read_text())
+    assert (saved["ollama_host"], saved["ollama_model"]) == (fake_ollama.url, "llama3.2:3b")
+
+    # The Plan page now asks the saved address, though OLLAMA_HOST still names a closed port.
+    add_dataset(app, tmp_path)
+    fake_ollama.script(draft_json(target="target"))
+    propose(app)
+    assert not app.warning, texts(app.warning)
+    assert "Proposed by the language model llama3.2:3b" in texts(app.caption)
+
+    app.switch_page(f"{PAGES}/settings.py").run()
+    app.button(key="settings_reset").click().run()
+    assert json.loads((app_home / "settings.json").read_text()) == {}
+
+
+def test_form_group_split_needs_its_column(app, tmp_path):
+    add_dataset(app, tmp_path)
+    propose(app)
+    doc_id = app.selectbox(key="plan_version").value
+    submit = next(b for b in app.button if b.label == "Approve these settings")
+    app.selectbox(key=f"plan_f_vkind_{doc_id}").select("group_kfold")
+    submit.click().run()
+    assert any("group_kfold needs group_column" in e for e in texts(app.error).splitlines())
+    assert "Approved as version" not in texts(app.success)
+    app.selectbox(key=f"plan_f_splitcol_{doc_id}").select("contract")
+    next(b for b in app.button if b.label == "Approve these settings").click().run()
+    assert not app.error, texts(app.error)
+    assert ("Your changes: validation.kind: stratified_kfold → group_kfold; "
+            "validation.group_column: none → contract.") in texts(app.success)

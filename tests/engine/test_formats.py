@@ -1,0 +1,296 @@
+"""Every table format and encoding a person brings, each from a file written here; and
+the bad inputs, each with its one-line message and nothing left behind."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from engine.errors import IntakeError
+from engine.intake import ingest
+from engine.intake.formats import MAX_COLUMNS, sniff
+from engine.intake.ingest import load_profile, preview
+from tests.conftest import REPO
+
+
+def frame(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "age": rng.integers(18, 90, size=n),
+        "city": rng.choice(["Zürich", "Málaga", "Köln", "Paris"], size=n),
+        "income": rng.normal(50_000, 9_000, size=n).round(2),
+        "churned": rng.choice(["yes", "no"], size=n),
+    })
+
+
+def assert_same_table(home, meta, expected: pd.DataFrame) -> pl.DataFrame:
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    assert table.columns == list(expected.columns)
+    assert table.height == len(expected)
+    for name in expected.columns:
+        got = table[name].to_list()
+        want = expected[name].tolist()
+        if expected[name].dtype.kind == "f":
+            assert got == pytest.approx(want), name
+        else:
+            assert [str(v) for v in got] == [str(v) for v in want], name
+    return table
+
+
+def nothing_left(home):
+    assert list(home.datasets.iterdir()) == [], "a partial dataset folder was left behind"
+
+
+# -- delimited text ----------------------------------------------------------------------
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"])
+def test_delimiters_are_detected(home, tmp_path, sep):
+    expected = frame()
+    path = tmp_path / "data.txt"  # the name says nothing about the delimiter
+    expected.to_csv(path, sep=sep, index=False)
+    meta = ingest(home, path)
+    assert_same_table(home, meta, expected)
+    profile = load_profile(home, meta["id"])
+    assert profile.source["delimiter"] == sep
+    assert profile.source["header"] is True
+
+
+@pytest.mark.parametrize(
+    ("encoding", "shown"),
+    [("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 with BOM"), ("cp1252", "Windows-1252"),
+     ("latin-1", "Windows-1252")],
+)
+def test_encodings_are_detected_and_shown(home, tmp_path, encoding, shown):
+    expected = frame()
+    # “€” exists only in cp1252; Latin-1 text without it reads the same as cp1252.
+    if encoding == "cp1252":
+        expected.loc[3, "city"] = "€-Town"
+    path = tmp_path / f"{encoding}.csv"
+    expected.to_csv(path, index=False, encoding=encoding)
+    meta = ingest(home, path)
+    assert_same_table(home, meta, expected)  # the accents survive
+    source = load_profile(home, meta["id"]).source
+    assert source["encoding_name"] == shown
+
+
+def test_a_late_non_utf8_byte_is_found(home, tmp_path):
+    """The sample looks like UTF-8; a Latin-1 byte far into the file still reads."""
+    rows = ["id,name,score"] + [f"{i},plain,{i % 7}" for i in range(200_000)]
+    rows.insert(150_000, "999999,caf\xe9,3")
+    path = tmp_path / "late.csv"
+    path.write_bytes("\n".join(rows).encode("latin-1") + b"\n")
+    meta = ingest(home, path)
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    assert "café" in table["name"].to_list()
+    assert meta["n_rows"] == 200_001
+
+
+def test_quoted_fields_with_delimiters_and_newlines(home, tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text('id,comment,label\n1,"hello, world",a\n2,"two\nlines",b\n'
+                    '3,"say ""hi""",a\n4,plain,b\n', encoding="utf-8")
+    meta = ingest(home, path, target="label")
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    assert table["comment"].to_list() == ["hello, world", "two\nlines", 'say "hi"', "plain"]
+
+
+def test_no_header_row_is_recognised(home, tmp_path):
+    path = tmp_path / "headless.csv"
+    rng = np.random.default_rng(3)
+    rows = [f"{rng.normal():.3f},{rng.integers(0, 9)},{rng.choice(['a', 'b'])}"
+            for _ in range(40)]
+    path.write_text("\n".join(rows) + "\n")
+    meta = ingest(home, path)
+    assert meta["n_rows"] == 40
+    profile = load_profile(home, meta["id"])
+    assert profile.column_names == ["column_1", "column_2", "column_3"]
+    assert profile.source["header"] is False
+
+
+def test_blank_duplicate_unicode_and_dotted_names(home, tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_text("price,price, ,Größe (cm),a.b c,label\n"
+                    + "".join(f"{i},{i * 2},{i % 3},{i / 10},{i % 5},{'xy'[i % 2]}\n"
+                              for i in range(30)), encoding="utf-8")
+    meta = ingest(home, path)
+    profile = load_profile(home, meta["id"])
+    assert profile.column_names == ["price", "price_2", "column_3", "Größe (cm)", "a.b c",
+                                    "label"]
+    renamed = [w for w in profile.warnings if w.code == "renamed"]
+    assert renamed and "price_2" in renamed[0].message
+    assert profile.target.column == "label"
+    assert "a.b c" in preview(home, meta["id"]).columns
+
+
+def test_gzip_and_zip_compressed_csv(home, tmp_path):
+    expected = frame()
+    gz = tmp_path / "data.csv.gz"
+    with gzip.open(gz, "wt", encoding="cp1252", newline="") as fh:
+        expected.to_csv(fh, index=False)
+    meta = ingest(home, gz)
+    assert_same_table(home, meta, expected)
+    assert meta["name"] == "data"
+    source = load_profile(home, meta["id"]).source
+    assert source["compression"] == "gzip" and source["encoding_name"] == "Windows-1252"
+
+    zipped = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("export/data.csv", expected.to_csv(index=False))
+        zf.writestr("__MACOSX/._data.csv", b"\x00\x05junk")
+    meta = ingest(home, zipped)
+    assert_same_table(home, meta, expected)
+    assert meta["name"] == "bundle"
+
+
+# -- other formats -----------------------------------------------------------------------
+def test_parquet_json_and_ndjson(home, tmp_path):
+    expected = frame()
+    expected.to_parquet(tmp_path / "t.parquet", index=False)
+    assert_same_table(home, ingest(home, tmp_path / "t.parquet"), expected)
+
+    records = expected.to_dict(orient="records")
+    (tmp_path / "t.json").write_text(json.dumps(records), encoding="utf-8")
+    assert_same_table(home, ingest(home, tmp_path / "t.json"), expected)
+
+    (tmp_path / "t.ndjson").write_text("\n".join(json.dumps(r) for r in records) + "\n",
+                                       encoding="utf-8")
+    meta = ingest(home, tmp_path / "t.ndjson")
+    assert_same_table(home, meta, expected)
+    assert load_profile(home, meta["id"]).source["format"] == "ndjson"
+
+
+def test_nested_json_is_flattened(home, tmp_path):
+    records = [{"id": i, "shop": {"city": "A" if i % 2 else "B", "size": i % 4},
+                "tags": ["x", "y"][: 1 + i % 2], "bought": i % 3 == 0} for i in range(30)]
+    (tmp_path / "nested.json").write_text(json.dumps(records))
+    meta = ingest(home, tmp_path / "nested.json")
+    profile = load_profile(home, meta["id"])
+    assert profile.column_names == ["id", "shop.city", "shop.size", "tags", "bought"]
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    assert table["tags"].to_list()[:2] == ["x", "x|y"]
+
+
+def test_excel_with_a_chosen_sheet(home, tmp_path):
+    expected = frame()
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        pd.DataFrame({"note": ["cover sheet"]}).to_excel(writer, sheet_name="About",
+                                                          index=False)
+        expected.to_excel(writer, sheet_name="Data", index=False)
+    assert sniff(path).sheets == ["About", "Data"]
+    meta = ingest(home, path, sheet="Data")
+    assert_same_table(home, meta, expected)
+    source = load_profile(home, meta["id"]).source
+    assert (source["format"], source["sheet"], meta["sheet"]) == ("excel", "Data", "Data")
+    with pytest.raises(IntakeError, match=r"no sheet “Nope”.*About, Data"):
+        ingest(home, path, sheet="Nope")
+    # The default sheet is the first: one column, which is refused with its reason.
+    with pytest.raises(IntakeError, match="single column"):
+        ingest(home, path)
+
+
+# -- bad input -----------------------------------------------------------------------------
+def _write(tmp_path, name, content: bytes):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+BAD = {
+    "binary junk": ("junk.csv", bytes(range(256)) * 40,
+                    r"junk\.csv does not look like a table: it holds binary data"),
+    "whitespace only": ("blank.csv", b"\n\n   \n", r"blank\.csv is empty"),
+    "ragged rows": ("ragged.csv", b"a,b,c\n1,2,3\n4,5\n6,7,8\n9,10,11,12\n",
+                    r"different number of fields than the header \(3\): line 3 has 2, "
+                    r"line 5 has 4"),
+    "single column": ("one.csv", b"only\n1\n2\n3\n", r"single column \(“only”\)"),
+    "old excel": ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100,
+                  r"old-style Excel file"),
+    "json object": ("obj.json", b'{"a": [1, 2], "b": {"c": 3}}\n{broken',
+                    r"not JSON with one record per line"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
+def test_bad_files_say_why_and_leave_nothing(home, tmp_path, case):
+    name, content, message = BAD[case]
+    with pytest.raises(IntakeError, match=message) as info:
+        ingest(home, _write(tmp_path, name, content))
+    assert info.value.hint and "\n" not in str(info.value)
+    nothing_left(home)
+
+
+def test_ragged_rows_past_the_sample_are_found(home, tmp_path):
+    lines = ["a,b,c"] + [f"{i},{i},{i}" for i in range(30_000)] + ["1,2,3,4"]
+    path = _write(tmp_path, "late-ragged.csv", ("\n".join(lines) + "\n").encode())
+    with pytest.raises(IntakeError, match=r"line 30002 has 4"):
+        ingest(home, path)
+    nothing_left(home)
+
+
+def test_all_missing_target(home, tmp_path):
+    path = _write(tmp_path, "t.csv", b"x,y\n1,\n2,\n3,\n")
+    with pytest.raises(IntakeError, match=r"target “y” is empty in every row"):
+        ingest(home, path, target="y")
+    nothing_left(home)
+
+
+def test_too_many_columns(home, tmp_path):
+    n = MAX_COLUMNS + 1
+    header = ",".join(f"c{i}" for i in range(n))
+    path = _write(tmp_path, "wide.csv", f"{header}\n{','.join(['1'] * n)}\n".encode())
+    with pytest.raises(IntakeError, match=r"10,001 columns; Modelyard handles at most 10,000"):
+        ingest(home, path)
+    nothing_left(home)
+
+
+# Root reads anything: the child drops to `nobody` once its modules are loaded (the
+# interpreter itself may live where `nobody` cannot read).
+_AS_NOBODY = """
+import os, sys
+import app.cli, engine.workflow, engine.intake.ingest, storage.paths, storage.sync
+if os.geteuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)
+sys.exit(app.cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_file_this_process_cannot_read(tmp_path):
+    path = _write(tmp_path, "secret.csv", b"a,b\n1,2\n")
+    path.chmod(0)
+    user_home = tmp_path / "mh"
+    user_home.mkdir()
+    for p in (tmp_path, *tmp_path.parents):
+        if os.geteuid() == 0 and str(p).startswith("/tmp"):
+            p.chmod(p.stat().st_mode | 0o111)  # let nobody walk to the file
+    user_home.chmod(0o777)
+    env = {**os.environ, "MODELYARD_HOME": str(user_home)}
+    proc = subprocess.run([sys.executable, "-c", _AS_NOBODY, "ingest", str(path)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "secret.csv: this process may not read the file" in proc.stderr
+    assert not list((user_home / "datasets").iterdir())
+
+
+def test_progress_is_reported_while_converting(home, tmp_path):
+    from bench.ingest_vs_pandas import generate
+
+    path = tmp_path / "big.csv"
+    generate(path, 60_000)  # ~11 MB: big enough for a size estimate and several polls
+    seen: list[tuple[float, str]] = []
+    meta = ingest(home, path, progress=lambda f, message: seen.append((f, message)))
+    assert meta["n_rows"] == 60_000
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions), "progress went backwards"
+    assert fractions[-1] == 1.0 and 0 < min(f for f in fractions if f > 0) < 0.6
+    messages = {m for _, m in seen}
+    assert "Converting big.csv to Parquet" in messages and "Profile ready" in messages

@@ -1,0 +1,223 @@
+"""The planner's parts without a server: the schema sent, the reply checks, the goal
+reading, the diff between versions, the plain-words card, the extended meaning checks."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from engine.intake import ingest
+from engine.intake.ingest import load_profile
+from engine.planning.checks import read_reply
+from engine.planning.diff import diff_plans
+from engine.planning.explain import as_text, card
+from engine.planning.goal import read_goal
+from engine.planning.prompt import hardware_summary
+from engine.planning.rules import rule_plan
+from engine.planning.schema import PlanDraft, draft_schema, flatten, from_plan, to_plan
+from engine.schemas import Family, Metric, Profile, Task
+from tests.fake_ollama import draft
+
+
+def walk(node, path=""):
+    """Every (path, dict) in a JSON schema."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from walk(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk(value, f"{path}/{i}")
+
+
+@pytest.fixture
+def customers(home, messy_csv):
+    meta = ingest(home, messy_csv)
+    return meta["id"], load_profile(home, meta["id"])
+
+
+# -- the schema sent to the server -----------------------------------------------------
+def test_the_schema_sent_is_flat_closed_and_bounded():
+    schema = draft_schema(["a", "b", "y"])
+    text = json.dumps(schema)
+    assert "$ref" not in text and "$defs" not in text and "anyOf" not in text
+    objects = [(p, n) for p, n in walk(schema) if n.get("type") == "object"]
+    assert len(objects) == 2  # the plan and a family
+    for path, node in objects:
+        assert node["additionalProperties"] is False, path
+        assert node["required"] == list(node["properties"]), path
+    arrays = [(p, n) for p, n in walk(schema) if n.get("type") == "array"]
+    assert {p for p, _ in arrays} == {
+        "/properties/excluded_columns", "/properties/families",
+        "/properties/families/items/properties/pros",
+        "/properties/families/items/properties/cons"}
+    assert all(isinstance(n["maxItems"], int) for _, n in arrays)
+    strings = [n for _, n in walk(schema) if n.get("type") == "string" and "enum" not in n]
+    assert strings and all(n["maxLength"] <= 800 for n in strings)
+    assert schema["properties"]["target"]["enum"] == ["a", "b", "y"]
+    assert schema["properties"]["excluded_columns"]["items"]["enum"] == ["a", "b", "y"]
+    assert schema["properties"]["excluded_columns"]["maxItems"] == 2
+    assert schema["properties"]["validation_column"]["enum"] == ["", "a", "b", "y"]
+    family = schema["properties"]["families"]["items"]["properties"]["family"]
+    assert family["enum"] == [f.value for f in Family if not f.is_image]
+    assert "lightgbm" in family["enum"] and "resnet18" not in family["enum"]
+
+
+def test_flatten_refuses_what_a_grammar_cannot_bound():
+    with pytest.raises(ValueError, match="maxItems"):
+        flatten(Profile.model_json_schema())  # lists of columns without a bound
+    with pytest.raises(ValueError, match="union"):
+        flatten({"anyOf": [{"type": "string"}, {"type": "integer"}]})
+    # Optional is reduced to its type, and a property named "title" is kept.
+    flat = flatten({"type": "object", "title": "T", "properties": {
+        "title": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}}})
+    assert flat == {"type": "object", "properties": {"title": {"type": "string"}},
+                    "required": ["title"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("validation", [
+    {}, {"validation": "group_kfold", "validation_column": "region"},
+    {"validation": "time_split", "validation_column": "signup_date"}])
+def test_a_draft_round_trips_through_a_plan(validation):
+    raw = draft(**validation)
+    plan = to_plan(PlanDraft.model_validate(raw), dataset_id="ds_x", budget_seconds=30,
+                   seed=3, goal="who leaves")
+    assert (plan.dataset_id, plan.budget_seconds, plan.seed, plan.goal) == (
+        "ds_x", 30, 3, "who leaves")
+    column = raw["validation_column"] or None
+    assert (plan.validation.group_column or plan.validation.time_column) == column
+    assert PlanDraft.model_validate(from_plan(plan)) == PlanDraft.model_validate(raw)
+
+
+def test_a_group_split_without_its_column_is_sent_back(customers):
+    dataset_id, profile = customers
+    plan, problems = read_reply(json.dumps(draft(validation="group_kfold")), profile,
+                                dataset_id=dataset_id, budget_seconds=60, seed=0)
+    assert (plan, problems) == (None, ["validation_column: group_kfold needs the column whose "
+                                       "rows must stay together"])
+
+
+# -- reading a reply -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [("not json", "the reply is not JSON"),
+     ("[1, 2]", "the reply must be one JSON object"),
+     (json.dumps(draft(n_splits=50)), "n_splits: Input should be less than or equal to 10"),
+     (json.dumps(draft(families=[])), "families: List should have at least 1 item"),
+     (json.dumps({**draft(), "code": "import os"}), "code: Extra inputs are not permitted"),
+     (json.dumps(draft(target="customer_id")), "'customer_id' is an identifier"),
+     (json.dumps(draft(task="multiclass", metric="log_loss")), "exactly 2 values: the task "
+                                                                "is binary"),
+     (json.dumps(draft(task="regression", metric="rmse")), "regression needs a numeric"),
+     (json.dumps(draft(metric="r2")), "metric r2 does not fit a binary task")],
+    ids=["text", "array", "bounds", "no-family", "extra-field", "id-target", "task-classes",
+         "task-kind", "metric"],
+)
+def test_reply_problems_are_sentences_the_model_can_act_on(customers, reply, problem):
+    dataset_id, profile = customers
+    plan, problems = read_reply(reply, profile, dataset_id=dataset_id, budget_seconds=60,
+                                seed=0)
+    assert plan is None
+    assert any(problem in p for p in problems), problems
+
+
+def test_check_against_knows_slow_families_and_empty_features(customers):
+    dataset_id, profile = customers
+    plan = rule_plan(profile, dataset_id)
+    big = profile.model_copy(update={"n_rows": 50_000})
+    assert plan.check_against(big) == ["family svm is too slow for 50000 rows (use it up "
+                                       "to 20000 rows)"]
+    features = ["tenure_months", "monthly_charges", "contract", "region"]
+    nothing = plan.model_copy(update={"excluded_columns": ["customer_id", *features]})
+    assert any("no usable feature" in p for p in nothing.check_against(profile))
+    as_classes = plan.model_copy(update={"target": "monthly_charges", "task": Task.multiclass,
+                                         "metric": Metric.log_loss})
+    assert any("predict it with a regression task" in p
+               for p in as_classes.check_against(profile))
+
+
+# -- reading a goal ------------------------------------------------------------------------
+def profile_for(home, tmp_path, frame: pd.DataFrame, name: str = "t.csv") -> Profile:
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return load_profile(home, ingest(home, path)["id"])
+
+
+@pytest.mark.parametrize(
+    ("goal", "target", "task", "metric"),
+    [("which customers will leave", "churn", Task.binary, None),
+     ("Will a customer churn? I care about ranking the risk", "churn", Task.binary,
+      Metric.roc_auc),
+     ("customers leaving", "churn", Task.binary, None),
+     ("the region of each customer", "region", Task.multiclass, None),
+     ("how much they are charged per month", "monthly_charges", Task.regression, None)],
+)
+def test_goal_reading_by_column_names(customers, goal, target, task, metric):
+    _, profile = customers
+    reading = read_goal(goal, profile)
+    assert (reading.target, reading.task, reading.metric) == (target, task, metric)
+    assert f"“{target}”" in reading.explanation and goal in reading.explanation
+
+
+def test_goal_reading_of_a_house_price(home, tmp_path):
+    frame = pd.DataFrame({"LotArea": range(100), "Neighborhood": ["a", "b"] * 50,
+                          "SalePrice": [100_000.5 + 7 * i for i in range(100)]})
+    reading = read_goal("price of a house", profile_for(home, tmp_path, frame))
+    assert (reading.target, reading.task) == ("SalePrice", Task.regression)
+    reading = read_goal("the typical error on the price, off by how much",
+                        profile_for(home, tmp_path, frame, "u.csv"))
+    assert reading.metric is Metric.mae
+
+
+def test_goal_reading_by_values_and_no_match(home, tmp_path):
+    frame = pd.DataFrame({"age": range(60), "status": ["left", "stayed", "stayed"] * 20})
+    profile = profile_for(home, tmp_path, frame)
+    reading = read_goal("who will leave", profile)
+    assert reading.target == "status" and "its values include “left”" in reading.explanation
+    nothing = read_goal("quarterly weather in Oslo", profile)
+    assert nothing.target is None and nothing.explanation.startswith("No column name matches")
+
+
+# -- diff and card -------------------------------------------------------------------------
+def test_diff_lists_decisions_not_prose(customers):
+    dataset_id, profile = customers
+    before = rule_plan(profile, dataset_id)
+    after = before.model_copy(update={
+        "metric": Metric.accuracy, "rationale": "other words", "budget_seconds": 99,
+        "excluded_columns": ["region"],
+        "validation": before.validation.model_copy(update={"n_splits": 3}),
+        "families": [f.model_copy(update={"max_trials": 5}) if f.family is Family.linear
+                     else f for f in before.families if f.family is not Family.svm]})
+    assert diff_plans(before, after) == [
+        "metric: roc_auc → accuracy", "validation.n_splits: 5 → 3",
+        "excluded_columns: + region", "excluded_columns: − customer_id (used again)",
+        "budget_seconds: 300 → 99", "families: − svm", "linear trials: 30 → 5"]
+    assert diff_plans(before, before.model_copy(update={"rationale": "x"})) == []
+
+
+def test_the_card_says_every_choice_and_why(customers):
+    dataset_id, profile = customers
+    plan = rule_plan(profile, dataset_id, budget_seconds=60)
+    items = {i.label: i for i in card(plan)}
+    assert list(items) == ["What to predict", "Kind of problem", "How models are scored",
+                           "How scores are checked", "Columns left out", "Time budget"]
+    assert all(i.why for i in items.values())
+    assert items["Kind of problem"].value.startswith("a yes/no question")
+    assert "“customer_id” is an identifier" in items["Columns left out"].why
+    text = as_text(plan)
+    assert "ROC AUC" in text and "5-fold cross-validation" in text
+    for f in plan.families:
+        assert f.pros and f.cons  # the rule planner says what each family is good and bad at
+    assert any("240 rows" in c for f in plan.families for c in f.cons)
+
+
+def test_the_machine_in_the_prompt_names_the_gpu_and_its_free_memory():
+    hardware = {"cpu_count": 16, "ram_total_gb": 125.7, "ram_available_gb": 101.2,
+                "gpus": [{"index": 0, "name": "NVIDIA H100 80GB HBM3",
+                          "memory_total_mb": 81559.0, "memory_free_mb": 71680.0}]}
+    assert hardware_summary(hardware).startswith(
+        "16 CPU cores, 101.2 GB of 125.7 GB RAM free, GPU: NVIDIA H100 80GB HBM3 (70.0 of "
+        "79.6 GB free).")
+    assert "GPU: none." in hardware_summary({**hardware, "gpus": []})
