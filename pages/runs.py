@@ -75,8 +75,10 @@ def live_view(run_id: str) -> None:
                     st.code(trace, language="text")
 
     trials = run_store.trials(ws.catalog, run_id)
-    done = [t for t in trials if t["state"] == "complete"]
-    if done:
+    # The baseline goes in the title: as a point it would squash every real model's scale.
+    baseline = [t["cv_score"] for t in trials if t["family"] == "dummy" and t["cv_score"]]
+    done = [t for t in trials if t["state"] == "complete" and t["family"] != "dummy"]
+    if len(done) >= 2:
         frame = pd.DataFrame(done)
         frame["finished"] = pd.to_datetime(frame["finished_at"], unit="s")
         better = max if run["greater_is_better"] else min
@@ -91,6 +93,9 @@ def live_view(run_id: str) -> None:
         fig.update_layout(legend={"orientation": "h", "y": -0.15})
         fig.add_scatter(x=frame["finished"], y=frame["best so far"], mode="lines",
                         name="best so far", line={"shape": "hv"})
+        if baseline:
+            fig.update_layout(title=f"Trials ({run['metric']}); the baseline that ignores the "
+                                    f"features scores {baseline[0]:.4g}")
         st.plotly_chart(fig, key="runs_chart")
     _epoch_curves(run_id, run["metric"])
     if trials:
@@ -184,4 +189,7 @@ except Exception as exc:
 if not active:
     _add_time(run_id)
 if by_id[run_id]["status"] == "succeeded":
+    c1, c2 = st.columns(2)
+    c1.page_link(nav.page("model"), label="How good is it? See the model")
+    c2.page_link(nav.page("predict"), label="Use it: predict new rows")
     st.page_link(nav.page("leaderboard"), label="See the leaderboard")

@@ -7,6 +7,7 @@ from engine.intake.target import task_for
 from engine.planning.family_notes import pros_cons
 from engine.schemas import (
     ColumnKind,
+    ColumnRole,
     Family,
     FamilyChoice,
     Metric,
@@ -102,7 +103,18 @@ def rule_plan(
     if not metric_given:
         metric = DEFAULT_METRIC[task]
 
-    if profile.n_rows > HOLDOUT_ROWS:
+    # Roles the person gave decide the split: rows of one group stay together, and time
+    # runs forward (validation always after training).
+    group = next((c.name for c in profile.columns if c.role == ColumnRole.group), None)
+    clock = next((c.name for c in profile.columns if c.role == ColumnRole.time), None)
+    if clock is not None:
+        validation = Validation(kind=ValidationKind.time_split, n_splits=5, time_column=clock)
+        how = f"5 splits in time order by “{clock}”, always validating on later rows"
+    elif group is not None:
+        validation = Validation(kind=ValidationKind.group_kfold, n_splits=5,
+                                group_column=group)
+        how = f"5-fold cross-validation keeping each “{group}” group in a single fold"
+    elif profile.n_rows > HOLDOUT_ROWS:
         validation = Validation(kind=ValidationKind.holdout, holdout_fraction=0.2)
         how = "a 20% holdout (the data set is large)"
     elif task.is_classification:

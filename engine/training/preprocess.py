@@ -88,7 +88,7 @@ class DateParts(TransformerMixin, BaseEstimator):
         for col in self.columns:
             when = pd.to_datetime(X[col], errors="coerce")
             parts = {"year": when.dt.year, "month": when.dt.month, "day": when.dt.day,
-                     "dayofweek": when.dt.dayofweek, "hour": when.dt.hour,
+                     "dayofweek": when.dt.day_of_week, "hour": when.dt.hour,
                      "epoch_days": (when - pd.Timestamp(0)).dt.total_seconds() / 86400}
             for part in self.PARTS:
                 out[f"{col}__{part}"] = parts[part].astype("float64")

@@ -105,6 +105,10 @@ def _save_oof(folder: RunFolder, best, data, plan: Plan) -> dict:
     return {}
 
 
+def _trials(n: int) -> str:
+    return f"{n} trial" if n == 1 else f"{n} trials"
+
+
 def _finish_images(folder, plan, record, journal, started, dataset_dir) -> None:
     from engine.vision.run import train_images
 
@@ -112,7 +116,7 @@ def _finish_images(folder, plan, record, journal, started, dataset_dir) -> None:
     folder.update(status="succeeded", finished_at=time.time(), best_model=found["model"],
                   best_score=found["score"], greater_is_better=plan.metric.greater_is_better,
                   message=f"Best model {found['model']} ({plan.metric.value} "
-                          f"{found['score']:.4g}) after {found['trials']} trials; "
+                          f"{found['score']:.4g}) after {_trials(found['trials'])}; "
                           f"{found['weights']}.")
     journal.emit("status", "succeeded", status="succeeded")
 
@@ -160,6 +164,7 @@ def train(folder: RunFolder) -> None:
             "cv_score": best.score, "target": plan.target, "classes": data.classes,
             "numeric": data.features.numeric, "categorical": data.features.categorical,
             "datetime": data.features.datetime, "text": data.features.text,
+            "dtypes": {c: str(t) for c, t in data.X.dtypes.items()},
             "id_column": data.features.id_column, "plan": plan.model_dump(mode="json"),
         })
         journal.emit("result", f"best model {best.model}", model=best.model,
@@ -172,7 +177,7 @@ def train(folder: RunFolder) -> None:
         folder.update(status="succeeded", finished_at=time.time(), best_model=best.model,
                       best_score=best.score, greater_is_better=plan.metric.greater_is_better,
                       message=f"Best model {best.model} ({plan.metric.value} {best.score:.4g}) "
-                              f"after {trainer.trial_count} trials.")
+                              f"after {_trials(trainer.trial_count)}.")
         journal.emit("status", "succeeded", status="succeeded")
     except Exception as exc:
         detail = traceback.format_exc()

@@ -14,6 +14,20 @@ from engine.vision.trainer import ImageSearch
 from storage.runfolder import JournalWriter, RunFolder
 
 
+def _save_oof(folder: RunFolder, search: ImageSearch) -> None:
+    """The winner's predictions for the held-out images, in the tabular layout
+    (`row`, `y`, `proba_<class>`), so diagnostics and reports work for images too."""
+    import pandas as pd
+
+    paths, codes = search.valid
+    proba = ImagePredictor(folder.model_dir).predict_paths(paths, [str(p) for p in paths])
+    frame = pd.DataFrame({"row": search.valid_rows,
+                          "y": [search.classes[c] for c in codes]})
+    for cls in search.classes:
+        frame[f"proba_{cls}"] = proba[f"proba_{cls}"].to_numpy()
+    frame.to_parquet(folder.model_dir / "oof.parquet", index=False)
+
+
 def train_images(folder: RunFolder, plan: Plan, record: dict[str, Any],
                  journal: JournalWriter, started: float, dataset_dir: Path) -> dict[str, Any]:
     weights_dir = folder.path.parent.parent / "weights"
@@ -28,6 +42,7 @@ def train_images(folder: RunFolder, plan: Plan, record: dict[str, Any],
                                           "plan": plan.model_dump(mode="json")})
     journal.emit("result", f"best model {best.model}", model=best.model, cv_score=best.score,
                  weights=best.weights)
+    _save_oof(folder, search)
     test_manifest = dataset_dir / "test_manifest.parquet"
     if test_manifest.exists():
         journal.emit("progress", "predicting the test images", phase="predict", fraction=1.0)
@@ -38,5 +53,5 @@ def train_images(folder: RunFolder, plan: Plan, record: dict[str, Any],
         predictions = ImagePredictor(folder.model_dir).predict_paths(
             [dataset_dir / rel[i] for i in order], [names[i] for i in order])
         predictions.to_csv(folder.predictions_path, index=False)
-    return {"model": best.model, "score": best.score, "trials": search.trial_count,
+    return {"model": best.model, "score": best.score, "trials": max(1, search.trial_count),
             "weights": best.weights}

@@ -88,6 +88,7 @@ class ImageSearch:
                                                 stratify=stratify)
         self.train = ([paths[i] for i in train_idx], codes[train_idx])
         self.valid = ([paths[i] for i in valid_idx], codes[valid_idx])
+        self.valid_rows = valid_idx
         self.storage = optuna.storages.JournalStorage(
             optuna.storages.journal.JournalFileBackend(str(folder.optuna_path)))
         self.best: TrialOutcome | None = None

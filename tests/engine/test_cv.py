@@ -54,3 +54,20 @@ def test_a_split_that_needs_a_column_must_name_it():
         Validation(kind=ValidationKind.group_kfold)
     with pytest.raises(ValidationError, match="time_column"):
         Validation(kind=ValidationKind.time_split)
+
+
+def test_group_and_time_roles_choose_the_split_in_the_rule_plan(ws, tmp_path, make_messy):
+    from engine.intake.ingest import load_profile
+    from engine.planning.rules import rule_plan
+
+    frame = make_messy()
+    frame["store"] = np.arange(len(frame)) % 12
+    frame["day"] = np.arange(len(frame))
+    frame.to_csv(tmp_path / "sales.csv", index=False)
+    meta = ws.ingest(tmp_path / "sales.csv", target="churn")
+    ws.set_roles(meta["id"], roles={"store": "group"})
+    plan = rule_plan(load_profile(ws.home, meta["id"]), meta["id"])
+    assert (plan.validation.kind, plan.validation.group_column) == ("group_kfold", "store")
+    ws.set_roles(meta["id"], roles={"store": "group", "day": "time"})
+    plan = rule_plan(load_profile(ws.home, meta["id"]), meta["id"])
+    assert (plan.validation.kind, plan.validation.time_column) == ("time_split", "day")
