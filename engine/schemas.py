@@ -194,9 +194,9 @@ class Profile(BaseModel):
 MAX_CLASSES = 100
 # Families whose cost grows too fast with the rows to finish on bigger tables.
 FAMILY_MAX_ROWS: dict[Family, int] = {Family.svm: 20_000, Family.knn: 200_000}
-# Column kinds the tabular models do not use as features.
-_UNUSED_KINDS = frozenset({ColumnKind.id, ColumnKind.constant, ColumnKind.text,
-                           ColumnKind.ignored, ColumnKind.image})
+# Column kinds the tabular models do not use as features (free text they do: TF-IDF).
+_UNUSED_KINDS = frozenset({ColumnKind.id, ColumnKind.constant, ColumnKind.ignored,
+                           ColumnKind.image})
 
 
 class ValidationKind(StrEnum):

@@ -30,8 +30,7 @@ _METRIC_WORDS = {
 }
 # Above this many rows, k-fold cross-validation costs more than it teaches.
 HOLDOUT_ROWS = 200_000
-_UNUSED_KINDS = {ColumnKind.id: "an identifier", ColumnKind.constant: "constant",
-                 ColumnKind.text: "free text (not used by tabular models yet)"}
+_UNUSED_KINDS = {ColumnKind.id: "an identifier", ColumnKind.constant: "constant"}
 
 
 # Families by the largest data set (rows) each is worth trying on: slower or weaker

@@ -71,3 +71,29 @@ def test_text_components_are_dense_named_and_stable_for_unseen_words():
     assert "review" not in out and list(out.columns[-8:]) == TextComponents.names(["review"], 8)
     unseen = step.transform(pd.DataFrame({"review": ["zzz qqq", None], "length": [0, 0]}))
     assert np.isfinite(unseen.drop(columns="length").to_numpy()).all()
+
+
+@pytest.mark.slow
+def test_a_table_with_a_text_column_trains_end_to_end(ws, tmp_path, wait):
+    from engine.schemas import Plan
+    from storage import runs as run_store
+    from storage.runfolder import ACTIVE
+
+    frame, y = reviews(300, seed=3)
+    frame["sentiment"] = np.where(y == 1, "positive", "negative")
+    frame.to_csv(tmp_path / "reviews.csv", index=False)
+    meta = ws.ingest(tmp_path / "reviews.csv", target="sentiment")
+    proposed = ws.propose_plan(meta["id"], budget_seconds=10)
+    plan = Plan.model_validate(proposed["plan"])
+    assert "review" not in plan.excluded_columns  # text is a feature now
+    run, _ = ws.start_run(ws.approve_plan(plan, based_on=proposed))
+
+    def done():
+        ws.refresh()
+        return run.read()["status"] not in ACTIVE
+    wait(done, 120, interval=0.5, what="the text run")
+    record = run.read()
+    assert record["status"] == "succeeded", record.get("message")
+    board = {r["family"]: r["cv_score"] for r in run_store.leaderboard(ws.catalog,
+                                                                     run_id=run.id)}
+    assert board["dummy"] == 0.5 and record["best_score"] > 0.9
