@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import stop_workers
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN = REPO / "app" / "main.py"
@@ -21,17 +20,7 @@ def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
     monkeypatch.chdir(REPO)
     yield root
-    for run_json in root.glob("runs/*/run.json"):
-        try:
-            record = json.loads(run_json.read_text())
-        except (OSError, ValueError):
-            continue
-        pid = record.get("pid")
-        if pid and record.get("status") in ("queued", "starting", "running"):
-            try:
-                os.killpg(pid, signal.SIGKILL)  # the worker leads its own process group
-            except (ProcessLookupError, PermissionError):
-                pass
+    stop_workers(root)
 
 
 @pytest.fixture
