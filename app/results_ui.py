@@ -48,6 +48,21 @@ def pick_finished_run(ws: Workspace, key: str) -> str | None:
     return chosen
 
 
+def open_finished_run(ws: Workspace, key: str) -> RunResult:
+    """The page's run picker and the chosen run's results; stops the page, with the
+    reason shown, when there is none or it cannot be opened."""
+    from app.ui import show_error
+
+    run_id = pick_finished_run(ws, key)
+    if run_id is None:
+        st.stop()
+    try:
+        return load_result(ws, run_id)
+    except Exception as exc:
+        show_error(exc, "Could not open this run's model")
+        st.stop()
+
+
 def safe_name(text: str) -> str:
     """A file-name-safe version of a Run's name."""
     cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-.")

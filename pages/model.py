@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import nav
-from app.results_ui import load_result, pick_finished_run, safe_name
+from app.results_ui import open_finished_run, safe_name
 from app.ui import TRIAL_COLUMNS, fmt_params, show_error, workspace
 from engine.results import diagnostics, explain, figures, report
 from engine.results.export import export_bundle
@@ -13,15 +13,8 @@ from storage import runs as run_store
 
 ws = workspace()
 st.title("Model")
-run_id = pick_finished_run(ws, "model_run")
-if run_id is None:
-    st.stop()
-try:
-    result = load_result(ws, run_id)
-    meta = result.meta
-except Exception as exc:
-    show_error(exc, "Could not open this run's model")
-    st.stop()
+result = open_finished_run(ws, "model_run")
+run_id, meta = result.run_id, result.meta
 
 classes, target, oof = result.classes, meta["target"], result.oof
 leader = next(iter(run_store.run_leaders(ws.catalog, run_ids=[run_id], top=1)), None)

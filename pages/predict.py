@@ -7,21 +7,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.results_ui import load_result, pick_finished_run, safe_name
+from app.results_ui import open_finished_run, safe_name
 from app.ui import show_error, workspace
 from engine.results import predict, submission
 
 ws = workspace()
 st.title("Predict")
-run_id = pick_finished_run(ws, "predict_run")
-if run_id is None:
-    st.stop()
-try:
-    result = load_result(ws, run_id)
-    meta = result.meta
-except Exception as exc:
-    show_error(exc, "Could not open this run's model")
-    st.stop()
+result = open_finished_run(ws, "predict_run")
+run_id, meta = result.run_id, result.meta
 target, classes = meta["target"], result.classes
 inputs_dir = result.results_dir / "inputs"
 outputs_dir = result.results_dir / "predictions"

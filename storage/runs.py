@@ -286,13 +286,18 @@ def best_over_time(catalog: Catalog, run_ids: list[str]) -> list[dict[str, Any]]
         """, params)
 
 
+def _thinning(con, run_id: str, max_points: int) -> tuple[int, int]:
+    """A Run's scored trials, and every how-many-th to draw to stay near `max_points`."""
+    total = con.execute("SELECT count(*) FROM trials WHERE run_id = ? AND state = "
+                        "'complete' AND isfinite(cv_score)", [run_id]).fetchone()[0]
+    return total, max(1, -(-total // max_points))
+
+
 def history(catalog: Catalog, run_id: str, max_points: int = 2000) -> dict[str, Any]:
     """A Run's complete trials in the order they finished, with the best so far: every
     trial that improved the best, and an even sample of the others up to `max_points`."""
     with catalog.connect() as con:
-        total = con.execute("SELECT count(*) FROM trials WHERE run_id = ? AND state = "
-                            "'complete' AND isfinite(cv_score)", [run_id]).fetchone()[0]
-        step = max(1, -(-total // max_points))
+        total, step = _thinning(con, run_id, max_points)
         found = rows(con.execute(
             f"""
             WITH ordered AS (
@@ -318,9 +323,7 @@ def speed_points(catalog: Catalog, run_id: str, max_points: int = 2000) -> dict[
     `predict_front` mark the Pareto fronts (no faster trial scores as well); front trials
     are always kept, the others thinned to about `max_points`."""
     with catalog.connect() as con:
-        total = con.execute("SELECT count(*) FROM trials WHERE run_id = ? AND state = "
-                            "'complete' AND isfinite(cv_score)", [run_id]).fetchone()[0]
-        step = max(1, -(-total // max_points))
+        total, step = _thinning(con, run_id, max_points)
         found = rows(con.execute(
             f"""
             WITH scored AS (

@@ -40,14 +40,18 @@ def class_codes(y: pd.Series, classes: list[Any]) -> np.ndarray:
     return np.array([lookup[str(v)] for v in y], dtype=np.int64)
 
 
+def _scored(oof: pd.DataFrame, classes: list[Any]):
+    """The scored rows of a classifier, its probability matrix and the true class codes."""
+    rows = scored_rows(oof, classes)
+    return rows, rows[proba_columns(classes)].to_numpy(), class_codes(rows["y"], classes)
+
+
 def confusion(oof: pd.DataFrame, classes: list[Any],
               threshold: float | None = None) -> dict[str, Any]:
     """Counts of true class (rows) against predicted class (columns). For two classes,
     `threshold` is the probability of the second class above which it is predicted
     (default: the more likely class)."""
-    rows = scored_rows(oof, classes)
-    proba = rows[proba_columns(classes)].to_numpy()
-    truth = class_codes(rows["y"], classes)
+    rows, proba, truth = _scored(oof, classes)
     if len(classes) == 2 and threshold is not None:
         predicted = (proba[:, 1] >= threshold).astype(int)
     else:
@@ -67,9 +71,7 @@ def _one_vs_rest(classes: list[Any]) -> list[int]:
 
 def roc(oof: pd.DataFrame, classes: list[Any]) -> list[dict[str, Any]]:
     """A ROC curve per class (one vs the rest) with its area under the curve."""
-    rows = scored_rows(oof, classes)
-    proba = rows[proba_columns(classes)].to_numpy()
-    truth = class_codes(rows["y"], classes)
+    rows, proba, truth = _scored(oof, classes)
     curves = []
     for k in _one_vs_rest(classes):
         positive = truth == k
@@ -85,9 +87,7 @@ def roc(oof: pd.DataFrame, classes: list[Any]) -> list[dict[str, Any]]:
 def precision_recall(oof: pd.DataFrame, classes: list[Any]) -> list[dict[str, Any]]:
     """A precision-recall curve per class with its average precision and the share of
     rows in that class (what a model guessing at random would reach)."""
-    rows = scored_rows(oof, classes)
-    proba = rows[proba_columns(classes)].to_numpy()
-    truth = class_codes(rows["y"], classes)
+    rows, proba, truth = _scored(oof, classes)
     curves = []
     for k in _one_vs_rest(classes):
         positive = truth == k
@@ -106,9 +106,7 @@ def calibration(oof: pd.DataFrame, classes: list[Any], bins: int = 10) -> dict[s
     """Do predicted probabilities mean what they say? For two classes: the predicted
     probability of the second class against how often it was that class. For more: the
     model's confidence in its top class against how often the top class was right."""
-    rows = scored_rows(oof, classes)
-    proba = rows[proba_columns(classes)].to_numpy()
-    truth = class_codes(rows["y"], classes)
+    rows, proba, truth = _scored(oof, classes)
     if len(classes) == 2:
         hit, confidence, label = truth == 1, proba[:, 1], f"probability of {classes[1]}"
     else:
@@ -148,9 +146,7 @@ def summary(oof: pd.DataFrame, classes: list[Any]) -> dict[str, float]:
         found = regression(oof)
         return {k: found[k] for k in ("rmse", "mae", "r2", "bias")} | {
             "rows": found["n_rows"]}
-    rows = scored_rows(oof, classes)
-    proba = rows[proba_columns(classes)].to_numpy()
-    truth = class_codes(rows["y"], classes)
+    rows, proba, truth = _scored(oof, classes)
     out = {"rows": len(rows), "accuracy": float(np.mean(proba.argmax(axis=1) == truth)),
            "balanced_accuracy": float(skm.balanced_accuracy_score(truth,
                                                                   proba.argmax(axis=1))),
