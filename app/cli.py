@@ -92,8 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("run")
     at.add_argument("seconds", type=int)
     at.add_argument("--wait", action="store_true", help="wait for it and print the result")
-    lb = sub.add_parser("leaderboard", help="trials ranked by score")
-    lb.add_argument("dataset", nargs="?")
+    lb = sub.add_parser("leaderboard", help="trials ranked by score, for one run, one data set "
+                                              "or all")
+    lb.add_argument("ref", nargs="?", metavar="RUN_OR_DATASET",
+                    help="a run or a data set (id or name); all runs when left out")
     lb.add_argument("--json", action="store_true")
     sub.add_parser("doctor", help="check versions, Ollama, GPU, disk")
     sub.add_parser("reindex", help="rebuild the catalog from the folders")
@@ -352,6 +354,11 @@ def _wait(ws, folder) -> dict[str, Any]:
             offset = end
             if event["kind"] in ("progress", "trial"):
                 last = event.get("message", "")
+            if not interactive and event["kind"] == "trial":
+                # A log (a pipe, a file, CI) gets one line per finished trial instead of
+                # the updating line, so a long run is not silent.
+                elapsed = event.get("ts", time.time()) - record.get("launched_at", time.time())
+                _err(f"[{elapsed:5.0f}s] {last}")
         elapsed = time.time() - record.get("launched_at", time.time())
         line = f"[{elapsed:5.0f}s] {last or record['status']}"[:120]
         if interactive:
@@ -454,10 +461,21 @@ def _cmd_add_time(ws, args) -> int:
 
 
 def _cmd_leaderboard(ws, args) -> int:
+    from engine.errors import NotFoundError
     from storage import runs as run_store
 
-    dataset_id = ws.resolve_dataset(args.dataset) if args.dataset else None
-    rows = run_store.leaderboard(ws.catalog, dataset_id=dataset_id)
+    run_id = dataset_id = None
+    if args.ref:
+        try:
+            run_id = ws.resolve_run(args.ref)
+        except NotFoundError:
+            try:
+                dataset_id = ws.resolve_dataset(args.ref)
+            except NotFoundError:
+                raise NotFoundError(f"There is no run or data set “{args.ref}”.",
+                                    "List them with `modelyard runs` or `modelyard datasets`."
+                                    ) from None
+    rows = run_store.leaderboard(ws.catalog, run_id=run_id, dataset_id=dataset_id)
     if args.json:
         _print_json(rows)
     else:

@@ -13,7 +13,6 @@ heartbeat).
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
 import subprocess
@@ -27,6 +26,7 @@ import psutil
 from engine.errors import BadInputError, NotFoundError
 from engine.schemas import Plan
 from engine.training.studies import close_running_trials
+from storage import settings as settings_store
 from storage.paths import Home, new_id
 from storage.runfolder import ACTIVE, RunFolder
 
@@ -40,16 +40,15 @@ _children: list[subprocess.Popen] = []
 def max_parallel_runs(home: Home) -> int:
     """How many Runs may train at once: $MODELYARD_MAX_PARALLEL_RUNS, else the
     `max_parallel_runs` setting, else one per two cores (training uses every core given)."""
-    raw = os.environ.get("MODELYARD_MAX_PARALLEL_RUNS")
-    if not raw and home.settings_path.exists():
-        try:
-            raw = json.loads(home.settings_path.read_text()).get("max_parallel_runs")
-        except (OSError, ValueError):
-            raw = None
+    raw = os.environ.get("MODELYARD_MAX_PARALLEL_RUNS") or _setting(home, "max_parallel_runs")
     try:
-        return max(1, int(raw)) if raw else max(1, (os.cpu_count() or 1) // 2)
+        return max(1, int(raw)) if raw else default_parallel_runs()
     except ValueError:
         return 1
+
+
+def default_parallel_runs() -> int:
+    return max(1, (os.cpu_count() or 1) // 2)
 
 
 def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
@@ -115,12 +114,30 @@ def reap() -> None:
             _children.remove(proc)
 
 
+def memory_limit_gb(home: Home) -> float | None:
+    """The most memory training may use, in GB: $MODELYARD_MEMORY_LIMIT_GB, else the
+    `memory_limit_gb` setting, else no limit beyond what is free."""
+    raw = os.environ.get("MODELYARD_MEMORY_LIMIT_GB") or _setting(home, "memory_limit_gb")
+    try:
+        value = float(raw) if raw else 0.0
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _setting(home: Home, key: str) -> Any:
+    return settings_store.load(home).get(key)
+
+
 def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
     """Start the worker for a queued Run as its own process group, with its share of
     the cores as its thread count."""
     threads = max(1, (os.cpu_count() or 1) // max(1, share))
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1",
            "OMP_NUM_THREADS": str(threads)}
+    limit = memory_limit_gb(home)
+    if limit:
+        env["MODELYARD_MEMORY_LIMIT_GB"] = f"{limit:g}"
     with open(folder.log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "engine.training.worker", str(folder.path)],

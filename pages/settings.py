@@ -1,9 +1,14 @@
 """Settings: where the language model lives (Ollama's address), which model plans, and
-which planner is the default. Saved in `$MODELYARD_HOME/settings.json`."""
+which planner is the default; how many runs train at once and how much memory training
+may use. Saved in `$MODELYARD_HOME/settings.json`."""
 
+import os
+
+import psutil
 import streamlit as st
 
 from app.ui import workspace
+from engine import jobs
 from engine.planning.llm import DEFAULT_TIMEOUT, normalize_host, resolve_host, server_status
 from storage import settings as settings_store
 
@@ -60,9 +65,37 @@ timeout = st.number_input("Seconds to wait for the model's answer", 5, 3600,
                           int(saved.get("ollama_timeout") or DEFAULT_TIMEOUT), step=5,
                           key="settings_timeout")
 
+st.subheader("Training")
+cores = os.cpu_count() or 1
+now_parallel = jobs.max_parallel_runs(ws.home)
+runs_at_once = st.number_input(
+    "Runs that train at the same time", 1, max(cores, now_parallel), now_parallel,
+    key="settings_parallel",
+    help=f"Further runs wait in a queue. Each running run shares this machine's {cores} "
+         "cores; the default is one run per two cores."
+         + (" Now fixed by MODELYARD_MAX_PARALLEL_RUNS."
+            if os.environ.get("MODELYARD_MAX_PARALLEL_RUNS") else ""))
+total_gb = psutil.virtual_memory().total / 2**30
+memory_gb = st.number_input(
+    "Memory training may use (GB; 0 = whatever is free)", 0.0,
+    max(round(total_gb, 1), jobs.memory_limit_gb(ws.home) or 0.0),
+    float(jobs.memory_limit_gb(ws.home) or 0.0), step=1.0, key="settings_memory",
+    help=f"This machine has {total_gb:.0f} GB. A trial that would need more is skipped or "
+         "retried smaller, and a fit that grows past it is stopped and recorded as out of "
+         "memory; the run goes on with other models."
+         + (" Now fixed by MODELYARD_MEMORY_LIMIT_GB."
+            if os.environ.get("MODELYARD_MEMORY_LIMIT_GB") else ""))
+
 c1, c2 = st.columns(2)
 if c1.button("Save", type="primary", key="settings_save"):
     changes = {"planner": planner, "ollama_timeout": int(timeout)}
+    # Like the address: a value equal to the default is not pinned, and a value an
+    # environment variable fixes is not saved over.
+    if not os.environ.get("MODELYARD_MAX_PARALLEL_RUNS"):
+        changes["max_parallel_runs"] = (int(runs_at_once) if int(runs_at_once)
+                                        != jobs.default_parallel_runs() else None)
+    if not os.environ.get("MODELYARD_MEMORY_LIMIT_GB"):
+        changes["memory_limit_gb"] = float(memory_gb) or None
     if address != resolve_host(None, None)[0] or source == "settings":
         changes["ollama_host"] = address
     if model:
@@ -71,7 +104,8 @@ if c1.button("Save", type="primary", key="settings_save"):
     st.success("Saved.")
 if c2.button("Back to the defaults", key="settings_reset"):
     settings_store.update(ws.home, ollama_host=None, ollama_model=None, planner=None,
-                          ollama_timeout=None)
-    for k in ("settings_host", "settings_model", "settings_planner", "settings_timeout"):
+                          ollama_timeout=None, max_parallel_runs=None, memory_limit_gb=None)
+    for k in ("settings_host", "settings_model", "settings_planner", "settings_timeout",
+              "settings_parallel", "settings_memory"):
         st.session_state.pop(k, None)
     st.rerun()

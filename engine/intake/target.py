@@ -114,12 +114,16 @@ def _matches(lowered: str, word: str) -> bool:
     return lowered.endswith(word) or lowered.startswith(word) or word in parts
 
 
+# The reason given for a target the person named rather than one guessed.
+CHOSEN = "chosen by you"
+
+
 def guess_target(profile: Profile, explicit: str | None = None,
                  hints: Hints | None = None) -> TargetGuess | None:
     """The most likely target, with a confidence and the reason in words."""
     if explicit is not None:
         col = profile.column(explicit)
         return TargetGuess(column=explicit, task=task_for(col, profile.n_rows),
-                           confidence=1.0, reason="chosen by you")
+                           confidence=1.0, reason=CHOSEN)
     found = candidates(profile, hints)
     return found[0] if found else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.errors import PlanError
-from engine.intake.target import task_for
+from engine.intake.target import CHOSEN, task_for
 from engine.planning.family_notes import pros_cons
 from engine.schemas import (
     ColumnKind,
@@ -138,8 +138,9 @@ def rule_plan(
     )
     guess = profile.target
     reasons = {
-        "target": ("You chose it." if target_given else
-                   f"It looks like the thing to predict: {guess.reason}." if guess else ""),
+        "target": ("You chose it." if target_given or (guess and guess.reason == CHOSEN)
+                   else f"It looks like the thing to predict: {guess.reason}." if guess
+                   else ""),
         "task": _task_reason(task, col),
         "metric": ("It is the measure you asked for." if metric_given else
                    _METRIC_REASONS[task]),

@@ -59,6 +59,9 @@ def paired_fold_test(leader: list[float], runner_up: list[float], greater_is_bet
         t = mean / np.sqrt(variance)
         p = float(stats.t.sf(t, df=k - 1))
     better_on = int((diff > 0).sum())
+    if not diff.any():
+        return FoldTest("within noise", 0.0, 1.0, k, f"Tied: {first} and {second} score the "
+                        f"same on all {k} folds; either would do.")
     if p < ALPHA and mean > 0:
         verdict = "reliably better"
         text = (f"Reliably better: {first} beats {second} on {better_on} of {k} folds "

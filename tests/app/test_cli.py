@@ -100,8 +100,9 @@ def test_run_prints_a_json_summary(trained, summary):
         assert Path(paths[key]).is_file()
     assert Path(paths["model"]) == trained.home / "runs" / summary["run_id"] / "model"
     assert (Path(paths["model"]) / "pipeline.joblib").is_file()
-    # Progress went to stderr, not into the JSON.
+    # Progress went to stderr, not into the JSON: with no terminal, one line per trial.
     assert f"run {summary['run_id']}" in trained.result.stderr
+    assert "dummy_0: roc_auc 0.5" in trained.result.stderr
 
 
 @pytest.mark.slow
@@ -147,10 +148,12 @@ def test_run_writes_predictions_in_test_order(trained, summary):
 @pytest.mark.slow
 def test_datasets_runs_show_and_leaderboard(trained, summary):
     env = trained.env
-    datasets, runs, shown, board, by_name, text = cli_many(
+    datasets, runs, shown, board, by_name, by_run, text = cli_many(
         ("datasets", "--json"), ("runs", "--json"), ("show", summary["run_id"], "--json"),
-        ("leaderboard", "--json"), ("leaderboard", "train", "--json"), ("runs",), env=env)
-    datasets, runs, shown, board, by_name = map(as_json, (datasets, runs, shown, board, by_name))
+        ("leaderboard", "--json"), ("leaderboard", "train", "--json"),
+        ("leaderboard", summary["run_id"], "--json"), ("runs",), env=env)
+    datasets, runs, shown, board, by_name, by_run = map(
+        as_json, (datasets, runs, shown, board, by_name, by_run))
     assert [(d["name"], d["target"], d["task"], d["has_test"], d["n_rows"]) for d in datasets
             ] == [("train", "y", "binary", True, 240)]
 
@@ -167,6 +170,7 @@ def test_datasets_runs_show_and_leaderboard(trained, summary):
     assert len(board) == n_rows and {r["run_id"] for r in board} == {summary["run_id"]}
     assert board[0]["rank"] == 1 and board[0]["model"] == summary["best_model"]
     assert [r["model"] for r in by_name] == [r["model"] for r in board]
+    assert [r["model"] for r in by_run] == [r["model"] for r in board]
 
     assert text.returncode == 0 and summary["run_id"] in text.stdout
 
@@ -263,7 +267,7 @@ def test_unknown_run_or_dataset(modelyard_home):
     one_line_error(cancel, 2, "There is no run “run_nope”")
     one_line_error(show, 2, "There is no run")
     one_line_error(plan, 2, "There is no data set “ds_nope”")
-    one_line_error(board, 2, "There is no data set")
+    one_line_error(board, 2, "There is no run or data set “ds_nope”", "modelyard runs")
 
 
 def test_usage_errors_exit_2():

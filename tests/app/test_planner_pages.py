@@ -190,3 +190,28 @@ def test_form_group_split_needs_its_column(app, tmp_path):
     assert not app.error, texts(app.error)
     assert ("Your changes: validation.kind: stratified_kfold → group_kfold; "
             "validation.group_column: none → contract.") in texts(app.success)
+
+
+def test_settings_for_training_reach_the_worker_launch(app, app_home, monkeypatch):
+    from engine import jobs
+
+    monkeypatch.delenv("MODELYARD_MAX_PARALLEL_RUNS", raising=False)
+    monkeypatch.delenv("MODELYARD_MEMORY_LIMIT_GB", raising=False)
+    app.switch_page(f"{PAGES}/settings.py").run()
+    assert not app.exception
+    assert app.number_input(key="settings_parallel").value == jobs.default_parallel_runs()
+    assert app.number_input(key="settings_memory").value == 0.0
+    app.number_input(key="settings_memory").set_value(3.0)
+    app.button(key="settings_save").click().run()
+    saved = json.loads((app_home / "settings.json").read_text())
+    # The default number of runs is not pinned; the memory limit is.
+    assert "max_parallel_runs" not in saved and saved["memory_limit_gb"] == 3.0
+    home = Home(app_home)
+    assert jobs.memory_limit_gb(home) == 3.0
+    # The variable wins over the setting.
+    monkeypatch.setenv("MODELYARD_MEMORY_LIMIT_GB", "1.5")
+    assert jobs.memory_limit_gb(home) == 1.5
+
+    app.switch_page(f"{PAGES}/settings.py").run()
+    app.button(key="settings_reset").click().run()
+    assert "memory_limit_gb" not in json.loads((app_home / "settings.json").read_text())

@@ -58,6 +58,12 @@ def test_rule_plan_for_a_messy_table_leaves_out_the_id(home, messy_csv):
     assert plan.excluded_columns == ["customer_id"]
     assert "customer_id" in plan.rationale
     assert plan.check_against(profile) == []
+    assert plan.reasons["target"].startswith("It looks like the thing to predict")
+
+
+def test_a_target_named_at_intake_reads_as_chosen(home, messy_csv):
+    dataset_id, profile = profile_of(home, messy_csv, target="churn")
+    assert rule_plan(profile, dataset_id).reasons["target"] == "You chose it."
 
 
 def test_rule_plan_with_a_chosen_target(home, messy_csv):

@@ -113,6 +113,10 @@ def test_a_consistent_lead_is_reliable_a_noisy_one_is_not():
     assert loss.reliable
     single = compare.paired_fold_test([0.9], [0.8], True)
     assert single.verdict == "cannot tell" and "single validation split" in single.text
+    # Two models with the same score on every fold (e.g. same predictions) are a tie,
+    # not "beats it on 0 of 5 folds".
+    tied = compare.paired_fold_test([0.9, 0.8, 0.85], [0.9, 0.8, 0.85], True)
+    assert not tied.reliable and tied.text.startswith("Tied") and "all 3 folds" in tied.text
 
 
 def test_the_correction_makes_the_test_more_careful_than_a_plain_t_test():
