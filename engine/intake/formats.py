@@ -415,6 +415,10 @@ def _parse_dates(lf: pl.LazyFrame, rows: int = 2_000) -> pl.LazyFrame:
                     continue
                 expr = (pl.col(name).str.to_date(fmt, strict=False) if to == pl.Date
                         else pl.col(name).str.to_datetime(fmt, strict=False))
+                if fmt.endswith("z"):
+                    # Times with a zone ("…Z", "+02:00") are kept as UTC wall time, the
+                    # form every reader downstream understands.
+                    expr = expr.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
                 casts.append(expr)
                 break
     return lf.with_columns(casts) if casts else lf
@@ -423,7 +427,9 @@ def _parse_dates(lf: pl.LazyFrame, rows: int = 2_000) -> pl.LazyFrame:
 _DATE_FORMATS = {pl.Date: ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y"),
                  pl.Datetime: ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
                                "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f",
-                               "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M")}
+                               "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M",
+                               # ISO 8601 with a zone: "2017-01-01T06:00:42Z", "…+02:00"
+                               "%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")}
 
 
 def _format_of(values: pl.Series, to) -> str | None:

@@ -318,3 +318,18 @@ def test_an_old_profile_still_loads(home, tmp_path):
     again = load_profile(home, meta["id"])
     assert again.column("a").quantiles == {} and again.findings == {}
     assert pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet").height == 80
+
+
+@pytest.mark.parametrize("style", ["Z", "+02:00", ".250Z"])
+def test_iso_times_with_a_zone_are_dates_in_utc(home, tmp_path, style):
+    """Exports from web services write "2017-01-01T06:00:42Z": a time, not an identifier."""
+    table = churn_table()
+    stamps = pd.date_range("2020-01-01 06:00:42", periods=len(table), freq="37min")
+    table["signup"] = [t.strftime("%Y-%m-%dT%H:%M:%S") + style for t in stamps]
+    meta, profile = ingest_frame(home, tmp_path, table)
+    assert {c.name: c.kind for c in profile.columns}["signup"] is ColumnKind.datetime
+    stored = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")["signup"]
+    shift = pd.Timedelta(hours=2) if style == "+02:00" else pd.Timedelta(0)
+    fraction = pd.Timedelta(milliseconds=250) if style == ".250Z" else pd.Timedelta(0)
+    assert stored.dtype == pl.Datetime and stored.dtype.time_zone is None
+    assert stored[0] == (stamps[0] - shift + fraction).to_pydatetime()
