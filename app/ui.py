@@ -27,6 +27,9 @@ TRIAL_COLUMNS = {
     "state": st.column_config.TextColumn("State"),
     "cv_score": st.column_config.NumberColumn("CV score", format="%.4f"),
     "cv_std": st.column_config.NumberColumn("± (folds)", format="%.4f"),
+    "train_score": st.column_config.NumberColumn(
+        "Train score", format="%.4f", help="The metric on rows the model was fitted on; far "
+        "better than the CV score means it memorises rather than learns"),
     "fit_seconds": st.column_config.NumberColumn("Fit time (s)", format="%.2f"),
     "params": st.column_config.TextColumn("Settings", width="large"),
     "rank": st.column_config.NumberColumn("Rank", format="%d"),

@@ -102,6 +102,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         WHERE p.run_id = trials.run_id AND p.model = trials.model;
         """,
     ),
+    (
+        3,
+        "trial train score",
+        # The metric on rows the model was fitted on, next to its CV score: the gap tells
+        # overfitting from underfitting. Filled from the trial events already indexed, so
+        # no reindex is needed; journals written before workers recorded it stay NULL.
+        """
+        ALTER TABLE trials ADD COLUMN train_score DOUBLE;
+        UPDATE trials SET train_score = p.score FROM (
+            SELECT run_id, json_extract_string(data, '$.model') AS model,
+                   arg_max(TRY_CAST(json_extract_string(data, '$.train_score') AS DOUBLE),
+                           seq) AS score
+            FROM events WHERE kind = 'trial' GROUP BY ALL) p
+        WHERE p.run_id = trials.run_id AND p.model = trials.model;
+        """,
+    ),
 ]
 
 

@@ -42,7 +42,8 @@ def resolve(catalog: Catalog, ref: str) -> list[dict[str, Any]]:
 def leaderboard(
     catalog: Catalog, *, run_id: str | None = None, dataset_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """Completed trials ranked by CV score within their Run (best first)."""
+    """Completed trials ranked by CV score within their Run (best first). `train_score`
+    is the metric on rows the model was fitted on (NULL for runs recorded before it was)."""
     filters, params = ["t.state = 'complete'"], []
     if run_id:
         filters.append("t.run_id = ?")
@@ -59,8 +60,8 @@ def leaderboard(
                                  ELSE t.cv_score END,
                             t.model IS DISTINCT FROM r.best_model, t.model) AS rank,
                t.run_id, r.name AS run_name, d.name AS dataset, t.model, t.family,
-               t.cv_score, t.cv_std, r.metric, r.greater_is_better, t.fit_seconds,
-               t.params, t.fold_scores, t.finished_at
+               t.cv_score, t.cv_std, t.train_score, r.metric, r.greater_is_better,
+               t.fit_seconds, t.params, t.fold_scores, t.finished_at
         FROM trials t
         JOIN runs r ON r.id = t.run_id
         LEFT JOIN datasets d ON d.id = r.dataset_id
@@ -77,8 +78,8 @@ def leaderboard(
 
 def trials(catalog: Catalog, run_id: str) -> list[dict[str, Any]]:
     found = catalog.query(
-        "SELECT model, family, number, state, cv_score, cv_std, fit_seconds, params, message, "
-        "finished_at FROM trials WHERE run_id = ? ORDER BY finished_at",
+        "SELECT model, family, number, state, cv_score, cv_std, train_score, fit_seconds, "
+        "params, message, finished_at FROM trials WHERE run_id = ? ORDER BY finished_at",
         [run_id],
     )
     for row in found:
@@ -113,8 +114,9 @@ _LOSS = "CASE WHEN r.greater_is_better THEN -t.cv_score ELSE t.cv_score END"
 _FROM = "FROM trials t JOIN runs r ON r.id = t.run_id"
 # Equal scores: the model the Run delivers first (as in `leaderboard`), then by name.
 _TIE = "t.model IS DISTINCT FROM r.best_model, t.model"
-SORTS = {"rank": "t.run_id, k.rank", "cv_score": "t.cv_score", "fit_seconds": "t.fit_seconds",
-         "predict_seconds": "t.predict_seconds", "finished_at": "t.finished_at",
+SORTS = {"rank": "t.run_id, k.rank", "cv_score": "t.cv_score", "train_score": "t.train_score",
+         "fit_seconds": "t.fit_seconds", "predict_seconds": "t.predict_seconds",
+         "finished_at": "t.finished_at",
          "family": "t.family, t.run_id, k.rank", "model": "t.model"}
 
 
@@ -164,7 +166,8 @@ def _leaders(con, where, params, top) -> list[dict[str, Any]]:
                         generate_subscripts(models, 1) AS rank FROM best)
         SELECT k.rank, k.complete_trials, t.run_id, r.name AS run_name, d.name AS dataset,
                r.status, r.task, t.model, t.family, r.metric, r.greater_is_better, t.cv_score,
-               t.cv_std, t.fold_scores, t.fit_seconds, t.predict_seconds, r.created_at
+               t.cv_std, t.train_score, t.fold_scores, t.fit_seconds, t.predict_seconds,
+               r.created_at
         FROM keys k JOIN trials t USING (run_id, model) JOIN runs r ON r.id = t.run_id
         LEFT JOIN datasets d ON d.id = r.dataset_id
         ORDER BY r.created_at DESC, t.run_id, k.rank
@@ -180,8 +183,9 @@ def _page(con, where, params, sort, descending, limit, offset):
                    rank() OVER (PARTITION BY t.run_id ORDER BY {_LOSS}, {_TIE}) AS rank
             {_FROM} WHERE {where} AND t.state = 'complete')
         SELECT k.rank, t.run_id, r.name AS run_name,
-               d.name AS dataset, t.model, t.family, t.state, t.cv_score, t.cv_std, r.metric,
-               t.fit_seconds, t.predict_seconds, t.params, t.finished_at, t.message
+               d.name AS dataset, t.model, t.family, t.state, t.cv_score, t.cv_std,
+               t.train_score, r.metric, t.fit_seconds, t.predict_seconds, t.params,
+               t.finished_at, t.message
         {_FROM} LEFT JOIN datasets d ON d.id = r.dataset_id
         LEFT JOIN ranked k ON k.run_id = t.run_id AND k.model = t.model
         WHERE {where}

@@ -187,7 +187,7 @@ _TRIAL_COLUMNS = [
     ("number", pa.int32()), ("state", pa.string()), ("cv_score", pa.float64()),
     ("cv_std", pa.float64()), ("fold_scores", pa.string()), ("fit_seconds", pa.float64()),
     ("params", pa.string()), ("message", pa.string()), ("finished_at", pa.float64()),
-    ("predict_seconds", pa.float64()),
+    ("predict_seconds", pa.float64()), ("train_score", pa.float64()),
 ]
 
 
@@ -196,7 +196,7 @@ def _trial_row(run_id: str, e: dict[str, Any]) -> list[Any]:
         run_id, e["model"], e.get("family"), e.get("number"), e.get("state"),
         e.get("cv_score"), e.get("cv_std"), json.dumps(e.get("fold_scores") or []),
         e.get("fit_seconds"), json.dumps(e.get("params") or {}), e.get("message", ""),
-        e.get("ts"), e.get("predict_seconds"),
+        e.get("ts"), e.get("predict_seconds"), e.get("train_score"),
     ]
 
 

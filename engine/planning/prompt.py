@@ -154,14 +154,29 @@ def repair_message(problems: list[str], cut_off: bool = False) -> dict[str, str]
     return {"role": "user", "content": "\n".join(lines)}
 
 
+def fit_section(plan: Plan, fit: list[str]) -> list[str]:
+    """Train against held-out scores per family, with what they mean; empty without any."""
+    if not fit:
+        return []
+    better = "higher" if plan.metric.greater_is_better else "lower"
+    return ["## Train and held-out scores (best trial per family)",
+            f"Train is {plan.metric.value} on rows the model was fitted on, CV on held-out "
+            f"folds ({better} is better): train far better than CV means it memorises "
+            "(regularise it); both near the baseline means it underfits (more capacity).",
+            *fit]
+
+
 def revision_messages(profile: Profile, plan: Plan, *, findings: list[str],
                       budget_seconds: int, hardware: dict[str, Any],
                       sample_rows: list[dict[str, Any]],
-                      draft: dict[str, Any]) -> list[dict[str, str]]:
-    """Messages asking for a revised plan after a Run, from what the Run showed."""
+                      draft: dict[str, Any], fit: list[str] | None = None
+                      ) -> list[dict[str, str]]:
+    """Messages asking for a revised plan after a Run, from what the Run showed; `fit`
+    holds `review.fit_lines` (train against CV score per family) when recorded."""
     user = "\n".join(
         ["## The plan that was run", json.dumps(draft, ensure_ascii=False),
          "## What the results showed"] + [f"- {f}" for f in findings]
+        + fit_section(plan, fit or [])
         + [f"The person's request: “{plan.goal}”." if plan.goal else "",
            "Propose a revised plan. Change only what the findings justify; keep the same "
            "target and task. In rationale, say what you changed and why, in plain words."]

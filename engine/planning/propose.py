@@ -27,7 +27,7 @@ from engine.planning.llm import (
     resolve_host,
 )
 from engine.planning.prompt import plan_messages, revision_messages
-from engine.planning.review import Finding, diagnose, revise_by_rules
+from engine.planning.review import Finding, diagnose, fit_lines, revise_by_rules
 from engine.planning.rules import rule_plan
 from engine.planning.schema import draft_schema, from_plan
 from engine.schemas import Plan, Profile
@@ -222,7 +222,7 @@ def revise(
         messages = revision_messages(profile, plan, findings=notes,
                                      budget_seconds=by_rules.budget_seconds,
                                      hardware=hardware, sample_rows=sample_rows or [],
-                                     draft=from_plan(plan))
+                                     draft=from_plan(plan), fit=fit_lines(plan.metric, trials))
 
         def read(text: str):
             return read_reply(text, profile, dataset_id=plan.dataset_id,

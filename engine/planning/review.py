@@ -2,13 +2,32 @@
 revision of its Plan that answers each finding.
 
 What the journal holds per trial: family, state (complete, failed, pruned, not chosen),
-cross-validated score and its spread over the folds, fit time, message. Train scores are
-not recorded, so overfitting is inferred: from flexible models losing to a linear one,
-and from scores that swing between folds more than they gain over the baseline.
+cross-validated score and its spread over the folds, the score on (a sample of) the rows
+the model was fitted on (its train score), fit time, message.
+
+Overfitting and underfitting are read from each family's best trial (`family_fits`),
+with every score turned so that higher is better and measured against the baseline (the
+dummy model's CV score) on the metric's own scale:
+
+- learned = train − baseline: how far above the baseline it scores on rows it has seen;
+- gap = train − CV: how much of that is lost on rows it has not seen;
+- room = |perfect − baseline|: how far above the baseline a perfect model would score.
+
+It *memorises* (overfits) when the gap is more than twice the spread of its fold scores
+(more than the scatter between folds explains) and more than a quarter of what it learned
+(under three quarters of its lead on seen rows carries over to new rows). It *underfits*
+when it does not memorise and even on rows it has seen it covers less than a quarter of
+the room: the model cannot fit the data, so it needs more capacity, time or better
+columns. Both cuts are fractions of distances on this run's own scale, not fixed scores.
+
+Runs recorded before train scores were (NULL in the catalog) fall back to inference: from
+flexible models losing to a linear one, and from scores that swing between folds more
+than they gain over the baseline.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +41,7 @@ from engine.schemas import (
     Metric,
     Plan,
     Profile,
+    Task,
     ValidationKind,
 )
 
@@ -34,6 +54,110 @@ _TOO_GOOD = {Metric.roc_auc: 0.995, Metric.accuracy: 0.995, Metric.f1_macro: 0.9
              Metric.r2: 0.995}
 
 
+# The best value each metric can take: the far end of its scale from the baseline.
+_PERFECT = {Metric.roc_auc: 1.0, Metric.accuracy: 1.0, Metric.f1_macro: 1.0, Metric.r2: 1.0,
+            Metric.log_loss: 0.0, Metric.rmse: 0.0, Metric.mae: 0.0}
+
+
+def hold_back(family: str, task: Task) -> str:
+    """The settings of `family`'s search space that make it memorise less, in words."""
+    penalty = "smaller C" if task.is_classification else "larger alpha"
+    return {
+        "lightgbm": "fewer leaves (num_leaves), more rows per leaf (min_child_samples), "
+                    "stronger reg_lambda, and a lower learning_rate with more trees",
+        "xgboost": "shallower trees (max_depth), a larger min_child_weight, stronger "
+                   "reg_lambda, and a lower learning_rate with more trees",
+        "hist_gradient_boosting": "fewer leaves (max_leaf_nodes), more rows per leaf "
+                                  "(min_samples_leaf), a stronger l2_regularization, and a "
+                                  "lower learning_rate with more iterations",
+        "random_forest": "more rows per leaf (min_samples_leaf) and fewer columns per split "
+                         "(max_features)",
+        "extra_trees": "more rows per leaf (min_samples_leaf) and fewer columns per split "
+                       "(max_features)",
+        "knn": "more neighbours (n_neighbors) with uniform weights",
+        "svm": "a softer margin (smaller C) and a smoother boundary (smaller gamma)",
+        "mlp": "a stronger penalty (alpha) and smaller layers",
+        "linear": f"a stronger penalty ({penalty})",
+    }.get(family, "a simpler configuration")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How one family's best trial fits, in the metric's units (see the module docstring);
+    `learned`, `gap` and `room` are turned so that larger is better."""
+
+    family: str
+    model: str
+    train: float
+    cv: float
+    std: float
+    baseline: float
+    learned: float
+    gap: float
+    room: float
+
+    @property
+    def memorises(self) -> bool:
+        return self.learned > 0 and self.gap > 2 * self.std and self.gap > self.learned / 4
+
+    @property
+    def underfits(self) -> bool:
+        return not self.memorises and self.room > 0 and self.learned < self.room / 4
+
+    def scores(self) -> str:
+        return (f"{_num(self.train)} on rows it has seen and {_num(self.cv)} on held-out "
+                f"folds (baseline {_num(self.baseline)})")
+
+    def evidence(self, metric: Metric) -> str:
+        share = f" ({self.gap / self.learned:.0%} of it lost)" if self.learned > 0 else ""
+        return (f"{self.model}: {metric.value} train {self.train:.4g}, CV {self.cv:.4g} ± "
+                f"{self.std:.2g}, baseline {self.baseline:.4g}; better than the baseline by "
+                f"{self.learned:.3g} on seen rows, by {self.learned - self.gap:.3g} held out"
+                f"{share}")
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def family_fits(metric: Metric, trials: list[dict[str, Any]]) -> list[Fit]:
+    """Each family's best complete trial that has a train score, best first; empty when
+    the Run has no baseline (dummy) to measure against or recorded no train scores."""
+    done = [t for t in trials if t.get("state") == "complete" and _finite(t.get("cv_score"))
+            and t.get("family") != "ensemble"]
+    dummy = _best(metric, [t for t in done if t["family"] == "dummy"])
+    if dummy is None:
+        return []
+    sign = 1 if metric.greater_is_better else -1
+    base = dummy["cv_score"]
+    found = []
+    for family in dict.fromkeys(t["family"] for t in done if t["family"] != "dummy"):
+        best = _best(metric, [t for t in done if t["family"] == family])
+        train = best.get("train_score")
+        if not _finite(train):
+            continue
+        found.append(Fit(family, best["model"], train, best["cv_score"],
+                         float(best.get("cv_std") or 0.0), base, sign * (train - base),
+                         sign * (train - best["cv_score"]), abs(_PERFECT[metric] - base)))
+    return sorted(found, key=lambda f: -sign * f.cv)
+
+
+def fit_lines(metric: Metric, trials: list[dict[str, Any]]) -> list[str]:
+    """One line per family (best trial): train score, CV score and spread, baseline, and
+    the verdict; for the language model's review prompt."""
+    lines = []
+    for f in family_fits(metric, trials):
+        verdict = ("memorises" if f.memorises else "underfits" if f.underfits
+                   else "fits reasonably")
+        lines.append(f"- {f.family}: train {f.train:.4g}, CV {f.cv:.4g} ± {f.std:.2g}, "
+                     f"baseline {f.baseline:.4g}: {verdict}")
+    return lines
+
+
 @dataclass(frozen=True)
 class Finding:
     code: str  # run_failed, cancelled, family_failed, budget_short, underfitting,
@@ -41,6 +165,7 @@ class Finding:
     message: str  # plain words
     evidence: str = ""  # the numbers behind it
     subject: str = ""  # the family a finding is about, when it is about one
+    scores: str = ""  # a measured fit in words: train, held-out and baseline scores
 
 
 def _better(metric: Metric, a: float, b: float) -> bool:
@@ -161,14 +286,26 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
                 "column may give the answer away"
                 + (f" (suspects: {', '.join(suspects)})." if suspects else "."),
                 f"best {best['model']} {score:.6g}"))
-        elif dummy is not None and gain is not None:
+        fits = {} if too_good else {f.family: f for f in family_fits(metric, done)}
+        top = fits.get(best["family"])  # the best model's own fit, when recorded
+        weak = False
+        if dummy is not None and gain is not None and not too_good:
             base = dummy["cv_score"]
             weak = {Metric.roc_auc: score < 0.6,
                     Metric.r2: score < 0.1,
                     Metric.accuracy: gain < 0.02,
                     Metric.f1_macro: gain < 0.02,
                     }.get(metric, gain < 0.05 * abs(base))
-            if weak:
+            if top is not None and top.memorises:
+                pass  # it can fit the rows: the memorising finding below says so
+            elif top is not None and (weak or top.underfits):
+                found.append(Finding(
+                    "underfitting",
+                    f"{family_title(top.family)}, the best model, scores only "
+                    f"{top.scores()}: it cannot even fit the rows it learns from. It needs "
+                    "more capacity or time, or columns that carry more of the answer.",
+                    top.evidence(metric), subject=top.family))
+            elif weak:
                 found.append(Finding(
                     "underfitting",
                     f"The best model barely beats the baseline ({metric.value} {score:.4g} "
@@ -180,6 +317,17 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
         spread = best.get("cv_std")
         if too_good:
             pass  # with a leak, the scores say nothing about fitting
+        elif fits:
+            for fit in fits.values():
+                if fit.memorises:
+                    found.append(Finding(
+                        "overfitting",
+                        f"{family_title(fit.family)} scores {fit.scores()}: it memorises "
+                        "the rows it learns from instead of what carries over to new rows. "
+                        f"What holds it back: {hold_back(fit.family, plan.task)}."
+                        + (" Its held-out score barely beats the baseline: the columns may "
+                           "hold little that carries over." if weak and fit is top else ""),
+                        fit.evidence(metric), subject=fit.family, scores=fit.scores()))
         elif linear and flexible and _better(metric, linear["cv_score"],
                                              flexible["cv_score"]):
             found.append(Finding(
@@ -187,14 +335,16 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
                 f"The flexible models did worse than the simple linear model "
                 f"({flexible['cv_score']:.4g} against {linear['cv_score']:.4g}): with "
                 f"{profile.n_rows} rows they probably learned noise (overfitting).",
-                "inferred: train scores per trial are not recorded"))
+                "inferred: train scores per trial are not recorded, or there is no "
+                "baseline to measure them against"))
         elif spread and gain and gain > 0 and spread > 0.5 * gain:
             found.append(Finding(
                 "overfitting",
                 f"The best model's score swings between folds (± {spread:.3g}) by more "
                 f"than half its gain over the baseline ({gain:.3g}): it may be fitting "
                 "noise, and its score is uncertain.",
-                "inferred from the fold spread: train scores per trial are not recorded"))
+                "inferred from the fold spread: train scores per trial are not recorded, "
+                "or there is no baseline to measure them against"))
     if not found:
         found.append(Finding("fine", "No problem found: the search finished within its "
                                      "budget and the best model clearly beats the baseline."))
@@ -239,6 +389,9 @@ def revise_by_rules(plan: Plan, profile: Profile,
                 changes.append(f"Added {family_title(family.value)}: the models tried so "
                                "far barely beat the baseline.")
     validation = dict(raw["validation"])
+    # Measured memorising names its family; the inferred kind (no train scores) does not.
+    memorising = {f.subject: f.scores for f in findings
+                  if f.code == "overfitting" and f.subject}
     if "overfitting" in codes:
         if (validation["kind"] != ValidationKind.holdout.value and profile.n_rows < 5000
                 and validation["n_splits"] < 10):
@@ -246,7 +399,14 @@ def revise_by_rules(plan: Plan, profile: Profile,
                            f"{validation['n_splits']}: a steadier score on a small table.")
             validation["n_splits"] = 10
         for c in families:
-            if c.family.value in _FLEXIBLE and c.max_trials > 20:
+            if c.family.value in memorising:
+                advice = hold_back(c.family.value, plan.task)
+                c.reason = (f"Held back after the review, which found it memorising its "
+                            f"training rows: {advice}.")
+                changes.append(f"{family_title(c.family.value)} scored "
+                               f"{memorising[c.family.value]}, so it memorises: its note in "
+                               f"the plan now names what holds it back — {advice}.")
+            elif (not memorising and c.family.value in _FLEXIBLE and c.max_trials > 20):
                 changes.append(f"{family_title(c.family.value)} tries at most 20 "
                                f"configurations instead of {c.max_trials}: fewer chances to "
                                "look good by luck.")

@@ -168,26 +168,19 @@ def test_migration_2_fills_predict_times_of_trials_indexed_before_it(home, monke
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
     from storage import sync as sync_module
 
-    # Index with the first migration only, as a catalog of the previous version would.
-    monkeypatch.setattr(sync_module, "_TRIAL_COLUMNS", sync_module._TRIAL_COLUMNS[:-1])
-    monkeypatch.setattr(sync_module, "_trial_row",
-                        lambda run_id, e: _old_row(run_id, e))
+    # Index with the first migration only, as a catalog of that version would: its trials
+    # have neither predict_seconds nor train_score (the last two columns).
+    row = sync_module._trial_row
+    monkeypatch.setattr(sync_module, "_TRIAL_COLUMNS", sync_module._TRIAL_COLUMNS[:-2])
+    monkeypatch.setattr(sync_module, "_trial_row", lambda run_id, e: row(run_id, e)[:-2])
     sync(Catalog(home))
     monkeypatch.undo()
     con = duckdb.connect(str(home.db_path))
     try:
-        assert migrations.migrate(con) == [2]
+        assert migrations.migrate(con) == [2, 3]
         rows = dict(con.execute("SELECT model, predict_seconds FROM trials").fetchall())
     finally:
         con.close()
     assert rows["xgboost_5"] == pytest.approx(0.005)
     assert rows["lightgbm_3"] is None  # pruned: no predict time
 
-
-def _old_row(run_id, e):
-    import json
-
-    return [run_id, e["model"], e.get("family"), e.get("number"), e.get("state"),
-            e.get("cv_score"), e.get("cv_std"), json.dumps(e.get("fold_scores") or []),
-            e.get("fit_seconds"), json.dumps(e.get("params") or {}), e.get("message", ""),
-            e.get("ts")]
