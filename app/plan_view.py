@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from engine.planning.explain import card, family_title
+from engine.planning.review import limits_in_words
 from engine.schemas import Plan
 
 
@@ -34,6 +35,8 @@ def show_card(plan: Plan) -> None:
         with st.container(border=True):
             st.markdown(f"**{family_title(f.family.value)}** (`{f.family.value}`, {trials}): "
                         f"{f.reason}")
+            if f.limits:
+                st.caption(f"Searches only with {limits_in_words(f.limits)}.")
             if f.pros or f.cons:
                 good, bad = st.columns(2)
                 good.markdown("\n".join(f"- :green[+] {p}" for p in f.pros) or " ")

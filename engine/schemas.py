@@ -6,6 +6,7 @@ code; the trusted executor in `engine.training` decides what each field means.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any
 
@@ -236,6 +237,22 @@ class FamilyChoice(BaseModel):
     # What this family is good and bad at for this data (speed, accuracy, memory, ...).
     pros: list[str] = Field(default_factory=list, max_length=8)
     cons: list[str] = Field(default_factory=list, max_length=8)
+    # Narrower ranges for numeric settings the family searches, {setting: [low, high]},
+    # either end null for "no limit": the search stays inside them (the review sets these
+    # for a family that memorises).
+    limits: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict,
+                                                                 max_length=20)
+
+    @field_validator("limits")
+    @classmethod
+    def _ordered_limits(cls, limits: dict[str, tuple[float | None, float | None]]):
+        for name, (low, high) in limits.items():
+            ends = [x for x in (low, high) if x is not None]
+            if not ends or not all(math.isfinite(x) for x in ends) or (
+                    len(ends) == 2 and low > high):
+                raise ValueError(f"limits of {name!r} must be [low, high] with low ≤ high "
+                                 "(null for no limit at that end)")
+        return limits
 
 
 class Plan(BaseModel):

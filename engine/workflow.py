@@ -19,6 +19,7 @@ from engine.planning.llm import DEFAULT_TIMEOUT, resolve_host
 from engine.planning.prompt import read_sample_rows
 from engine.planning.propose import propose, revise
 from engine.schemas import Plan
+from engine.training.search import plan_limit_problems
 from storage import datasets as dataset_store
 from storage import plans as plan_store
 from storage import runs as run_store
@@ -168,7 +169,11 @@ class Workspace:
     def approve_plan(self, plan: Plan, *, based_on: dict[str, Any] | None = None
                      ) -> dict[str, Any]:
         """Check `plan` against its data and store it as a new, approved version."""
-        problems = plan.check_against(load_profile(self.home, plan.dataset_id))
+        profile = load_profile(self.home, plan.dataset_id)
+        problems = plan.check_against(profile)
+        if plan.target in profile.column_names:
+            problems += plan_limit_problems(plan, profile.n_rows,
+                                            profile.column(plan.target).n_distinct)
         if problems:
             raise PlanError("The plan does not fit the data: " + "; ".join(problems) + ".",
                             "Edit the plan and approve it again.")

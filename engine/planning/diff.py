@@ -50,4 +50,7 @@ def diff_plans(before: Plan, after: Plan) -> list[str]:
         if before_f[name].max_trials != after_f[name].max_trials:
             lines.append(f"{name} trials: {before_f[name].max_trials} → "
                          f"{after_f[name].max_trials}")
+        if before_f[name].limits != after_f[name].limits:
+            lines.append(f"{name} search limits: {dict(before_f[name].limits) or 'none'} → "
+                         f"{dict(after_f[name].limits) or 'none'}")
     return lines

@@ -28,7 +28,7 @@ than they gain over the baseline.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.planning.explain import family_title
@@ -81,6 +81,47 @@ def hold_back(family: str, task: Task) -> str:
     }.get(family, "a simpler configuration")
 
 
+# For each family, the searched settings that hold it back and which way: "at most"
+# caps a setting that adds capacity, "at least" floors one that adds regularisation.
+_HOLD_BACK_LIMITS = {
+    "lightgbm": {"num_leaves": "at most", "min_child_samples": "at least",
+                 "reg_lambda": "at least"},
+    "xgboost": {"max_depth": "at most", "min_child_weight": "at least",
+                "reg_lambda": "at least"},
+    "hist_gradient_boosting": {"max_leaf_nodes": "at most", "min_samples_leaf": "at least",
+                               "l2_regularization": "at least"},
+    "random_forest": {"min_samples_leaf": "at least", "max_depth": "at most"},
+    "extra_trees": {"min_samples_leaf": "at least", "max_depth": "at most"},
+    "knn": {"n_neighbors": "at least"},
+    "svm": {"C": "at most", "gamma": "at most"},
+    "mlp": {"alpha": "at least"},
+    "linear": {"C": "at most", "alpha": "at least"},
+}
+
+
+def hold_back_limits(family: str, params: dict[str, Any]) -> dict[str, tuple]:
+    """Search limits that keep `family` at or below the capacity of a trial that
+    memorised (`params`): no more leaves than it had, no less regularisation."""
+    limits: dict[str, tuple] = {}
+    for name, way in _HOLD_BACK_LIMITS.get(family, {}).items():
+        value = params.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue  # not searched, or searched as a choice
+        limits[name] = (None, value) if way == "at most" else (value, None)
+    return limits
+
+
+def limits_in_words(limits: dict[str, Any]) -> str:
+    """{"num_leaves": [None, 31], "reg_lambda": [0.1, None]} → "num_leaves at most 31 and
+    reg_lambda at least 0.1"."""
+    parts = []
+    for name, (low, high) in limits.items():
+        parts.append(f"{name} at most {_num(high)}" if low is None else
+                     f"{name} at least {_num(low)}" if high is None else
+                     f"{name} between {_num(low)} and {_num(high)}")
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 2 else parts)
+
+
 @dataclass(frozen=True)
 class Fit:
     """How one family's best trial fits, in the metric's units (see the module docstring);
@@ -95,6 +136,7 @@ class Fit:
     learned: float
     gap: float
     room: float
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def memorises(self) -> bool:
@@ -142,7 +184,8 @@ def family_fits(metric: Metric, trials: list[dict[str, Any]]) -> list[Fit]:
             continue
         found.append(Fit(family, best["model"], train, best["cv_score"],
                          float(best.get("cv_std") or 0.0), base, sign * (train - base),
-                         sign * (train - best["cv_score"]), abs(_PERFECT[metric] - base)))
+                         sign * (train - best["cv_score"]), abs(_PERFECT[metric] - base),
+                         dict(best.get("params") or {})))
     return sorted(found, key=lambda f: -sign * f.cv)
 
 
@@ -166,6 +209,7 @@ class Finding:
     evidence: str = ""  # the numbers behind it
     subject: str = ""  # the family a finding is about, when it is about one
     scores: str = ""  # a measured fit in words: train, held-out and baseline scores
+    limits: dict[str, Any] = field(default_factory=dict, compare=False)  # to search within
 
 
 def _better(metric: Metric, a: float, b: float) -> bool:
@@ -327,7 +371,8 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
                         f"What holds it back: {hold_back(fit.family, plan.task)}."
                         + (" Its held-out score barely beats the baseline: the columns may "
                            "hold little that carries over." if weak and fit is top else ""),
-                        fit.evidence(metric), subject=fit.family, scores=fit.scores()))
+                        fit.evidence(metric), subject=fit.family, scores=fit.scores(),
+                        limits=hold_back_limits(fit.family, fit.params)))
         elif linear and flexible and _better(metric, linear["cv_score"],
                                              flexible["cv_score"]):
             found.append(Finding(
@@ -392,6 +437,7 @@ def revise_by_rules(plan: Plan, profile: Profile,
     # Measured memorising names its family; the inferred kind (no train scores) does not.
     memorising = {f.subject: f.scores for f in findings
                   if f.code == "overfitting" and f.subject}
+    limits = {f.subject: f.limits for f in findings if f.code == "overfitting" and f.subject}
     if "overfitting" in codes:
         if (validation["kind"] != ValidationKind.holdout.value and profile.n_rows < 5000
                 and validation["n_splits"] < 10):
@@ -403,9 +449,13 @@ def revise_by_rules(plan: Plan, profile: Profile,
                 advice = hold_back(c.family.value, plan.task)
                 c.reason = (f"Held back after the review, which found it memorising its "
                             f"training rows: {advice}.")
+                c.limits = {**c.limits, **limits.get(c.family.value, {})}
+                bounds = limits_in_words(limits.get(c.family.value, {}))
                 changes.append(f"{family_title(c.family.value)} scored "
-                               f"{memorising[c.family.value]}, so it memorises: its note in "
-                               f"the plan now names what holds it back — {advice}.")
+                               f"{memorising[c.family.value]}, so it memorises: "
+                               + (f"its search now keeps {bounds}." if bounds else
+                                  f"its note in the plan now names what holds it back — "
+                                  f"{advice}."))
             elif (not memorising and c.family.value in _FLEXIBLE and c.max_trials > 20):
                 changes.append(f"{family_title(c.family.value)} tries at most 20 "
                                f"configurations instead of {c.max_trials}: fewer chances to "

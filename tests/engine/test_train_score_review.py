@@ -25,16 +25,17 @@ from tests.fake_ollama import draft_json
 
 
 def make_run(ws, plan: Plan, trials: list[tuple]) -> str:
-    """A finished Run of `plan`: trials are (family, CV score, CV std, train score)."""
+    """A finished Run of `plan`: trials are (family, CV score, CV std, train score) and
+    optionally the trial's params."""
     approved = ws.approve_plan(plan)
     folder = jobs.create_run(ws.home, plan, plan_id=approved["id"], name="fit run")
     folder.update(status="running", started_at=time.time() - 5)
     journal = JournalWriter(folder)
-    for number, (family, score, std, train) in enumerate(trials):
+    for number, (family, score, std, train, *params) in enumerate(trials):
         journal.emit("trial", f"{family}_{number}", model=f"{family}_{number}",
                      family=family, number=number, state="complete", cv_score=score,
-                     cv_std=std, fold_scores=[], fit_seconds=0.5, params={},
-                     train_score=train)
+                     cv_std=std, fold_scores=[], fit_seconds=0.5,
+                     params=params[0] if params else {}, train_score=train)
     journal.close()
     folder.update(status="succeeded", finished_at=time.time(), message="done")
     sync(ws.catalog)
@@ -208,3 +209,41 @@ def test_revision_messages_explain_the_train_scores(customers, ws):
     without = revision_messages(profile, customers, findings=["x"], budget_seconds=30,
                                 hardware={}, sample_rows=[], draft={})[1]["content"]
     assert "Train and held-out" not in without
+
+
+def test_memorising_narrows_the_search_to_less_capacity(ws, customers):
+    """The next plan keeps the family's search at or below the capacity of the trial that
+    memorised; the worker's search honours those limits."""
+    from engine.training import families
+    from engine.training.search import narrow
+
+    memorised = {"num_leaves": 200, "min_child_samples": 3, "reg_lambda": 1e-6,
+                 "learning_rate": 0.2, "class_weight": "none"}
+    run_id = make_run(ws, customers, [
+        ("dummy", 0.50, 0.0, 0.50), ("linear", 0.80, 0.02, 0.81),
+        ("lightgbm", 0.84, 0.02, 0.99, memorised), ("xgboost", 0.83, 0.02, 0.85)])
+    revision, doc = ws.review_run(run_id, planner="rules")
+    plan = Plan.model_validate(doc["plan"])
+    choices = {f.family: f for f in plan.families}
+    assert choices[Family.lightgbm].limits == {
+        "num_leaves": (None, 200), "min_child_samples": (3, None), "reg_lambda": (1e-6, None)}
+    assert not choices[Family.xgboost].limits
+    assert any("num_leaves at most 200, min_child_samples at least 3 and reg_lambda at "
+               "least 1e-06" in c for c in revision.changes), revision.changes
+    ctx = FitContext(task=Task.binary, n_rows=400, n_classes=2, n_jobs=1, seed=0)
+    space = narrow(families.get("lightgbm").search_space(ctx), choices[Family.lightgbm].limits)
+    assert (space["num_leaves"].low, space["num_leaves"].high) == (4, 200)
+    assert (space["min_child_samples"].low, space["min_child_samples"].high) == (3, 100)
+    assert space["learning_rate"] == families.get("lightgbm").search_space(ctx)["learning_rate"]
+
+
+def test_limits_on_settings_a_family_does_not_search_are_refused(ws, customers):
+    from engine.errors import PlanError
+
+    broken = customers.model_copy(deep=True)
+    broken.families[2].limits = {"no_such_setting": (1, 2)}
+    with pytest.raises(PlanError, match="does not search 'no_such_setting'"):
+        ws.approve_plan(broken)
+    with pytest.raises(ValueError, match="low ≤ high"):
+        Plan.model_validate({**customers.model_dump(mode="json"), "families": [
+            {"family": "lightgbm", "limits": {"num_leaves": [40, 8]}}]})
