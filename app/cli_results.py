@@ -84,9 +84,13 @@ def _cmd_predict(ws, args) -> int:
 
     predictor, _ = _model(ws, args.model)
     out = Path(args.out).expanduser()
-    if not isinstance(predictor, Predictor):  # an image model: a folder of images
-        frame = predictor.predict_folder(Path(args.input).expanduser())
-        predict.write_table(frame, out)
+    if not isinstance(predictor, Predictor):  # an image model: a folder, zip or image
+        from engine.vision.predict import predict_images
+
+        made = predict_images(predictor, [Path(args.input)], out.parent, on_progress=_progress)
+        predict.write_table(made.frame, out)
+        for skipped in made.skipped:
+            _err(f"modelyard: note: left out {skipped}")
         print(out)
         return EXIT_OK
     table = predict.read_input(Path(args.input))

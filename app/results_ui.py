@@ -27,6 +27,19 @@ def load_result(ws: Workspace, run_id: str) -> RunResult:
     return _result(str(ws.home.root), run_id, stamp)
 
 
+@st.cache_resource(max_entries=2, show_spinner="Loading the image model…")
+def _image_model(model_dir: str, stamp: float):  # noqa: ARG001 - cache key
+    from engine.vision.predict import ImagePredictor
+
+    return ImagePredictor(Path(model_dir))
+
+
+def image_model(result: RunResult):
+    """The Run's image predictor (torch and the weights), loaded once per model file."""
+    meta = result.model_dir / "metadata.json"
+    return _image_model(str(result.model_dir), meta.stat().st_mtime if meta.exists() else 0.0)
+
+
 def pick_finished_run(ws: Workspace, key: str) -> str | None:
     """A chooser over Runs that have a model, remembering the choice across pages
     (`run_id`); None (and a pointer to the next step) when there is none."""
@@ -61,6 +74,13 @@ def open_finished_run(ws: Workspace, key: str) -> RunResult:
     except Exception as exc:
         show_error(exc, "Could not open this run's model")
         st.stop()
+
+
+def single_split(plan: dict | None) -> bool:
+    """Whether a Plan scores on one validation split (a holdout), so that its trials'
+    spread across folds (always 0) means nothing and is better left blank."""
+    validation = (plan or {}).get("validation") or {}
+    return validation.get("kind") == "holdout"
 
 
 def safe_name(text: str) -> str:

@@ -1,5 +1,6 @@
 """Data: add data (upload, a path on disk, or a sample), then read what is in it: the
-profile, its warnings with one-click fixes, charts, roles and target, a preview."""
+profile, its warnings with one-click fixes, charts, roles and target, a preview; images
+per class for an image set, text lengths and examples per class for free-text columns."""
 
 from pathlib import Path
 
@@ -10,10 +11,11 @@ from app import charts, nav
 from app.ui import pick_dataset, show_error, workspace
 from engine.intake.formats import excel_sheets
 from engine.intake.images import examples
-from engine.intake.ingest import load_profile, preview
+from engine.intake.ingest import load_profile, preview, table_path
 from engine.intake.roles import ROLE_WORDS
 from engine.intake.samples import SAMPLES
-from engine.schemas import ColumnRole, Task
+from engine.intake.texts import class_target, look_at_text, text_columns
+from engine.schemas import ColumnKind, ColumnRole, Task
 
 ws = workspace()
 st.title("Data")
@@ -46,6 +48,11 @@ def _ingest(path: Path, *, name: str | None = None, test: str | None = None,
     st.session_state.pop("data_pending", None)
     _show(meta["id"])
     st.session_state["data_added"] = meta
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _text_look(table: str, column: str, target: str | None, stamp: float):  # noqa: ARG001
+    return look_at_text(Path(table), column, target)
 
 
 def _saved_upload(uploaded) -> Path:
@@ -118,8 +125,11 @@ if pending := st.session_state.get("data_pending"):
         except Exception as exc:
             show_error(exc, "Could not add the data")
 if added := st.session_state.pop("data_added", None):
-    st.success(f"Added **{added['name']}**: {added['n_rows']} rows × {added['n_cols']} "
-               "columns.")
+    if added.get("modality") == "image":
+        st.success(f"Added **{added['name']}**: {added['n_rows']:,} images.")
+    else:
+        st.success(f"Added **{added['name']}**: {added['n_rows']} rows × {added['n_cols']} "
+                   "columns.")
 
 st.divider()
 dataset = pick_dataset(ws, key="data_pick")
@@ -132,10 +142,17 @@ except Exception as exc:
     st.stop()
 
 images = profile.images
-c1, c2, c3, c4, c5 = st.columns(5)
+texts = text_columns(profile)
+# The last metric is the widest: "tabular+text" must not be cut off.
+c1, c2, c3, c4, c5 = st.columns([1, 1, 1.2, 1.2, 1.6])
 c1.metric("Images" if images else "Rows", f"{profile.n_rows:,}")
 c2.metric("Classes" if images else "Columns", images.n_classes if images else profile.n_cols)
-c3.metric("Duplicate rows", f"{profile.duplicate_rows:,}")
+if images:
+    w, h = images.width.get("median"), images.height.get("median")
+    c3.metric("Typical size", f"{w:.0f}×{h:.0f} px" if w and h else "—",
+              help="The median width × height; the network sees every image at one size.")
+else:
+    c3.metric("Duplicate rows", f"{profile.duplicate_rows:,}")
 c4.metric("Test file", f"yes ({profile.test_rows:,} rows)" if profile.test_rows
           else ("yes" if dataset.get("has_test") else "no"))
 c5.metric("Kind of data", profile.modality)
@@ -176,25 +193,29 @@ if profile.target:
     else:
         st.markdown(f"**Likely target:** `{t.column}` — a **{t.task.value}** problem "
                     f"(confidence {t.confidence:.0%}: {t.reason}).")
+elif images:
+    st.warning("These images carry no labels to learn from. Sort them into one folder per "
+               "class, or add a table of file names and labels.")
 else:
     st.warning("No column looks like a target; choose one below.")
-with st.expander("Change the target or the task"):
-    guess_label = "(let Modelyard guess)"
-    options = [guess_label] + [c.name for c in profile.columns if c.role is None]
-    current = profile.target.column if profile.target and dataset.get("target") and \
-        profile.target.confidence >= 1.0 else guess_label
-    chosen = st.selectbox("Target column", options,
-                          index=options.index(current) if current in options else 0,
-                          key="data_target")
-    tasks = ["(from the target)"] + [t.value for t in Task]
-    task = st.selectbox("Task", tasks, key="data_task")
-    if st.button("Apply", key="data_apply_target"):
-        try:
-            ws.set_roles(dataset["id"], target="" if chosen == guess_label else chosen,
-                         task=None if task == tasks[0] else task)
-            st.rerun()
-        except Exception as exc:
-            show_error(exc, "Could not change the target")
+if not images:  # an image set's target is its label: nothing to choose
+    with st.expander("Change the target or the task"):
+        guess_label = "(let Modelyard guess)"
+        options = [guess_label] + [c.name for c in profile.columns if c.role is None]
+        current = profile.target.column if profile.target and dataset.get("target") and \
+            profile.target.confidence >= 1.0 else guess_label
+        chosen = st.selectbox("Target column", options,
+                              index=options.index(current) if current in options else 0,
+                              key="data_target")
+        tasks = ["(from the target)"] + [t.value for t in Task]
+        task = st.selectbox("Task", tasks, key="data_task")
+        if st.button("Apply", key="data_apply_target"):
+            try:
+                ws.set_roles(dataset["id"], target="" if chosen == guess_label else chosen,
+                             task=None if task == tasks[0] else task)
+                st.rerun()
+            except Exception as exc:
+                show_error(exc, "Could not change the target")
 
 # -- warnings ------------------------------------------------------------------------------
 st.subheader("What to look at")
@@ -219,9 +240,12 @@ for i, w in enumerate(profile.warnings):
 
 # -- columns, charts, roles, preview ---------------------------------------------------------
 st.subheader("Columns, charts and preview")
-tab_names = ["Columns", "Charts", "Roles", "Preview"]
-if images:
-    tab_names.insert(0, "Images")
+# An image set's table is its file list: its classes chart is under Images, and its
+# columns (path, label, size) have no roles to give.
+tab_names = ["Images", "Columns", "Preview"] if images else ["Columns", "Charts", "Roles",
+                                                             "Preview"]
+if texts and not images:
+    tab_names.insert(0, "Text")
 if any(c.drift is not None for c in profile.columns):
     tab_names.append("Train vs test")
 tabs = dict(zip(tab_names, st.tabs(tab_names), strict=True))
@@ -240,6 +264,36 @@ if images:
             st.markdown(f"**{label}**")
             st.image([str(p) for p in paths], width=96, caption=[p.name for p in paths])
 
+if "Text" in tabs:
+    with tabs["Text"]:
+        column = st.selectbox("Text column", texts, key="data_text_column") \
+            if len(texts) > 1 else texts[0]
+        length = profile.column(column).text_length
+        if length:
+            st.markdown(f"**“{column}”** is free text: {length['min']:,.0f} to "
+                        f"{length['max']:,.0f} characters, {length['mean']:,.0f} on average. "
+                        "Models read it as words (TF-IDF).")
+        target = class_target(profile)
+        table = table_path(ws.home, dataset["id"])
+        try:
+            look = _text_look(str(table), column, target, table.stat().st_mtime)
+        except Exception as exc:
+            show_error(exc, f"Could not read the texts of {column}")
+            look = None
+        if look is not None and look.lengths:
+            by = f"per class of “{target}”" if look.target else "over all rows"
+            st.caption(f"Length {by}"
+                       + (f" (the first {look.rows_read:,} rows)"
+                          if look.rows_read < profile.n_rows else "") + ".")
+            st.dataframe(pd.DataFrame(look.lengths), hide_index=True,
+                         key="data_text_lengths")
+            st.markdown("**Examples of each class**" if look.target else "**Examples**")
+            st.table(pd.DataFrame([{"class": label, "text": text}
+                                   for label, found in look.samples.items()
+                                   for text in found]).set_index("class"))
+        elif look is not None:
+            st.info(f"“{column}” holds no text in the rows read.")
+
 with tabs["Columns"]:
     st.dataframe(
         pd.DataFrame([{
@@ -254,51 +308,54 @@ with tabs["Columns"]:
         hide_index=True, key="data_columns",
     )
 
-with tabs["Charts"]:
-    left, right = st.columns(2)
-    with left:
-        if fig := charts.target_distribution(profile):
-            st.plotly_chart(fig, key="data_chart_target")
-    with right:
-        if fig := charts.associations(profile):
-            st.plotly_chart(fig, key="data_chart_assoc")
-    names = profile.column_names
-    shown = st.selectbox("Column", names, key="data_chart_column")
-    if fig := charts.column_chart(profile.column(shown)):
-        st.plotly_chart(fig, key="data_chart_col")
-    else:
-        st.caption("No chart for this column (free text, identifiers, dates).")
-    left, right = st.columns(2)
-    with left:
-        if fig := charts.missingness(profile):
-            st.plotly_chart(fig, key="data_chart_missing")
+if not images:
+    with tabs["Charts"]:
+        left, right = st.columns(2)
+        with left:
+            if fig := charts.target_distribution(profile):
+                st.plotly_chart(fig, key="data_chart_target")
+        with right:
+            if fig := charts.associations(profile):
+                st.plotly_chart(fig, key="data_chart_assoc")
+        names = profile.column_names
+        shown = st.selectbox("Column", names, key="data_chart_column")
+        if fig := charts.column_chart(profile.column(shown)):
+            st.plotly_chart(fig, key="data_chart_col")
         else:
-            st.caption("No column has missing values.")
-    with right:
-        if fig := charts.correlation_heatmap(profile):
-            st.plotly_chart(fig, key="data_chart_corr")
+            st.caption("Free text: its lengths and examples are under Text."
+                       if profile.column(shown).kind is ColumnKind.text
+                       else "No chart for this column (identifiers, dates).")
+        left, right = st.columns(2)
+        with left:
+            if fig := charts.missingness(profile):
+                st.plotly_chart(fig, key="data_chart_missing")
+            else:
+                st.caption("No column has missing values.")
+        with right:
+            if fig := charts.correlation_heatmap(profile):
+                st.plotly_chart(fig, key="data_chart_corr")
 
-with tabs["Roles"]:
-    st.caption("Say what a column is when the profile got it wrong. Roles are saved with "
-               "the data set and used by every plan made after.")
-    roles = {c.name: c.role.value for c in profile.columns if c.role}
-    if roles:
-        st.dataframe(pd.DataFrame([{"column": k, "role": v,
-                                    "means": ROLE_WORDS[ColumnRole(v)]}
-                                   for k, v in roles.items()]),
-                     hide_index=True, key="data_roles_table")
-    c1, c2, c3 = st.columns([3, 2, 1])
-    role_column = c1.selectbox("Column", profile.column_names, key="data_role_column")
-    none_label = "(none: as detected)"
-    role = c2.selectbox("Role", [none_label] + [r.value for r in ColumnRole],
-                        key="data_role_value")
-    if c3.button("Set role", key="data_set_role"):
-        try:
-            ws.set_roles(dataset["id"],
-                         roles={role_column: None if role == none_label else role})
-            st.rerun()
-        except Exception as exc:
-            show_error(exc, "Could not set the role")
+    with tabs["Roles"]:
+        st.caption("Say what a column is when the profile got it wrong. Roles are saved with "
+                   "the data set and used by every plan made after.")
+        roles = {c.name: c.role.value for c in profile.columns if c.role}
+        if roles:
+            st.dataframe(pd.DataFrame([{"column": k, "role": v,
+                                        "means": ROLE_WORDS[ColumnRole(v)]}
+                                       for k, v in roles.items()]),
+                         hide_index=True, key="data_roles_table")
+        c1, c2, c3 = st.columns([3, 2, 1])
+        role_column = c1.selectbox("Column", profile.column_names, key="data_role_column")
+        none_label = "(none: as detected)"
+        role = c2.selectbox("Role", [none_label] + [r.value for r in ColumnRole],
+                            key="data_role_value")
+        if c3.button("Set role", key="data_set_role"):
+            try:
+                ws.set_roles(dataset["id"],
+                             roles={role_column: None if role == none_label else role})
+                st.rerun()
+            except Exception as exc:
+                show_error(exc, "Could not set the role")
 
 with tabs["Preview"]:
     pages = max(1, (profile.n_rows + 99) // 100)

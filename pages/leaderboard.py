@@ -15,7 +15,8 @@ from storage import runs as run_store
 from storage.runfolder import RunFolder
 
 PAGE_ROWS = 200
-SORTS = {"rank": "Rank within its run", "cv_score": "CV score", "fit_seconds": "Fit time",
+SORTS = {"rank": "Rank within its run", "cv_score": "CV score", "train_score": "Train score",
+         "fit_seconds": "Fit time",
          "predict_seconds": "Predict time", "finished_at": "Finished", "family": "Family"}
 STATES = {"complete": "complete", "pruned": "stopped early", "failed": "failed",
           "not chosen": "blend not chosen"}
@@ -71,14 +72,29 @@ except Exception as exc:
 
 leaders = board["leaders"]
 verdicts = compare.leader_verdicts(leaders)
-best = pd.DataFrame([r for r in leaders if r["rank"] == 1])
+# Runs scored on one validation split (a holdout, as image runs are): a spread across
+# folds of 0 would read as "perfectly stable"; leave it blank.
+splits: dict[str, set[int]] = {}
+for r in leaders:
+    if r.get("fold_scores"):
+        splits.setdefault(r["run_id"], set()).add(len(r["fold_scores"]))
+one_split = {run for run, counts in splits.items() if counts == {1}}
+
+
+def _blank_spread(frame: pd.DataFrame) -> pd.DataFrame:
+    if one_split and "cv_std" in frame:
+        frame["cv_std"] = frame["cv_std"].where(~frame["run_id"].isin(one_split))
+    return frame
+
+
+best = _blank_spread(pd.DataFrame([r for r in leaders if r["rank"] == 1]))
 st.subheader("Best model of each run")
 if best.empty:
     st.info("No complete trial matches the filters.")
 else:
     best["versus"] = best["run_id"].map(lambda r: verdicts[r].verdict if r in verdicts else "—")
     st.dataframe(best[["dataset", "run_name", "model", "family", "metric", "cv_score", "cv_std",
-                       "versus", "complete_trials", "fit_seconds"]],
+                       "train_score", "versus", "complete_trials", "fit_seconds"]],
                  hide_index=True, key="leaderboard_best", column_config=COLUMNS)
     for row in leaders[:2 * 3]:  # the three newest runs, in words
         if row["rank"] == 1 and row["run_id"] in verdicts:
@@ -89,7 +105,7 @@ if grouped:
     st.dataframe(pd.DataFrame(board["families"]).drop(columns=["run_id"]), hide_index=True,
                  key="leaderboard_families_table", column_config=COLUMNS)
 else:
-    page = pd.DataFrame(board["page"])
+    page = _blank_spread(pd.DataFrame(board["page"]))
     pages = -(-board["total"] // PAGE_ROWS)
     if st.session_state.get("leaderboard_page", 1) > max(pages, 1):
         st.session_state["leaderboard_page"] = 1  # the filters left fewer pages
@@ -99,7 +115,7 @@ else:
     else:
         page["params"] = page["params"].map(fmt_params)
         shown = ["rank", "run_name", "model", "family", "state", "cv_score", "cv_std",
-                 "fit_seconds", "predict_seconds", "params"]
+                 "train_score", "fit_seconds", "predict_seconds", "params"]
         st.dataframe(page[shown], hide_index=True, key="leaderboard_trials",
                      column_config=COLUMNS)
         if pages > 1:

@@ -1,5 +1,6 @@
 """Predict: new rows from a file (checked against the training columns first), one row by
-hand (what if?), or a competition submission in its sample's exact format."""
+hand (what if?), or a competition submission in its sample's exact format; for an image
+model, a zip of images, image files or a folder on this computer."""
 
 import time
 from pathlib import Path
@@ -20,23 +21,76 @@ inputs_dir = result.results_dir / "inputs"
 outputs_dir = result.results_dir / "predictions"
 
 
-def _image_page() -> None:
-    from engine.results.artifacts import load_model
+IMAGE_TYPES = ["zip", "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
 
-    folder = st.text_input("Folder of images on this computer", key="predict_image_folder")
-    if st.button("Predict these images", key="predict_image_run", disabled=not folder):
-        try:
-            with st.spinner("Predicting…"):
-                frame = load_model(result.model_dir).predict_folder(Path(folder))
-            path = predict.write_table(frame, outputs_dir / f"images-{int(time.time())}.csv")
-            st.session_state["predict_output"] = str(path)
-        except Exception as exc:
-            show_error(exc, "Could not predict these images")
+
+def _show_saved(what: str) -> None:
+    """The latest predictions of this run: where they are, a preview, a download."""
+    saved = st.session_state.get("predict_output")
+    if not (saved and Path(saved).exists() and Path(saved).is_relative_to(outputs_dir)):
+        return
+    out = pd.read_csv(saved, nrows=200)
+    st.success(f"Predictions saved to {saved}")
+    note = st.session_state.get("predict_note")
+    if note and note.get("path") == saved:
+        st.caption(note["text"])
+    st.dataframe(out, hide_index=True, key="predict_preview")
+    if len(out) == 200:
+        st.caption(f"The first 200 {what}; the download has them all.")
+    st.download_button("Download predictions (CSV)", Path(saved).read_bytes(),
+                       Path(saved).name, "text/csv", key="predict_download", type="primary")
+
+
+def _image_page() -> None:
+    from app.results_ui import image_model
+    from engine.vision import predict as vision
+
+    how = st.radio("Images to predict", ["Upload images", "A folder on this computer"],
+                   horizontal=True, key="predict_image_how")
+    uploads, folder = [], ""
+    if how == "Upload images":
+        uploads = st.file_uploader(
+            "A zip of images (folders inside are fine), or image files", type=IMAGE_TYPES,
+            accept_multiple_files=True, key="predict_image_upload") or []
+    else:
+        folder = st.text_input("Folder of images (or a zip) on this computer",
+                               key="predict_image_folder",
+                               help="For many images: nothing is copied, they are read in "
+                                    "place.").strip()
+    if not st.button("Predict these images", type="primary", key="predict_image_run",
+                     disabled=not (uploads or folder)):
+        return
+    bar = st.progress(0.0, text="loading the model…")
+    try:
+        model = image_model(result)
+        show = lambda f, m: bar.progress(min(1.0, f), text=m)  # noqa: E731
+        if uploads:
+            made = vision.predict_uploads(model, [(u.name, u.getvalue()) for u in uploads],
+                                          inputs_dir, on_progress=show)
+            stem = Path(uploads[0].name).stem if len(uploads) == 1 else "images"
+        else:
+            made = vision.predict_images(model, [Path(folder)], inputs_dir, on_progress=show)
+            stem = Path(folder).expanduser().stem or "images"
+        name = f"{safe_name(stem)}-predictions-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+        path = predict.write_table(made.frame, outputs_dir / name)
+        text = f"{made.count:,} images predicted in {made.seconds:.1f} s."
+        if made.skipped:
+            text += (f" {len(made.skipped)} file(s) left out: "
+                     + "; ".join(made.skipped[:5]) + (" …" if len(made.skipped) > 5 else ""))
+        st.session_state["predict_output"] = str(path)
+        st.session_state["predict_note"] = {"path": str(path), "text": text}
+    except Exception as exc:
+        show_error(exc, "Could not predict these images")
+    finally:
+        bar.empty()
 
 
 if result.is_image:
-    st.caption(f"An image model predicting **{target}** ({', '.join(map(str, classes))}).")
+    st.caption(f"An image model predicting **{target}** ({', '.join(map(str, classes))}). "
+               "The predictions file has one row per image: its path, the predicted "
+               f"{target} and the probability of each class.")
     _image_page()
+    _show_saved("images")
     st.stop()
 
 predictor = result.predictor
@@ -95,14 +149,7 @@ with file_tab:
                 st.session_state["predict_output"] = str(path)
             except Exception as exc:
                 show_error(exc, "Could not predict")
-    saved = st.session_state.get("predict_output")
-    if saved and Path(saved).exists() and Path(saved).is_relative_to(outputs_dir):
-        out = pd.read_csv(saved, nrows=200)
-        st.success(f"Predictions saved to {saved}")
-        st.dataframe(out, hide_index=True, key="predict_preview")
-        st.download_button("Download predictions (CSV)", Path(saved).read_bytes(),
-                           Path(saved).name, "text/csv", key="predict_download",
-                           type="primary")
+    _show_saved("rows")
 
 with row_tab:
     fields = predict.form_fields(predictor, result.profile)
@@ -119,6 +166,9 @@ with row_tab:
                 values[field["name"]] = box.date_input(field["name"], key=key)
             elif field["kind"] == "choice":
                 values[field["name"]] = box.text_input(field["name"], key=key)
+            elif field["kind"] == "text":
+                values[field["name"]] = box.text_area(field["name"], key=key,
+                                                      placeholder="Free text")
             else:
                 values[field["name"]] = box.number_input(field["name"],
                                                          value=field["default"], key=key)

@@ -1,11 +1,14 @@
 """Runs: watch a Run live (trials, best so far, families, resources, log), cancel it, or
 give a finished one more time."""
 
+import time
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from app import nav
+from app.results_ui import single_split
 from app.ui import TRIAL_COLUMNS, clock, fmt_params, fmt_score, show_error, workspace
 from engine.jobs import max_parallel_runs
 from storage import runs as run_store
@@ -41,6 +44,18 @@ def live_view(run_id: str) -> None:
     status = run["status"]
     progress = run_store.events(ws.catalog, run_id, kinds=("progress",), limit=1)
     live = progress[-1]["data"] if progress else {}
+    text = progress[-1]["message"] if progress else "starting the worker…"
+    # A network reports every epoch, long before its first trial ends: show that.
+    epoch = run_store.events(ws.catalog, run_id, kinds=("epoch",), limit=1)
+    if status in ACTIVE and epoch and (not progress or epoch[-1]["seq"] > progress[-1]["seq"]):
+        e = epoch[-1]["data"]
+        text = (f"{e['model']}: epoch {e['epoch']}, validation {run['metric']} "
+                f"{e['val_score']:.4f}")
+        if run["started_at"] and run["budget_seconds"]:
+            elapsed = time.time() - run["started_at"]
+            live = {**live, "elapsed": elapsed,
+                    "fraction": max(live.get("fraction", 0.0),
+                                    elapsed / run["budget_seconds"])}
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Status", status)
     c2.metric("Metric", run["metric"] or "—")
@@ -54,7 +69,6 @@ def live_view(run_id: str) -> None:
                 "once on this machine. It starts by itself when one finishes.")
     if status in ACTIVE:
         fraction = live.get("fraction", 0.0)
-        text = progress[-1]["message"] if progress else "starting the worker…"
         elapsed = live.get("elapsed")
         if elapsed is not None and run["budget_seconds"]:
             left = max(0.0, run["budget_seconds"] - elapsed)
@@ -102,6 +116,8 @@ def live_view(run_id: str) -> None:
         _families(trials, run["greater_is_better"])
         table = pd.DataFrame(trials)
         table["params"] = table["params"].map(fmt_params)
+        if single_split(RunFolder(ws.home.run_dir(run_id)).read().get("plan")):
+            table["cv_std"] = None  # one validation split: no spread to show
         st.dataframe(
             table[["model", "family", "state", "cv_score", "cv_std",
                                   "fit_seconds", "params"]],

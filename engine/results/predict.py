@@ -177,12 +177,15 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
 # -- one row, by hand ---------------------------------------------------------------------------
 def form_fields(predictor: Predictor, profile=None) -> list[dict[str, Any]]:
     """One field per model column for a what-if form: its kind and a typical value from
-    the data set's Profile (the median, the most common category)."""
+    the data set's Profile (the median, the most common category); free text starts
+    empty."""
     by_name = {c.name: c for c in profile.columns} if profile is not None else {}
     fields = []
     for col in predictor.features:
         info = by_name.get(col)
-        if col in predictor.meta["categorical"]:
+        if col in predictor.meta.get("text", []):
+            fields.append({"name": col, "kind": "text", "default": ""})
+        elif col in predictor.meta["categorical"]:
             options = [str(v) for v, _ in (info.top_values if info else [])]
             fields.append({"name": col, "kind": "choice", "options": options,
                            "default": options[0] if options else ""})
@@ -201,11 +204,15 @@ def form_fields(predictor: Predictor, profile=None) -> list[dict[str, Any]]:
 
 def predict_one(predictor: Predictor, values: dict[str, Any]) -> pd.DataFrame:
     """The prediction for one row given as {column: value}; blanks count as unknown."""
+    texts = predictor.meta.get("text", [])
+    as_strings = [*predictor.meta["categorical"], *texts]
     row = {}
     for col in predictor.features:
         value = values.get(col)
         if value in ("", None):
-            row[col] = np.nan if col not in predictor.meta["categorical"] else None
+            row[col] = None if col in as_strings else np.nan
+        elif col in texts:
+            row[col] = str(value)
         elif col in predictor.meta.get("datetime", []):
             row[col] = pd.Timestamp(value)
         elif col in predictor.meta["categorical"]:
@@ -213,6 +220,6 @@ def predict_one(predictor: Predictor, values: dict[str, Any]) -> pd.DataFrame:
         else:
             row[col] = float(value)
     frame = pd.DataFrame([row])
-    for col in predictor.meta["categorical"]:
+    for col in as_strings:
         frame[col] = frame[col].astype(object)
     return predictor.predict_frame(frame)
