@@ -169,6 +169,7 @@ def _cmd_ingest(ws, args) -> int:
                  f"(“{existing['name']}”); adding it again. Pass --reuse to use that one.")
         meta = ws.ingest(args.path, name=args.name, target=args.target, test_path=args.test,
                          sheet=args.sheet, progress=_ingest_progress(args))
+    from engine.intake.sizes import size_words
     from storage.datasets import read_profile
 
     profile = read_profile(ws.home, meta["id"])
@@ -176,7 +177,7 @@ def _cmd_ingest(ws, args) -> int:
         _print_json({**meta, "profile": profile})
         return EXIT_OK
     print(meta["id"])
-    print(f"  {meta['name']}: {meta['n_rows']} rows × {meta['n_cols']} columns")
+    print(f"  {meta['name']}: {size_words(meta, columns=True)}")
     target = profile.get("target")
     if target:
         print(f"  target guess: {target['column']} ({target['task']}, confidence "
@@ -236,7 +237,7 @@ def _propose(ws, dataset_id: str, args, budget: int, seed: int = 0) -> dict[str,
 
 
 def _cmd_plan(ws, args) -> int:
-    from engine.planning.explain import as_text
+    from engine.planning.explain import as_text, is_image_plan
     from engine.schemas import Plan
 
     dataset_id = ws.resolve_dataset(args.dataset)
@@ -253,7 +254,10 @@ def _cmd_plan(ws, args) -> int:
         made_by = (f"the language model {prov.get('model')}" if doc["planner"] == "ollama"
                    else "the rule planner")
         print(f"{doc['id']} (version {doc['version']}), proposed by {made_by}")
-        print(as_text(Plan.model_validate(doc["plan"])))
+        if prov.get("planner_note"):
+            print(prov["planner_note"])
+        plan = Plan.model_validate(doc["plan"])
+        print(as_text(plan, ws.image_setup(plan) if is_image_plan(plan) else None))
     return EXIT_OK
 
 
@@ -281,6 +285,7 @@ def _load_plan_file(path: str, dataset_id: str, budget: int | None):
 
 
 def _cmd_run(ws, args) -> int:
+    from engine.intake.sizes import size_words
     from engine.schemas import Plan
 
     if args.sample_submission:  # a bad sample fails now, not after the training
@@ -296,7 +301,7 @@ def _cmd_run(ws, args) -> int:
         plan = Plan.model_validate(based_on["plan"])
     approved = ws.approve_plan(plan, based_on=based_on)
     folder, _ = ws.start_run(approved, name=args.name)
-    _err(f"run {folder.id}: training on {meta['name']} ({meta['n_rows']} rows), "
+    _err(f"run {folder.id}: training on {meta['name']} ({size_words(meta)}), "
          f"budget {plan.budget_seconds} s")
     try:
         record = _wait(ws, folder)

@@ -10,12 +10,14 @@ from typing import Any
 import streamlit as st
 
 from engine.planning.explain import card, family_title
+from engine.planning.image_setup import ImageSetup
 from engine.planning.review import limits_in_words
 from engine.schemas import Plan
 
 
-def show_card(plan: Plan) -> None:
-    """The plan as a readable card, for someone who has never trained a model."""
+def show_card(plan: Plan, setup: ImageSetup | None = None) -> None:
+    """The plan as a readable card, for someone who has never trained a model; `setup`
+    (image plans) adds the image size and starting weights."""
     if plan.goal:
         st.markdown(f"**You asked:** {plan.goal}")
     if plan.goal_reading:
@@ -26,7 +28,7 @@ def show_card(plan: Plan) -> None:
     c3.metric("Metric", plan.metric.value)
     c4.metric("Budget", f"{plan.budget_seconds} s")
     with st.container(border=True):
-        for item in card(plan):
+        for item in card(plan, setup):
             st.markdown(f"**{item.label}:** {item.value}"
                         + (f"  \n*Why:* {item.why}" if item.why else ""))
     st.markdown("**Model families**")
@@ -57,6 +59,8 @@ def show_origin(doc: dict[str, Any], versions: list[dict[str, Any]]) -> None:
             for i, problems in enumerate(prov.get("validation_errors") or [], start=1):
                 st.markdown(f"Reply {i} was refused:")
                 st.code("\n".join(problems), language="text")
+    elif prov.get("planner_note"):  # expected (image plans): said, not warned about
+        st.caption(prov["planner_note"])
     elif doc.get("planner") == "ollama" and prov.get("model"):
         repairs = prov.get("repairs") or 0
         st.caption(f"Proposed by the language model {prov['model']} in "

@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import nav
 from engine.errors import ModelyardError
+from engine.intake.sizes import size_words
 from engine.workflow import Workspace
 from storage import datasets as dataset_store
 from storage.paths import Home
@@ -66,8 +67,8 @@ def pick_dataset(ws: Workspace, key: str) -> dict[str, Any] | None:
     index = ids.index(current) if current in ids else 0
     by_id = {r["id"]: r for r in rows}
     chosen = st.selectbox("Data set", ids, index=index, key=key,
-                          format_func=lambda i: f"{by_id[i]['name']}  ·  {by_id[i]['n_rows']} "
-                                                f"rows  ·  {i}")
+                          format_func=lambda i: f"{by_id[i]['name']}  ·  "
+                                                f"{size_words(by_id[i])}  ·  {i}")
     st.session_state["dataset_id"] = chosen
     return by_id[chosen]
 

@@ -15,6 +15,7 @@ from engine.intake.ingest import content_key, load_profile
 from engine.intake.roles import update as update_roles
 from engine.intake.samples import SAMPLES, write_sample
 from engine.planning.diff import diff_plans
+from engine.planning.image_setup import ImageSetup, image_setup
 from engine.planning.llm import DEFAULT_TIMEOUT, resolve_host
 from engine.planning.prompt import read_sample_rows
 from engine.planning.propose import propose, revise
@@ -193,6 +194,10 @@ class Workspace:
             provenance=provenance)
         sync(self.catalog)
         return doc
+
+    def image_setup(self, plan: Plan) -> ImageSetup:
+        """The image size and starting weights an image Plan would get on this machine."""
+        return image_setup(plan, self.home.dataset_dir(plan.dataset_id), self.home.weights)
 
     # -- runs -------------------------------------------------------------------------
     def start_run(self, plan_doc: dict[str, Any], name: str | None = None):

@@ -14,6 +14,7 @@ from engine.intake.images import examples
 from engine.intake.ingest import load_profile, preview, table_path
 from engine.intake.roles import ROLE_WORDS
 from engine.intake.samples import SAMPLES
+from engine.intake.sizes import size_words
 from engine.intake.texts import class_target, look_at_text, text_columns
 from engine.schemas import ColumnKind, ColumnRole, Task
 
@@ -110,7 +111,7 @@ with sample_tab:
 
 if pending := st.session_state.get("data_pending"):
     old = pending["existing"]
-    st.info(f"You already have this data as **{old['name']}** ({old['n_rows']:,} rows, "
+    st.info(f"You already have this data as **{old['name']}** ({size_words(old)}, "
             f"id {old['id']}).", icon=":material/content_copy:")
     c1, c2 = st.columns(2)
     if c1.button(f"Open {old['name']}", type="primary", key="data_use_existing"):
@@ -125,11 +126,7 @@ if pending := st.session_state.get("data_pending"):
         except Exception as exc:
             show_error(exc, "Could not add the data")
 if added := st.session_state.pop("data_added", None):
-    if added.get("modality") == "image":
-        st.success(f"Added **{added['name']}**: {added['n_rows']:,} images.")
-    else:
-        st.success(f"Added **{added['name']}**: {added['n_rows']} rows × {added['n_cols']} "
-                   "columns.")
+    st.success(f"Added **{added['name']}**: {size_words(added, columns=True)}.")
 
 st.divider()
 dataset = pick_dataset(ws, key="data_pick")

@@ -18,6 +18,7 @@ from app.ui import clock, pick_dataset, show_error, workspace
 from engine.intake.ingest import load_profile
 from engine.planning.diff import diff_plans
 from engine.planning.explain import family_title
+from engine.planning.propose import IMAGE_NOTE
 from engine.schemas import METRICS_FOR_TASK, Family, FamilyChoice, Plan, Task, ValidationKind
 from storage import plans as plan_store
 from storage import runs as run_store
@@ -56,7 +57,9 @@ with st.expander("Propose a new plan", expanded=not versions):
     planners = list(PLANNER_WORDS)
     planner = st.radio("Planner", planners, index=planners.index(options["planner"]),
                        format_func=PLANNER_WORDS.get, horizontal=True, key="plan_planner")
-    if planner != "rules":
+    if profile.modality == "image":
+        st.caption(IMAGE_NOTE)
+    elif planner != "rules":
         st.caption(f"Ollama at {options['host']}"
                    + (f", model {options['default_model']}" if options["default_model"]
                       else "") + ". Change it on the Settings page.")
@@ -103,7 +106,7 @@ plan = Plan.model_validate(doc["plan"])
 
 st.subheader("The plan in plain words")
 show_origin(doc, versions)
-show_card(plan)
+show_card(plan, ws.image_setup(plan) if profile.modality == "image" else None)
 show_provenance(doc.get("provenance") or {})
 
 st.subheader("Edit")

@@ -11,6 +11,7 @@ from app import nav
 from app.results_ui import single_split
 from app.ui import TRIAL_COLUMNS, clock, fmt_params, fmt_score, show_error, workspace
 from engine.jobs import max_parallel_runs
+from engine.results import figures
 from storage import runs as run_store
 from storage.runfolder import ACTIVE, RunFolder
 
@@ -89,28 +90,11 @@ def live_view(run_id: str) -> None:
                     st.code(trace, language="text")
 
     trials = run_store.trials(ws.catalog, run_id)
-    # The baseline goes in the title: as a point it would squash every real model's scale.
     baseline = [t["cv_score"] for t in trials if t["family"] == "dummy" and t["cv_score"]]
     done = [t for t in trials if t["state"] == "complete" and t["family"] != "dummy"]
     if len(done) >= 2:
-        frame = pd.DataFrame(done)
-        frame["finished"] = pd.to_datetime(frame["finished_at"], unit="s")
-        better = max if run["greater_is_better"] else min
-        best, best_so_far = None, []
-        for score in frame["cv_score"]:
-            best = score if best is None else better(best, score)
-            best_so_far.append(best)
-        frame["best so far"] = best_so_far
-        fig = px.scatter(frame, x="finished", y="cv_score", color="family",
-                         title=f"Trials ({run['metric']})", height=380,
-                         labels={"cv_score": run["metric"], "finished": ""})
-        fig.update_layout(legend={"orientation": "h", "y": -0.15})
-        fig.add_scatter(x=frame["finished"], y=frame["best so far"], mode="lines",
-                        name="best so far", line={"shape": "hv"})
-        if baseline:
-            fig.update_layout(title=f"Trials ({run['metric']}); the baseline that ignores the "
-                                    f"features scores {baseline[0]:.4g}")
-        st.plotly_chart(fig, key="runs_chart")
+        st.plotly_chart(figures.trials_figure(done, run, baseline[0] if baseline else None),
+                        key="runs_chart")
     _epoch_curves(run_id, run["metric"])
     if trials:
         _families(trials, run["greater_is_better"])

@@ -45,6 +45,12 @@ class Home:
         return self.root / "samples"
 
     @property
+    def weights(self) -> Path:
+        """Pretrained network weights a person put here (`<name>.safetensors`); never
+        downloaded into."""
+        return self.root / "weights"
+
+    @property
     def db_path(self) -> Path:
         return self.root / "modelyard.duckdb"
 

@@ -48,14 +48,21 @@ class Proposal:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
+# Said where an image plan is shown: the rule planner making it is expected, not a fallback.
+IMAGE_NOTE = ("Image plans come from the image rules: they choose the networks, the image "
+              "size and a holdout split from the images themselves. The language model is "
+              "briefed on tables (columns and the model families for them), so it is not "
+              "asked.")
+
+
 def _images_only(profile: Profile, planner: str) -> str | None:
-    """Why the rule planner plans an image data set (the model is briefed for tables)."""
-    if profile.modality != "image" or planner == "rules":
+    """IMAGE_NOTE for an image data set (the rule planner plans it), else None."""
+    if profile.modality != "image":
         return None
     if planner == "ollama":
         raise PlanError("The language model plans tables, not image data sets.",
                         "Use the auto or rules planner for images.")
-    return "The language model plans tables only, so the rule planner planned these images."
+    return IMAGE_NOTE
 
 
 def check_planner(planner: str) -> str:
@@ -129,8 +136,9 @@ def propose(
     goal = (goal or "").strip()
     reading = read_goal(goal, profile) if goal else None
     provenance: dict[str, Any] = {"requested_planner": planner, "goal": goal}
-    fallback = _images_only(profile, planner)
-    if fallback is None and planner != "rules":
+    note = _images_only(profile, planner)
+    fallback = None
+    if note is None and planner != "rules":
         hardware = system.hardware() if hardware is None else hardware
         provenance["hardware"] = hardware
         config = LLMConfig(host=host or resolve_host(None, None)[0], model=model,
@@ -164,7 +172,7 @@ def propose(
                             provenance)
     plan = rules_with_goal(profile, dataset_id, goal=goal, reading=reading, target=target,
                            budget_seconds=budget_seconds, seed=seed)
-    provenance.update(planner="rules", fallback_reason=fallback)
+    provenance.update(planner="rules", fallback_reason=fallback, planner_note=note)
     return Proposal(plan, "rules", None, fallback, provenance)
 
 
@@ -212,8 +220,9 @@ def revise(
     if [f.code for f in findings] == ["fine"]:
         provenance["review"]["changes"] = []
         return Revision(findings, None, [], "rules", None, None, provenance)
-    fallback = _images_only(profile, planner)
-    if fallback is None and planner != "rules":
+    note = _images_only(profile, planner)
+    fallback = None
+    if note is None and planner != "rules":
         hardware = system.hardware() if hardware is None else hardware
         config = LLMConfig(host=host or resolve_host(None, None)[0], model=model,
                            default_model=default_model, timeout=timeout, seed=plan.seed,
@@ -252,7 +261,7 @@ def revise(
             provenance["review"]["changes"] = changes
             return Revision(findings, revised, changes, "ollama", record.get("model"), None,
                             provenance)
-    provenance.update(planner="rules", fallback_reason=fallback)
+    provenance.update(planner="rules", fallback_reason=fallback, planner_note=note)
     provenance["review"]["changes"] = rule_changes
     if not rule_changes:
         return Revision(findings, None, [], "rules", None, fallback, provenance)

@@ -150,6 +150,44 @@ def history_figure(history: dict[str, Any], metric: str) -> go.Figure:
     return fig
 
 
+def _run_start(run: dict[str, Any], first_finished: float) -> float:
+    """When the Run started, for "seconds into the run": its worker's start; for a Run given
+    more time (its worker started again after earlier trials), its creation."""
+    started = run.get("started_at") or run.get("created_at") or first_finished
+    if first_finished < started:
+        return run.get("created_at") or first_finished
+    return started
+
+
+def trials_figure(trials: list[dict[str, Any]], run: dict[str, Any],
+                  baseline: float | None = None) -> go.Figure:
+    """A Run's finished trials by when they finished (seconds into the run) and their
+    score, with the best so far as a step line; `baseline` is said in the title."""
+    metric = run.get("metric") or "score"
+    title = f"Trials ({metric})"
+    if baseline is not None:
+        # In the title: as a point it would squash every real model's scale.
+        title += f"; the baseline that ignores the features scores {baseline:.4g}"
+    # The legend sits above the plot, so it never covers the axis or its title.
+    fig = _figure(title, margin=dict(l=10, r=10, t=90, b=10),
+                  legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    frame = pd.DataFrame(trials)
+    if not len(frame):
+        return fig
+    frame = frame.sort_values("finished_at", kind="stable")
+    frame["seconds"] = frame["finished_at"] - _run_start(run, frame["finished_at"].min())
+    for family, group in frame.groupby("family", sort=False):
+        fig.add_scatter(x=group["seconds"], y=group["cv_score"], mode="markers", name=family,
+                        hovertext=group["model"])
+    best = frame["cv_score"].cummax() if run.get("greater_is_better") \
+        else frame["cv_score"].cummin()
+    fig.add_scatter(x=frame["seconds"], y=best, mode="lines", line_shape="hv",
+                    name="best so far", line=dict(color="black"))
+    fig.update_layout(xaxis_title="seconds into the run", yaxis_title=metric,
+                      xaxis_rangemode="tozero")
+    return fig
+
+
 def param_importance_figure(importance: dict[str, float], family: str) -> go.Figure:
     items = sorted(importance.items(), key=lambda kv: kv[1])
     fig = _figure(f"Which {family} settings mattered (Optuna PED-ANOVA)",

@@ -15,11 +15,12 @@ from typing import Any
 import plotly.graph_objects as go
 
 from engine.planning.explain import card, family_title, validation_words
-from engine.results import diagnostics, figures
+from engine.planning.image_setup import bundle_setup
+from engine.results import diagnostics, figures, report_images
 from engine.results.artifacts import RunResult
 from engine.results.compare import leader_verdicts
 from engine.results.explain import model_importance, permutation_importance
-from engine.schemas import Metric
+from engine.schemas import Metric, ValidationKind
 from storage import runs as run_store
 from storage.catalog import Catalog
 
@@ -143,18 +144,20 @@ def feature_names(meta: dict[str, Any]) -> list[str]:
     return [*meta.get("numeric", []), *meta.get("categorical", []), *meta.get("datetime", [])]
 
 
-def metric_sentence(metric: Metric, value: float, target: str, classes: list[Any]) -> str:
-    """What a score means, in one sentence without jargon."""
+def metric_sentence(metric: Metric, value: float, target: str, classes: list[Any],
+                    unit: str = "row") -> str:
+    """What a score means, in one sentence without jargon; `unit` is what is predicted
+    ("row", "image")."""
     if metric is Metric.roc_auc:
         positive = f"“{classes[1]}”" if len(classes) == 2 else "the right class"
-        return (f"ROC AUC {value:.3f}: given one row of each kind, the model gives "
+        return (f"ROC AUC {value:.3f}: given one {unit} of each kind, the model gives "
                 f"{positive} the higher probability {value:.1%} of the time (0.5 is "
                 "guessing, 1 is perfect).")
     if metric is Metric.log_loss:
         return (f"Log loss {value:.3f}: how far the predicted probabilities are from what "
                 "happened; 0 is perfect, lower is better.")
     if metric is Metric.accuracy:
-        return f"Accuracy {value:.1%}: that share of rows gets the right answer."
+        return f"Accuracy {value:.1%}: that share of {unit}s gets the right answer."
     if metric is Metric.f1_macro:
         return (f"F1 (macro) {value:.3f}: right answers balanced across the classes, rare "
                 "classes counting as much as common ones (1 is perfect).")
@@ -179,7 +182,7 @@ def build(result: RunResult, catalog: Catalog) -> Report:
     b += _summary(result, metric, leaders, families)
     b += _data(result, profile)
     b += _plan(result)
-    b += _leaderboard(metric, leaders, families)
+    b += _leaderboard(metric, leaders, families, _one_split(plan))
     b += _diagnostics(result)
     b += _card(result, profile, metric)
     when = time.strftime("%Y-%m-%d %H:%M",
@@ -191,21 +194,49 @@ def build(result: RunResult, catalog: Catalog) -> Report:
     return Report(title, b)
 
 
+def _one_split(plan) -> bool:
+    """Scored on one validation split (a holdout): no spread across folds to speak of."""
+    return plan.validation.kind is ValidationKind.holdout
+
+
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    """“1 image”, “400 images”."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
+def _unit(result: RunResult) -> str:
+    return "image" if result.is_image else "row"
+
+
+def _images_in_classes(result: RunResult) -> str:
+    """“400 images in 4 classes”, from the profile (the classes from the model)."""
+    profile = result.profile
+    classes = _count(len(result.classes), "class", "classes")
+    if profile is None:
+        return f"images in {classes}"
+    n = profile.images.n_images if profile.images is not None else profile.n_rows
+    return f"{_count(n, 'image')} in {classes}"
+
+
 def _summary(result, metric, leaders, families) -> list[Block]:
     plan, meta, run = result.plan, result.meta, result.record
     best = next((r for r in leaders if r["rank"] == 1), None)
     trials = sum(f["trials"] for f in families)
     took = (run.get("finished_at") or 0) - (run.get("started_at") or 0)
-    n_features = len(feature_names(meta))
-    text = (f"This model predicts **{plan.target}** ({plan.task.value}) from {n_features} "
-            f"columns of the data set **{result.dataset_name}**. Modelyard tried {trials} "
-            f"configurations of {len({f['family'] for f in families} - {'ensemble'})} "
-            "kinds of model in "
+    source = (_images_in_classes(result) if result.is_image
+              else _count(len(feature_names(meta)), "column"))
+    kinds = len({f["family"] for f in families} - {"ensemble"})
+    text = (f"This model predicts **{plan.target}** ({plan.task.value}) from {source} of the "
+            f"data set **{result.dataset_name}**. Modelyard tried "
+            f"{_count(trials, 'configuration')} of {_count(kinds, 'kind')} of model in "
             f"{took:.0f} seconds and kept the best: **{meta.get('model')}** "
             f"({_kind_of_model(meta)}).")
     blocks = [Block("h2", "Summary"), Block("p", text)]
-    points = [metric_sentence(metric, meta["cv_score"], plan.target, result.classes)]
-    if best and best.get("cv_std") is not None:
+    unit = _unit(result)
+    points = [metric_sentence(metric, meta["cv_score"], plan.target, result.classes, unit)]
+    if _one_split(plan):
+        points.append(_holdout_sentence(metric, result.oof, unit))
+    elif best and best.get("cv_std") is not None:
         points.append(f"Across the {len(best['fold_scores'])} validation folds the score "
                       f"varied by ± {best['cv_std']:.3g} (standard deviation).")
     dummy = next((f for f in families if f["family"] == "dummy" and f["best_score"]
@@ -224,6 +255,19 @@ def _summary(result, metric, leaders, families) -> list[Block]:
     return blocks + [Block("list", items=points)]
 
 
+def _holdout_sentence(metric: Metric, oof, unit: str) -> str:
+    """What one validation split can and cannot tell."""
+    n = len(oof) if oof is not None else 0
+    on = f"on {_count(n, unit)}" if n else f"on {unit}s"
+    text = (f"Scored once, {on} kept out of training (a single holdout split): there is "
+            "no spread across folds to report, so small differences between models may be "
+            "chance.")
+    if metric is Metric.accuracy and n:
+        text += (f" One {unit} more or less predicted right moves the accuracy by "
+                 f"{100 / n:.2g} percentage points.")
+    return text
+
+
 def _kind_of_model(meta: dict[str, Any]) -> str:
     if meta.get("family") == "ensemble":
         members = meta.get("params", {}).get("members", [])
@@ -236,14 +280,18 @@ def _data(result: RunResult, profile) -> list[Block]:
     blocks = [Block("h2", "The data")]
     if profile is None:
         return blocks + [Block("p", "The data set's profile is no longer available.")]
-    kinds: dict[str, int] = {}
-    for c in profile.columns:
-        kinds[c.kind.value] = kinds.get(c.kind.value, 0) + 1
-    blocks.append(Block("p", f"{profile.n_rows:,} rows and {profile.n_cols} columns ("
-                             + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ")."))
+    if result.is_image:
+        blocks.append(Block("p", report_images.the_images(profile)))
+    else:
+        kinds: dict[str, int] = {}
+        for c in profile.columns:
+            kinds[c.kind.value] = kinds.get(c.kind.value, 0) + 1
+        blocks.append(Block("p", f"{profile.n_rows:,} rows and {profile.n_cols} columns ("
+                                 + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+                                 + ")."))
     if profile.class_balance:
         total = sum(n for _, n in profile.class_balance)
-        blocks.append(Block("table", columns=["class", "rows", "share"], rows=[
+        blocks.append(Block("table", columns=["class", f"{_unit(result)}s", "share"], rows=[
             [label, n, f"{n / total:.1%}"] for label, n in profile.class_balance[:20]]))
     if profile.warnings:
         blocks.append(Block("h3", "Warnings about the data"))
@@ -260,8 +308,11 @@ def _plan(result: RunResult) -> list[Block]:
     blocks = [Block("h2", "The plan and its reasons")]
     if plan.goal:
         blocks.append(Block("p", f"Asked for: “{plan.goal}”"))
+    # An image Run's card says the image size and starting weights its network used.
+    setup = (bundle_setup(result.meta, result.record.get("hardware"), result.home.weights)
+             if result.is_image else None)
     blocks.append(Block("table", columns=["choice", "value", "why"],
-                        rows=[[i.label, i.value, i.why] for i in card(plan)]))
+                        rows=[[i.label, i.value, i.why] for i in card(plan, setup)]))
     blocks.append(Block("table", columns=["model family", "trials at most", "why"], rows=[
         [family_title(f.family.value), f.max_trials, f.reason] for f in plan.families]))
     if plan.rationale:
@@ -269,14 +320,18 @@ def _plan(result: RunResult) -> list[Block]:
     return blocks
 
 
-def _leaderboard(metric: Metric, leaders, families) -> list[Block]:
+def _leaderboard(metric: Metric, leaders, families, one_split: bool) -> list[Block]:
+    scored = (f"{metric.value} on the holdout" if one_split
+              else f"cross-validated {metric.value}")
     blocks = [Block("h2", "Leaderboard"),
-              Block("p", f"The best configurations by cross-validated {metric.value} ("
+              Block("p", f"The best configurations by {scored} ("
                          f"{'higher' if metric.greater_is_better else 'lower'} is better).")]
-    blocks.append(Block("table", columns=["rank", "model", "family", metric.value, "± folds",
+    # One split has no spread across folds: no column of zeros that reads as certainty.
+    spread = [] if one_split else ["± folds"]
+    blocks.append(Block("table", columns=["rank", "model", "family", metric.value, *spread,
                                           "fit time (s)"],
-                        rows=[[r["rank"], r["model"], family_title(r["family"]),
-                               r["cv_score"], r["cv_std"], r["fit_seconds"]]
+                        rows=[[r["rank"], r["model"], family_title(r["family"]), r["cv_score"],
+                               *([] if one_split else [r["cv_std"]]), r["fit_seconds"]]
                               for r in leaders]))
     blocks.append(Block("h3", "Per model family"))
     blocks.append(Block("table", columns=["family", "trials", "completed", "stopped early",
@@ -292,9 +347,14 @@ def _diagnostics(result: RunResult) -> list[Block]:
     oof = result.oof
     if oof is None:
         return blocks + [Block("p", "This run kept no out-of-fold predictions.")]
-    blocks.append(Block("p", "Every row below was predicted by a model that had not seen "
-                             "it during training, so these charts show how the model does "
-                             "on new rows like these."))
+    if result.is_image:
+        blocks.append(Block("p", f"Each of the {len(oof):,} validation images was predicted "
+                                 "by a network that had not seen it while training, so these "
+                                 "charts show how the model does on new images like these."))
+    else:
+        blocks.append(Block("p", "Every row below was predicted by a model that had not seen "
+                                 "it during training, so these charts show how the model "
+                                 "does on new rows like these."))
     classes, target = result.classes, result.plan.target
     if classes:
         cm = diagnostics.confusion(oof, classes)
@@ -351,18 +411,23 @@ def _card(result: RunResult, profile, metric: Metric) -> list[Block]:
     plan, meta = result.plan, result.meta
     features = feature_names(meta)
     blocks = [Block("h2", "Model card: intended use and limitations")]
-    blocks.append(Block("p", f"**Intended use:** predicting {plan.target} for new rows that "
-                             "come from the same source as the training data, with the same "
-                             "columns measured the same way. It supports a person's decision; "
-                             "it should not make decisions about people on its own."))
-    limits = [
-        f"The scores are estimated by {validation_words(plan)}. They hold for rows like the "
-        "training rows; data that drifts (new customers, new products, a later period) can "
-        "be predicted worse.",
-        f"It was trained on {profile.n_rows:,} rows." if profile else "",
-        "Rows predicted with columns missing or out of the training range get less reliable "
-        "answers; the Predict page names such columns before predicting.",
-    ]
+    if result.is_image:
+        blocks.append(Block("p", report_images.intended_use(result)))
+        limits = report_images.limits(result, profile)
+    else:
+        blocks.append(Block("p", f"**Intended use:** predicting {plan.target} for new rows "
+                                 "that come from the same source as the training data, with "
+                                 "the same columns measured the same way. It supports a "
+                                 "person's decision; it should not make decisions about "
+                                 "people on its own."))
+        limits = [
+            f"The scores are estimated by {validation_words(plan)}. They hold for rows like "
+            "the training rows; data that drifts (new customers, new products, a later "
+            "period) can be predicted worse.",
+            f"It was trained on {profile.n_rows:,} rows." if profile else "",
+            "Rows predicted with columns missing or out of the training range get less "
+            "reliable answers; the Predict page names such columns before predicting.",
+        ]
     if profile is not None:
         limits += [f"Data warning: {w.message}" for w in profile.warnings
                    if w.severity in ("warning", "error")]
@@ -377,7 +442,8 @@ def _card(result: RunResult, profile, metric: Metric) -> list[Block]:
                       f"used: {', '.join(sensitive)}. Check that this is lawful and fair for "
                       "the intended use, and compare errors across these groups.")
     blocks.append(Block("list", items=[x for x in limits if x]))
-    blocks.append(Block("p", f"**Inputs:** {', '.join(features)}."))
+    blocks.append(Block("p", report_images.inputs(result) if result.is_image
+                        else f"**Inputs:** {', '.join(features)}."))
     if plan.excluded_columns:
         blocks.append(Block("p", f"**Left out on purpose:** {', '.join(plan.excluded_columns)}."))
     return blocks

@@ -125,6 +125,8 @@ def test_excel_upload_asks_for_the_sheet(app, tmp_path):
 def test_image_folder_shows_a_grid_per_class(app, tmp_path):
     root = class_folders(tmp_path / "pets", {"cat": 4, "dog": 3})
     open_path(app, root)
+    assert "Added **pets**: 7 images." in texts(app.success)
+    assert "  ·  7 images  ·  " in app.selectbox(key="data_pick").options[0]  # not "7 rows"
     assert metric(app, "Images") == "7"
     assert metric(app, "Classes") == "2"
     assert metric(app, "Kind of data") == "image"

@@ -1,6 +1,8 @@
-"""The result pages for an image model through AppTest: Predict takes a zip of images, image
+"""The pages for an image model through AppTest: Predict takes a zip of images, image
 files, or a folder, and writes predictions.csv with `path` first; Model shows the
-validation images it got wrong; Runs and Leaderboard leave the spread across folds blank.
+validation images it got wrong; Runs and Leaderboard leave the spread across folds blank;
+the Plan page and the report read in images, networks and one holdout split, not in rows
+and columns.
 
 One tiny image Run (three colours, 20 px) is trained once for the module with
 `modelyard run`."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -178,3 +181,51 @@ def test_runs_and_leaderboard_leave_the_fold_spread_blank(at):
     assert not at.exception and not at.error, texts(at.error)
     best = next(f.value for f in at.dataframe if "versus" in f.value.columns)
     assert best["cv_std"].isna().all() and (best["family"] == "resnet18").all()
+
+
+def test_plan_page_reads_as_an_image_plan(at, tmp_path, monkeypatch):
+    # Empty caches: whether pretrained weights exist does not depend on this machine.
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    at.switch_page(f"{PAGES}/plan.py").run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert "  ·  48 images  ·  " in at.selectbox(key="plan_pick").options[0]
+    # Planned by the image rules is expected: said in a caption, not warned about.
+    assert not at.warning, texts(at.warning)
+    assert "Image plans come from the image rules" in texts(at.caption)
+    said = texts(at.markdown)
+    assert "Columns left out" not in said and "column" not in said
+    assert "**How scores are checked:** a single 20% holdout: that share of the images" in said
+    assert "**Networks:** ResNet-18 (11.7 M parameters" in said
+    assert "**Image size:** 32×32 pixels" in said  # 20 px squares, rounded up to 32
+    assert ("**Starting weights:** ResNet-18: no pretrained weights found: it trains from "
+            "scratch") in said
+    assert f"put resnet18.safetensors (or .pth) in {at.home / 'weights'}" in said
+    # A weights file put where the card says is found (and would be used) at once.
+    (at.home / "weights").mkdir()
+    (at.home / "weights" / "resnet18.safetensors").write_bytes(b"")
+    at.run()
+    assert ("**Starting weights:** ResNet-18: pretrained weights found in "
+            f"{at.home / 'weights' / 'resnet18.safetensors'}") in texts(at.markdown)
+
+
+def test_the_report_of_an_image_run_speaks_of_images(at, image_run):
+    at.switch_page(f"{PAGES}/model.py").run()
+    at.button(key="model_report_build").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    report = (at.home / "runs" / image_run.run_id / "results" / "report.md").read_text()
+    assert "from 48 images in 3 classes of the data set" in report
+    assert re.search(r"Scored once, on \d+ images kept out of training \(a single holdout "
+                     r"split\): there is no spread across folds", report)
+    for table_words in ("0 columns", "validation folds", "± folds", "± 0", "cross-validated",
+                        "Columns left out", "rows and", "new rows", "trained on 48 rows"):
+        assert table_words not in report, table_words
+    assert "48 images in 3 classes, typically 20×20 pixels." in report
+    assert "| class | images | share |" in report
+    assert "| Image size | 32×32 pixels |" in report
+    assert "The best configurations by accuracy on the holdout" in report
+    assert "| rank | model | family | accuracy | fit time (s) |" in report
+    assert "**Intended use:** sorting new images into the 3 classes it learned (blue, green, " \
+           "red)" in report
+    assert "**Inputs:** one image file of any size (converted to RGB, resized to 32×32 " \
+           "pixels)." in report

@@ -302,8 +302,10 @@ def test_image_data_sets_are_planned_by_rules(fake_ollama):
                            reason="the folder names"))
     proposal = propose(profile, "ds_img", host=fake_ollama.url, hardware={})
     assert (proposal.planner, proposal.plan.families[0].family) == ("rules", Family.resnet18)
-    assert proposal.fallback_reason == ("The language model plans tables only, so the rule "
-                                        "planner planned these images.")
+    # Expected, not a fallback: a note says why, and nothing reads as a warning.
+    assert proposal.fallback_reason is None
+    assert proposal.provenance["planner_note"].startswith("Image plans come from the image "
+                                                          "rules")
     assert proposal.plan.check_against(profile) == []
     with pytest.raises(PlanError, match="plans tables, not image data sets"):
         propose(profile, "ds_img", planner="ollama", host=fake_ollama.url)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from engine.errors import BadInputError
-from engine.results import compare, diagnostics, explain, predict, submission, tuning
+from engine.results import compare, diagnostics, explain, figures, predict, submission, tuning
 from engine.schemas import Task
 from engine.training import families
 from engine.training.bundle import BUNDLE_FORMAT, Predictor, save_bundle, upgrade_meta
@@ -348,3 +348,26 @@ def test_an_image_bundle_exports_its_state_dict_and_config(home, tmp_path):
     requirements = (done.folder / "requirements.txt").read_text()
     assert "torch==2.15.0" in requirements and "timm" in requirements
     assert "ImagePredictor" in (done.folder / "README.md").read_text()
+
+
+# -- the Runs page's trials chart ------------------------------------------------------------
+def test_the_trials_chart_counts_seconds_into_the_run_with_the_legend_above_it():
+    run = {"metric": "log_loss", "greater_is_better": False, "created_at": 1000.0,
+           "started_at": 1002.0}
+    trials = [{"model": "resnet18_0", "family": "resnet18", "cv_score": 0.9, "finished_at": 1010.0},
+              {"model": "resnet18_1", "family": "resnet18", "cv_score": 0.5, "finished_at": 1020.0},
+              {"model": "convnext_nano_0", "family": "convnext_nano", "cv_score": 0.7,
+               "finished_at": 1031.5}]
+    fig = figures.trials_figure(trials, run, baseline=1.0986)
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["resnet18"].x) == [8.0, 18.0]  # not clock times
+    assert list(by_name["convnext_nano"].x) == [29.5]
+    assert list(by_name["best so far"].y) == [0.9, 0.5, 0.5]  # lower is better
+    assert fig.layout.xaxis.title.text == "seconds into the run"
+    # Above the plot: a horizontal legend under it covered the axis and its labels.
+    assert fig.layout.legend.yanchor == "bottom" and fig.layout.legend.y >= 1
+    assert "the baseline that ignores the features scores 1.099" in fig.layout.title.text
+    # A run given more time restarts its worker after its first trials: counting from
+    # that restart would put them before zero, so the count starts at its creation.
+    resumed = figures.trials_figure(trials, {**run, "started_at": 1025.0})
+    assert list(resumed.data[-1].x) == [10.0, 20.0, 31.5]
