@@ -34,13 +34,13 @@ class ImageSetup:
 def weights_source(name: str, weights_dir: Path | None) -> str:
     """Where `name`'s pretrained weights would come from, as the trainer looks for them."""
     # The trainer's own look-up (engine/vision/backbones.create), without loading anything.
-    from engine.vision.backbones import _cached, _local_file
+    from engine.vision.backbones import in_local_cache, local_weights_file
 
-    local = _local_file(name, weights_dir)
+    local = local_weights_file(name, weights_dir)
     if local is not None:
         return f"pretrained weights found in {local}"
     try:
-        cached = _cached(name)
+        cached = in_local_cache(name)
     except (ImportError, BadInputError):  # no timm: the run will say how to install it
         return "cannot tell: PyTorch and timm are not installed"
     except Exception:  # a name timm does not know, a cache it cannot read

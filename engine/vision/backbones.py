@@ -32,7 +32,7 @@ BACKBONES = {
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 
 
-def _local_file(name: str, weights_dir: Path | None) -> Path | None:
+def local_weights_file(name: str, weights_dir: Path | None) -> Path | None:
     if weights_dir is None:
         return None
     for suffix in WEIGHT_SUFFIXES:
@@ -42,7 +42,7 @@ def _local_file(name: str, weights_dir: Path | None) -> Path | None:
     return None
 
 
-def _cached(name: str) -> bool:
+def in_local_cache(name: str) -> bool:
     """Whether timm's pretrained weights for `name` already sit in a local cache."""
     import timm
 
@@ -61,12 +61,12 @@ def create(name: str, num_classes: int, weights_dir: Path | None = None):
     """The backbone with a fresh head for `num_classes`, and where its weights came from."""
     _, timm = require_torch()
     os.environ["HF_HUB_OFFLINE"] = "1"  # a cache hit must never turn into a download
-    local = _local_file(name, weights_dir)
+    local = local_weights_file(name, weights_dir)
     if local is not None:
         model = timm.create_model(name, pretrained=True, num_classes=num_classes,
                                   pretrained_cfg_overlay={"file": str(local)})
         return model, f"pretrained weights from {local}"
-    if _cached(name):
+    if in_local_cache(name):
         try:
             model = timm.create_model(name, pretrained=True, num_classes=num_classes)
             return model, "pretrained weights from the local cache"
