@@ -157,7 +157,7 @@ def _families(trials: list[dict], greater_is_better: bool) -> None:
     rows = []
     for family, group in frame.groupby("family", sort=False):
         done = group[group["state"] == "complete"]["cv_score"]
-        best = (done.max() if greater_is_better else done.min()) if len(done) else None
+        best = (done.max() if greater_is_better else done.min()) if len(done) else float("nan")
         rows.append({"family": family, "trials": len(group),
                      "stopped early": int((group["state"] == "pruned").sum()),
                      "failed": int((group["state"] == "failed").sum()),

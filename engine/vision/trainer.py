@@ -84,8 +84,10 @@ class ImageSearch:
                                self.device == "cuda")
         idx = np.arange(len(paths))
         stratify = codes if np.bincount(codes).min() >= 2 else None
-        train_idx, valid_idx = train_test_split(idx, test_size=0.2, random_state=plan.seed,
-                                                stratify=stratify)
+        # Images are always judged on one holdout: its share is the plan's.
+        train_idx, valid_idx = train_test_split(
+            idx, test_size=plan.validation.holdout_fraction, random_state=plan.seed,
+            stratify=stratify)
         self.train = ([paths[i] for i in train_idx], codes[train_idx])
         self.valid = ([paths[i] for i in valid_idx], codes[valid_idx])
         self.valid_rows = valid_idx

@@ -92,6 +92,27 @@ def test_local_weights_file_is_used_and_said(tmp_path):
                         for n in body)
 
 
+@pytest.mark.parametrize("share", [0.2, 0.35])
+def test_the_holdout_share_is_the_plans(ws, tmp_path, share):
+    from engine import jobs
+    from engine.vision.trainer import ImageSearch
+    from storage.runfolder import JournalWriter
+
+    write_digits(tmp_path, 100)
+    meta = ws.ingest(tmp_path / "train")
+    plan = image_plan(load_profile(ws.home, meta["id"]), meta["id"], budget_seconds=5)
+    plan = plan.model_copy(update={"validation": plan.validation.model_copy(
+        update={"holdout_fraction": share})})
+    folder = jobs.create_run(ws.home, plan)
+    journal = JournalWriter(folder)
+    try:
+        search = ImageSearch(plan, ws.home.dataset_dir(meta["id"]), folder, journal,
+                             started=0.0, threads=1, weights_dir=None)
+    finally:
+        journal.close()
+    assert len(search.valid_rows) == round(100 * share)
+
+
 @pytest.mark.slow
 def test_digits_train_on_the_cpu_and_predict_a_folder_well_above_chance(ws, tmp_path, wait):
     truth = write_digits(tmp_path, 700, 200)
