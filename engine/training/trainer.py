@@ -9,6 +9,24 @@ or their trial caps; a trial is not started when the family's recent trials say 
 cannot finish before the deadline. Within a trial, fold scores are reported to Optuna's
 median pruner, so a configuration clearly worse than earlier ones stops after a fold or two.
 
+Memory policy: each family estimates what a trial needs (`memory_bytes`) before it
+starts. A trial may use 80% (`guard.MEMORY_SHARE`) of the memory free at that moment
+(the system's, or its cgroup's when that is tighter), and never more than
+$MODELYARD_MEMORY_LIMIT_GB; a trial whose estimate exceeds that is skipped. The
+estimates are rough, and on Linux running out of memory kills the process rather than
+raising, so a trial whose estimate is a large share of its allowance runs in a watched
+child process (`guard.py`; $MODELYARD_GUARD_FITS=always|never overrides): killed past
+its allowance, or by the kernel, it is recorded as failed "out of memory" and the Run
+goes on. The family's estimates are then scaled by what the killed trial really used,
+a smaller configuration (`ModelFamily.smaller`) is queued as its next trial, and later
+trials at least as large as the one that ran out are skipped. A guarded fit still
+running when the budget (plus 10%) is over is killed, so it cannot overrun the budget.
+A fit in-process cannot be stopped (LightGBM stops itself at the deadline), so a trial
+of a family without such a hook is guarded too when the family's last trials took more
+than a quarter of the time left or, before it has any, when the data has 10,000 rows
+or more. Below that, fits are short and the guard's start-up (~1.5 s once, then ~0.1 s
+a trial) would cost more than it saves.
+
 Resumable: the studies live in the run's Optuna journal and the pool of out-of-fold
 predictions in `oof/`, so a Run given more time continues where it stopped.
 """
@@ -35,7 +53,18 @@ from engine.training import families
 from engine.training.data import TrainingData
 from engine.training.ensemble import caruana
 from engine.training.evaluate import CVResult, OutOfTime, cross_validate
-from engine.training.families.base import FitContext
+from engine.training.families.base import Choice, FitContext, Int, Space
+from engine.training.guard import (
+    Allowance,
+    FitFailed,
+    FitGuard,
+    FitStopped,
+    OutOfMemory,
+    free_memory,
+    gb,
+    user_limit,
+    wants_guard,
+)
 from engine.training.metrics import better, score, worst
 from engine.training.search import suggest
 from storage.runfolder import JournalWriter
@@ -47,8 +76,13 @@ TOP_FAMILIES = 3
 MAX_FAILURES = 3
 # Out-of-fold predictions of this many best trials are kept for ensembling.
 POOL_SIZE = 10
-# A trial may plan on this share of the memory that is free when it starts.
-MEMORY_SHARE = 0.8
+# A guarded fit is killed once the budget is over by more than this share of it.
+BUDGET_GRACE = 0.1
+# A trial that cannot stop itself is fitted where it can be stopped when the family's
+# last trials took more than this share of the time left, or, before it has any, when
+# the data has this many rows (below that, the guard's start-up would cost more).
+SLOW_SHARE = 0.25
+SLOW_ROWS = 10_000
 
 
 def parallel_trials(threads: int) -> int:
@@ -70,7 +104,8 @@ class Best:
 
 class Trainer:
     def __init__(self, plan: Plan, data: TrainingData, splits, journal: JournalWriter,
-                 optuna_path, n_jobs: int, started: float, oof_dir: Path | None = None):
+                 optuna_path, n_jobs: int, started: float, oof_dir: Path | None = None,
+                 scratch_dir: Path | None = None):
         self.plan = plan
         self.data = data
         self.splits = splits
@@ -91,6 +126,12 @@ class Trainer:
         self.pool: list[Best] = []
         self.oof_dir = oof_dir
         self.data_bytes = int(data.X.memory_usage(deep=True).sum())
+        # Memory learned during this session: per family, how far its estimates fell
+        # short, and the smallest estimate of a trial that ran out of memory.
+        self.memory_scale: dict[str, float] = {}
+        self.too_big: dict[str, int] = {}
+        self.scratch_dir = Path(scratch_dir or Path(optuna_path).parent / "guard")
+        self._guard: FitGuard | None = None
         self._restore()
 
     # -- resuming -----------------------------------------------------------------------
@@ -151,23 +192,43 @@ class Trainer:
         active = {c.family.value: (c, self._study(c, i))
                   for i, c in enumerate(self.plan.families)}
         running: dict[Future, str] = {}
-        with ThreadPoolExecutor(self.slots, thread_name_prefix="trial") as pool:
-            while True:
-                while len(running) < self.slots and time.time() < self.search_deadline():
-                    name = self._next_family(active)
-                    if name is None:
-                        break
-                    choice, study = active[name]
-                    running[pool.submit(self._one_trial, choice, study)] = name
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    del running[future]
-                    future.result()  # _one_trial stores its own failures
-                self._progress()
-        self._ensemble()
+        try:
+            with ThreadPoolExecutor(self.slots, thread_name_prefix="trial") as pool:
+                try:
+                    self._search(active, running, pool)
+                except BaseException:
+                    self._close_guard()  # the pool waits for its trials: end theirs now
+                    raise
+            self._ensemble()
+        finally:
+            self._close_guard()
         return self.best
+
+    def _search(self, active: dict, running: dict[Future, str], pool) -> None:
+        while True:
+            while len(running) < self.slots and time.time() < self.search_deadline():
+                name = self._next_family(active)
+                if name is None:
+                    break
+                choice, study = active[name]
+                running[pool.submit(self._one_trial, choice, study)] = name
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                del running[future]
+                future.result()  # _one_trial stores its own failures
+            self._progress()
+
+    def _fit_guard(self) -> FitGuard:
+        with self._lock:
+            if self._guard is None:
+                self._guard = FitGuard(self.scratch_dir, self.data, self.splits)
+            return self._guard
+
+    def _close_guard(self) -> None:
+        if self._guard is not None:
+            self._guard.close()
 
     def _next_family(self, active: dict) -> str | None:
         """The family that gets the next trial: round-robin over the contenders of the
@@ -257,7 +318,7 @@ class Trainer:
         # Running trials count towards the cap too; the enqueued defaults do not.
         trials = [t for t in study.trials if t.state is not TrialState.WAITING]
         failed = sum(t.state is TrialState.FAIL for t in trials)
-        space = families.get(choice.family).search_space(self.ctx)
+        space = self._space(choice)
         if len(trials) >= choice.max_trials or (not space and trials) \
                 or failed >= MAX_FAILURES:
             return False
@@ -269,18 +330,23 @@ class Trainer:
         family = families.get(choice.family)
         with self._lock:
             trial = study.ask()
-            params = suggest(trial, family.search_space(self.ctx))
+            params = suggest(trial, self._space(choice))
             self.trial_count += 1
         model = f"{family.name}_{trial.number}"
         common = {"model": model, "family": family.name, "number": trial.number,
                   "params": params}
-        need = family.memory_bytes(params, self.ctx, self.data_bytes)
-        free = psutil.virtual_memory().available
-        if need > MEMORY_SHARE * free:
+        estimate = family.memory_bytes(params, self.ctx, self.data_bytes)
+        need = int(estimate * self.memory_scale.get(family.name, 1.0))
+        room = Allowance(free_memory(psutil.virtual_memory().available), user_limit())
+        if estimate >= self.too_big.get(family.name, estimate + 1):
             study.tell(trial, state=TrialState.FAIL)
-            self.journal.emit("trial", f"{model} skipped: it needs about {need / 2**30:.1f} GB "
-                                       f"of memory and {free / 2**30:.1f} GB are free",
+            self.journal.emit("trial", f"{model} skipped: a similar trial ran out of memory",
                               state="failed", **common)
+            return
+        if need > room.bytes:
+            study.tell(trial, state=TrialState.FAIL)
+            self.journal.emit("trial", f"{model} skipped: it needs about {gb(need)} of memory "
+                                       f"and {room.describe()}", state="failed", **common)
             return
         started = time.time()
 
@@ -290,9 +356,7 @@ class Trainer:
                 raise optuna.TrialPruned()
 
         try:
-            result = cross_validate(family, params, self.ctx, self.data, self.splits,
-                                    self.plan.metric, deadline=self.search_deadline(),
-                                    after_fold=after_fold)
+            result = self._fit(family, params, need, room.bytes, after_fold)
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
             self.journal.emit("trial", f"{model} stopped early: worse than the median of "
@@ -304,19 +368,83 @@ class Trainer:
             self.journal.emit("trial", f"{model} stopped: the time budget ran out",
                               state="pruned", **common)
             return
-        except MemoryError:
+        except (OutOfMemory, MemoryError) as exc:
             study.tell(trial, state=TrialState.FAIL)
-            self.journal.emit("trial", f"{model} failed: out of memory", state="failed",
-                              **common)
+            reason = str(exc) if isinstance(exc, OutOfMemory) else "out of memory"
+            self.journal.emit("trial", f"{model} failed: {reason}", state="failed", **common)
+            self._after_out_of_memory(choice, study, model, params, estimate,
+                                      getattr(exc, "used", None))
+            return
+        except FitStopped as exc:
+            study.tell(trial, state=TrialState.FAIL)
+            self.journal.emit("trial", f"{model} stopped: {exc}", state="failed", **common)
             return
         except Exception as exc:  # a failing family is a stored state, not a crash
             study.tell(trial, state=TrialState.FAIL)
-            self.journal.emit("trial", f"{model} failed: {type(exc).__name__}: {exc}",
-                              state="failed", **common)
+            kind = exc.kind if isinstance(exc, FitFailed) else type(exc).__name__
+            self.journal.emit("trial", f"{model} failed: {kind}: {exc}", state="failed",
+                              **common)
             return
         with self._lock:  # the rest updates state that parallel trials share
             self._record(choice, study, trial, model, params, result,
                          time.time() - started, common)
+
+    def _fit(self, family, params: dict, need: int, allowed: int, after_fold) -> CVResult:
+        """Cross-validate in this process, or in a watched child process when the trial
+        might run out of memory or past the budget (see the module's memory policy)."""
+        if not wants_guard(need, allowed, slow=self._may_overrun(family)):
+            return cross_validate(family, params, self.ctx, self.data, self.splits,
+                                  self.plan.metric, deadline=self.search_deadline(),
+                                  after_fold=after_fold)
+        return self._fit_guard().cross_validate(
+            family.name, params, self.ctx, self.plan.metric, limit=allowed,
+            deadline=self.search_deadline(), after_fold=after_fold,
+            stop_at=self.budget_end + BUDGET_GRACE * self.plan.budget_seconds)
+
+    def _may_overrun(self, family) -> bool:
+        """Whether a trial of `family` could run past the budget with no way to stop it:
+        a family without a deadline hook, slow so far or untried on data this large."""
+        if family.fit_params(self.budget_end):
+            return False
+        seconds = self.family_seconds.get(family.name)
+        if not seconds:
+            return self.ctx.n_rows >= SLOW_ROWS
+        return max(seconds[-3:]) > SLOW_SHARE * (self.budget_end - time.time())
+
+    def _space(self, choice: FamilyChoice) -> Space:
+        """The search space of `choice` in this Run: trials are suggested from it, and a
+        queued configuration must lie inside it."""
+        return families.get(choice.family).search_space(self.ctx)
+
+    def _after_out_of_memory(self, choice: FamilyChoice, study: optuna.Study, model: str,
+                             params: dict, estimate: int, used: int | None) -> None:
+        """Learn from a trial that ran out of memory: scale the family's estimates by
+        what it really used, skip trials as large, and queue a smaller one if it has one."""
+        family = families.get(choice.family)
+        notes = []
+        with self._lock:
+            self.too_big[family.name] = min(self.too_big.get(family.name, estimate), estimate)
+            if used and estimate > 0 and used > estimate:
+                scale = max(self.memory_scale.get(family.name, 1.0), used / estimate)
+                self.memory_scale[family.name] = scale
+                notes.append(f"its estimates are now × {scale:.1f}")
+            smaller = family.smaller(params, self.ctx)
+            if smaller is not None:
+                smaller = _clamp(smaller, self._space(choice))
+            if smaller is not None and \
+                    family.memory_bytes(smaller, self.ctx, self.data_bytes) >= estimate:
+                smaller = None  # the Plan's limits leave no smaller configuration
+            if smaller is not None:
+                study.enqueue_trial(smaller)
+        if smaller is not None:
+            changes = ", ".join(f"{k} {params.get(k)} → {v}" for k, v in smaller.items()
+                                if params.get(k) != v)
+            notes.insert(0, f"retrying smaller: {changes}")
+        else:
+            notes.insert(0, f"{family.name} trials as large (about {gb(estimate)} estimated) "
+                            "are skipped from now on")
+        self.journal.emit("log", f"{model} ran out of memory; " + "; ".join(notes),
+                          level="warning")
 
     def _record(self, choice, study, trial, model, params, result, seconds, common) -> None:
         family = families.get(choice.family)
@@ -349,3 +477,19 @@ class Trainer:
             phase="search", fraction=min(1.0, elapsed / self.plan.budget_seconds),
             elapsed=elapsed, best_model=self.best.model,
             best_score=None if not self.best.model else self.best.score)
+
+
+def _clamp(params: dict, space: Space) -> dict | None:
+    """`params` with every searched number kept inside `space` (Optuna would replay one
+    outside it, past the Plan's limits); None if a choice is not among its options."""
+    out = dict(params)
+    for name, spec in space.items():
+        if name not in out:
+            return None
+        if isinstance(spec, Choice):
+            if out[name] not in spec.options:
+                return None
+        else:
+            value = min(spec.high, max(spec.low, out[name]))
+            out[name] = int(value) if isinstance(spec, Int) else float(value)
+    return out

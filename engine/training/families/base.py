@@ -43,6 +43,26 @@ def without(params: dict[str, Any], *names: str) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in names}
 
 
+def shrink(params: dict[str, Any], space: Space, **factors: float) -> dict[str, Any] | None:
+    """`params` with each named integer parameter multiplied by its factor, kept inside
+    the search space (Optuna replays a queued trial through it); None if none moved."""
+    out = dict(params)
+    for name, factor in factors.items():
+        spec = space.get(name)
+        if not isinstance(spec, Int) or name not in params:
+            continue
+        value = int(params[name] * factor)
+        if factor > 1 and value == params[name]:
+            value += 1
+        out[name] = min(spec.high, max(spec.low, value))
+    return None if out == params else out
+
+
+def columns(ctx: FitContext, data_bytes: int) -> int:
+    """About how many 8-byte columns the data has (for estimates that scale with them)."""
+    return max(1, data_bytes // max(1, 8 * ctx.n_rows))
+
+
 @dataclass(frozen=True)
 class FitContext:
     """What a family may know when building an estimator."""
@@ -81,6 +101,11 @@ class ModelFamily(ABC):
         """A rough upper bound of the memory one fit needs, checked against free RAM
         before the fit starts (Linux kills a process that runs out, it does not raise)."""
         return 4 * data_bytes
+
+    def smaller(self, params: dict[str, Any], ctx: FitContext) -> dict[str, Any] | None:
+        """A configuration like `params` that needs less memory, to retry with after
+        `params` ran out of it; None when the family has no such knob or is at its floor."""
+        return None
 
     def fit_params(self, deadline: float | None) -> dict[str, Any]:
         """Extra arguments for `fit` during the search: a family that can stop mid-fit

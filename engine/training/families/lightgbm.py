@@ -12,6 +12,8 @@ from engine.training.families.base import (
     ModelFamily,
     Space,
     class_weight,
+    columns,
+    shrink,
     without,
 )
 
@@ -39,6 +41,17 @@ class LightGBM(ModelFamily):
         return weights | {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31,
                 "min_child_samples": 20, "subsample": 1.0, "colsample_bytree": 1.0,
                 "reg_alpha": 1e-8, "reg_lambda": 1e-8}  # 1e-8: 0 within the log-scale space
+
+    def memory_bytes(self, params: dict, ctx: FitContext, data_bytes: int) -> int:
+        # The data and its binned copy; a histogram (≤255 bins of gradient and hessian)
+        # per feature cached for every leaf; the trees themselves (one per class).
+        leaves = params.get("num_leaves", 31)
+        trees = params.get("n_estimators", 100) * (ctx.n_classes if ctx.n_classes > 2 else 1)
+        return 4 * data_bytes + leaves * columns(ctx, data_bytes) * 256 * 16 \
+            + trees * leaves * 2 * 64
+
+    def smaller(self, params: dict, ctx: FitContext) -> dict | None:
+        return shrink(params, self.search_space(ctx), num_leaves=0.5, n_estimators=0.5)
 
     def fit_params(self, deadline: float | None) -> dict:
         if deadline is None:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from engine.training.families.base import FitContext, Float, Int, ModelFamily, Space
+from engine.training.families.base import (
+    FitContext,
+    Float,
+    Int,
+    ModelFamily,
+    Space,
+    columns,
+    shrink,
+)
 
 
 @lru_cache(maxsize=1)
@@ -34,6 +42,17 @@ class XGBoost(ModelFamily):
         return {"n_estimators": 100, "learning_rate": 0.3, "max_depth": 6,
                 "min_child_weight": 1.0, "subsample": 1.0, "colsample_bytree": 1.0,
                 "reg_alpha": 1e-8, "reg_lambda": 1.0}
+
+    def memory_bytes(self, params: dict, ctx: FitContext, data_bytes: int) -> int:
+        # The data and its quantised copy; histograms (256 bins of gradient and hessian
+        # per feature) for the nodes of the deepest level; the trees (one per class).
+        nodes = min(2 ** params.get("max_depth", 6), max(1, ctx.n_rows))
+        trees = params.get("n_estimators", 100) * (ctx.n_classes if ctx.n_classes > 2 else 1)
+        return 4 * data_bytes + nodes * columns(ctx, data_bytes) * 256 * 16 \
+            + trees * nodes * 2 * 48
+
+    def smaller(self, params: dict, ctx: FitContext) -> dict | None:
+        return shrink(params, self.search_space(ctx), max_depth=0.75, n_estimators=0.5)
 
     def build(self, params: dict, ctx: FitContext):
         import xgboost as xgb
