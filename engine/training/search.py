@@ -94,11 +94,18 @@ def plan_limit_problems(plan, n_rows: int, n_classes: int) -> list[str]:
     return problems
 
 
-def clip(params: dict[str, Any], space: Space) -> dict[str, Any]:
-    """`params` moved inside `space` where a numeric setting falls outside it (a family's
-    defaults under a plan's limits)."""
+def clip(params: dict[str, Any], space: Space) -> dict[str, Any] | None:
+    """`params` with every searched number kept inside `space` (Optuna would replay one
+    outside it, past the Plan's limits); None if a setting is missing or a choice is not
+    among its options."""
     out = dict(params)
     for name, spec in space.items():
-        if name in out and isinstance(spec, Float | Int) and out[name] is not None:
-            out[name] = type(out[name])(min(max(out[name], spec.low), spec.high))
+        if name not in out:
+            return None
+        if isinstance(spec, Choice):
+            if out[name] not in spec.options:
+                return None
+        else:
+            value = min(spec.high, max(spec.low, out[name]))
+            out[name] = int(value) if isinstance(spec, Int) else float(value)
     return out

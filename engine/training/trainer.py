@@ -53,7 +53,7 @@ from engine.training import families
 from engine.training.data import TrainingData
 from engine.training.ensemble import caruana
 from engine.training.evaluate import CVResult, OutOfTime, cross_validate
-from engine.training.families.base import Choice, FitContext, Int, Space
+from engine.training.families.base import FitContext, Space
 from engine.training.guard import (
     Allowance,
     FitFailed,
@@ -66,7 +66,7 @@ from engine.training.guard import (
     wants_guard,
 )
 from engine.training.metrics import better, score, worst
-from engine.training.search import suggest
+from engine.training.search import clip, narrow, suggest
 from storage.runfolder import JournalWriter
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -185,7 +185,9 @@ class Trainer:
                                     load_if_exists=True)
         family = families.get(choice.family)
         if not study.trials:
-            study.enqueue_trial(family.default_params(self.ctx))
+            # The library's defaults first, moved inside the Plan's limits if it sets any.
+            defaults = family.default_params(self.ctx)
+            study.enqueue_trial(clip(defaults, self._space(choice)) or defaults)
         return study
 
     def run(self) -> Best:
@@ -414,7 +416,7 @@ class Trainer:
     def _space(self, choice: FamilyChoice) -> Space:
         """The search space of `choice` in this Run: trials are suggested from it, and a
         queued configuration must lie inside it."""
-        return families.get(choice.family).search_space(self.ctx)
+        return narrow(families.get(choice.family).search_space(self.ctx), choice.limits)
 
     def _after_out_of_memory(self, choice: FamilyChoice, study: optuna.Study, model: str,
                              params: dict, estimate: int, used: int | None) -> None:
@@ -430,7 +432,7 @@ class Trainer:
                 notes.append(f"its estimates are now × {scale:.1f}")
             smaller = family.smaller(params, self.ctx)
             if smaller is not None:
-                smaller = _clamp(smaller, self._space(choice))
+                smaller = clip(smaller, self._space(choice))
             if smaller is not None and \
                     family.memory_bytes(smaller, self.ctx, self.data_bytes) >= estimate:
                 smaller = None  # the Plan's limits leave no smaller configuration
@@ -477,19 +479,3 @@ class Trainer:
             phase="search", fraction=min(1.0, elapsed / self.plan.budget_seconds),
             elapsed=elapsed, best_model=self.best.model,
             best_score=None if not self.best.model else self.best.score)
-
-
-def _clamp(params: dict, space: Space) -> dict | None:
-    """`params` with every searched number kept inside `space` (Optuna would replay one
-    outside it, past the Plan's limits); None if a choice is not among its options."""
-    out = dict(params)
-    for name, spec in space.items():
-        if name not in out:
-            return None
-        if isinstance(spec, Choice):
-            if out[name] not in spec.options:
-                return None
-        else:
-            value = min(spec.high, max(spec.low, out[name]))
-            out[name] = int(value) if isinstance(spec, Int) else float(value)
-    return out

@@ -187,3 +187,31 @@ def test_parallel_trials_share_the_journal_and_the_state_safely(tmp_path):
     assert sorted(e["model"] for e in trials) == sorted(
         ["dummy_0"] + [f"linear_{i}" for i in range(6)] + [f"lightgbm_{i}" for i in range(6)])
     assert best.model and best.score > 0.8
+
+
+def test_the_search_stays_inside_the_plans_limits(tmp_path):
+    """Limits from a review reach every trial, the library defaults included."""
+    import time
+
+    from engine.training.cv import make_splits
+    from engine.training.trainer import Trainer
+    from storage.runfolder import JournalWriter
+
+    data = _data(Task.binary, n=200)
+    plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
+                families=[FamilyChoice(family=Family.lightgbm, max_trials=6,
+                                       limits={"num_leaves": (None, 8),
+                                               "min_child_samples": (30, None)})],
+                budget_seconds=120)
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    folder = RunFolder(tmp_path / "run_lim")
+    folder.create({"id": "run_lim", "status": "running"})
+    journal = JournalWriter(folder)
+    Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time()).run()
+    journal.close()
+    events = [json.loads(line) for line in folder.events_path.read_text().splitlines()]
+    trials = [e for e in events if e["kind"] == "trial" and e["family"] == "lightgbm"]
+    assert len(trials) == 6
+    assert trials[0]["params"]["num_leaves"] == 8  # LightGBM's 31, moved inside
+    assert all(4 <= t["params"]["num_leaves"] <= 8 for t in trials)
+    assert all(30 <= t["params"]["min_child_samples"] <= 100 for t in trials)
