@@ -30,6 +30,14 @@ _METRIC_WORDS = {
 }
 # Above this many rows, k-fold cross-validation costs more than it teaches.
 HOLDOUT_ROWS = 200_000
+# Fewer folds when the budget is short for the data: the first round of library defaults
+# (FIRST_ROUND families) should take at most half the budget, so the search has time.
+# One default fit costs roughly SECONDS_PER_CELL per row per unit of width (a number or
+# category is 1, a date 6, a text column the non-zeros of its TF-IDF: about
+# TFIDF_PER_CHAR per character); measured with linear models and LightGBM on 2 cores.
+FIRST_ROUND = 4
+SECONDS_PER_CELL = 2e-6
+TFIDF_PER_CHAR = 2.5
 _UNUSED_KINDS = {ColumnKind.id: "an identifier", ColumnKind.constant: "constant"}
 
 
@@ -54,6 +62,32 @@ _FAMILY_RULES: list[tuple[Family, int, int, str]] = [
     (Family.svm, 30, 3_000,
      "Support-vector machine: strong on small data sets with clear margins."),
 ]
+
+
+def feature_width(profile: Profile, target: str) -> float:
+    """How much a row weighs in a fit: 1 per number or category, 6 per date (its parts),
+    and per text column the rough number of TF-IDF non-zeros of its mean length."""
+    width = 0.0
+    for col in profile.columns:
+        if col.name == target or col.kind in _UNUSED_KINDS:
+            continue
+        if col.kind is ColumnKind.text:
+            width += TFIDF_PER_CHAR * float(col.text_length.get("mean") or 0.0)
+        elif col.kind is ColumnKind.datetime:
+            width += 6
+        else:
+            width += 1
+    return max(width, 1.0)
+
+
+def folds_for(profile: Profile, target: str, budget_seconds: int) -> int:
+    """5 folds when the first round of defaults fits in half the budget with them, else 3,
+    else 1 (a holdout)."""
+    fit = profile.n_rows * feature_width(profile, target) * SECONDS_PER_CELL
+    for k in (5, 3):
+        if FIRST_ROUND * k * fit * (k - 1) / k <= budget_seconds / 2:
+            return k
+    return 1
 
 
 def choose_families(n_rows: int, profile: Profile | None = None) -> list[FamilyChoice]:
@@ -116,12 +150,16 @@ def rule_plan(
     elif profile.n_rows > HOLDOUT_ROWS:
         validation = Validation(kind=ValidationKind.holdout, holdout_fraction=0.2)
         how = "a 20% holdout (the data set is large)"
+    elif (k := folds_for(profile, target, budget_seconds)) == 1:
+        validation = Validation(kind=ValidationKind.holdout, holdout_fraction=0.2)
+        how = (f"a 20% holdout (cross-validating {profile.n_rows:,} rows would leave "
+               f"little of the {budget_seconds} s budget for the search)")
     elif task.is_classification:
-        validation = Validation(kind=ValidationKind.stratified_kfold, n_splits=5)
-        how = "5-fold cross-validation keeping the class balance in every fold"
+        validation = Validation(kind=ValidationKind.stratified_kfold, n_splits=k)
+        how = f"{k}-fold cross-validation keeping the class balance in every fold"
     else:
-        validation = Validation(kind=ValidationKind.kfold, n_splits=5)
-        how = "5-fold cross-validation"
+        validation = Validation(kind=ValidationKind.kfold, n_splits=k)
+        how = f"{k}-fold cross-validation"
 
     excluded = [c.name for c in profile.columns
                 if c.name != target and c.kind in _UNUSED_KINDS]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from engine.schemas import Metric
 from engine.training.data import TrainingData
 from engine.training.families.base import FitContext, ModelFamily
+from engine.training.folds import FoldCache, prepare
 from engine.training.metrics import score
 from engine.training.preprocess import build_preprocessor
 
@@ -46,14 +48,13 @@ class CVResult:
 
 
 def make_pipeline(family: ModelFamily, params: dict, ctx: FitContext, data: TrainingData):
-    pre = build_preprocessor(family.preprocessing, data.features.numeric,
-                             data.features.categorical, data.features.datetime,
-                             data.features.text)
-    return Pipeline([("prepare", pre), ("model", family.build(params, ctx))])
+    return Pipeline([("prepare", make_preprocessor(family, data)),
+                     ("model", family.build(params, ctx))])
 
 
-def predict_matrix(pipeline: Pipeline, X, classification: bool, n_classes: int) -> np.ndarray:
-    """Probabilities (n, n_classes) in class-code order, or predicted values (n,)."""
+def predict_matrix(pipeline, X, classification: bool, n_classes: int) -> np.ndarray:
+    """Probabilities (n, n_classes) in class-code order, or predicted values (n,), from a
+    pipeline or a bare estimator."""
     if not classification:
         return np.asarray(pipeline.predict(X), dtype=np.float64)
     proba = np.asarray(pipeline.predict_proba(X), dtype=np.float64)
@@ -67,6 +68,12 @@ def predict_matrix(pipeline: Pipeline, X, classification: bool, n_classes: int) 
     return full
 
 
+def make_preprocessor(family: ModelFamily, data: TrainingData):
+    return build_preprocessor(family.preprocessing, data.features.numeric,
+                              data.features.categorical, data.features.datetime,
+                              data.features.text)
+
+
 def cross_validate(
     family: ModelFamily,
     params: dict,
@@ -76,30 +83,45 @@ def cross_validate(
     metric: Metric,
     deadline: float | None = None,
     after_fold: Callable[[int, float], None] | None = None,
+    folds: FoldCache | None = None,
 ) -> CVResult:
     """Fit and score `params` on each split. `after_fold(i, mean so far)` may raise to
-    stop early (pruning); past `deadline` the CV stops with `OutOfTime`."""
+    stop early (pruning); past `deadline` the CV stops with `OutOfTime`. With `folds`,
+    each fold's preprocessing is fitted once per kind and shared by later trials."""
     classification = ctx.task.is_classification
     shape = (len(data.y), data.n_classes) if classification else (len(data.y),)
     oof = np.full(shape, np.nan)
     fold_scores, fit_times, predict_times, train_scores = [], [], [], []
-    for train_idx, valid_idx in splits:
+    for fold, (train_idx, valid_idx) in enumerate(splits):
         if deadline is not None and time.time() > deadline:
             raise OutOfTime()
-        pipeline = make_pipeline(family, params, ctx, data)
-        started = time.perf_counter()
-        fit_params = {f"model__{k}": v for k, v in family.fit_params(deadline).items()}
-        pipeline.fit(data.X.iloc[train_idx], data.y[train_idx], **fit_params)
-        fit_times.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        pred = predict_matrix(pipeline, data.X.iloc[valid_idx], classification, data.n_classes)
-        predict_times.append(time.perf_counter() - started)
-        oof[valid_idx] = pred
-        fold_scores.append(score(metric, data.y[valid_idx], pred, data.n_classes))
         # The score on rows the model has seen: far above the validation score means
         # overfitting, both low means underfitting. A sample keeps it cheap.
-        seen = train_idx[:: max(1, len(train_idx) // TRAIN_SCORE_ROWS)]
-        seen_pred = predict_matrix(pipeline, data.X.iloc[seen], classification, data.n_classes)
+        seen_at = np.arange(0, len(train_idx), max(1, len(train_idx) // TRAIN_SCORE_ROWS))
+        seen = train_idx[seen_at]
+        if folds is None:
+            model = make_pipeline(family, params, ctx, data)
+            rows_train, rows_valid, rows_seen = (data.X.iloc[train_idx],
+                                                 data.X.iloc[valid_idx], data.X.iloc[seen])
+            fit_params = {f"model__{k}": v for k, v in family.fit_params(deadline).items()}
+            prep_fit = prep_valid = 0.0
+        else:
+            prepared = folds.get(family.preprocessing, fold, partial(
+                prepare, make_preprocessor(family, data), data.X, data.y, train_idx,
+                valid_idx, seen_at))
+            model = family.build(params, ctx)
+            rows_train, rows_valid, rows_seen = prepared.train, prepared.valid, prepared.seen
+            fit_params = family.fit_params(deadline)
+            prep_fit, prep_valid = prepared.fit_seconds, prepared.valid_seconds
+        started = time.perf_counter()
+        model.fit(rows_train, data.y[train_idx], **fit_params)
+        fit_times.append(time.perf_counter() - started + prep_fit)
+        started = time.perf_counter()
+        pred = predict_matrix(model, rows_valid, classification, data.n_classes)
+        predict_times.append(time.perf_counter() - started + prep_valid)
+        oof[valid_idx] = pred
+        fold_scores.append(score(metric, data.y[valid_idx], pred, data.n_classes))
+        seen_pred = predict_matrix(model, rows_seen, classification, data.n_classes)
         try:
             train_scores.append(score(metric, data.y[seen], seen_pred, data.n_classes))
         except ValueError:  # e.g. a sample with a single class for ROC AUC

@@ -12,7 +12,12 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+)
 
 # Categories seen fewer times than this in training become "other" / unknown.
 MAX_NATIVE_CATEGORIES = 1000
@@ -86,7 +91,8 @@ class DateParts(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         out = X.drop(columns=self.columns)
         for col in self.columns:
-            when = pd.to_datetime(X[col], errors="coerce")
+            # Times with a zone count in UTC, as intake stores them.
+            when = pd.to_datetime(X[col], errors="coerce", utc=True).dt.tz_localize(None)
             parts = {"year": when.dt.year, "month": when.dt.month, "day": when.dt.day,
                      "dayofweek": when.dt.day_of_week, "hour": when.dt.hour,
                      "epoch_days": (when - pd.Timestamp(0)).dt.total_seconds() / 86400}
@@ -151,6 +157,8 @@ class TextComponents(TransformerMixin, BaseEstimator):
 
 def build_preprocessor(kind: str, numeric: list[str], categorical: list[str],
                        dates: list[str] | None = None, texts: list[str] | None = None):
+    if kind == "none":  # a model that ignores its features (the baseline)
+        return FunctionTransformer(feature_names_out="one-to-one")
     if dates:
         return Pipeline([
             ("dates", DateParts(list(dates))),
@@ -170,7 +178,8 @@ def _build(kind: str, numeric: list[str], categorical: list[str],
            texts: list[str] | None = None):
     """The preprocessing a family asked for, fitted per fold inside its pipeline:
     "native" (categories kept for LightGBM/XGBoost), "ordinal" (category codes for
-    scikit-learn trees) or "scaled" (imputed, scaled, one-hot for linear/distance models)."""
+    scikit-learn trees) or "scaled" (imputed, scaled, one-hot for linear/distance models);
+    "none" (see `build_preprocessor`) leaves the columns as they are."""
     if kind == "native":
         return NativeFrame(numeric, categorical)
     if kind == "ordinal":

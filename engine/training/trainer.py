@@ -8,6 +8,8 @@ best TOP_FAMILIES families take turns, one TPE-suggested trial each, until the d
 or their trial caps; a trial is not started when the family's recent trials say it
 cannot finish before the deadline. Within a trial, fold scores are reported to Optuna's
 median pruner, so a configuration clearly worse than earlier ones stops after a fold or two.
+Each fold's features are prepared once per kind of preprocessing and shared by every
+later trial of that kind (`folds.py`): on free text, TF-IDF costs more than most models.
 
 Memory policy: each family estimates what a trial needs (`memory_bytes`) before it
 starts. A trial may use 80% (`guard.MEMORY_SHARE`) of the memory free at that moment
@@ -54,6 +56,7 @@ from engine.training.data import TrainingData
 from engine.training.ensemble import caruana
 from engine.training.evaluate import CVResult, OutOfTime, cross_validate
 from engine.training.families.base import FitContext, Space
+from engine.training.folds import FoldCache
 from engine.training.guard import (
     Allowance,
     FitFailed,
@@ -83,6 +86,8 @@ BUDGET_GRACE = 0.1
 # the data has this many rows (below that, the guard's start-up would cost more).
 SLOW_SHARE = 0.25
 SLOW_ROWS = 10_000
+# Prepared folds may hold this share of the memory training may use.
+FOLD_CACHE_SHARE = 0.25
 
 
 def parallel_trials(threads: int) -> int:
@@ -130,6 +135,11 @@ class Trainer:
         # short, and the smallest estimate of a trial that ran out of memory.
         self.memory_scale: dict[str, float] = {}
         self.too_big: dict[str, int] = {}
+        # Each fold's features, prepared once per kind of preprocessing for every trial
+        # run in this process, within a share of the memory training may use.
+        room = free_memory(psutil.virtual_memory().available)
+        limit = user_limit()
+        self.folds = FoldCache(FOLD_CACHE_SHARE * (room if limit is None else min(room, limit)))
         self.scratch_dir = Path(scratch_dir or Path(optuna_path).parent / "guard")
         self._guard: FitGuard | None = None
         self._restore()
@@ -397,7 +407,7 @@ class Trainer:
         if not wants_guard(need, allowed, slow=self._may_overrun(family)):
             return cross_validate(family, params, self.ctx, self.data, self.splits,
                                   self.plan.metric, deadline=self.search_deadline(),
-                                  after_fold=after_fold)
+                                  after_fold=after_fold, folds=self.folds)
         return self._fit_guard().cross_validate(
             family.name, params, self.ctx, self.plan.metric, limit=allowed,
             deadline=self.search_deadline(), after_fold=after_fold,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
@@ -182,3 +183,28 @@ def test_check_against_finds_missing_columns_and_wrong_tasks(home, messy_csv):
     assert missing_excluded == ["excluded columns do not exist: 'ghost', 'phantom'"]
     assert any("numeric target" in p for p in problems(task="regression", metric="rmse"))
     assert any("exactly 2 classes" in p and "4" in p for p in problems(target="region"))
+
+
+def test_folds_follow_the_budget_on_a_table_with_long_texts(home, tmp_path):
+    """A short budget on many rows of text gets a holdout, a longer one 3 and then 5
+    folds: the first round of defaults must leave time for the search."""
+    rng = np.random.default_rng(0)
+    words = np.array(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta"])
+    n = 6000
+    frame = pd.DataFrame({
+        "review": [" ".join(rng.choice(words, size=60)) for _ in range(n)],
+        "stars": rng.integers(1, 6, size=n),
+        "label": rng.choice(["good", "bad"], size=n),
+    })
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    dataset_id, profile = profile_of(home, path, target="label")
+    kinds = {}
+    for budget in (30, 300, 3600):
+        plan = rule_plan(profile, dataset_id, budget_seconds=budget)
+        kinds[budget] = (plan.validation.kind, plan.validation.n_splits)
+        assert plan.check_against(profile) == []
+    assert kinds[30][0] is ValidationKind.holdout
+    assert "holdout" in rule_plan(profile, dataset_id, budget_seconds=30).rationale
+    assert kinds[300] == (ValidationKind.stratified_kfold, 3)
+    assert kinds[3600] == (ValidationKind.stratified_kfold, 5)

@@ -78,8 +78,10 @@ class ModelFamily(ABC):
     """One pluggable family: a search space, its defaults, and an estimator factory.
 
     `preprocessing` names what the features need before the estimator:
-    "scaled" (impute, scale, one-hot) or "native" (categories as pandas categories,
-    missing values left for the model).
+    "scaled" (impute, scale, one-hot), "native" (categories as pandas categories,
+    missing values left for the model), "ordinal" (category codes) or "none". It never
+    depends on the searched parameters: the trainer prepares each fold once per kind
+    and every trial of that kind reuses it (`folds.py`).
     """
 
     name: ClassVar[str]

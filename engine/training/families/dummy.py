@@ -9,6 +9,7 @@ from engine.training.families.base import FitContext, ModelFamily, Space
 
 class Dummy(ModelFamily):
     name = "dummy"
+    preprocessing = "none"  # it ignores the features: preparing them would be wasted time
 
     def search_space(self, ctx: FitContext) -> Space:
         return {}
