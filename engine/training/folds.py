@@ -7,8 +7,11 @@ with free text that preparation can cost more than the model itself: here it hap
 once per (kind, fold) and later trials only fit their estimator.
 
 The cache holds the prepared rows while they fit a memory allowance; past it, a fold is
-prepared for the trial that asks and not kept. Each entry records how long preparing
-took, so a trial's fit and predict times stay what the whole pipeline costs.
+prepared for the trial that asks and not kept. A trial fitted in a guarded child process
+(`guard.py`) gets the kind's prepared folds from a file, and sends back the ones it had
+to prepare, so guarded and in-process trials share the work too. Each entry records how
+long preparing took, so a trial's fit and predict times stay what the whole pipeline
+costs.
 """
 
 from __future__ import annotations
@@ -94,3 +97,20 @@ class FoldCache:
                     self._entries[key] = prepared
                     self.used += prepared.nbytes
             return prepared
+
+    def put(self, kind: str, fold: int, prepared: PreparedFold) -> bool:
+        """Keep a fold prepared elsewhere (in a guarded child) if it fits the allowance."""
+        with self._lock:
+            if (kind, fold) in self._entries or self.used + prepared.nbytes > self.allowance:
+                return False
+            self._entries[(kind, fold)] = prepared
+            self.used += prepared.nbytes
+            return True
+
+    def of_kind(self, kind: str) -> dict[int, PreparedFold]:
+        with self._lock:
+            return {fold: p for (k, fold), p in self._entries.items() if k == kind}
+
+    def room(self) -> int:
+        with self._lock:
+            return max(0, self.allowance - self.used)

@@ -45,7 +45,9 @@ from typing import Any
 import psutil
 
 from engine.schemas import Metric
+from engine.training import families
 from engine.training.evaluate import CVResult, OutOfTime
+from engine.training.folds import FoldCache
 
 # A trial may plan on this share of the memory that is free when it starts.
 MEMORY_SHARE = 0.8
@@ -176,6 +178,7 @@ class FitGuard:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.data_path = self.folder / "data.pkl"
+        self.splits = splits
         partial = self.data_path.with_suffix(".tmp")
         with open(partial, "wb") as f:
             pickle.dump((data, splits), f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -187,15 +190,22 @@ class FitGuard:
 
     def cross_validate(self, family: str, params: dict[str, Any], ctx, metric: Metric, *,
                        limit: int, deadline: float | None = None, stop_at: float | None = None,
-                       after_fold: Callable[[int, float], None] | None = None) -> CVResult:
+                       after_fold: Callable[[int, float], None] | None = None,
+                       folds: FoldCache | None = None) -> CVResult:
         """`evaluate.cross_validate` in a child process, killed past `limit` bytes or
         `stop_at`. `after_fold` runs here, in the caller; whatever it raises stops the
-        child and is raised again. `result.extra["guard"]` holds the measurements."""
+        child and is raised again. `result.extra["guard"]` holds the measurements.
+
+        With `folds`, the child starts from the folds already prepared for the family's
+        kind of preprocessing, and the folds it prepares come back into `folds`."""
+        kind = families.get(family).preprocessing
+        known = self._folds_file(kind, folds) if folds is not None else None
+        room = folds.room() if folds is not None else 0
         parent, child_end = self._mp.Pipe()
         proc = self._mp.Process(
             target=_child_main, name=f"modelyard-fit-{family}",
             args=(child_end, str(self.data_path), family, params, ctx, metric, deadline,
-                  _me()))
+                  _me(), known, room))
         started = time.perf_counter()
         with self._lock:
             if self._closing:
@@ -204,12 +214,31 @@ class FitGuard:
             self._live.add(proc)
         child_end.close()
         try:
-            return self._watch(proc, parent, limit, stop_at, after_fold, started)
+            result = self._watch(proc, parent, limit, stop_at, after_fold, started)
         finally:
             parent.close()
             _end(proc)
             with self._lock:
                 self._live.discard(proc)
+        for fold, prepared in result.extra.pop("prepared", {}).items():
+            folds.put(kind, fold, prepared)
+        return result
+
+    def _folds_file(self, kind: str, folds: FoldCache) -> str | None:
+        """The kind's prepared folds as a file for children, written once all are kept."""
+        path = self.folder / f"folds-{kind}.pkl"
+        if path.exists():
+            return str(path)
+        found = folds.of_kind(kind)
+        if not found or len(found) < len(self.splits):
+            return None
+        with self._lock:
+            if not path.exists():
+                partial = path.with_suffix(".tmp")
+                with open(partial, "wb") as f:
+                    pickle.dump(found, f, protocol=pickle.HIGHEST_PROTOCOL)
+                partial.replace(path)
+        return str(path)
 
     def _watch(self, proc, conn, limit, stop_at, after_fold, started) -> CVResult:
         watched = _Watched(proc.pid)
@@ -359,15 +388,23 @@ class _Stop(Exception):
 
 
 def _child_main(conn, data_path: str, family_name: str, params, ctx, metric, deadline,
-                worker: tuple[int, float]):
+                worker: tuple[int, float], folds_path: str | None = None, room: int = 0):
     _first_to_go()
     _exit_with(worker)
     try:
-        from engine.training import families
         from engine.training.evaluate import cross_validate
 
         with open(data_path, "rb") as f:
             data, splits = pickle.load(f)
+        family = families.get(family_name)
+        cache = FoldCache(room)
+        known: dict[int, Any] = {}
+        if folds_path is not None:
+            with open(folds_path, "rb") as f:
+                known = pickle.load(f)
+            cache = FoldCache(room + sum(p.nbytes for p in known.values()))
+            for fold, prepared in known.items():
+                cache.put(family.preprocessing, fold, prepared)
         conn.send(("ready",))
 
         def after_fold(step: int, mean: float) -> None:
@@ -375,8 +412,12 @@ def _child_main(conn, data_path: str, family_name: str, params, ctx, metric, dea
             if not conn.recv():
                 raise _Stop()
 
-        result = cross_validate(families.get(family_name), params, ctx, data, splits, metric,
-                                deadline=deadline, after_fold=after_fold)
+        result = cross_validate(family, params, ctx, data, splits, metric,
+                                deadline=deadline, after_fold=after_fold, folds=cache)
+        # The folds this child prepared go back, for later trials of the same kind.
+        result.extra["prepared"] = {fold: p for fold, p in
+                                    cache.of_kind(family.preprocessing).items()
+                                    if fold not in known}
         conn.send(("done", result))
     except (_Stop, EOFError, BrokenPipeError):
         pass

@@ -411,7 +411,8 @@ class Trainer:
         return self._fit_guard().cross_validate(
             family.name, params, self.ctx, self.plan.metric, limit=allowed,
             deadline=self.search_deadline(), after_fold=after_fold,
-            stop_at=self.budget_end + BUDGET_GRACE * self.plan.budget_seconds)
+            stop_at=self.budget_end + BUDGET_GRACE * self.plan.budget_seconds,
+            folds=self.folds)
 
     def _may_overrun(self, family) -> bool:
         """Whether a trial of `family` could run past the budget with no way to stop it:

@@ -88,6 +88,36 @@ def test_guarded_cv_gives_what_in_process_cv_gives_and_prunes(guard):
     assert failed.value.kind == "InvalidParameterError" and "n_estimators" in str(failed.value)
 
 
+def test_guarded_and_in_process_trials_share_prepared_folds(guard):
+    """A guarded child sends back the folds it prepared; the next child starts from them
+    (a file), and the scores are the same as preparing afresh."""
+    from engine.training.folds import FoldCache
+
+    fit_guard, data, splits = guard
+    ctx = FitContext(Task.binary, len(data.y), 2, 1, 0)
+    params = {**families.get("random_forest").default_params(ctx), "n_estimators": 20}
+    alone = cross_validate(families.get("random_forest"), params, ctx, data, splits,
+                           Metric.roc_auc)
+    folds = FoldCache(1 << 30)
+    first = fit_guard.cross_validate("random_forest", params, ctx, Metric.roc_auc,
+                                     limit=2**34, folds=folds)
+    assert len(folds.of_kind("ordinal")) == len(splits) and folds.used > 0
+    assert "prepared" not in first.extra
+    second = fit_guard.cross_validate("extra_trees", families.get("extra_trees")
+                                      .default_params(ctx), ctx, Metric.roc_auc,
+                                      limit=2**34, folds=folds)
+    assert (fit_guard.folder / "folds-ordinal.pkl").exists()
+    assert np.isfinite(second.mean)
+    again = fit_guard.cross_validate("random_forest", params, ctx, Metric.roc_auc,
+                                     limit=2**34, folds=folds)
+    assert again.fold_scores == first.fold_scores == alone.fold_scores
+    # In this process, the same folds are hits.
+    hits = folds.hits
+    cross_validate(families.get("random_forest"), params, ctx, data, splits, Metric.roc_auc,
+                   folds=folds)
+    assert folds.hits == hits + len(splits)
+
+
 def test_the_watchdog_kills_a_fit_over_its_allowance(tmp_path):
     data = _categorical_table(40_000)
     splits = [(np.arange(8_000, 40_000), np.arange(8_000))]
