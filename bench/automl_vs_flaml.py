@@ -46,6 +46,18 @@ def _native(frame: pd.DataFrame, like: pd.DataFrame | None = None) -> pd.DataFra
     return out
 
 
+# Scores within this share of each other are called level.
+LEVEL = 0.005
+
+
+def verdict(task: str, ours: float, theirs: float) -> str:
+    """"better", "level" or "worse" for Modelyard, in the metric's direction."""
+    if abs(ours - theirs) <= LEVEL * abs(theirs):
+        return "level"
+    higher_is_better = task == "binary"
+    return "better" if (ours > theirs) == higher_is_better else "worse"
+
+
 def modelyard(train, test, target, task, budget, work: Path, classes):
     train.to_csv(work / "train.csv", index=False)
     test.drop(columns=[target]).to_csv(work / "test.csv", index=False)
@@ -125,6 +137,9 @@ def main() -> None:
         except Exception as exc:
             row["flaml_error"] = str(exc)[-300:]
         row["lightgbm_default"] = lightgbm_default(train, test, target, task, classes)
+        if "modelyard" in row and "flaml" in row:
+            row["ratio_modelyard_over_flaml"] = row["modelyard"] / row["flaml"]
+            row["modelyard_vs_flaml"] = verdict(task, row["modelyard"], row["flaml"])
         print(json.dumps(row), flush=True)
 
 

@@ -259,30 +259,49 @@ class Trainer:
 
     def _ensemble(self) -> None:
         """Blend the best trials' out-of-fold predictions; keep the blend if it wins and
-        its members can be refitted within the budget."""
+        its members can be refitted within the budget. When the best blend cannot, the
+        slowest member is left out of the pool and the blend chosen again, so a slow
+        model does not cost the run its ensemble."""
         if len(self.pool) < 2:
             return
-        counts, value = caruana([b.result.oof for b in self.pool], self.data.y,
-                                self.plan.metric, self.data.n_classes,
-                                [v for _, v in self.splits])
-        if len(counts) < 2:
-            return
-        total = sum(counts.values())
-        members = [{"model": self.pool[i].model, "family": self.pool[i].family,
-                    "params": self.pool[i].params, "weight": n / total}
-                   for i, n in sorted(counts.items(), key=lambda kv: -kv[1])]
-        blend = sum(self.pool[i].result.oof * (n / total) for i, n in counts.items())
-        folds = [score(self.plan.metric, self.data.y[v], blend[v], self.data.n_classes)
-                 for _, v in self.splits]
-        fit_seconds = sum(self.pool[i].fit_seconds for i in counts)
-        refit = fit_seconds * len(self.splits) / max(1, len(self.splits) - 1) * REFIT_SAFETY
-        wins = better(self.plan.metric, value, self.best.score)
+        k = len(self.splits)
+        grow = k / max(1, k - 1) * REFIT_SAFETY
         # The search reserved time for refitting one model; an ensemble may use the
         # 10% grace the budget allows beyond that, no more.
-        fits = time.time() + refit <= self.budget_end + 0.1 * self.plan.budget_seconds
+        end = self.budget_end + 0.1 * self.plan.budget_seconds
+        pool, tried = list(self.pool), []
+        while len(pool) >= 2:
+            counts, value = caruana([b.result.oof for b in pool], self.data.y,
+                                    self.plan.metric, self.data.n_classes,
+                                    [v for _, v in self.splits])
+            if len(counts) < 2:
+                break
+            fits = time.time() + sum(pool[i].fit_seconds for i in counts) * grow <= end
+            tried.append((counts, value, pool, fits))
+            if fits or not better(self.plan.metric, value, self.best.score):
+                break
+            slowest = max(counts, key=lambda i: pool[i].fit_seconds)
+            pool = [b for i, b in enumerate(pool) if i != slowest]
+        if not tried:
+            return
+        # The first blend that can be refitted in time; else the best one, reported.
+        counts, value, pool, fits = next((t for t in tried if t[3]), tried[0])
+        total = sum(counts.values())
+        members = [{"model": pool[i].model, "family": pool[i].family,
+                    "params": pool[i].params, "weight": n / total}
+                   for i, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+        blend = sum(pool[i].result.oof * (n / total) for i, n in counts.items())
+        folds = [score(self.plan.metric, self.data.y[v], blend[v], self.data.n_classes)
+                 for _, v in self.splits]
+        fit_seconds = sum(pool[i].fit_seconds for i in counts)
+        wins = better(self.plan.metric, value, self.best.score)
+        kept = {b.model for b in pool}
+        left_out = [b.model for b in self.pool if b.model not in kept]
         note = ("" if wins and fits else
                 " (not chosen: the best single model is as good)" if not wins else
                 " (not chosen: refitting its members would exceed the budget)")
+        if wins and fits and left_out:
+            note = f" (without {', '.join(left_out)}: too slow to refit in the budget)"
         # Only a chosen ensemble is "complete": the leaderboard ranks complete trials, and
         # its first place must be the model the run delivers.
         self.journal.emit(

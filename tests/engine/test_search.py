@@ -215,3 +215,49 @@ def test_the_search_stays_inside_the_plans_limits(tmp_path):
     assert trials[0]["params"]["num_leaves"] == 8  # LightGBM's 31, moved inside
     assert all(4 <= t["params"]["num_leaves"] <= 8 for t in trials)
     assert all(30 <= t["params"]["min_child_samples"] <= 100 for t in trials)
+
+
+def test_a_member_too_slow_to_refit_is_left_out_of_the_ensemble(tmp_path):
+    """Three models whose blend beats each; the slowest cannot be refitted before the
+    budget ends, so the blend of the other two is chosen, and says so."""
+    import time
+
+    from engine.training.cv import make_splits
+    from engine.training.evaluate import CVResult
+    from engine.training.trainer import Best, Trainer
+    from storage.runfolder import JournalWriter
+
+    rng = np.random.default_rng(0)
+    n = 600
+    truth = rng.normal(size=n)
+    data = _data(Task.regression, n=n)
+    data.y = truth
+    plan = Plan(dataset_id="ds_x", target="y", task=Task.regression, metric=Metric.rmse,
+                families=[FamilyChoice(family=Family.dummy, max_trials=1)],
+                budget_seconds=60)
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    folder = RunFolder(tmp_path / "run_ens")
+    folder.create({"id": "run_ens", "status": "running"})
+    journal = JournalWriter(folder)
+    trainer = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time())
+
+    def member(name, noise_seed, seconds):
+        oof = truth + np.random.default_rng(noise_seed).normal(scale=0.5, size=n)
+        folds = [float(np.sqrt(np.mean((oof[v] - truth[v]) ** 2))) for _, v in splits]
+        return Best(name, name.split("_")[0], {}, float(np.mean(folds)), seconds,
+                    CVResult(folds, oof, seconds, 0.0))
+
+    trainer.pool = [member("lightgbm_0", 1, 0.1), member("xgboost_0", 2, 0.1),
+                    member("random_forest_0", 3, 30.0)]
+    trainer._sort_pool()
+    trainer.best = trainer.pool[0]
+    trainer.budget_end = time.time() + 5  # 30 s of refitting cannot fit any more
+    trainer._ensemble()
+    journal.close()
+    events = [json.loads(line) for line in folder.events_path.read_text().splitlines()]
+    blend = [e for e in events if e["kind"] == "trial" and e["model"] == "ensemble"][-1]
+    assert blend["state"] == "complete", blend["message"]
+    assert "without random_forest_0" in blend["message"]
+    members = {m["model"] for m in blend["params"]["members"]}
+    assert members == {"lightgbm_0", "xgboost_0"}
+    assert trainer.best.model == "ensemble" and trainer.best.score < trainer.pool[0].score
