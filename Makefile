@@ -26,7 +26,7 @@ test-fast: setup
 	$(PY) -m pytest -m "not slow and not browser"
 
 check: setup
-	$(VENV)/bin/ruff check app engine storage pages tests bench
+	$(VENV)/bin/ruff check modelyard tests bench
 
 bench: setup
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[vision,dev,bench]'

@@ -63,7 +63,7 @@ def modelyard(train, test, target, task, budget, work: Path, classes):
     test.drop(columns=[target]).to_csv(work / "test.csv", index=False)
     started = time.time()
     proc = subprocess.run(
-        [sys.executable, "-m", "app.cli", "--home", str(work / "home"), "run",
+        [sys.executable, "-m", "modelyard.app.cli", "--home", str(work / "home"), "run",
          str(work / "train.csv"), "--target", target, "--test", str(work / "test.csv"),
          "--budget", str(budget), "--out", str(work / "out"), "--json"],
         capture_output=True, text=True)

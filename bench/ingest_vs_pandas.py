@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 _MODELYARD = """
 import json, resource, sys, time
-from engine.intake import ingest
-from storage.paths import Home
+from modelyard.engine.intake import ingest
+from modelyard.storage.paths import Home
 home = Home.from_env(sys.argv[2])
 t = time.perf_counter()
 meta = ingest(home, sys.argv[1])

@@ -41,11 +41,11 @@ FAMILIES = {
 def fill(root: Path, n_runs: int, trials_per_run: int, seed: int = 0) -> dict:
     """`n_runs` finished Runs over two data sets, `trials_per_run` trials each, written
     as workers write them, then indexed by `sync`. Returns the timings of each part."""
-    from storage.catalog import Catalog
-    from storage.datasets import write_meta
-    from storage.paths import Home
-    from storage.runfolder import JournalWriter, RunFolder
-    from storage.sync import sync
+    from modelyard.storage.catalog import Catalog
+    from modelyard.storage.datasets import write_meta
+    from modelyard.storage.paths import Home
+    from modelyard.storage.runfolder import JournalWriter, RunFolder
+    from modelyard.storage.sync import sync
 
     home = Home(root)
     home.ensure()
@@ -95,7 +95,7 @@ def fill(root: Path, n_runs: int, trials_per_run: int, seed: int = 0) -> dict:
 
 def page_queries(catalog, dataset_id=None) -> None:
     """What pages/leaderboard.py asks the catalog for on one rerun (default view)."""
-    from storage import runs
+    from modelyard.storage import runs
 
     facets = runs.trial_facets(catalog, dataset_id)
     found = runs.overview(catalog, dataset_id=dataset_id, limit=200)
@@ -106,8 +106,8 @@ def page_queries(catalog, dataset_id=None) -> None:
 
 def chart_queries(catalog) -> dict[str, float]:
     """Median seconds of each on-demand chart's query for the newest Run."""
-    from engine.results import tuning
-    from storage import runs
+    from modelyard.engine.results import tuning
+    from modelyard.storage import runs
 
     leader = runs.run_leaders(catalog, top=1)[0]
     run_id, family = leader["run_id"], leader["family"]
@@ -123,7 +123,7 @@ def pandas_alternative(catalog, dataset_id=None) -> None:
     """The same tables from every trial loaded into pandas (what the page did before)."""
     import pandas as pd
 
-    from storage import runs
+    from modelyard.storage import runs
 
     frame = pd.DataFrame(runs.leaderboard(catalog, dataset_id=dataset_id))
     frame[frame["rank"] <= 2].groupby("run_id").head(2)
@@ -168,7 +168,7 @@ def render(root: Path, repeats: int, old: bool) -> dict:
     (a fresh Streamlit runtime for each variant)."""
     env = {**os.environ, "MODELYARD_HOME": str(root), "OLLAMA_HOST": "http://127.0.0.1:9"}
     with tempfile.TemporaryDirectory() as tmp:
-        main, page = str(REPO / "app" / "main.py"), "../pages/leaderboard.py"
+        main, page = str(REPO / "modelyard" / "app" / "main.py"), "../pages/leaderboard.py"
         if old:
             # The page before the 100k work, run by a minimal entry of its own.
             old_page = Path(tmp) / "old_leaderboard.py"
@@ -192,8 +192,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from storage.catalog import Catalog
-    from storage.paths import Home
+    from modelyard.storage.catalog import Catalog
+    from modelyard.storage.paths import Home
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "home"

@@ -30,7 +30,7 @@ def modelyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     # Belt and braces: code that ignored the variable would land here, not in ~.
-    monkeypatch.setattr("storage.paths.DEFAULT_HOME", tmp_path / "not-the-real-home")
+    monkeypatch.setattr("modelyard.storage.paths.DEFAULT_HOME", tmp_path / "not-the-real-home")
     yield root
     stop_workers(root)
 
@@ -53,14 +53,14 @@ def stop_workers(root: Path) -> None:
 
 @pytest.fixture
 def home(modelyard_home: Path):
-    from storage.paths import Home
+    from modelyard.storage.paths import Home
 
     return Home.from_env()
 
 
 @pytest.fixture
 def ws(home):
-    from engine.workflow import Workspace
+    from modelyard.engine.workflow import Workspace
 
     return Workspace(home)
 

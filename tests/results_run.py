@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from engine.intake.samples import write_sample
+from modelyard.engine.intake.samples import write_sample
 
 BUDGET = 6
 SAMPLE_COLUMNS = ["Id", "cultivar_3", "cultivar_1", "cultivar_2"]
@@ -52,7 +52,7 @@ def shared_run(tmp_path_factory, child_env) -> SimpleNamespace:
     env = child_env(root / "home")
     out = root / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "run", paths["train"], "--target", "cultivar",
+        [sys.executable, "-m", "modelyard.app.cli", "run", paths["train"], "--target", "cultivar",
          "--test", paths["test"], "--sample-submission", paths["sample"], "--budget",
          str(BUDGET), "--out", out, "--json"],
         capture_output=True, text=True, env=env, cwd=root, timeout=240)

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import stop_workers
 
 REPO = Path(__file__).resolve().parents[2]
-MAIN = REPO / "app" / "main.py"
+MAIN = REPO / "modelyard" / "app" / "main.py"
 
 
 @pytest.fixture

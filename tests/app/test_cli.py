@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from engine.schemas import Plan
+from modelyard.schemas import Plan
 
 MODELYARD = Path(sys.executable).parent / "modelyard"
 LEADERBOARD_HEADER = ["rank", "model", "family", "cv_score", "metric", "greater_is_better",
@@ -26,7 +26,7 @@ BUDGET = 8
 
 def cli(*args, env=None, cwd=None, timeout=120, script=False) -> subprocess.CompletedProcess:
     """Run `python -m app.cli ARGS` (or the installed `modelyard` script)."""
-    command = [str(MODELYARD)] if script else [sys.executable, "-m", "app.cli"]
+    command = [str(MODELYARD)] if script else [sys.executable, "-m", "modelyard.app.cli"]
     return subprocess.run([*command, *map(str, args)], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=timeout)
 
@@ -34,7 +34,7 @@ def cli(*args, env=None, cwd=None, timeout=120, script=False) -> subprocess.Comp
 def cli_many(*calls: tuple, env=None) -> list[subprocess.CompletedProcess]:
     """Several `modelyard` commands at once (each a tuple of arguments): quicker, and
     they contend for the catalog as several windows and scripts would."""
-    procs = [subprocess.Popen([sys.executable, "-m", "app.cli", *map(str, args)],
+    procs = [subprocess.Popen([sys.executable, "-m", "modelyard.app.cli", *map(str, args)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=env) for args in calls]
     results = []

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from engine.schemas import Plan
+from modelyard.schemas import Plan
 from tests.app.test_cli import as_json, cli, cli_many, one_line_error
 from tests.fake_ollama import draft_json
 

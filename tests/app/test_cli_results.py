@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def cli(*args, env, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "modelyard.app.cli", *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=180)
 
 

@@ -73,7 +73,7 @@ def image_run(tmp_path_factory, child_env) -> SimpleNamespace:
     root = tmp_path_factory.mktemp("image-run")
     train = zip_folder(write_colour_images(root / "colours", 16), root / "colours.zip")
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "run", str(train), "--budget", "10", "--out",
+        [sys.executable, "-m", "modelyard.app.cli", "run", str(train), "--budget", "10", "--out",
          str(root / "out"), "--json"],
         capture_output=True, text=True, env=child_env(root / "home"), cwd=REPO, timeout=240)
     assert result.returncode == 0, result.stderr

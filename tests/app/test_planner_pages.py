@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from engine.schemas import Plan
-from engine.workflow import Workspace
-from storage.paths import Home
+from modelyard.engine.workflow import Workspace
+from modelyard.schemas import Plan
+from modelyard.storage.paths import Home
 from tests.app.test_pages import PAGES, add_dataset, metric, texts
 from tests.engine.test_review import make_run
 from tests.fake_ollama import draft_json
@@ -193,7 +193,7 @@ def test_form_group_split_needs_its_column(app, tmp_path):
 
 
 def test_settings_for_training_reach_the_worker_launch(app, app_home, monkeypatch):
-    from engine import jobs
+    from modelyard.engine import jobs
 
     monkeypatch.delenv("MODELYARD_MAX_PARALLEL_RUNS", raising=False)
     monkeypatch.delenv("MODELYARD_MEMORY_LIMIT_GB", raising=False)

@@ -101,7 +101,7 @@ def text_run(tmp_path_factory, child_env):
     train = root / "reviews.csv"
     reviews(150).to_csv(train, index=False)
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "run", str(train), "--target", "sentiment",
+        [sys.executable, "-m", "modelyard.app.cli", "run", str(train), "--target", "sentiment",
          "--budget", "8", "--out", str(root / "out"), "--json"],
         capture_output=True, text=True, env=child_env(root / "home"), cwd=REPO, timeout=240)
     assert result.returncode == 0, result.stderr

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from modelyard.app.cli import streamlit_command
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -79,7 +80,8 @@ def e2e_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def app_url(e2e_home: Path, artifacts: Path) -> Iterator[str]:
-    """`streamlit run app/main.py` on a free port; stopped (with its workers) afterwards."""
+    """The app as `modelyard app` starts it, on a free port; stopped (with its workers)
+    afterwards."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MODELYARD_HOME": str(e2e_home), "OLLAMA_HOST": "http://127.0.0.1:9",
@@ -88,10 +90,8 @@ def app_url(e2e_home: Path, artifacts: Path) -> Iterator[str]:
     log_path = artifacts / "e2e_server.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app/main.py",
-             "--server.port", str(port), "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            streamlit_command(port),
+            cwd=e2e_home.parent, env=env, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.workflow import Workspace
-from storage import settings as settings_store
-from storage.paths import Home
+from modelyard.engine.workflow import Workspace
+from modelyard.storage import settings as settings_store
+from modelyard.storage.paths import Home
 from tests.browser.test_e2e import alert, write_customers
 from tests.fake_ollama import Reply, draft_json
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from engine.intake import ingest
-from engine.intake.ingest import load_profile
-from engine.schemas import ColumnKind, ColumnRole, Task
+from modelyard.engine.intake import ingest
+from modelyard.engine.intake.ingest import load_profile
+from modelyard.schemas import ColumnKind, ColumnRole, Task
 from tests.engine.test_images import write_image
 
 

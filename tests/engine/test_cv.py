@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from engine.errors import PlanError
-from engine.schemas import Task, Validation, ValidationKind
-from engine.training.cv import make_splits
+from modelyard.engine.errors import PlanError
+from modelyard.engine.training.cv import make_splits
+from modelyard.schemas import Task, Validation, ValidationKind
 
 
 def test_group_kfold_keeps_each_group_in_one_fold():
@@ -57,8 +57,8 @@ def test_a_split_that_needs_a_column_must_name_it():
 
 
 def test_group_and_time_roles_choose_the_split_in_the_rule_plan(ws, tmp_path, make_messy):
-    from engine.intake.ingest import load_profile
-    from engine.planning.rules import rule_plan
+    from modelyard.engine.intake.ingest import load_profile
+    from modelyard.engine.planning.rules import rule_plan
 
     frame = make_messy()
     frame["store"] = np.arange(len(frame)) % 12

@@ -10,12 +10,12 @@ import optuna
 import pandas as pd
 import pytest
 
-from engine.schemas import Family, Metric, Task
-from engine.training import families
-from engine.training.data import Features, TrainingData
-from engine.training.evaluate import cross_validate, make_pipeline, predict_matrix
-from engine.training.families.base import Choice, FitContext, Float, Int
-from engine.training.search import distributions, suggest
+from modelyard.engine.training import families
+from modelyard.engine.training.data import Features, TrainingData
+from modelyard.engine.training.evaluate import cross_validate, make_pipeline, predict_matrix
+from modelyard.engine.training.families.base import Choice, FitContext, Float, Int
+from modelyard.engine.training.search import distributions, suggest
+from modelyard.schemas import Family, Metric, Task
 
 TASKS = [Task.binary, Task.multiclass, Task.regression]
 METRIC = {Task.binary: Metric.roc_auc, Task.multiclass: Metric.log_loss,

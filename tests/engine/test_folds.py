@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.schemas import Family, Metric, Task, Validation
-from engine.training import families
-from engine.training.cv import make_splits
-from engine.training.data import Features, TrainingData
-from engine.training.evaluate import cross_validate
-from engine.training.families.base import FitContext
-from engine.training.folds import FoldCache
+from modelyard.engine.training import families
+from modelyard.engine.training.cv import make_splits
+from modelyard.engine.training.data import Features, TrainingData
+from modelyard.engine.training.evaluate import cross_validate
+from modelyard.engine.training.families.base import FitContext
+from modelyard.engine.training.folds import FoldCache
+from modelyard.schemas import Family, Metric, Task, Validation
 from tests.engine.test_families_contract import _data
 
 

@@ -15,10 +15,10 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from engine.errors import IntakeError
-from engine.intake import ingest
-from engine.intake.formats import MAX_COLUMNS, sniff
-from engine.intake.ingest import load_profile, preview
+from modelyard.engine.errors import IntakeError
+from modelyard.engine.intake import ingest
+from modelyard.engine.intake.formats import MAX_COLUMNS, sniff
+from modelyard.engine.intake.ingest import load_profile, preview
 from tests.conftest import REPO
 
 
@@ -256,11 +256,12 @@ def test_too_many_columns(home, tmp_path):
 # interpreter itself may live where `nobody` cannot read).
 _AS_NOBODY = """
 import os, sys
-import app.cli, engine.workflow, engine.intake.ingest, storage.paths, storage.sync
+import modelyard.app.cli, modelyard.engine.workflow, modelyard.engine.intake.ingest
+import modelyard.storage.paths, modelyard.storage.sync
 if os.geteuid() == 0:
     os.setgid(65534)
     os.setuid(65534)
-sys.exit(app.cli.main(sys.argv[1:]))
+sys.exit(modelyard.app.cli.main(sys.argv[1:]))
 """
 
 

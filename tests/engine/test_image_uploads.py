@@ -11,8 +11,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from engine.errors import ModelyardError
-from engine.vision.predict import ImagePredictor, images_under, predict_images, predict_uploads
+from modelyard.engine.errors import ModelyardError
+from modelyard.engine.vision.predict import (
+    ImagePredictor,
+    images_under,
+    predict_images,
+    predict_uploads,
+)
 
 
 def png(colour=(200, 20, 20), size=(12, 10)) -> bytes:

@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from engine.errors import IntakeError
-from engine.intake import ingest
-from engine.intake.images import examples
-from engine.intake.ingest import load_profile, preview
-from engine.schemas import ColumnKind, Task
+from modelyard.engine.errors import IntakeError
+from modelyard.engine.intake import ingest
+from modelyard.engine.intake.images import examples
+from modelyard.engine.intake.ingest import load_profile, preview
+from modelyard.schemas import ColumnKind, Task
 
 
 def write_image(path: Path, size=(12, 8), colour=(200, 30, 30), fmt=None) -> Path:

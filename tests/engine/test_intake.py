@@ -9,12 +9,12 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from engine.errors import BadInputError, IntakeError
-from engine.intake import ingest
-from engine.intake.ingest import load_profile
-from engine.intake.samples import SAMPLES, write_sample
-from engine.schemas import ColumnKind, Task
-from storage.datasets import list_datasets
+from modelyard.engine.errors import BadInputError, IntakeError
+from modelyard.engine.intake import ingest
+from modelyard.engine.intake.ingest import load_profile
+from modelyard.engine.intake.samples import SAMPLES, write_sample
+from modelyard.schemas import ColumnKind, Task
+from modelyard.storage.datasets import list_datasets
 
 
 def folder_files(home, dataset_id):

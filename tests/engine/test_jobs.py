@@ -22,14 +22,14 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from engine.intake.samples import write_sample
-from engine.schemas import Plan
-from engine.training.bundle import Predictor
-from engine.workflow import Workspace
-from storage import runs as run_store
-from storage.files import read_json
-from storage.paths import Home
-from storage.runfolder import RunFolder
+from modelyard.engine.intake.samples import write_sample
+from modelyard.engine.training.bundle import Predictor
+from modelyard.engine.workflow import Workspace
+from modelyard.schemas import Plan
+from modelyard.storage import runs as run_store
+from modelyard.storage.files import read_json
+from modelyard.storage.paths import Home
+from modelyard.storage.runfolder import RunFolder
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -232,9 +232,9 @@ _READER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from engine.workflow import Workspace
-    from storage import datasets, runs
-    from storage.paths import Home
+    from modelyard.engine.workflow import Workspace
+    from modelyard.storage import datasets, runs
+    from modelyard.storage.paths import Home
 
     root, stop = Path(sys.argv[1]), Path(sys.argv[2])
     loops = most_trials = 0

@@ -10,9 +10,9 @@ import threading
 import ollama
 import pytest
 
-from engine.errors import PlanError
-from engine.planning.propose import propose
-from engine.schemas import (
+from modelyard.engine.errors import PlanError
+from modelyard.engine.planning.propose import propose
+from modelyard.schemas import (
     ColumnKind,
     ColumnProfile,
     Family,
@@ -22,8 +22,8 @@ from engine.schemas import (
     TargetGuess,
     Task,
 )
-from storage import settings as settings_store
-from storage.plans import list_plans, read_plan
+from modelyard.storage import settings as settings_store
+from modelyard.storage.plans import list_plans, read_plan
 from tests.fake_ollama import Reply, draft, draft_json
 
 

@@ -17,12 +17,11 @@ import pandas as pd
 import psutil
 import pytest
 
-from engine.schemas import Family, Metric, Plan, Task
-from engine.training import families
-from engine.training.cv import make_splits
-from engine.training.evaluate import cross_validate
-from engine.training.families.base import Choice, FitContext, Float, Int
-from engine.training.guard import (
+from modelyard.engine.training import families
+from modelyard.engine.training.cv import make_splits
+from modelyard.engine.training.evaluate import cross_validate
+from modelyard.engine.training.families.base import Choice, FitContext, Float, Int
+from modelyard.engine.training.guard import (
     Allowance,
     FitFailed,
     FitGuard,
@@ -31,8 +30,9 @@ from engine.training.guard import (
     user_limit,
     wants_guard,
 )
-from engine.workflow import Workspace
-from storage.runfolder import RunFolder
+from modelyard.engine.workflow import Workspace
+from modelyard.schemas import Family, Metric, Plan, Task
+from modelyard.storage.runfolder import RunFolder
 from tests.engine.test_families_contract import _data
 
 TASKS = [Task.binary, Task.multiclass, Task.regression]
@@ -91,7 +91,7 @@ def test_guarded_cv_gives_what_in_process_cv_gives_and_prunes(guard):
 def test_guarded_and_in_process_trials_share_prepared_folds(guard):
     """A guarded child sends back the folds it prepared; the next child starts from them
     (a file), and the scores are the same as preparing afresh."""
-    from engine.training.folds import FoldCache
+    from modelyard.engine.training.folds import FoldCache
 
     fit_guard, data, splits = guard
     ctx = FitContext(Task.binary, len(data.y), 2, 1, 0)
@@ -163,9 +163,9 @@ def test_the_memory_policy_follows_the_environment(monkeypatch):
 def test_a_trial_that_ran_out_of_memory_teaches_the_trainer(tmp_path):
     from optuna.trial import TrialState
 
-    from engine.schemas import FamilyChoice
-    from engine.training.trainer import Trainer
-    from storage.runfolder import JournalWriter
+    from modelyard.engine.training.trainer import Trainer
+    from modelyard.schemas import FamilyChoice
+    from modelyard.storage.runfolder import JournalWriter
 
     data = _data(Task.binary, n=200)
     plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
@@ -241,7 +241,7 @@ def _categorical_table(n: int, seed: int = 0):
     """Twelve 50-level text columns and one number that decides the target: small as
     strings, but one-hot encoded (and as Python strings on the way) they take several
     times the memory the MLP's estimate allows for; LightGBM keeps them compact."""
-    from engine.training.data import Features, TrainingData
+    from modelyard.engine.training.data import Features, TrainingData
 
     frame = _categorical_frame(n, seed)
     y = (frame.pop("target") == "yes").to_numpy().astype(np.int64)

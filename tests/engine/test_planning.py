@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from engine.errors import PlanError
-from engine.intake import ingest
-from engine.intake.ingest import load_profile
-from engine.intake.samples import write_sample
-from engine.planning.rules import rule_plan
-from engine.schemas import (
+from modelyard.engine.errors import PlanError
+from modelyard.engine.intake import ingest
+from modelyard.engine.intake.ingest import load_profile
+from modelyard.engine.intake.samples import write_sample
+from modelyard.engine.planning.rules import rule_plan
+from modelyard.schemas import (
     METRICS_FOR_TASK,
     Family,
     Metric,
@@ -20,7 +20,7 @@ from engine.schemas import (
     Task,
     ValidationKind,
 )
-from storage.plans import list_plans
+from modelyard.storage.plans import list_plans
 
 
 def profile_of(home, path, target=None):

@@ -8,16 +8,16 @@ import json
 import pandas as pd
 import pytest
 
-from engine.intake import ingest
-from engine.intake.ingest import load_profile
-from engine.planning.checks import read_reply
-from engine.planning.diff import diff_plans
-from engine.planning.explain import as_text, card
-from engine.planning.goal import read_goal
-from engine.planning.prompt import hardware_summary
-from engine.planning.rules import rule_plan
-from engine.planning.schema import PlanDraft, draft_schema, flatten, from_plan, to_plan
-from engine.schemas import Family, Metric, Profile, Task
+from modelyard.engine.intake import ingest
+from modelyard.engine.intake.ingest import load_profile
+from modelyard.engine.planning.checks import read_reply
+from modelyard.engine.planning.diff import diff_plans
+from modelyard.engine.planning.explain import as_text, card
+from modelyard.engine.planning.goal import read_goal
+from modelyard.engine.planning.prompt import hardware_summary
+from modelyard.engine.planning.rules import rule_plan
+from modelyard.engine.planning.schema import PlanDraft, draft_schema, flatten, from_plan, to_plan
+from modelyard.schemas import Family, Metric, Profile, Task
 from tests.fake_ollama import draft
 
 

@@ -11,13 +11,13 @@ import polars as pl
 import pytest
 from sklearn import datasets
 
-from engine.errors import IntakeError
-from engine.intake import ingest
-from engine.intake import profile as profile_module
-from engine.intake.ingest import load_profile
-from engine.schemas import ColumnKind, ColumnRole, Plan, Task
-from engine.training.data import choose_features
-from storage.datasets import list_datasets
+from modelyard.engine.errors import IntakeError
+from modelyard.engine.intake import ingest
+from modelyard.engine.intake import profile as profile_module
+from modelyard.engine.intake.ingest import load_profile
+from modelyard.engine.training.data import choose_features
+from modelyard.schemas import ColumnKind, ColumnRole, Plan, Task
+from modelyard.storage.datasets import list_datasets
 
 
 def ingest_frame(home, tmp_path, frame: pd.DataFrame, name="t", **kwargs):

@@ -1,4 +1,4 @@
-"""engine.results on a real trained Run (tests/results_run.py): the submission in the
+"""modelyard.engine.results on a real trained Run (tests/results_run.py): the submission in the
 sample's exact format, the exported bundle reproducing the predictions in a fresh Python,
 the report, diagnostics on the real out-of-fold predictions, and housekeeping."""
 
@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.errors import BadInputError
-from engine.results import diagnostics, explain, housekeeping, report, submission
-from engine.results.artifacts import load_model, open_run
-from engine.results.export import export_bundle
-from engine.workflow import Workspace
-from storage import runs as run_store
-from storage.datasets import write_meta
-from storage.paths import Home
+from modelyard.engine.errors import BadInputError
+from modelyard.engine.results import diagnostics, explain, housekeeping, report, submission
+from modelyard.engine.results.artifacts import load_model, open_run
+from modelyard.engine.results.export import export_bundle
+from modelyard.engine.workflow import Workspace
+from modelyard.storage import runs as run_store
+from modelyard.storage.datasets import write_meta
+from modelyard.storage.paths import Home
 from tests.results_run import SAMPLE_COLUMNS, copy_home, same_predictions, shared_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -82,7 +82,7 @@ def test_a_sample_naming_an_unknown_class_is_refused(trained, result, tmp_path):
 _FRESH = textwrap.dedent("""
     import json, sys
     import pandas as pd
-    from engine.training.bundle import Predictor
+    from modelyard.engine.training.bundle import Predictor
 
     bundle, rows, out = sys.argv[1:4]
     model = Predictor.load(bundle)
@@ -175,7 +175,7 @@ def test_diagnostics_on_the_real_out_of_fold_predictions(result):
 
 
 def test_leader_is_tested_against_the_runner_up(trained, ws):
-    from engine.results.compare import leader_verdicts
+    from modelyard.engine.results.compare import leader_verdicts
 
     leaders = run_store.run_leaders(ws.catalog, run_ids=[trained.run_id])
     verdict = leader_verdicts(leaders)[trained.run_id]

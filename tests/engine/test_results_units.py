@@ -1,4 +1,4 @@
-"""engine.results without a trained Run: diagnostics on known predictions, the paired
+"""modelyard.engine.results without a trained Run: diagnostics on known predictions, the paired
 fold test, setting importance, explanations and input checks on real fitted pipelines."""
 
 from __future__ import annotations
@@ -7,14 +7,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.errors import BadInputError
-from engine.results import compare, diagnostics, explain, figures, predict, submission, tuning
-from engine.schemas import Task
-from engine.training import families
-from engine.training.bundle import BUNDLE_FORMAT, Predictor, save_bundle, upgrade_meta
-from engine.training.data import Features, TrainingData
-from engine.training.evaluate import make_pipeline
-from engine.training.families.base import FitContext
+from modelyard.engine.errors import BadInputError
+from modelyard.engine.results import (
+    compare,
+    diagnostics,
+    explain,
+    figures,
+    predict,
+    submission,
+    tuning,
+)
+from modelyard.engine.training import families
+from modelyard.engine.training.bundle import BUNDLE_FORMAT, Predictor, save_bundle, upgrade_meta
+from modelyard.engine.training.data import Features, TrainingData
+from modelyard.engine.training.evaluate import make_pipeline
+from modelyard.engine.training.families.base import FitContext
+from modelyard.schemas import Task
 from tests.conftest import messy_frame
 
 FEATURES = Features(["tenure_months", "monthly_charges"], ["contract", "region"],
@@ -328,8 +336,8 @@ def test_older_bundles_are_upgraded_newer_ones_refused(tmp_path):
 def test_an_image_bundle_exports_its_state_dict_and_config(home, tmp_path):
     import json
 
-    from engine.results.artifacts import RunResult
-    from engine.results.export import export_bundle
+    from modelyard.engine.results.artifacts import RunResult
+    from modelyard.engine.results.export import export_bundle
 
     model_dir = home.run_dir("run_img") / "model"
     model_dir.mkdir(parents=True)

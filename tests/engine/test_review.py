@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from engine import jobs
-from engine.schemas import Family, Plan
-from storage.plans import list_plans
-from storage.runfolder import JournalWriter
-from storage.sync import sync
+from modelyard.engine import jobs
+from modelyard.schemas import Family, Plan
+from modelyard.storage.plans import list_plans
+from modelyard.storage.runfolder import JournalWriter
+from modelyard.storage.sync import sync
 from tests.fake_ollama import draft_json
 
 

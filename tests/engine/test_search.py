@@ -9,13 +9,13 @@ import numpy as np
 import optuna
 import pytest
 
-from engine.intake.samples import write_sample
-from engine.schemas import Family, FamilyChoice, Metric, Plan, Task
-from engine.training import families
-from engine.training.evaluate import cross_validate
-from engine.training.families.base import FitContext
-from storage import runs as run_store
-from storage.runfolder import ACTIVE, RunFolder
+from modelyard.engine.intake.samples import write_sample
+from modelyard.engine.training import families
+from modelyard.engine.training.evaluate import cross_validate
+from modelyard.engine.training.families.base import FitContext
+from modelyard.schemas import Family, FamilyChoice, Metric, Plan, Task
+from modelyard.storage import runs as run_store
+from modelyard.storage.runfolder import ACTIVE, RunFolder
 from tests.engine.test_families_contract import _data
 
 
@@ -133,9 +133,9 @@ def test_a_trial_that_would_not_fit_in_memory_is_skipped_with_the_reason(tmp_pat
                                                                           monkeypatch):
     from types import SimpleNamespace
 
-    from engine.training.cv import make_splits
-    from engine.training.trainer import Trainer
-    from storage.runfolder import JournalWriter
+    from modelyard.engine.training.cv import make_splits
+    from modelyard.engine.training.trainer import Trainer
+    from modelyard.storage.runfolder import JournalWriter
 
     data = _data(Task.binary)
     plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
@@ -145,7 +145,7 @@ def test_a_trial_that_would_not_fit_in_memory_is_skipped_with_the_reason(tmp_pat
     folder = RunFolder(tmp_path / "run_mem")
     folder.create({"id": "run_mem", "status": "running"})
     journal = JournalWriter(folder)
-    monkeypatch.setattr("engine.training.trainer.psutil.virtual_memory",
+    monkeypatch.setattr("modelyard.engine.training.trainer.psutil.virtual_memory",
                         lambda: SimpleNamespace(available=1_000))  # 1 kB free
     import time
 
@@ -161,9 +161,9 @@ def test_a_trial_that_would_not_fit_in_memory_is_skipped_with_the_reason(tmp_pat
 def test_parallel_trials_share_the_journal_and_the_state_safely(tmp_path):
     import time
 
-    from engine.training.cv import make_splits
-    from engine.training.trainer import Trainer, parallel_trials
-    from storage.runfolder import JournalWriter
+    from modelyard.engine.training.cv import make_splits
+    from modelyard.engine.training.trainer import Trainer, parallel_trials
+    from modelyard.storage.runfolder import JournalWriter
 
     assert parallel_trials(2) == 1 and parallel_trials(4) == 2 and parallel_trials(16) == 8
     data = _data(Task.binary, n=200)
@@ -193,9 +193,9 @@ def test_the_search_stays_inside_the_plans_limits(tmp_path):
     """Limits from a review reach every trial, the library defaults included."""
     import time
 
-    from engine.training.cv import make_splits
-    from engine.training.trainer import Trainer
-    from storage.runfolder import JournalWriter
+    from modelyard.engine.training.cv import make_splits
+    from modelyard.engine.training.trainer import Trainer
+    from modelyard.storage.runfolder import JournalWriter
 
     data = _data(Task.binary, n=200)
     plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
@@ -222,10 +222,10 @@ def test_a_member_too_slow_to_refit_is_left_out_of_the_ensemble(tmp_path):
     budget ends, so the blend of the other two is chosen, and says so."""
     import time
 
-    from engine.training.cv import make_splits
-    from engine.training.evaluate import CVResult
-    from engine.training.trainer import Best, Trainer
-    from storage.runfolder import JournalWriter
+    from modelyard.engine.training.cv import make_splits
+    from modelyard.engine.training.evaluate import CVResult
+    from modelyard.engine.training.trainer import Best, Trainer
+    from modelyard.storage.runfolder import JournalWriter
 
     rng = np.random.default_rng(0)
     n = 600

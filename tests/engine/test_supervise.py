@@ -14,9 +14,9 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from engine import jobs
-from engine.errors import NotFoundError
-from storage.runfolder import RunFolder
+from modelyard.engine import jobs
+from modelyard.engine.errors import NotFoundError
+from modelyard.storage.runfolder import RunFolder
 
 
 def make_folder(home, run_id: str, **record) -> RunFolder:

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.schemas import Metric, Task
-from engine.training import families
-from engine.training.data import Features, TrainingData
-from engine.training.evaluate import cross_validate
-from engine.training.families.base import FitContext
-from engine.training.preprocess import TextComponents
+from modelyard.engine.training import families
+from modelyard.engine.training.data import Features, TrainingData
+from modelyard.engine.training.evaluate import cross_validate
+from modelyard.engine.training.families.base import FitContext
+from modelyard.engine.training.preprocess import TextComponents
+from modelyard.schemas import Metric, Task
 
 POSITIVE = "great wonderful excellent loved superb delightful".split()
 NEGATIVE = "awful terrible boring hated dreadful poor".split()
@@ -75,9 +75,9 @@ def test_text_components_are_dense_named_and_stable_for_unseen_words():
 
 @pytest.mark.slow
 def test_a_table_with_a_text_column_trains_end_to_end(ws, tmp_path, wait):
-    from engine.schemas import Plan
-    from storage import runs as run_store
-    from storage.runfolder import ACTIVE
+    from modelyard.schemas import Plan
+    from modelyard.storage import runs as run_store
+    from modelyard.storage.runfolder import ACTIVE
 
     frame, y = reviews(300, seed=3)
     frame["sentiment"] = np.where(y == 1, "positive", "negative")

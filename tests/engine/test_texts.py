@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from engine.intake.texts import NO_CLASS, look_at_text, shorten
+from modelyard.engine.intake.texts import NO_CLASS, look_at_text, shorten
 
 
 def test_shorten_keeps_one_line_and_cuts_at_a_word():

@@ -12,15 +12,15 @@ import time
 
 import pytest
 
-from engine import jobs
-from engine.intake.ingest import load_profile
-from engine.planning.prompt import revision_messages
-from engine.planning.review import family_fits, fit_lines, hold_back
-from engine.schemas import Family, Metric, Plan, Task
-from engine.training.families.base import FitContext
-from storage.plans import list_plans
-from storage.runfolder import JournalWriter
-from storage.sync import sync
+from modelyard.engine import jobs
+from modelyard.engine.intake.ingest import load_profile
+from modelyard.engine.planning.prompt import revision_messages
+from modelyard.engine.planning.review import family_fits, fit_lines, hold_back
+from modelyard.engine.training.families.base import FitContext
+from modelyard.schemas import Family, Metric, Plan, Task
+from modelyard.storage.plans import list_plans
+from modelyard.storage.runfolder import JournalWriter
+from modelyard.storage.sync import sync
 from tests.fake_ollama import draft_json
 
 
@@ -100,7 +100,7 @@ def test_the_best_trial_of_each_family_is_judged_and_old_runs_give_nothing():
 
 
 def test_the_advice_names_only_settings_each_family_searches():
-    from engine.training import families
+    from modelyard.engine.training import families
 
     for task in (Task.binary, Task.regression):
         ctx = FitContext(task=task, n_rows=1000, n_classes=2, n_jobs=1, seed=0)
@@ -214,8 +214,8 @@ def test_revision_messages_explain_the_train_scores(customers, ws):
 def test_memorising_narrows_the_search_to_less_capacity(ws, customers):
     """The next plan keeps the family's search at or below the capacity of the trial that
     memorised; the worker's search honours those limits."""
-    from engine.training import families
-    from engine.training.search import narrow
+    from modelyard.engine.training import families
+    from modelyard.engine.training.search import narrow
 
     memorised = {"num_leaves": 200, "min_child_samples": 3, "reg_lambda": 1e-6,
                  "learning_rate": 0.2, "class_weight": "none"}
@@ -238,7 +238,7 @@ def test_memorising_narrows_the_search_to_less_capacity(ws, customers):
 
 
 def test_limits_on_settings_a_family_does_not_search_are_refused(ws, customers):
-    from engine.errors import PlanError
+    from modelyard.engine.errors import PlanError
 
     broken = customers.model_copy(deep=True)
     broken.families[2].limits = {"no_such_setting": (1, 2)}

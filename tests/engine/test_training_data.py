@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.errors import PlanError
-from engine.intake.ingest import load_profile
-from engine.planning.rules import rule_plan
-from engine.training.data import load_training_data
+from modelyard.engine.errors import PlanError
+from modelyard.engine.intake.ingest import load_profile
+from modelyard.engine.planning.rules import rule_plan
+from modelyard.engine.training.data import load_training_data
 
 
 def prepared(ws, frame, tmp_path, target):
@@ -72,10 +72,10 @@ def test_no_usable_feature_is_a_plan_error(ws, tmp_path):
 
 # -- the Model bundle, fitted in-process (the worker's own runs are in test_jobs.py) -----
 def fitted_bundle(folder, plan, profile, model_dir, family="linear"):
-    from engine.training import families
-    from engine.training.bundle import save_bundle
-    from engine.training.evaluate import make_pipeline
-    from engine.training.families.base import FitContext
+    from modelyard.engine.training import families
+    from modelyard.engine.training.bundle import save_bundle
+    from modelyard.engine.training.evaluate import make_pipeline
+    from modelyard.engine.training.families.base import FitContext
 
     data = load_training_data(folder, plan, profile)
     ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes, n_jobs=1,
@@ -92,7 +92,7 @@ def fitted_bundle(folder, plan, profile, model_dir, family="linear"):
 
 @pytest.mark.parametrize("family", ["linear", "lightgbm"])
 def test_predictor_writes_id_label_and_probabilities(ws, tmp_path, make_messy, family):
-    from engine.training.bundle import Predictor
+    from modelyard.engine.training.bundle import Predictor
 
     frame = make_messy(n=300)
     train, test = frame.iloc[:240], frame.iloc[240:].reset_index(drop=True)
@@ -112,7 +112,7 @@ def test_predictor_writes_id_label_and_probabilities(ws, tmp_path, make_messy, f
 
 
 def test_predictor_keeps_boolean_labels(ws, tmp_path):
-    from engine.training.bundle import Predictor
+    from modelyard.engine.training.bundle import Predictor
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=80)
@@ -127,8 +127,8 @@ def test_predictor_keeps_boolean_labels(ws, tmp_path):
 
 
 def test_predictor_refuses_a_table_without_the_features(ws, tmp_path, make_messy):
-    from engine.errors import BadInputError
-    from engine.training.bundle import Predictor
+    from modelyard.engine.errors import BadInputError
+    from modelyard.engine.training.bundle import Predictor
 
     folder, plan, profile = prepared(ws, make_messy(), tmp_path, "churn")
     fitted_bundle(folder, plan, profile, tmp_path / "model")

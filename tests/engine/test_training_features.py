@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.schemas import Task
-from engine.training import families
-from engine.training.data import Features, TrainingData
-from engine.training.evaluate import make_pipeline, predict_matrix
-from engine.training.families.base import FitContext
-from engine.training.metrics import f1_threshold
-from engine.training.preprocess import DateParts
+from modelyard.engine.training import families
+from modelyard.engine.training.data import Features, TrainingData
+from modelyard.engine.training.evaluate import make_pipeline, predict_matrix
+from modelyard.engine.training.families.base import FitContext
+from modelyard.engine.training.metrics import f1_threshold
+from modelyard.engine.training.preprocess import DateParts
+from modelyard.schemas import Task
 
 
 def test_date_parts_become_numbers_and_keep_gaps():

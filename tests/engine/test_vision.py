@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from engine.intake.ingest import load_profile
-from engine.schemas import Family, FamilyChoice
-from engine.vision.backbones import create
-from engine.vision.plan import image_plan
-from engine.vision.predict import ImagePredictor
-from storage import plans as plan_store
-from storage.runfolder import ACTIVE, RunFolder
+from modelyard.engine.intake.ingest import load_profile
+from modelyard.engine.vision.backbones import create
+from modelyard.engine.vision.plan import image_plan
+from modelyard.engine.vision.predict import ImagePredictor
+from modelyard.schemas import Family, FamilyChoice
+from modelyard.storage import plans as plan_store
+from modelyard.storage.runfolder import ACTIVE, RunFolder
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -94,9 +94,9 @@ def test_local_weights_file_is_used_and_said(tmp_path):
 
 @pytest.mark.parametrize("share", [0.2, 0.35])
 def test_the_holdout_share_is_the_plans(ws, tmp_path, share):
-    from engine import jobs
-    from engine.vision.trainer import ImageSearch
-    from storage.runfolder import JournalWriter
+    from modelyard.engine import jobs
+    from modelyard.engine.vision.trainer import ImageSearch
+    from modelyard.storage.runfolder import JournalWriter
 
     write_digits(tmp_path, 100)
     meta = ws.ingest(tmp_path / "train")

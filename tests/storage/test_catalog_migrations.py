@@ -10,8 +10,8 @@ import time
 import duckdb
 import pytest
 
-from storage.catalog import Catalog
-from storage.migrations import MIGRATIONS, latest, migrate
+from modelyard.storage.catalog import Catalog
+from modelyard.storage.migrations import MIGRATIONS, latest, migrate
 
 TABLES = {"datasets", "plans", "runs", "trials", "events", "journal_offsets", "file_stamps",
           "migrations"}
@@ -68,8 +68,8 @@ def test_catalog_recreated_after_the_file_is_deleted(home):
 _HOLDER = textwrap.dedent(
     """
     import sys, time
-    from storage.catalog import Catalog
-    from storage.paths import Home
+    from modelyard.storage.catalog import Catalog
+    from modelyard.storage.paths import Home
 
     catalog = Catalog(Home.from_env())
     with catalog.connect() as con:
@@ -114,7 +114,8 @@ def test_the_lock_is_between_processes_and_its_timeout_is_honoured(home):
     with FileLock(str(home.lock_path)):
         child = subprocess.run(
             [sys.executable, "-c",
-             "from storage.catalog import Catalog; from storage.paths import Home\n"
+             "from modelyard.storage.catalog import Catalog\n"
+             "from modelyard.storage.paths import Home\n"
              "from filelock import Timeout\n"
              "try:\n    Catalog(Home.from_env(), lock_timeout=0.3).query('SELECT 1')\n"
              "except Timeout:\n    print('timeout')\n"],

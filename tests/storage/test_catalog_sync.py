@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from storage import runs as run_store
-from storage.catalog import Catalog
-from storage.datasets import list_datasets, write_meta
-from storage.plans import list_plans, save_plan
-from storage.runfolder import JournalWriter, RunFolder
-from storage.sync import reindex, sync
+from modelyard.storage import runs as run_store
+from modelyard.storage.catalog import Catalog
+from modelyard.storage.datasets import list_datasets, write_meta
+from modelyard.storage.plans import list_plans, save_plan
+from modelyard.storage.runfolder import JournalWriter, RunFolder
+from modelyard.storage.sync import reindex, sync
 
 TABLES = ("datasets", "plans", "runs", "trials", "events")
 
@@ -228,7 +228,7 @@ def test_a_replaced_journal_is_read_again_from_the_start(populated):
 
 def test_a_moved_home_keeps_its_catalog(populated, tmp_path):
     """Moving the whole home folder (catalog included) loses no rows: same ids, new paths."""
-    from storage.paths import Home
+    from modelyard.storage.paths import Home
 
     sync(Catalog(populated))
     before = snapshot(Catalog(populated))

@@ -9,12 +9,12 @@ import time
 import duckdb
 import pytest
 
-from storage import migrations
-from storage import runs as run_store
-from storage.catalog import Catalog
-from storage.datasets import write_meta
-from storage.runfolder import JournalWriter, RunFolder
-from storage.sync import sync
+from modelyard.storage import migrations
+from modelyard.storage import runs as run_store
+from modelyard.storage.catalog import Catalog
+from modelyard.storage.datasets import write_meta
+from modelyard.storage.runfolder import JournalWriter, RunFolder
+from modelyard.storage.sync import sync
 
 # (family, state, score, fit seconds, predict seconds), in the order they finish.
 TRIALS_A = [("dummy", "complete", 0.50, 0.01, 0.001), ("linear", "complete", 0.80, 0.1, 0.002),
@@ -166,7 +166,7 @@ def test_migration_2_fills_predict_times_of_trials_indexed_before_it(home, monke
     _dataset(home, "ds_a")
     _run(home, "run_a", "ds_a", TRIALS_A, "roc_auc", True, created=2.0)
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
-    from storage import sync as sync_module
+    from modelyard.storage import sync as sync_module
 
     # Index with the first migration only, as a catalog of that version would: its trials
     # have neither predict_seconds nor train_score (the last two columns).

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from storage.runfolder import ACTIVE, TERMINAL, JournalWriter, RunFolder, read_events
+from modelyard.storage.runfolder import ACTIVE, TERMINAL, JournalWriter, RunFolder, read_events
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_changes_without_a_status_still_apply_after_the_end(folder):
 _RACER = textwrap.dedent(
     """
     import sys
-    from storage.runfolder import RunFolder
+    from modelyard.storage.runfolder import RunFolder
     f = RunFolder(sys.argv[1])
     for i in range(100):
         f.update(**{"count_" + sys.argv[2]: i})

@@ -9,12 +9,12 @@ import time
 import duckdb
 import pytest
 
-from storage import migrations
-from storage import runs as run_store
-from storage import sync as sync_module
-from storage.catalog import Catalog
-from storage.runfolder import JournalWriter, RunFolder
-from storage.sync import reindex, sync
+from modelyard.storage import migrations
+from modelyard.storage import runs as run_store
+from modelyard.storage import sync as sync_module
+from modelyard.storage.catalog import Catalog
+from modelyard.storage.runfolder import JournalWriter, RunFolder
+from modelyard.storage.sync import reindex, sync
 
 # (model, CV score, train score); None: a journal written before workers recorded it.
 TRIALS = [("dummy_0", 0.50, 0.50), ("lightgbm_1", 0.84, 0.99), ("linear_2", 0.80, 0.81)]

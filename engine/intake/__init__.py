@@ -1,5 +1,0 @@
-"""Intake: files in, Parquet + Profile out, under the dataset's folder."""
-
-from engine.intake.ingest import ingest
-
-__all__ = ["ingest"]

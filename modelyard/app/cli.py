@@ -1,0 +1,574 @@
+"""`modelyard`: the same pipeline as the app, headless.
+
+Exit codes: 0 success; 1 the run failed or an internal error; 2 bad input or usage;
+130 cancelled or interrupted. Domain errors become one line on stderr here, and only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from modelyard.app import cli_results
+from modelyard.engine.errors import BadInputError, ModelyardError, RunFailedError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+LOCAL_ADDRESS = "127.0.0.1"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("modelyard")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors exit 2 with a next step
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"modelyard: {message}. See `modelyard --help`.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="modelyard", description="Local AutoML workbench.")
+    p.add_argument("--version", action="version", version=f"modelyard {_version()}")
+    p.add_argument("--home", help="data folder (default: $MODELYARD_HOME or ~/.modelyard)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    a = sub.add_parser("app", help="start the web app")
+    a.add_argument("--port", type=int, default=8501)
+    a.add_argument("--address", default=LOCAL_ADDRESS,
+                   help="where to listen (default 127.0.0.1: this machine only); another "
+                   "address lets other machines in, and is said as a warning")
+
+    i = sub.add_parser("ingest", help="take in a table, folder or zip and profile it")
+    i.add_argument("path", help="a table (CSV/TSV, Parquet, JSON, Excel, .gz), a folder "
+                   "(competition layout, images per class) or a zip of either")
+    i.add_argument("--name")
+    i.add_argument("--target")
+    i.add_argument("--test", help="a test table to predict later")
+    i.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
+    i.add_argument("--reuse", action="store_true",
+                   help="if the same content was ingested before, use that data set")
+    i.add_argument("--progress", action="store_true",
+                   help="show progress on stderr (shown anyway for big inputs)")
+    i.add_argument("--json", action="store_true")
+
+    pl = sub.add_parser("plan", help="propose a training plan for a data set")
+    pl.add_argument("dataset")
+    pl.add_argument("--target")
+    pl.add_argument("--budget", type=int, default=300)
+    _planner_options(pl)
+    pl.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("run", help="ingest, plan, train and predict in one go")
+    r.add_argument("train")
+    r.add_argument("--target")
+    r.add_argument("--test")
+    r.add_argument("--plan", help="a plan JSON file to use instead of proposing one")
+    r.add_argument("--budget", type=int, default=None, help="seconds for search and refit "
+                   "(default 300)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--name")
+    r.add_argument("--out", help="folder for plan.json, leaderboard.csv, predictions.csv")
+    r.add_argument("--sample-submission", metavar="PATH", help="a competition's "
+                   "sample_submission.csv: also write OUT/submission.csv in its format")
+    _planner_options(r)
+    r.add_argument("--json", action="store_true")
+
+    for name, helptext in (("datasets", "list data sets"), ("runs", "list runs")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("--json", action="store_true")
+    s = sub.add_parser("show", help="show one run")
+    s.add_argument("run")
+    s.add_argument("--json", action="store_true")
+    c = sub.add_parser("cancel", help="cancel a running run")
+    c.add_argument("run")
+    at = sub.add_parser("add-time", help="give a finished run more time: the search "
+                        "continues where it stopped")
+    at.add_argument("run")
+    at.add_argument("seconds", type=int)
+    at.add_argument("--wait", action="store_true", help="wait for it and print the result")
+    lb = sub.add_parser("leaderboard", help="trials ranked by score, for one run, one data set "
+                                              "or all")
+    lb.add_argument("ref", nargs="?", metavar="RUN_OR_DATASET",
+                    help="a run or a data set (id or name); all runs when left out")
+    lb.add_argument("--json", action="store_true")
+    sub.add_parser("doctor", help="check versions, Ollama, GPU, disk")
+    sub.add_parser("reindex", help="rebuild the catalog from the folders")
+    cli_results.add_parsers(sub)
+    return p
+
+
+def _planner_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--goal", help="what you want to predict, in your own words")
+    p.add_argument("--planner", choices=("auto", "ollama", "rules"), default=None,
+                   help="auto (default): the language model if Ollama answers, else rules; "
+                        "ollama: fail if Ollama cannot be reached")
+    p.add_argument("--ollama-host", help="Ollama's address (default: the saved setting, "
+                   "$OLLAMA_HOST, or http://127.0.0.1:11434)")
+    p.add_argument("--model", help="the Ollama model (default: the saved one, else the "
+                   "first installed)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_dispatch(args) or 0)
+    except KeyboardInterrupt:
+        print("modelyard: interrupted.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except ModelyardError as exc:
+        print(f"modelyard: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # an internal error: one line, and where the detail is
+        print(f"modelyard: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "app":
+        return _app(args)
+    from modelyard.engine.workflow import Workspace
+    from modelyard.storage.paths import Home
+
+    ws = Workspace(Home.from_env(args.home))
+    ws.refresh()
+    name = args.command.replace("-", "_")
+    handler = globals().get(f"_cmd_{name}") or cli_results.HANDLERS[name]
+    return handler(ws, args)
+
+
+# -- commands -----------------------------------------------------------------------------
+def streamlit_command(port: int, address: str = LOCAL_ADDRESS) -> list[str]:
+    """The `streamlit run` command line for the app: the settings shipped in the package
+    (local address, no usage statistics, headless, no links to online services) passed as
+    flags, so they hold whatever the working directory and its `.streamlit/` say."""
+    import tomllib
+    from importlib import resources
+
+    package = resources.files("modelyard.app")
+    settings = tomllib.loads((package / "streamlit.toml").read_text())
+    settings["server"].update(port=port, address=address)
+    flags = [f"--{section}.{key}={str(value).lower() if isinstance(value, bool) else value}"
+             for section, values in settings.items() for key, value in values.items()]
+    return [sys.executable, "-m", "streamlit", "run", str(package / "main.py"), *flags]
+
+
+def _app(args) -> int:
+    import os
+    import subprocess
+
+    if args.address not in (LOCAL_ADDRESS, "localhost"):
+        _err(f"modelyard: warning: the app will listen on {args.address}, not only on this "
+             "machine: anyone who can reach that address can see and change your data.")
+    env = {**os.environ, "MODELYARD_HOME": args.home} if args.home else None
+    return subprocess.call(streamlit_command(args.port, args.address), env=env)
+
+
+def _cmd_ingest(ws, args) -> int:
+    existing = ws.find_existing(args.path, sheet=args.sheet)
+    if existing and args.reuse:
+        _err(f"modelyard: already have this content as {existing['id']} "
+             f"(“{existing['name']}”); using it.")
+        meta = existing
+    else:
+        if existing:
+            _err(f"modelyard: note: the same content is already data set {existing['id']} "
+                 f"(“{existing['name']}”); adding it again. Pass --reuse to use that one.")
+        meta = ws.ingest(args.path, name=args.name, target=args.target, test_path=args.test,
+                         sheet=args.sheet, progress=_ingest_progress(args))
+    from modelyard.engine.intake.sizes import size_words
+    from modelyard.storage.datasets import read_profile
+
+    profile = read_profile(ws.home, meta["id"])
+    if args.json:
+        _print_json({**meta, "profile": profile})
+        return EXIT_OK
+    print(meta["id"])
+    print(f"  {meta['name']}: {size_words(meta, columns=True)}")
+    target = profile.get("target")
+    if target:
+        print(f"  target guess: {target['column']} ({target['task']}, confidence "
+              f"{target['confidence']:.0%}): {target['reason']}")
+    for w in profile.get("warnings", []):
+        print(f"  [{w['severity']}] {w['message']} {w['action']}")
+    return EXIT_OK
+
+
+BIG_INPUT_BYTES = 64 << 20
+
+
+def _ingest_progress(args):
+    """A progress printer for stderr, or None for small inputs."""
+    path = Path(args.path).expanduser()
+    try:
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        size = 0
+    if not args.progress and size < BIG_INPUT_BYTES:
+        return None
+    interactive = sys.stderr.isatty()
+    last = {"step": -1}
+
+    def show(fraction: float, message: str) -> None:
+        step = int(fraction * 100) // (1 if interactive else 10)
+        if step == last["step"]:
+            return
+        last["step"] = step
+        line = f"[{fraction:4.0%}] {message}"
+        if interactive:
+            sys.stderr.write("\r" + line.ljust(80) + ("\n" if fraction >= 1 else ""))
+            sys.stderr.flush()
+        else:
+            _err(line)
+
+    return show
+
+
+def _propose(ws, dataset_id: str, args, budget: int, seed: int = 0) -> dict[str, Any]:
+    """Propose a plan with progress on stderr; a fallback to rules is a warning there."""
+    interactive = sys.stderr.isatty()
+
+    def progress(p) -> None:
+        sys.stderr.write("\r" + p.line()[:100].ljust(100))
+        sys.stderr.flush()
+
+    doc = ws.propose_plan(dataset_id, target=args.target, budget_seconds=budget, seed=seed,
+                          goal=args.goal, planner=args.planner, host=args.ollama_host,
+                          model=args.model, on_progress=progress if interactive else None)
+    prov = doc["provenance"]
+    if interactive and prov.get("requested_planner") != "rules":
+        sys.stderr.write("\n")
+    if prov.get("fallback_reason"):
+        _err(f"modelyard: warning: {prov['fallback_reason']}")
+    return doc
+
+
+def _cmd_plan(ws, args) -> int:
+    from modelyard.engine.planning.explain import as_text, is_image_plan
+    from modelyard.schemas import Plan
+
+    dataset_id = ws.resolve_dataset(args.dataset)
+    doc = _propose(ws, dataset_id, args, args.budget)
+    prov = doc["provenance"]
+    if args.json:
+        _print_json({"plan": doc["plan"], "plan_id": doc["id"], "version": doc["version"],
+                     "planner": doc["planner"],
+                     "model": prov.get("model") if doc["planner"] == "ollama" else None,
+                     "fallback_reason": prov.get("fallback_reason"),
+                     "latency_seconds": prov.get("latency_seconds"),
+                     "repairs": prov.get("repairs")})
+    else:
+        made_by = (f"the language model {prov.get('model')}" if doc["planner"] == "ollama"
+                   else "the rule planner")
+        print(f"{doc['id']} (version {doc['version']}), proposed by {made_by}")
+        if prov.get("planner_note"):
+            print(prov["planner_note"])
+        plan = Plan.model_validate(doc["plan"])
+        print(as_text(plan, ws.image_setup(plan) if is_image_plan(plan) else None))
+    return EXIT_OK
+
+
+def _load_plan_file(path: str, dataset_id: str, budget: int | None):
+    from pydantic import ValidationError
+
+    from modelyard.schemas import Plan
+
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"Cannot read the plan file {path}: {exc}.",
+                            "Give a JSON file written by `modelyard plan --json`.") from exc
+    raw = raw.get("plan", raw)  # accept a plan or a `plan --json` document
+    raw["dataset_id"] = dataset_id
+    if budget is not None:
+        raw["budget_seconds"] = budget
+    try:
+        return Plan.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise BadInputError(f"The plan file is not a valid plan: {where}: {first['msg']}.",
+                            "Fix that field and try again.") from exc
+
+
+def _cmd_run(ws, args) -> int:
+    from modelyard.engine.intake.sizes import size_words
+    from modelyard.schemas import Plan
+
+    if args.sample_submission:  # a bad sample fails now, not after the training
+        cli_results.check_sample(args.sample_submission)
+    meta = ws.ingest(args.train, target=args.target, test_path=args.test)
+    if args.sample_submission:
+        cli_results.check_test_table(ws, meta)
+    if args.plan:
+        plan = _load_plan_file(args.plan, meta["id"], args.budget)
+        based_on = None
+    else:
+        based_on = _propose(ws, meta["id"], args, args.budget or 300, args.seed)
+        plan = Plan.model_validate(based_on["plan"])
+    approved = ws.approve_plan(plan, based_on=based_on)
+    folder, _ = ws.start_run(approved, name=args.name)
+    _err(f"run {folder.id}: training on {meta['name']} ({size_words(meta)}), "
+         f"budget {plan.budget_seconds} s")
+    try:
+        record = _wait(ws, folder)
+    except KeyboardInterrupt:
+        ws.cancel(folder.id)
+        _err(f"\nrun {folder.id} cancelled.")
+        return EXIT_CANCELLED
+    ws.refresh()
+    out = Path(args.out).expanduser().resolve() if args.out else folder.path
+    out.mkdir(parents=True, exist_ok=True)
+    paths = _write_outputs(ws, folder, plan, out)
+    status = record["status"]
+    if args.sample_submission and status == "succeeded":
+        paths["submission"] = cli_results.submission_for_run(ws, folder.id,
+                                                             args.sample_submission, out)
+    summary = {
+        "run_id": folder.id, "status": status, "task": plan.task.value,
+        "metric": plan.metric.value, "greater_is_better": plan.metric.greater_is_better,
+        "best_model": record.get("best_model"), "cv_score": record.get("best_score"),
+        "message": record.get("message"), "paths": paths,
+    }
+    if args.json:
+        _print_json(summary)
+    elif status == "succeeded":
+        print(f"{folder.id}: {record['message']}")
+        for key, value in paths.items():
+            print(f"  {key}: {value}")
+    if status == "succeeded":
+        return EXIT_OK
+    if status == "cancelled":
+        _err(f"modelyard: run {folder.id} was cancelled.")
+        return EXIT_CANCELLED
+    raise RunFailedError(f"run {folder.id} failed: {record.get('message')}",
+                         f"See {folder.log_path}.")
+
+
+def _wait(ws, folder) -> dict[str, Any]:
+    """Wait for the Run to end, showing one updating progress line on stderr. While it
+    waits in the queue, this process helps the queue along (the worker may be started
+    by this CLI, the app or another worker)."""
+    from modelyard.engine import jobs
+    from modelyard.storage.runfolder import ACTIVE, read_events
+
+    offset, last, said_queued = 0, "", False
+    interactive = sys.stderr.isatty()
+    while True:
+        jobs.supervise(ws.home)
+        jobs.schedule(ws.home)
+        record = folder.read()
+        if record["status"] == "queued" and not said_queued:
+            said_queued = True
+            _err(f"run {folder.id}: queued behind other runs "
+                 f"(at most {jobs.max_parallel_runs(ws.home)} at a time)")
+        for event, end in read_events(folder.events_path, offset):
+            offset = end
+            if event["kind"] in ("progress", "trial"):
+                last = event.get("message", "")
+            if not interactive and event["kind"] == "trial":
+                # A log (a pipe, a file, CI) gets one line per finished trial instead of
+                # the updating line, so a long run is not silent.
+                elapsed = event.get("ts", time.time()) - record.get("launched_at", time.time())
+                _err(f"[{elapsed:5.0f}s] {last}")
+        elapsed = time.time() - record.get("launched_at", time.time())
+        line = f"[{elapsed:5.0f}s] {last or record['status']}"[:120]
+        if interactive:
+            sys.stderr.write("\r" + line.ljust(120))
+            sys.stderr.flush()
+        if record["status"] not in ACTIVE:
+            break
+        time.sleep(0.5)
+    if interactive:
+        sys.stderr.write("\n")
+    else:
+        _err(f"run {folder.id}: {record['status']}")
+    return record
+
+
+def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
+    from modelyard.storage import runs as run_store
+
+    paths = {}
+    plan_path = out / "plan.json"
+    plan_path.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
+    paths["plan"] = str(plan_path)
+    board = run_store.leaderboard(ws.catalog, run_id=folder.id)
+    board_path = out / "leaderboard.csv"
+    with open(board_path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["rank", "model", "family", "cv_score", "metric", "greater_is_better",
+                         "fit_seconds", "params"])
+        for row in board:
+            writer.writerow([row["rank"], row["model"], row["family"], row["cv_score"],
+                             row["metric"], row["greater_is_better"],
+                             round(row["fit_seconds"] or 0.0, 4), json.dumps(row["params"])])
+    paths["leaderboard"] = str(board_path)
+    if folder.predictions_path.exists():
+        target = out / "predictions.csv"
+        if target.resolve() != folder.predictions_path.resolve():
+            shutil.copyfile(folder.predictions_path, target)
+        paths["predictions"] = str(target)
+    if folder.model_dir.exists():
+        paths["model"] = str(folder.model_dir)
+    return paths
+
+
+def _cmd_datasets(ws, args) -> int:
+    from modelyard.storage.datasets import list_datasets
+
+    rows = list_datasets(ws.catalog)
+    if args.json:
+        _print_json(rows)
+    else:
+        _table(rows, ["id", "name", "n_rows", "n_cols", "target", "task"])
+    return EXIT_OK
+
+
+def _cmd_runs(ws, args) -> int:
+    from modelyard.storage.runs import list_runs
+
+    rows = list_runs(ws.catalog)
+    if args.json:
+        _print_json(rows)
+    else:
+        _table(rows, ["id", "name", "dataset", "status", "metric", "best_model", "best_score"])
+    return EXIT_OK
+
+
+def _cmd_show(ws, args) -> int:
+    from modelyard.storage import runs as run_store
+
+    run_id = ws.resolve_run(args.run)
+    run = run_store.get_run(ws.catalog, run_id)
+    board = run_store.leaderboard(ws.catalog, run_id=run_id)
+    if args.json:
+        _print_json({**run, "leaderboard": board})
+        return EXIT_OK
+    for key in ("id", "name", "dataset", "status", "task", "metric", "best_model",
+                "best_score", "message", "folder"):
+        print(f"{key:>12}: {run.get(key)}")
+    _table(board[:10], ["rank", "model", "family", "cv_score", "fit_seconds"])
+    return EXIT_OK
+
+
+def _cmd_cancel(ws, args) -> int:
+    run_id = ws.resolve_run(args.run)
+    record = ws.cancel(run_id)
+    print(f"{run_id}: {record['status']}")
+    return EXIT_OK
+
+
+def _cmd_add_time(ws, args) -> int:
+    run_id = ws.resolve_run(args.run)
+    record = ws.add_time(run_id, args.seconds)
+    print(f"{run_id}: {args.seconds} s more, {record['status']}")
+    if not args.wait:
+        return EXIT_OK
+    from modelyard.storage.runfolder import RunFolder
+
+    record = _wait(ws, RunFolder(ws.home.run_dir(run_id)))
+    print(f"{run_id}: {record['status']}: {record.get('message')}")
+    return EXIT_OK if record["status"] == "succeeded" else EXIT_FAILED
+
+
+def _cmd_leaderboard(ws, args) -> int:
+    from modelyard.engine.errors import NotFoundError
+    from modelyard.storage import runs as run_store
+
+    run_id = dataset_id = None
+    if args.ref:
+        try:
+            run_id = ws.resolve_run(args.ref)
+        except NotFoundError:
+            try:
+                dataset_id = ws.resolve_dataset(args.ref)
+            except NotFoundError:
+                raise NotFoundError(f"There is no run or data set “{args.ref}”.",
+                                    "List them with `modelyard runs` or `modelyard datasets`."
+                                    ) from None
+    rows = run_store.leaderboard(ws.catalog, run_id=run_id, dataset_id=dataset_id)
+    if args.json:
+        _print_json(rows)
+    else:
+        _table(rows, ["run_id", "dataset", "rank", "model", "cv_score", "metric",
+                      "fit_seconds"])
+    return EXIT_OK
+
+
+def _cmd_doctor(ws, args) -> int:
+    from modelyard.engine import system
+    from modelyard.engine.training.bundle import package_versions
+
+    info = {
+        "modelyard": _version(),
+        "home": str(ws.home.root),
+        "catalog": str(ws.home.db_path),
+        "disk_free_gb": system.disk_free_gb(ws.home.root),
+        "ollama": system.ollama_status(ws.llm_options()["host"]),
+        "hardware": system.hardware(),
+        "versions": package_versions(),
+    }
+    for key in ("streamlit", "duckdb", "torch", "timm"):
+        try:
+            info["versions"][key] = metadata.version(key)
+        except metadata.PackageNotFoundError:
+            info["versions"][key] = "not installed" + (
+                " (pip install 'modelyard[vision]')" if key in ("torch", "timm") else "")
+    ollama = info["ollama"]
+    print(f"modelyard {info['modelyard']}")
+    print(f"home:      {info['home']} ({info['disk_free_gb']} GB free)")
+    print(f"ollama:    {ollama['host']}: " + (f"reachable, version {ollama.get('version')}"
+          if ollama["reachable"] else "not reachable — plans will come from the rule planner"))
+    hw = info["hardware"]
+    gpus = ", ".join(g["name"] for g in hw["gpus"]) or "none (training runs on the CPU)"
+    print(f"hardware:  {hw['cpu_count']} CPU cores, {hw['ram_total_gb']} GB RAM; GPU: {gpus}")
+    print("versions:  " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    return EXIT_OK
+
+
+def _cmd_reindex(ws, args) -> int:
+    from modelyard.storage.sync import reindex
+
+    counts = reindex(ws.catalog)
+    print("catalog rebuilt: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return EXIT_OK
+
+
+# -- output helpers -------------------------------------------------------------------
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return "" if value is None else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

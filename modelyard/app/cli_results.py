@@ -1,0 +1,268 @@
+"""The `modelyard` commands that use results: predict, export, report, submission, and
+housekeeping (rename, delete, du, clean). `app.cli` registers and dispatches them; domain
+errors become one line there."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelyard.engine.errors import BadInputError
+
+EXIT_OK = 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("predict", help="predict new rows with a run's model or a bundle")
+    p.add_argument("model", help="a run (id or name), a run folder, a bundle folder or zip")
+    p.add_argument("input", help="a table of rows to predict (or a folder of images)")
+    p.add_argument("--out", required=True, help="the predictions file (.csv or .parquet)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a file with missing or wrongly typed model columns")
+    p.add_argument("--json", action="store_true")
+
+    e = sub.add_parser("export", help="write a run's model as a bundle folder and zip")
+    e.add_argument("run")
+    e.add_argument("--out", required=True, help="the bundle folder to create")
+    e.add_argument("--no-zip", action="store_true")
+    e.add_argument("--overwrite", action="store_true")
+
+    r = sub.add_parser("report", help="write a run's report (HTML, or Markdown for .md)")
+    r.add_argument("run")
+    r.add_argument("--out", required=True, help="report.html or report.md")
+
+    s = sub.add_parser("submission", help="write submission.csv in a sample's format")
+    s.add_argument("run")
+    s.add_argument("--sample", required=True, help="the competition's sample_submission.csv")
+    s.add_argument("--test", help="the test table (default: the run's data set's test table)")
+    s.add_argument("--out", required=True)
+
+    rn = sub.add_parser("rename", help="rename a data set or a run")
+    rn.add_argument("kind", choices=("dataset", "run"))
+    rn.add_argument("ref")
+    rn.add_argument("name")
+
+    d = sub.add_parser("delete", help="delete a data set or a run (says what depends on it)")
+    d.add_argument("kind", choices=("dataset", "run"))
+    d.add_argument("ref")
+    d.add_argument("--with-runs", action="store_true",
+                   help="delete a data set's runs with it")
+    d.add_argument("--yes", action="store_true", help="really delete")
+
+    sub.add_parser("du", help="disk use per data set and run")
+    c = sub.add_parser("clean", help="remove old runs' checkpoints (their models stay)")
+    c.add_argument("--older-than", type=float, default=7.0, metavar="DAYS")
+    c.add_argument("--dry-run", action="store_true")
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _progress(fraction: float, message: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r[{fraction:4.0%}] {message}".ljust(80)
+                         + ("\n" if fraction >= 1 else ""))
+        sys.stderr.flush()
+
+
+def _model(ws, ref: str):
+    """(predictor, run result or None) for a run id/name or a bundle path."""
+    from modelyard.engine.results.artifacts import load_model, open_run
+
+    if Path(ref).expanduser().exists():
+        return load_model(Path(ref)), None
+    result = open_run(ws.home, ws.resolve_run(ref))
+    return (load_model(result.model_dir) if result.is_image else result.predictor), result
+
+
+def _cmd_predict(ws, args) -> int:
+    from modelyard.engine.results import predict
+    from modelyard.engine.training.bundle import Predictor
+
+    predictor, _ = _model(ws, args.model)
+    out = Path(args.out).expanduser()
+    if not isinstance(predictor, Predictor):  # an image model: a folder, zip or image
+        from modelyard.engine.vision.predict import predict_images
+
+        made = predict_images(predictor, [Path(args.input)], out.parent, on_progress=_progress)
+        predict.write_table(made.frame, out)
+        for skipped in made.skipped:
+            _err(f"modelyard: note: left out {skipped}")
+        print(out)
+        return EXIT_OK
+    table = predict.read_input(Path(args.input))
+    check = predict.check_input(predictor, table)
+    for line in check.lines():
+        _err(f"modelyard: note: {line}")
+    serious = [i for i in check.issues if i.problem in ("missing", "type")]
+    if args.strict and serious:
+        raise BadInputError(f"{len(serious)} column problem(s): "
+                            + "; ".join(f"{i.column}: {i.detail}" for i in serious) + ".",
+                            "Fix the file, or leave out --strict to predict anyway.")
+    frame = predict.predict(predictor, table, on_progress=_progress)
+    predict.write_table(frame, out)
+    if args.json:
+        print(json.dumps({"out": str(out), "rows": len(frame), "columns": list(frame.columns),
+                          "issues": check.rows_for_display()}, indent=2))
+    else:
+        print(f"{out}: {len(frame)} rows")
+    return EXIT_OK
+
+
+def _report_markdown(ws, result) -> str:
+    from modelyard.engine.results import report
+
+    return report.build(result, ws.catalog).markdown()
+
+
+def _cmd_export(ws, args) -> int:
+    from modelyard.engine.results.artifacts import open_run
+    from modelyard.engine.results.export import export_bundle
+
+    result = open_run(ws.home, ws.resolve_run(args.run))
+    done = export_bundle(result, Path(args.out), make_zip=not args.no_zip,
+                         card=_report_markdown(ws, result), overwrite=args.overwrite)
+    print(done.folder)
+    if done.zip_path:
+        print(done.zip_path)
+    return EXIT_OK
+
+
+def _cmd_report(ws, args) -> int:
+    from modelyard.engine.results import report
+    from modelyard.engine.results.artifacts import open_run
+
+    result = open_run(ws.home, ws.resolve_run(args.run))
+    built = report.build(result, ws.catalog)
+    out = Path(args.out).expanduser()
+    text = built.markdown() if out.suffix.lower() in (".md", ".markdown") else built.html()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(out)
+    return EXIT_OK
+
+
+def write_submission(ws, result, sample: Path, out: Path, test: Path | None = None):
+    """Build, check and write a submission for a succeeded Run."""
+    from modelyard.engine.results import predict, submission
+
+    table = predict.read_input(test) if test else result.test_rows()
+    if table is None:
+        raise BadInputError(f"Run “{result.name}” has no test table to predict.",
+                            "Pass --test with the competition's test file.")
+    return submission.make_submission(result.predictor, sample, table, out,
+                                      on_progress=_progress)
+
+
+def check_sample(path: str) -> None:
+    """Fail early (before a `run` trains) on a sample submission that cannot be read."""
+    from modelyard.engine.results.submission import read_sample
+
+    read_sample(Path(path))
+
+
+def check_test_table(ws, meta: dict[str, Any]) -> None:
+    if not (ws.home.dataset_dir(meta["id"]) / "test.parquet").exists():
+        raise BadInputError("--sample-submission needs a test table to predict.",
+                            "Pass --test with the competition's test file.")
+
+
+def submission_for_run(ws, run_id: str, sample: str, out_dir: Path) -> str:
+    """`modelyard run --sample-submission`: OUT/submission.csv, checked."""
+    from modelyard.engine.results.artifacts import open_run
+
+    made = write_submission(ws, open_run(ws.home, run_id), Path(sample),
+                            Path(out_dir) / "submission.csv")
+    for line in made.format.describe():
+        _err(f"modelyard: submission: {line}")
+    return str(made.path)
+
+
+def _cmd_submission(ws, args) -> int:
+    from modelyard.engine.results.artifacts import open_run
+
+    result = open_run(ws.home, ws.resolve_run(args.run))
+    made = write_submission(ws, result, Path(args.sample), Path(args.out),
+                            Path(args.test) if args.test else None)
+    for line in made.format.describe():
+        _err(f"modelyard: {line}")
+    print(f"{made.path}: {len(made.frame)} rows, checked against the test file")
+    return EXIT_OK
+
+
+# -- housekeeping ----------------------------------------------------------------------------
+def _cmd_rename(ws, args) -> int:
+    from modelyard.engine.results import housekeeping
+
+    if args.kind == "dataset":
+        meta = housekeeping.rename_dataset(ws.home, ws.catalog, ws.resolve_dataset(args.ref),
+                                           args.name)
+        print(f"{meta['id']}: {meta['name']}")
+    else:
+        record = housekeeping.rename_run(ws.home, ws.catalog, ws.resolve_run(args.ref),
+                                         args.name)
+        print(f"{record['id']}: {record['name']}")
+    return EXIT_OK
+
+
+def _cmd_delete(ws, args) -> int:
+    from modelyard.engine.results import housekeeping
+
+    if args.kind == "dataset":
+        dataset_id = ws.resolve_dataset(args.ref)
+        deps = housekeeping.dependents(ws.home, dataset_id)
+        if not args.yes:
+            runs = ", ".join(f"{r['id']} (“{r['name']}”)" for r in deps["runs"]) or "none"
+            raise BadInputError(f"Deleting data set {dataset_id} also deletes "
+                                f"{len(deps['plans'])} plan version(s); its runs: {runs}.",
+                                "Pass --yes to delete" + (" and --with-runs to delete its "
+                                                          "runs too." if deps["runs"] else "."))
+        done = housekeeping.delete_dataset(ws.home, ws.catalog, dataset_id,
+                                           with_runs=args.with_runs)
+    else:
+        run_id = ws.resolve_run(args.ref)
+        if not args.yes:
+            raise BadInputError(f"Deleting run {run_id} deletes its model, predictions and "
+                                "reports.", "Pass --yes to delete it.")
+        done = housekeeping.delete_run(ws.home, ws.catalog, run_id)
+    print(f"deleted {done.what}: {housekeeping.human_bytes(done.freed_bytes)} freed")
+    return EXIT_OK
+
+
+def _cmd_du(ws, args) -> int:
+    from modelyard.engine.results.housekeeping import disk_usage, human_bytes
+
+    use = disk_usage(ws.home)
+    rows: list[dict[str, Any]] = (
+        [{"kind": "data set", "id": d["id"], "name": d["name"], "size": human_bytes(d["bytes"]),
+          "checkpoints": ""} for d in use["datasets"]]
+        + [{"kind": "run", "id": r["id"], "name": r["name"], "size": human_bytes(r["bytes"]),
+            "checkpoints": human_bytes(r["checkpoint_bytes"])} for r in use["runs"]])
+    widths = {k: max([len(k)] + [len(str(r[k])) for r in rows]) for k in
+              ("kind", "id", "name", "size", "checkpoints")}
+    print("  ".join(k.ljust(w) for k, w in widths.items()))
+    for row in rows:
+        print("  ".join(str(row[k]).ljust(w) for k, w in widths.items()))
+    print(f"catalog {human_bytes(use['catalog_bytes'])}; total {human_bytes(use['total_bytes'])}")
+    return EXIT_OK
+
+
+def _cmd_clean(ws, args) -> int:
+    from modelyard.engine.results.housekeeping import clean_checkpoints, human_bytes
+
+    cleaned = clean_checkpoints(ws.home, older_than_days=args.older_than,
+                                dry_run=args.dry_run)
+    verb = "would free" if args.dry_run else "freed"
+    for c in cleaned:
+        print(f"{c['id']} (“{c['name']}”): {verb} {human_bytes(c['freed_bytes'])}")
+    total = sum(c["freed_bytes"] for c in cleaned)
+    print(f"{len(cleaned)} run(s), {verb} {human_bytes(total)}")
+    return EXIT_OK
+
+
+# `app.cli` dispatches these by command name.
+HANDLERS: dict[str, Any] = {name[5:]: fn for name, fn in list(globals().items())
+                            if name.startswith("_cmd_")}

@@ -1,0 +1,89 @@
+"""Pieces shared by the result pages (Model, Predict, Manage): picking a finished Run and
+keeping its loaded model between reruns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from modelyard.app import nav
+from modelyard.app.ui import clock, fmt_score
+from modelyard.engine.results.artifacts import RunResult, open_run
+from modelyard.engine.workflow import Workspace
+from modelyard.storage import runs as run_store
+from modelyard.storage.paths import Home
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def _result(root: str, run_id: str, stamp: float) -> RunResult:  # noqa: ARG001 - cache key
+    return open_run(Home(Path(root)), run_id)
+
+
+def load_result(ws: Workspace, run_id: str) -> RunResult:
+    """The Run's results, loaded once per model file (a retrained model reloads)."""
+    meta = ws.home.run_dir(run_id) / "model" / "metadata.json"
+    stamp = meta.stat().st_mtime if meta.exists() else 0.0
+    return _result(str(ws.home.root), run_id, stamp)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the image model…")
+def _image_model(model_dir: str, stamp: float):  # noqa: ARG001 - cache key
+    from modelyard.engine.vision.predict import ImagePredictor
+
+    return ImagePredictor(Path(model_dir))
+
+
+def image_model(result: RunResult):
+    """The Run's image predictor (torch and the weights), loaded once per model file."""
+    meta = result.model_dir / "metadata.json"
+    return _image_model(str(result.model_dir), meta.stat().st_mtime if meta.exists() else 0.0)
+
+
+def pick_finished_run(ws: Workspace, key: str) -> str | None:
+    """A chooser over Runs that have a model, remembering the choice across pages
+    (`run_id`); None (and a pointer to the next step) when there is none."""
+    runs = [r for r in run_store.list_runs(ws.catalog) if r["status"] == "succeeded"]
+    if not runs:
+        st.info("No finished run yet. Train one from the **Plan** page, or try a sample on "
+                "the **Home** page.")
+        st.page_link(nav.page("home"), label="Go to Home")
+        return None
+    ids = [r["id"] for r in runs]
+    by_id = {r["id"]: r for r in runs}
+    current = st.session_state.get("run_id")
+    chosen = st.selectbox(
+        "Run", ids, index=ids.index(current) if current in ids else 0, key=key,
+        format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['dataset'] or ''} · "
+                              f"{by_id[i]['metric']} {fmt_score(by_id[i]['best_score'])} · "
+                              f"{clock(by_id[i]['finished_at'])}")
+    st.session_state["run_id"] = chosen
+    return chosen
+
+
+def open_finished_run(ws: Workspace, key: str) -> RunResult:
+    """The page's run picker and the chosen run's results; stops the page, with the
+    reason shown, when there is none or it cannot be opened."""
+    from modelyard.app.ui import show_error
+
+    run_id = pick_finished_run(ws, key)
+    if run_id is None:
+        st.stop()
+    try:
+        return load_result(ws, run_id)
+    except Exception as exc:
+        show_error(exc, "Could not open this run's model")
+        st.stop()
+
+
+def single_split(plan: dict | None) -> bool:
+    """Whether a Plan scores on one validation split (a holdout), so that its trials'
+    spread across folds (always 0) means nothing and is better left blank."""
+    validation = (plan or {}).get("validation") or {}
+    return validation.get("kind") == "holdout"
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a Run's name."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-.")
+    return cleaned or "modelyard"

@@ -1,0 +1,102 @@
+"""Shared pieces of the pages: the workspace, error display, pickers, formatting."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+import streamlit as st
+
+from modelyard.app import nav
+from modelyard.engine.errors import ModelyardError
+from modelyard.engine.intake.sizes import size_words
+from modelyard.engine.workflow import Workspace
+from modelyard.storage import datasets as dataset_store
+from modelyard.storage.paths import Home
+
+
+@st.cache_resource
+def _workspace(root: str) -> Workspace:
+    return Workspace(Home(__import__("pathlib").Path(root)))
+
+
+# How trial tables read: words for headers, scores to 4 decimals, params as text.
+TRIAL_COLUMNS = {
+    "model": st.column_config.TextColumn("Model", width="medium"),
+    "family": st.column_config.TextColumn("Family"),
+    "state": st.column_config.TextColumn("State"),
+    "cv_score": st.column_config.NumberColumn("CV score", format="%.4f"),
+    "cv_std": st.column_config.NumberColumn("± (folds)", format="%.4f"),
+    "train_score": st.column_config.NumberColumn(
+        "Train score", format="%.4f", help="The metric on rows the model was fitted on; far "
+        "better than the CV score means it memorises rather than learns"),
+    "fit_seconds": st.column_config.NumberColumn("Fit time (s)", format="%.2f"),
+    "params": st.column_config.TextColumn("Settings", width="large"),
+    "rank": st.column_config.NumberColumn("Rank", format="%d"),
+    "run_name": st.column_config.TextColumn("Run"),
+    "dataset": st.column_config.TextColumn("Data set"),
+    "metric": st.column_config.TextColumn("Metric"),
+}
+
+
+def workspace() -> Workspace:
+    """The Workspace of `$MODELYARD_HOME`, shared by every session of this server."""
+    return _workspace(str(Home.from_env().root))
+
+
+def show_error(exc: BaseException, what: str = "That did not work") -> None:
+    """A plain sentence for the person; the traceback one click away."""
+    if isinstance(exc, ModelyardError):
+        st.error(str(exc), icon=":material/error:")
+    else:
+        st.error(f"{what}: {type(exc).__name__}: {exc}", icon=":material/error:")
+    with st.expander("Technical detail"):
+        st.code("".join(traceback.format_exception(exc)), language="text")
+
+
+def pick_dataset(ws: Workspace, key: str) -> dict[str, Any] | None:
+    """A data set chooser remembering the choice across pages (`dataset_id`)."""
+    rows = dataset_store.list_datasets(ws.catalog)
+    if not rows:
+        st.info("No data yet. Add a file or a sample on the **Data** page.")
+        st.page_link(nav.page("data"), label="Go to Data")
+        return None
+    ids = [r["id"] for r in rows]
+    current = st.session_state.get("dataset_id")
+    index = ids.index(current) if current in ids else 0
+    by_id = {r["id"]: r for r in rows}
+    chosen = st.selectbox("Data set", ids, index=index, key=key,
+                          format_func=lambda i: f"{by_id[i]['name']}  ·  "
+                                                f"{size_words(by_id[i])}  ·  {i}")
+    st.session_state["dataset_id"] = chosen
+    return by_id[chosen]
+
+
+def ago(ts: float | None) -> str:
+    if not ts:
+        return ""
+    seconds = time.time() - ts
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.0f} h ago"
+    return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+def fmt_params(params: dict[str, Any]) -> str:
+    """Settings as a person reads them: `learning_rate=0.05, num_leaves=31`."""
+    if "members" in params:
+        return " + ".join(f"{m['model']} ×{m['weight']:.2f}" for m in params["members"])
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in params.items())
+
+
+def clock(ts: float | None) -> str:
+    return time.strftime("%d %b %H:%M:%S", time.localtime(ts)) if ts else ""
+
+
+def fmt_score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"

@@ -1,0 +1,411 @@
+"""Turn a file, folder or zip on disk into a Dataset: Parquet (+ images) and a Profile.
+
+What a path holds decides the route: a table file (`formats`), a zip (unpacked safely
+by `archives`, then treated as the folder it holds), a competition folder
+(`competition`), or images (`images`). The dataset folder is built under a temporary
+name and renamed into place at the end: a failed intake leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from modelyard.engine.errors import IntakeError
+from modelyard.engine.intake import competition, images
+from modelyard.engine.intake.archives import extract_zip
+from modelyard.engine.intake.formats import (
+    MAX_COLUMNS,
+    TABLE_SUFFIXES,
+    Progress,
+    excel_sheets,
+    kind_of,
+    no_progress,
+    sniff,
+    to_parquet,
+)
+from modelyard.engine.intake.profile import profile_table
+from modelyard.engine.intake.roles import apply_roles
+from modelyard.engine.intake.target import Hints
+from modelyard.engine.intake.warnings import warnings_for
+from modelyard.schemas import ColumnKind, Profile, dump
+from modelyard.storage import datasets as dataset_store
+from modelyard.storage.paths import Home, new_id
+
+__all__ = ["ingest", "content_hash", "content_key", "convert", "load_profile", "preview",
+           "table_path"]
+
+
+@dataclass
+class Built:
+    profile: Profile
+    source_format: str
+    table: str = "train.parquet"
+    roles: dict[str, str] | None = None
+
+
+def content_hash(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, or of a folder's relative paths and file contents."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for f in files:
+        if f is not path:
+            digest.update(f.relative_to(path).as_posix().encode() + b"\0")
+        with open(f, "rb") as fh:
+            while block := fh.read(chunk):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def content_key(path: Path, sheet: str | None = None) -> str:
+    """What identifies the data a path holds: its content hash, and for a workbook the
+    sheet read (the same file gives a different data set per sheet)."""
+    digest = content_hash(path)
+    if path.is_file() and kind_of(path) == "excel":
+        digest += f"#sheet={sheet or next(iter(excel_sheets(path)), '')}"
+    return digest
+
+
+def _check_readable(path: Path, *, folder_ok: bool = True) -> None:
+    if not path.exists():
+        raise IntakeError(f"{path}: no such file.", "Check the path and try again.")
+    if path.is_dir():
+        if not folder_ok:
+            raise IntakeError(f"{path} is a folder, not a file.", "Point to a table file.")
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise IntakeError(f"{path}: this process may not read the folder.",
+                              "Check its permissions.")
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1)
+    except PermissionError as exc:
+        raise IntakeError(f"{path}: this process may not read the file.",
+                          "Check its permissions.") from exc
+    if not head:
+        raise IntakeError(f"{path.name} is empty.", "Choose a file that has a header and rows.")
+
+
+def convert(path: Path, dest: Path) -> None:
+    """Write the table file `path` as Parquet at `dest`, streaming."""
+    to_parquet(sniff(Path(path)), Path(dest), Path(dest).parent)
+
+
+def _stage(progress: Progress, lo: float, hi: float) -> Progress:
+    return lambda f, message: progress(lo + (hi - lo) * max(0.0, min(1.0, f)), message)
+
+
+def ingest(
+    home: Home,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    target: str | None = None,
+    test_path: str | Path | None = None,
+    sheet: str | None = None,
+    header: bool | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Ingest a table, folder or zip (and optionally a test table); return the meta."""
+    progress = progress or no_progress
+    path = Path(path).expanduser()
+    _check_readable(path)
+    test = Path(test_path).expanduser() if test_path else None
+    if test is not None:
+        # A folder (or zip) of test images goes with a folder of training images.
+        _check_readable(test, folder_ok=path.is_dir() or kind_of(path) == "zip")
+
+    dataset_id = new_id("ds")
+    staging = home.datasets / f".{dataset_id}.partial"
+    work = staging / ".work"
+    work.mkdir(parents=True)
+    try:
+        progress(0.0, f"Reading {path.name}")
+        digest = content_key(path, sheet)
+        opts = dict(target=target, test=test, sheet=sheet, header=header, progress=progress)
+        if path.is_file() and kind_of(path) == "zip":
+            root = extract_zip(path, work / "unzipped", _stage(progress, 0.0, 0.2))
+            built = _from_folder(root, path.name, staging, work, **opts)
+        elif path.is_dir():
+            built = _from_folder(path, path.name, staging, work, **opts)
+        else:
+            built = _from_table(path, staging, work, **opts)
+        shutil.rmtree(work)
+        meta = _meta(dataset_id, name or _default_name(path), path, digest, built, test,
+                     target, sheet)
+        dataset_store.write_meta(home, meta, dump(built.profile), folder=staging)
+        staging.rename(home.dataset_dir(dataset_id))
+        progress(1.0, "Done")
+        return meta
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _default_name(path: Path) -> str:
+    name = path.name
+    for suffix in reversed(path.suffixes):
+        if suffix.lower() in TABLE_SUFFIXES or suffix.lower() in (".zip", ".gzip"):
+            name = name[: -len(suffix)]
+        else:
+            break
+    return name or path.name
+
+
+# -- tables -----------------------------------------------------------------------------
+def _convert_checked(path: Path, dest: Path, work: Path, *, sheet, header, progress,
+                     shown: str | None = None):
+    shown = shown or path.name
+    source = sniff(path, sheet=sheet, header=header)
+    if source.format == "zip":
+        raise IntakeError(f"{shown} is a zip archive inside a data set.",
+                          "Unpack it and point to the table itself.")
+    source = to_parquet(source, dest, work, progress)
+    n_cols = len(source.columns)
+    if n_cols > MAX_COLUMNS:
+        raise IntakeError(f"{shown} has {n_cols:,} columns; Modelyard handles at most "
+                          f"{MAX_COLUMNS:,}.", "Keep the columns you need and retry.")
+    n_rows = pl.scan_parquet(dest).select(pl.len()).collect().item()
+    if n_rows == 0:
+        raise IntakeError(f"{shown} has a header but no rows.", "Choose a file with data in it.")
+    return source
+
+
+def _from_table(path: Path, staging: Path, work: Path, *, target, test, sheet, header,
+                progress, hints_for: Callable | None = None) -> Built:
+    train_path = staging / "train.parquet"
+    source = _convert_checked(path, train_path, work, sheet=sheet, header=header,
+                              progress=_stage(progress, 0.0, 0.5))
+    if len(source.columns) == 1:
+        raise IntakeError(f"{path.name} has a single column (“{source.columns[0]}”): there is "
+                          "nothing to learn from besides the target.",
+                          "If its values are separated by another character, save it as a "
+                          "CSV with commas; otherwise add the columns to learn from.")
+    test_lf = None
+    if test is not None:
+        tsource = _convert_checked(test, staging / "test.parquet", work, sheet=None,
+                                   header=header, progress=_stage(progress, 0.5, 0.6))
+        shared = set(tsource.columns) & set(source.columns)
+        if not shared:
+            raise IntakeError(f"The test file {test.name} shares no column with "
+                              f"{path.name}.", "Check that it is the test file of this data.")
+        test_lf = pl.scan_parquet(staging / "test.parquet")
+    lf = pl.scan_parquet(train_path)
+    names = source.columns
+    if target is not None:
+        _check_target(lf, target, names, path.name)
+    hints, extra = hints_for(lf, test_lf) if hints_for else (None, None)
+    profile = profile_table(lf, target=target, test=test_lf, hints=hints,
+                            source=source.describe(), progress=_stage(progress, 0.6, 1.0))
+    if extra:
+        profile.competition = extra
+        if extra.get("multi_output"):
+            profile.findings["multi_output"] = extra["multi_output"]
+        profile.warnings = warnings_for(profile)
+    return Built(profile, source.format)
+
+
+def _check_target(lf: pl.LazyFrame, target: str, names: list[str], shown: str) -> None:
+    if target not in names:
+        raise IntakeError(
+            f"There is no column “{target}” in {shown}.",
+            f"Columns are: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}.",
+        )
+    if lf.select(pl.col(target).is_not_null().any()).collect().item() is False:
+        raise IntakeError(f"The target “{target}” is empty in every row of {shown}.",
+                          "Choose another target column.")
+
+
+# -- folders ----------------------------------------------------------------------------
+def _test_images(test: Path | None, work: Path, staging: Path,
+                 progress) -> images.ImageSet | None:
+    """The test images that go with an image data set: a folder or a zip of them."""
+    if test is None:
+        return None
+    root = test
+    if test.is_file():
+        if kind_of(test) != "zip":
+            raise IntakeError(f"{test.name} is not a folder or zip of images.",
+                              "Give the test images as a folder (or a zip) of image files.")
+        root = extract_zip(test, work / "test_unzipped", no_progress)
+    found = images.from_test_folder(root, staging, _stage(progress, 0.7, 0.8))
+    if not found.rows:
+        raise IntakeError(f"{test.name} holds no readable images.",
+                          "Give a folder of .png or .jpg files to predict.")
+    return found
+
+
+
+def _from_folder(root: Path, shown: str, staging: Path, work: Path, *, target, test, sheet,
+                 header, progress) -> Built:
+    comp = competition.find(root)
+    if comp is not None:
+        return _from_competition(comp, staging, work, target=target, sheet=sheet,
+                                 header=header, progress=progress)
+    tables = sorted(f for f in root.iterdir() if f.is_file() and not f.name.startswith(".")
+                    and any(s.lower() in TABLE_SUFFIXES for s in f.suffixes))
+    class_dirs = images.class_folders(root)
+    if len(tables) == 1:
+        table = _read_small(tables[0], work, sheet=sheet, header=header)
+        index = images.ImageIndex(root)
+        link = images.link_columns(table, index) if table is not None and len(index) else None
+        if link is not None:
+            found = images.from_table(table, link[0], link[1], index, staging,
+                                      _stage(progress, 0.1, 0.7), tables[0].name)
+            return _from_images(found, _test_images(test, work, staging, progress), staging,
+                                shown, "images + labels table",
+                                label_source=f"the “{link[1]}” column of {tables[0].name}",
+                                target=target, progress=progress)
+        if not class_dirs:
+            return _from_table(tables[0], staging, work, target=target, test=test, sheet=sheet,
+                               header=header, progress=progress)
+    if class_dirs:
+        found = images.from_class_folders(root, staging, _stage(progress, 0.1, 0.7))
+        return _from_images(found, _test_images(test, work, staging, progress), staging,
+                            shown, "image folders",
+                            label_source="each image's folder name is its label",
+                            target=target, progress=progress)
+    if tables:
+        raise IntakeError(f"{shown} holds {len(tables)} tables "
+                          f"({', '.join(t.name for t in tables[:4])}) and no train/test pair.",
+                          "Choose one of the files, or name them train.csv and test.csv.")
+    raise IntakeError(f"{shown} holds no table and no images Modelyard can read.",
+                      "Point to a CSV, Parquet, JSON or Excel file, or a folder of images "
+                      "with one subfolder per class.")
+
+
+def _read_small(path: Path, work: Path, *, sheet=None, header=None) -> pl.DataFrame | None:
+    """A labels table, read whole (it has one row per image)."""
+    dest = work / f"{path.name}.parquet"
+    try:
+        _convert_checked(path, dest, work, sheet=sheet, header=header, progress=no_progress)
+    except IntakeError:
+        return None
+    return pl.read_parquet(dest)
+
+
+def _from_images(found: images.ImageSet, test_found: images.ImageSet | None, staging: Path,
+                 shown: str, layout: str, *, label_source: str, target, progress,
+                 extra: dict | None = None) -> Built:
+    images.require_images(found, shown)
+    found.frame().write_parquet(staging / "manifest.parquet")
+    if test_found is not None and test_found.rows:
+        test_found.frame().write_parquet(staging / "test_manifest.parquet")
+    lf = pl.scan_parquet(staging / "manifest.parquet")
+    labelled = found.frame()["label"].is_not_null().any()
+    profile = profile_table(lf, target=target or ("label" if labelled else None),
+                            source={"format": layout, "file": shown},
+                            progress=_stage(progress, 0.7, 1.0))
+    if profile.target is not None and target is None:
+        profile.target.reason = label_source
+        profile.target.confidence = 0.95
+    profile.images = images.summary(found, test_found)
+    profile.competition = extra
+    profile.modality = "image"
+    profile.warnings = warnings_for(profile)
+    return Built(profile, layout, table="manifest.parquet")
+
+
+def _from_competition(comp: competition.Competition, staging: Path, work: Path, *, target,
+                      sheet, header, progress) -> Built:
+    if comp.sample_submission is not None:
+        shutil.copyfile(comp.sample_submission, staging / "sample_submission.csv")
+    if comp.images is not None:
+        built = _competition_images(comp, staging, work, target=target, progress=progress)
+        if built is not None:
+            return built
+
+    def hints_for(lf: pl.LazyFrame, test_lf: pl.LazyFrame | None):
+        test_cols = test_lf.collect_schema().names() if test_lf is not None else None
+        info = competition.interpret(comp, lf, test_cols)
+        hints = Hints(submission_outputs=[info["target"]] if info["target"] else [])
+        return hints, info
+
+    built = _from_table(comp.train, staging, work, target=target, test=comp.test, sheet=sheet,
+                        header=header, progress=progress, hints_for=hints_for)
+    id_col = (built.profile.competition or {}).get("id_column")
+    if id_col in built.profile.column_names and built.profile.column(id_col).kind is not \
+            ColumnKind.id:
+        built.roles = {id_col: "id"}
+        apply_roles(built.profile, built.roles)
+        built.profile.warnings = warnings_for(built.profile)
+    built.source_format = "competition folder"
+    built.profile.source["layout"] = "competition folder"
+    return built
+
+
+def _competition_images(comp, staging, work, *, target, progress) -> Built | None:
+    train = _read_small(comp.train, work)
+    if train is None:
+        return None
+    index = images.ImageIndex(comp.folder)
+    link = images.link_columns(train, index)
+    if link is None:
+        return None
+    info = competition.interpret(comp, train.lazy(), None)
+    label_col = info.get("target") if info.get("target") in train.columns else link[1]
+    found = images.from_table(train, link[0], label_col, index, staging,
+                              _stage(progress, 0.1, 0.6), comp.train.name)
+    test_found = None
+    if comp.test is not None:
+        test = _read_small(comp.test, work)
+        test_link = images.link_columns(test, index) if test is not None else None
+        if test_link is not None:
+            test_found = images.from_table(test, test_link[0], None, index, staging,
+                                           _stage(progress, 0.6, 0.7), comp.test.name)
+    return _from_images(found, test_found, staging, comp.folder.name, "competition folder "
+                        "with images", label_source=f"the “{label_col}” column of "
+                        f"{comp.train.name}", target=target, progress=progress, extra=info)
+
+
+# -- meta and reading back ----------------------------------------------------------------
+def _meta(dataset_id: str, name: str, source: Path, digest: str, built: Built,
+          test: Path | None, target: str | None, sheet: str | None) -> dict[str, Any]:
+    profile = built.profile
+    return {
+        "id": dataset_id,
+        "name": name,
+        "created_at": time.time(),
+        "source": str(source.resolve()),
+        "test_source": str(test.resolve()) if test else None,
+        "content_hash": digest,
+        "n_rows": profile.n_rows,
+        "n_cols": profile.n_cols,
+        "target": profile.target.column if profile.target else None,
+        "task": profile.target.task.value if profile.target else None,
+        "modality": profile.modality,
+        "has_test": test is not None or (profile.test_rows is not None)
+        or bool(profile.images and profile.images.n_test_images),
+        "roles": built.roles or {},
+        "target_chosen": target is not None,
+        "format": built.source_format,
+        "sheet": sheet or profile.source.get("sheet"),
+        "table": built.table,
+    }
+
+
+def load_profile(home: Home, dataset_id: str) -> Profile:
+    return Profile.model_validate(dataset_store.read_profile(home, dataset_id))
+
+
+def table_path(home: Home, dataset_id: str) -> Path:
+    """The dataset's main table: train.parquet, or an image set's manifest."""
+    folder = home.dataset_dir(dataset_id)
+    train = folder / "train.parquet"
+    return train if train.exists() else folder / "manifest.parquet"
+
+
+def preview(home: Home, dataset_id: str, offset: int = 0, limit: int = 100):
+    """Rows `offset`..`offset+limit` of a dataset's main table, as pandas."""
+    return (pl.scan_parquet(table_path(home, dataset_id))
+            .slice(offset, limit).collect().to_pandas())

@@ -1,0 +1,129 @@
+"""Guess which column is the target and what kind of problem it poses, with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from modelyard.schemas import ColumnKind, ColumnProfile, Profile, TargetGuess, Task
+
+# Names people give the thing they want to predict, strongest first.
+_TARGET_WORDS = (
+    "target", "label", "labels", "class", "y", "outcome", "response", "survived", "churn",
+    "default", "diagnosis", "species", "price", "saleprice", "quality", "result", "income",
+    "progression", "cultivar", "fraud", "is_fraud", "converted", "clicked", "sales",
+    "category", "score", "rating", "status", "output", "dependent", "goal", "attrition",
+    "exited", "purchased", "approved", "readmitted", "sentiment", "grade", "medv",
+)
+_UNUSABLE = {ColumnKind.id, ColumnKind.constant, ColumnKind.text, ColumnKind.datetime,
+             ColumnKind.image, ColumnKind.ignored}
+MAX_CLASSES = 100
+
+
+@dataclass
+class Hints:
+    """What else tells the target apart: a test file, a sample submission."""
+
+    missing_from_test: list[str] = field(default_factory=list)
+    submission_outputs: list[str] = field(default_factory=list)
+
+
+def task_for(col: ColumnProfile, n_rows: int) -> Task:
+    """The problem type a column implies as a target."""
+    if col.kind is ColumnKind.boolean or col.n_distinct == 2:
+        return Task.binary
+    if col.kind is ColumnKind.numeric:
+        whole = col.dtype.startswith(("Int", "UInt")) or _all_whole(col)
+        few = col.n_distinct <= max(10, min(30, n_rows // 20))
+        return Task.multiclass if (whole and few) else Task.regression
+    return Task.multiclass
+
+
+def _all_whole(col: ColumnProfile) -> bool:
+    # Top values are only kept for low-cardinality columns, which is when it matters.
+    if not col.top_values:
+        return False
+    try:
+        return all(float(v).is_integer() for v, _ in col.top_values)
+    except ValueError:
+        return False
+
+
+def _normal(name: str) -> str:
+    return name.lower().strip().replace(" ", "_").replace("-", "_").rstrip("?")
+
+
+def candidates(profile: Profile, hints: Hints | None = None) -> list[TargetGuess]:
+    """Every column that could be the target, most likely first."""
+    hints = hints or Hints()
+    scored: list[tuple[float, int, TargetGuess]] = []
+    names = profile.column_names
+    last = names[-1] if names else None
+    for position, col in enumerate(profile.columns):
+        if col.kind in _UNUSABLE or col.role is not None:
+            continue
+        if col.kind is ColumnKind.categorical and col.n_distinct > MAX_CLASSES:
+            continue
+        if col.n_distinct < 2:
+            continue
+        score, reasons = 0.0, []
+        lowered = _normal(col.name)
+        if col.name in hints.submission_outputs:
+            score += 5.0
+            reasons.append(f"the sample submission asks for “{col.name}”")
+        if col.name in hints.missing_from_test and len(hints.missing_from_test) <= 3:
+            score += 4.0 if len(hints.missing_from_test) == 1 else 2.5
+            reasons.append("it is the column the test file lacks")
+        if lowered in _TARGET_WORDS:
+            score += 3.0 - _TARGET_WORDS.index(lowered) * 0.02
+            reasons.append(f"its name “{col.name}” is a usual name for a target")
+        elif any(_matches(lowered, w) for w in _TARGET_WORDS if len(w) > 3):
+            score += 1.5
+            reasons.append(f"its name “{col.name}” suggests an outcome")
+        if col.name == last:
+            score += 1.0
+            reasons.append("it is the last column")
+        elif position == 0 and len(names) > 2:
+            score -= 0.3  # first columns are more often keys than outcomes
+        if col.kind is ColumnKind.boolean or (
+            col.kind is ColumnKind.categorical and col.n_distinct <= 20
+        ):
+            score += 0.3
+            if not reasons:
+                reasons.append(f"it has few values ({col.n_distinct})")
+        if col.missing_share > 0.2:
+            score -= 1.0
+        if col.top_share is not None and col.top_share > 0.995:
+            score -= 1.0  # almost one value: a poor thing to predict
+        task = task_for(col, profile.n_rows)
+        reason = " and ".join(reasons) or "no better candidate was found"
+        scored.append((score, -position, TargetGuess(column=col.name, task=task,
+                                                     confidence=0.1, reason=reason)))
+    scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+    out = []
+    for i, (score, _, guess) in enumerate(scored):
+        runner_up = scored[i + 1][0] if i + 1 < len(scored) else score - 3
+        margin = score - runner_up if i == 0 else 0.0
+        confidence = 0.3 + score / 5 - (0.15 if i == 0 and margin < 0.5 else 0.0)
+        guess.confidence = round(max(0.05, min(0.97, confidence)), 2)
+        out.append(guess)
+    return out
+
+
+def _matches(lowered: str, word: str) -> bool:
+    parts = lowered.split("_")
+    return lowered.endswith(word) or lowered.startswith(word) or word in parts
+
+
+# The reason given for a target the person named rather than one guessed.
+CHOSEN = "chosen by you"
+
+
+def guess_target(profile: Profile, explicit: str | None = None,
+                 hints: Hints | None = None) -> TargetGuess | None:
+    """The most likely target, with a confidence and the reason in words."""
+    if explicit is not None:
+        col = profile.column(explicit)
+        return TargetGuess(column=explicit, task=task_for(col, profile.n_rows),
+                           confidence=1.0, reason=CHOSEN)
+    found = candidates(profile, hints)
+    return found[0] if found else None

@@ -1,0 +1,191 @@
+"""Plain-language findings about a Profile, each with a severity and what to do about it.
+
+A pure function of the Profile, so it can be recomputed when the person changes a role
+or the target without touching the data again.
+"""
+
+from __future__ import annotations
+
+from modelyard.schemas import ColumnKind, ColumnProfile, ColumnRole, Profile, Warning_
+
+NEAR_CONSTANT = 0.99
+HEAVY_MISSING = 0.5
+MOSTLY_MISSING = 0.9
+HIGH_CARDINALITY = 100
+LEAK_SCORE = 0.97
+RARE_CLASS = 5  # fewer rows than this in a class and cross-validation cannot stratify
+DRIFT = 0.25
+_FUTURE_WORDS = ("end", "close", "closed", "cancel", "resolved", "resolution", "churn",
+                 "termination", "terminated", "exit", "left", "discharge", "death",
+                 "updated", "last", "completed", "finish", "paid", "settled")
+_IGNORE = ColumnRole.ignore
+_MANIFEST_COLUMNS = {"path", "width", "height"}  # an image set's own bookkeeping
+
+
+def warnings_for(profile: Profile) -> list[Warning_]:
+    """Every finding, errors first."""
+    found: list[Warning_] = []
+    target = profile.target.column if profile.target else None
+    for col in profile.columns:
+        if col.role is None:
+            found += _column_warnings(profile, col, target)
+    found += _target_warnings(profile, target)
+    found += _dataset_warnings(profile)
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(found, key=lambda w: order.get(w.severity, 3))
+
+
+def _w(severity: str, code: str, message: str, action: str, column: str | None = None,
+       role: ColumnRole | None = None) -> Warning_:
+    return Warning_(severity=severity, code=code, column=column, message=message,
+                    action=action, suggested_role=role)
+
+
+def _column_warnings(profile: Profile, col: ColumnProfile, target: str | None):
+    name = col.name
+    if name == target or (profile.images is not None and name in _MANIFEST_COLUMNS):
+        return []
+    out = []
+    if col.kind is ColumnKind.constant:
+        out.append(_w("info", "constant", f"“{name}” has the same value in every row.",
+                      "It will be ignored: it cannot help a model.", name))
+    elif col.top_share is not None and col.top_share >= NEAR_CONSTANT and profile.n_rows >= 100:
+        out.append(_w("info", "near_constant",
+                      f"“{name}” has one value in {col.top_share:.1%} of rows.",
+                      "It can hardly help a model; ignore this column.", name, _IGNORE))
+    elif col.kind is ColumnKind.id:
+        out.append(_w("info", "id_like", f"“{name}” looks like an identifier (almost every "
+                      "value is unique).", "It will be ignored for training and kept to "
+                      "label predictions.", name, ColumnRole.id))
+    elif col.kind is ColumnKind.categorical and col.n_distinct > HIGH_CARDINALITY and (
+            col.n_distinct > 0.5 * profile.n_rows or col.n_distinct > 1000):
+        out.append(_w("warning", "high_cardinality", f"“{name}” has {col.n_distinct:,} "
+                      "different values, too many to learn from as categories.",
+                      "Ignore this column, or mark it as an id or as text.", name, _IGNORE))
+    if col.missing_share >= HEAVY_MISSING:
+        mostly = col.missing_share >= MOSTLY_MISSING
+        out.append(_w("warning", "missing", f"“{name}” is missing in "
+                      f"{col.missing_share:.0%} of rows.",
+                      "Ignore this column." if mostly else
+                      "Consider ignoring it; otherwise gaps are filled in.",
+                      name, _IGNORE if mostly else None))
+    if col.association_method in ("identical", "one-to-one"):
+        how = "a copy of" if col.association_method == "identical" else "one-to-one with"
+        out.append(_w("error", "target_copy", f"“{name}” is {how} the target “{target}”: "
+                      "a model would learn nothing real from it.",
+                      "Ignore this column (or make it the target).", name, _IGNORE))
+    elif col.alone_score is not None and col.alone_score >= LEAK_SCORE:
+        if col.kind is ColumnKind.datetime:
+            message = (f"The date “{name}” alone predicts the target almost perfectly "
+                       f"(score {col.alone_score:.2f}): it is probably recorded after the "
+                       "outcome and leaks the future.")
+        else:
+            message = (f"“{name}” alone predicts the target almost perfectly (score "
+                       f"{col.alone_score:.2f} on rows it was not fitted on): it may leak "
+                       "the answer.")
+        out.append(_w("error", "leakage", message, "Unless it is known before the outcome, "
+                      "ignore this column.", name, _IGNORE))
+    elif col.kind is ColumnKind.datetime and target and _sounds_after(name):
+        out.append(_w("warning", "future_date", f"The date “{name}” sounds like it is "
+                      "recorded after the outcome; a model trained on it would peek into "
+                      "the future.", "Ignore this column unless it is known at prediction "
+                      "time.", name, _IGNORE))
+    if col.drift is not None and col.drift >= DRIFT:
+        out.append(_w("warning", "drift", f"“{name}” is distributed differently in the test "
+                      f"file (difference {col.drift:.2f} on a 0–1 scale).",
+                      "Predictions may be less accurate; check how the test rows were "
+                      "collected.", name))
+    return out
+
+
+def _sounds_after(name: str) -> bool:
+    words = name.lower().replace("-", "_").replace(" ", "_").split("_")
+    return any(w in _FUTURE_WORDS for w in words)
+
+
+def _target_warnings(profile: Profile, target: str | None) -> list[Warning_]:
+    out = []
+    findings = profile.findings
+    if target is None:
+        if profile.images is None:
+            out.append(_w("error", "no_target", "No column can serve as the thing to predict: "
+                          "every column is an identifier, constant, free text or a date.",
+                          "Add a column with the outcome you want to predict, or mark a "
+                          "column's role differently. Modelyard cannot train without one "
+                          "yet."))
+        return out
+    col = profile.column(target)
+    if col.missing_share >= 1.0:
+        out.append(_w("error", "target_empty", f"The target “{target}” is empty in every row.",
+                      "Choose another target column.", target))
+    elif col.n_missing:
+        out.append(_w("warning", "target_missing", f"The target “{target}” is missing in "
+                      f"{col.n_missing} rows.", "Those rows will be left out of training.",
+                      target))
+    if sep := findings.get("multi_label"):
+        out.append(_w("error", "multi_label", f"“{target}” lists several labels per row "
+                      f"(separated by “{sep}”): multi-label targets are not supported yet.",
+                      "Make one yes/no column per label and train a model for each, or keep "
+                      "the most important label only.", target))
+    if outputs := findings.get("multi_output"):
+        out.append(_w("error", "multi_output", f"The sample submission asks for "
+                      f"{len(outputs)} columns at once ({', '.join(outputs[:5])}): "
+                      "predicting several targets together is not supported yet.",
+                      "Train one data set per output column: set each as the target in "
+                      "turn.", target))
+    if findings.get("forecasting"):
+        out.append(_w("warning", "forecasting", f"The rows look like a time series "
+                      f"(ordered by “{profile.time_column}”): forecasting future values is "
+                      "not supported yet.", "Modelyard can still learn the target from the "
+                      "other columns of the same row; make sure those are known at "
+                      "prediction time.", target))
+    if profile.target.task.is_classification and profile.class_balance:
+        counts = profile.class_balance
+        if len(counts) < 2:
+            out.append(_w("error", "single_class", f"The target “{target}” has a single "
+                          "class: there is nothing to learn.", "Choose another target, or "
+                          "add rows of the other classes.", target))
+        else:
+            rare = [(v, n) for v, n in counts if n < RARE_CLASS]
+            if rare:
+                shown = ", ".join(f"“{v}” ({n})" for v, n in rare[:5])
+                out.append(_w("warning", "rare_classes", f"Some classes of “{target}” have "
+                              f"very few rows: {shown}.", "Merge them into a larger class or "
+                              "drop those rows; models cannot learn a class from a handful "
+                              "of examples.", target))
+            total = sum(n for _, n in counts)
+            smallest = counts[-1][1]
+            if not rare and total and smallest / total < 0.01:
+                out.append(_w("info", "imbalance", f"The classes of “{target}” are very "
+                              f"unbalanced: “{counts[-1][0]}” is {smallest / total:.2%} of "
+                              "rows.", "Judge models by ROC AUC or F1 rather than accuracy.",
+                              target))
+    return out
+
+
+def _dataset_warnings(profile: Profile) -> list[Warning_]:
+    out = []
+    if profile.duplicate_rows:
+        out.append(_w("info", "duplicates", f"{profile.duplicate_rows:,} rows are exact "
+                      "duplicates of another row.",
+                      "Usually harmless; remove them if they are mistakes."))
+    if profile.train_test_overlap:
+        out.append(_w("warning", "train_test_overlap", f"{profile.train_test_overlap:,} test "
+                      "rows also appear in the training data.", "Scores on them will look "
+                      "better than they are; check how the test file was made."))
+    if missing := profile.findings.get("test_missing_columns"):
+        out.append(_w("warning", "test_missing_columns", "The test file lacks "
+                      f"{len(missing)} column(s) the training data has: "
+                      f"{', '.join(missing[:5])}.", "Ignore those columns, or add them to "
+                      "the test file, before training."))
+    renamed = profile.source.get("renamed") or {}
+    if renamed:
+        shown = ", ".join(f"{a} → {b}" for a, b in list(renamed.items())[:5])
+        out.append(_w("info", "renamed", f"Some column names were blank or repeated and were "
+                      f"renamed: {shown}.", "Rename them in the file if you prefer."))
+    if profile.images is not None and profile.images.n_skipped:
+        images = profile.images
+        out.append(_w("warning", "skipped_files", f"{images.n_skipped} file(s) were left out: "
+                      f"{'; '.join(images.skipped[:3])}.", "Remove or fix them if they "
+                      "should be images."))
+    return out

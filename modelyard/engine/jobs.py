@@ -1,0 +1,256 @@
+"""The job system: create, queue, launch, watch, cancel Runs; add time to a finished one;
+find the ones whose worker died.
+
+Both the app and the CLI launch through here, so a Run behaves the same from either, and
+the concurrency limit holds across them: a new Run is queued, and `schedule` starts queued
+Runs while fewer than `max_parallel_runs` are active. `schedule` is called by whoever
+looks (the app on each rerun, a waiting CLI) and by each worker as it ends, so the queue
+drains even when nobody watches. A worker is a detached process group; its liveness is
+judged from the run folder alone (pid + process start time + not a zombie + a fresh
+heartbeat).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from modelyard.engine.errors import BadInputError, NotFoundError
+from modelyard.engine.training.studies import close_running_trials
+from modelyard.schemas import Plan
+from modelyard.storage import settings as settings_store
+from modelyard.storage.paths import Home, new_id
+from modelyard.storage.runfolder import ACTIVE, RunFolder
+
+# A worker touches its heartbeat every 2 s; a long silence means it hangs.
+HEARTBEAT_STALE_SECONDS = 180.0
+CANCEL_GRACE_SECONDS = 5.0
+# Workers this process started: polled so that none lingers as a zombie.
+_children: list[subprocess.Popen] = []
+
+
+def max_parallel_runs(home: Home) -> int:
+    """How many Runs may train at once: $MODELYARD_MAX_PARALLEL_RUNS, else the
+    `max_parallel_runs` setting, else one per two cores (training uses every core given)."""
+    raw = os.environ.get("MODELYARD_MAX_PARALLEL_RUNS") or _setting(home, "max_parallel_runs")
+    try:
+        return max(1, int(raw)) if raw else default_parallel_runs()
+    except ValueError:
+        return 1
+
+
+def default_parallel_runs() -> int:
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
+               name: str | None = None) -> RunFolder:
+    run_id = new_id("run")
+    folder = RunFolder(home.run_dir(run_id))
+    folder.create({
+        "id": run_id,
+        "name": name or run_id,
+        "dataset_id": plan.dataset_id,
+        "dataset_dir": str(home.dataset_dir(plan.dataset_id)),
+        "plan_id": plan_id,
+        "plan": plan.model_dump(mode="json"),
+        "status": "queued",
+        "created_at": time.time(),
+        "queued_at": time.time(),
+        "budget_seconds": plan.budget_seconds,
+        "greater_is_better": plan.metric.greater_is_better,
+    })
+    return folder
+
+
+def active_runs(home: Home) -> list[RunFolder]:
+    out = []
+    for run_json in home.runs.glob("*/run.json"):
+        folder = RunFolder(run_json.parent)
+        try:
+            if folder.read().get("status") in ACTIVE:
+                out.append(folder)
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def schedule(home: Home) -> list[subprocess.Popen]:
+    """Start queued Runs, oldest first, while fewer than the limit are active."""
+    reap()
+    started = []
+    with open(home.root / ".jobs.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one scheduler at a time across processes
+        try:
+            records = []
+            for folder in active_runs(home):
+                try:
+                    records.append((folder, folder.read()))
+                except (OSError, ValueError):
+                    continue
+            running = sum(r["status"] != "queued" for _, r in records)
+            queued = sorted((r.get("queued_at") or r["created_at"], f.id, f)
+                            for f, r in records if r["status"] == "queued")
+            limit = max_parallel_runs(home)
+            for _, _, folder in queued[: max(0, limit - running)]:
+                started.append(launch(home, folder, share=limit))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return started
+
+
+def reap() -> None:
+    """Collect the exit status of finished workers this process started."""
+    for proc in list(_children):
+        if proc.poll() is not None:
+            _children.remove(proc)
+
+
+def memory_limit_gb(home: Home) -> float | None:
+    """The most memory training may use, in GB: $MODELYARD_MEMORY_LIMIT_GB, else the
+    `memory_limit_gb` setting, else no limit beyond what is free."""
+    raw = os.environ.get("MODELYARD_MEMORY_LIMIT_GB") or _setting(home, "memory_limit_gb")
+    try:
+        value = float(raw) if raw else 0.0
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _setting(home: Home, key: str) -> Any:
+    return settings_store.load(home).get(key)
+
+
+def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
+    """Start the worker for a queued Run as its own process group, with its share of
+    the cores as its thread count."""
+    threads = max(1, (os.cpu_count() or 1) // max(1, share))
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1",
+           "OMP_NUM_THREADS": str(threads)}
+    limit = memory_limit_gb(home)
+    if limit:
+        env["MODELYARD_MEMORY_LIMIT_GB"] = f"{limit:g}"
+    with open(folder.log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "modelyard.engine.training.worker", str(folder.path)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, env=env,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+    _children.append(proc)
+    try:
+        create_time = psutil.Process(proc.pid).create_time()
+    except psutil.NoSuchProcess:
+        create_time = None
+    folder.update(status="starting", pid=proc.pid, pid_create_time=create_time,
+                  threads=threads, launched_at=time.time())
+    folder.touch_heartbeat()
+    return proc
+
+
+def add_time(home: Home, run_id: str, seconds: int) -> dict[str, Any]:
+    """Queue a finished Run again with `seconds` more: its worker continues the same
+    Optuna studies and journal, and keeps the better of the old and new models."""
+    folder = RunFolder(home.run_dir(run_id))
+    if not folder.exists():
+        raise NotFoundError(f"There is no run “{run_id}”.", "List runs with `modelyard runs`.")
+    if seconds < 5:
+        raise BadInputError("Add at least 5 seconds.", "Give a number of seconds, e.g. 60.")
+    record = folder.read()
+    if record["status"] in ACTIVE:
+        raise BadInputError(f"Run {run_id} is still {record['status']}.",
+                            "Add time once it has finished, or cancel it first.")
+    plan = dict(record["plan"])
+    plan["budget_seconds"] = int(seconds)
+    return folder.update(
+        force=True, status="queued", queued_at=time.time(), plan=plan,
+        budget_seconds=int(seconds), sessions=int(record.get("sessions", 1)) + 1,
+        total_budget_seconds=float(record.get("total_budget_seconds")
+                                   or record.get("budget_seconds") or 0) + seconds,
+        message=f"{seconds} s more queued after: {record.get('message') or record['status']}",
+        pid=None, finished_at=None)
+
+
+def is_alive(record: dict[str, Any], folder: RunFolder) -> tuple[bool, str]:
+    """Whether the Run's worker still lives, and if not, why we think so."""
+    pid = record.get("pid")
+    if not pid:
+        return False, "the worker was never started"
+    try:
+        proc = psutil.Process(pid)
+        if record.get("pid_create_time") and abs(
+            proc.create_time() - record["pid_create_time"]
+        ) > 1.0:
+            return False, "the worker process is gone (its process id was reused)"
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False, "the worker process exited without finishing the run"
+    except psutil.NoSuchProcess:
+        return False, "the worker process is gone (killed or crashed)"
+    age = folder.heartbeat_age()
+    if age is not None and age > HEARTBEAT_STALE_SECONDS:
+        return False, f"the worker stopped responding ({age:.0f} s without a heartbeat)"
+    return True, ""
+
+
+def supervise(home: Home) -> list[str]:
+    """Mark Runs whose worker died as failed, with the reason; return their ids."""
+    failed = []
+    for folder in active_runs(home):
+        record = folder.read()
+        if record["status"] == "queued" or not record.get("pid"):
+            continue
+        alive, reason = is_alive(record, folder)
+        if alive:
+            continue
+        _kill_group(record.get("pid"), signal.SIGKILL)
+        record = folder.update(status="failed", finished_at=time.time(),
+                               message=f"The run stopped unexpectedly: {reason}.")
+        if record["status"] == "failed":
+            close_running_trials(folder.optuna_path)
+            failed.append(folder.id)
+    return failed
+
+
+def cancel(home: Home, run_id: str) -> dict[str, Any]:
+    folder = RunFolder(home.run_dir(run_id))
+    if not folder.exists():
+        raise NotFoundError(f"There is no run “{run_id}”.", "List runs with `modelyard runs`.")
+    record = folder.read()
+    if record["status"] not in ACTIVE:
+        return record
+    record = folder.update(status="cancelled", finished_at=time.time(),
+                           message="Cancelled by you.")
+    pid = record.get("pid")
+    if pid and _kill_group(pid, signal.SIGTERM):
+        deadline = time.time() + CANCEL_GRACE_SECONDS
+        while time.time() < deadline and _group_alive(pid):
+            time.sleep(0.1)
+        _kill_group(pid, signal.SIGKILL)
+    close_running_trials(folder.optuna_path)
+    return record
+
+
+def _kill_group(pid: int | None, sig: int) -> bool:
+    if not pid:
+        return False
+    try:
+        os.killpg(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

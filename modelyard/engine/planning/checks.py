@@ -1,0 +1,72 @@
+"""Reading a language model's reply: JSON, then the draft schema, then meaning (the
+columns exist, the task fits the target, the metric fits the task, numbers in bounds).
+
+Every problem is a sentence the model can act on when it is sent back for a repair.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+
+from modelyard.engine.planning.schema import PlanDraft, to_plan
+from modelyard.schemas import ColumnKind, Plan, Profile, Task, ValidationKind
+
+MAX_PROBLEMS = 10
+_NEEDS_COLUMN = {ValidationKind.group_kfold: "the column whose rows must stay together",
+                 ValidationKind.time_split: "the column that orders the rows in time"}
+_NOT_A_TARGET = {ColumnKind.id: "an identifier", ColumnKind.text: "free text",
+                 ColumnKind.datetime: "a date", ColumnKind.constant: "constant"}
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    found = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "plan"
+        message = err["msg"].removeprefix("Value error, ")
+        given = err.get("input")
+        if err["type"] in ("enum", "literal_error", "int_parsing", "string_type",
+                           "less_than_equal", "greater_than_equal", "too_long", "too_short"):
+            message += f" (you gave {json.dumps(given, default=str)[:80]})"
+        found.append(f"{where}: {message}")
+    return found[:MAX_PROBLEMS]
+
+
+def meaning_problems(plan: Plan, profile: Profile, target: str | None = None) -> list[str]:
+    """What is wrong with `plan` for this data beyond `Plan.check_against`."""
+    found = plan.check_against(profile)
+    if target and plan.target != target:
+        found.append(f"the person chose the target {target!r}; use it, not {plan.target!r}")
+    if plan.target in profile.column_names:
+        col = profile.column(plan.target)
+        if col.kind in _NOT_A_TARGET:
+            found.append(f"{plan.target!r} is {_NOT_A_TARGET[col.kind]}: it cannot be the "
+                         "target")
+        if plan.task is Task.multiclass and col.n_distinct == 2:
+            found.append(f"{plan.target!r} has exactly 2 values: the task is binary")
+    return found[:MAX_PROBLEMS]
+
+
+def read_reply(text: str, profile: Profile, *, dataset_id: str, budget_seconds: int,
+               seed: int, goal: str = "", target: str | None = None
+               ) -> tuple[Plan | None, list[str]]:
+    """The Plan in a reply, or None and the problems that stand in its way."""
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        start = text.strip()[:60]
+        return None, [f"the reply is not JSON ({exc}); it starts with {start!r}"]
+    if not isinstance(raw, dict):
+        return None, ["the reply must be one JSON object"]
+    try:
+        draft = PlanDraft.model_validate(raw)
+        if draft.validation in _NEEDS_COLUMN and not draft.validation_column:
+            return None, [f"validation_column: {draft.validation.value} needs "
+                          f"{_NEEDS_COLUMN[draft.validation]}"]
+        plan = to_plan(draft, dataset_id=dataset_id, budget_seconds=budget_seconds,
+                       seed=seed, goal=goal)
+    except ValidationError as exc:
+        return None, _problems(exc)
+    problems = meaning_problems(plan, profile, target)
+    return (None, problems) if problems else (plan, [])

@@ -1,0 +1,180 @@
+"""A Plan in plain words, for someone who has never trained a model: the card the Plan
+page shows and `modelyard plan` prints. An image Plan reads in images and networks, and says
+what matters for them (image size, starting weights) instead of which columns are used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelyard.engine.planning.family_notes import NOTES
+from modelyard.engine.planning.image_setup import ImageSetup
+from modelyard.schemas import Metric, Plan, Task, ValidationKind
+
+# The image backbones (engine/vision/backbones.py) as people write them.
+IMAGE_TITLES = {"resnet18": "ResNet-18", "efficientnet_b0": "EfficientNet-B0",
+                "convnext_nano": "ConvNeXt nano"}
+TASK_WORDS = {
+    Task.binary: "a yes/no question: each {unit} gets one of two answers",
+    Task.multiclass: "a choice among several categories",
+    Task.regression: "a number (how much, how many)",
+}
+METRIC_WORDS = {
+    Metric.roc_auc: "ROC AUC: how well the model ranks the yes-cases above the no-cases "
+                    "(1 is perfect, 0.5 is guessing)",
+    Metric.log_loss: "log loss: how confident and right the predicted probabilities are "
+                     "(lower is better)",
+    Metric.accuracy: "accuracy: the share of {unit}s predicted right (higher is better)",
+    Metric.f1_macro: "F1 (macro): right answers balanced across every class, so rare "
+                     "classes count as much as common ones (higher is better)",
+    Metric.rmse: "RMSE: the typical size of a prediction error, with big misses counting "
+                 "extra (lower is better)",
+    Metric.mae: "MAE: the average size of a prediction error, in the target's units "
+                "(lower is better)",
+    Metric.r2: "R²: the share of the target's variation the model explains (1 is perfect, "
+               "0 is no better than the average)",
+}
+
+
+def is_image_plan(plan: Plan) -> bool:
+    return any(f.family.is_image for f in plan.families)
+
+
+def unit_of(plan: Plan) -> str:
+    """What the plan's data consists of: "image" or "row"."""
+    return "image" if is_image_plan(plan) else "row"
+
+
+def validation_words(plan: Plan) -> str:
+    v = plan.validation
+    if is_image_plan(plan):
+        return (f"a single {v.holdout_fraction:.0%} holdout: that share of the images, taken "
+                "from every class alike, is kept aside and only used to score the networks")
+    if v.kind is ValidationKind.holdout:
+        return (f"a {v.holdout_fraction:.0%} holdout: that share of rows is kept aside and "
+                "only used to score the models")
+    words = (f"{v.n_splits}-fold cross-validation: the rows are split into {v.n_splits} "
+             f"parts, and each part is predicted by a model trained on the other "
+             f"{v.n_splits - 1}")
+    if v.kind is ValidationKind.stratified_kfold:
+        words += ", keeping the share of each class the same in every part"
+    return words
+
+
+@dataclass(frozen=True)
+class CardItem:
+    label: str
+    value: str
+    why: str
+
+
+def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
+    """Each choice of the plan, what it means, and why it was made. `setup` (image plans)
+    adds the image size and starting weights, which follow from the images and the disk."""
+    why = plan.reasons
+    unit = unit_of(plan)
+    first = [
+        CardItem("What to predict", plan.target,
+                 why.get("target") or ("Each image's class: the folder it sits in, or its "
+                                       "label in the labels table." if unit == "image" else
+                                       "This column holds the answer the model learns.")),
+        CardItem("Kind of problem", TASK_WORDS[plan.task].format(unit=unit),
+                 why.get("task") or ("It follows from the classes the images are sorted "
+                                     "into." if unit == "image" else
+                                     "It follows from the values in the target column.")),
+        CardItem("How models are scored", METRIC_WORDS[plan.metric].format(unit=unit),
+                 why.get("metric") or "A usual measure for this kind of problem."),
+    ]
+    budget = CardItem("Time budget", f"{plan.budget_seconds} seconds",
+                      why.get("budget_seconds") or "The search stops then and keeps the best "
+                                                   "model found.")
+    if unit == "image":
+        return first + _image_items(plan, setup) + [budget]
+    excluded = ", ".join(plan.excluded_columns) or "none"
+    return first + [
+        CardItem("How scores are checked", validation_words(plan),
+                 why.get("validation") or "Every score comes from rows the model did not "
+                                          "see while training, so it predicts how the model "
+                                          "does on new data."),
+        CardItem("Columns left out", excluded,
+                 why.get("excluded_columns") or ("Every other column is used."
+                                                 if not plan.excluded_columns else "")),
+        budget,
+    ]
+
+
+def _image_items(plan: Plan, setup: ImageSetup | None) -> list[CardItem]:
+    from modelyard.engine.vision.backbones import BACKBONES
+
+    def network(name: str) -> str:
+        known = BACKBONES.get(name)
+        return (f"{family_title(name)} ({known.params_m:g} M parameters, {known.blurb})"
+                if known else family_title(name))
+
+    device = {True: "They train on the GPU.", False: "They train on the CPU, where small "
+              "networks and small images keep each epoch quick.", None: ""}
+    items = [
+        CardItem("How scores are checked", validation_words(plan),
+                 plan.reasons.get("validation") or "Every score comes from images the "
+                 "networks did not see while training. One split rather than several folds: "
+                 "each fold would mean training every network again, and the time budget "
+                 "is better spent on the search."),
+        CardItem("Networks", "; ".join(network(f.family.value) for f in plan.families),
+                 device[setup.on_gpu if setup else None]),
+    ]
+    if setup is None:
+        return items
+    if setup.size:
+        why = "Every image is resized to this square"
+        if setup.typical_side:
+            why += (f": the images' typical side ({setup.typical_side:.0f} px) rounded up to "
+                    f"a multiple of 32, within what the {'GPU' if setup.on_gpu else 'CPU'} "
+                    "handles quickly")
+        items.append(CardItem("Image size", f"{setup.size}×{setup.size} pixels",
+                              why + ". Detail finer than that is lost."))
+    if setup.weights:
+        value = "; ".join(f"{family_title(name)}: {source}" for name, source in
+                          setup.weights.items())
+        reason = ""
+        if setup.from_scratch:
+            files = " and ".join(f"{name}.safetensors" for name in setup.from_scratch)
+            where = f"in {setup.weights_dir}" if setup.weights_dir else "in the weights folder"
+            reason = ("Nothing is downloaded, and from scratch a network needs many more "
+                      f"images and time. To start from pretrained weights, put {files} (or "
+                      f".pth) {where}, or fill the Hugging Face cache on this machine.")
+        elif all(source.startswith("pretrained") for source in setup.weights.values()):
+            reason = ("Networks that start from weights learned on millions of photos need "
+                      "far fewer images.")
+        items.append(CardItem("Starting weights", value, reason))
+    return items
+
+
+def family_title(value: str) -> str:
+    for family, note in NOTES.items():
+        if family.value == value:
+            return note.title
+    return IMAGE_TITLES.get(value, value)
+
+
+def as_text(plan: Plan, setup: ImageSetup | None = None) -> str:
+    """The card as lines of text, for the terminal."""
+    lines = []
+    if plan.goal:
+        lines.append(f"You asked: {plan.goal}")
+    if plan.goal_reading:
+        lines.append(f"Read as: {plan.goal_reading}")
+    for item in card(plan, setup):
+        lines.append(f"{item.label}: {item.value}")
+        if item.why:
+            lines.append(f"    why: {item.why}")
+    lines.append("Model families:")
+    for f in plan.families:
+        trials = "1 trial" if f.max_trials == 1 else f"up to {f.max_trials} trials"
+        lines.append(f"  - {family_title(f.family.value)} ({f.family.value}, {trials}): "
+                     f"{f.reason}")
+        if f.pros:
+            lines.append(f"      + {'; '.join(f.pros)}")
+        if f.cons:
+            lines.append(f"      - {'; '.join(f.cons)}")
+    if plan.rationale:
+        lines.append(f"In short: {plan.rationale}")
+    return "\n".join(lines)

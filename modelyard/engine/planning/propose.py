@@ -1,0 +1,268 @@
+"""The one way to get a Plan proposed: by the language model when it can, by rules
+otherwise, always with its provenance and, after a fallback, the reason in one sentence.
+
+Used by `Workspace.propose_plan` (the app) and the CLI alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelyard.engine import system
+from modelyard.engine.errors import BadInputError, PlanError
+from modelyard.engine.planning.checks import read_reply
+from modelyard.engine.planning.diff import diff_plans
+from modelyard.engine.planning.family_notes import pros_cons
+from modelyard.engine.planning.goal import GoalReading, read_goal
+from modelyard.engine.planning.llm import (
+    DEFAULT_TIMEOUT,
+    MAX_REPAIRS,
+    LLMConfig,
+    LLMError,
+    Progress,
+    ask_for_plan,
+    resolve_host,
+)
+from modelyard.engine.planning.prompt import plan_messages, revision_messages
+from modelyard.engine.planning.review import Finding, diagnose, fit_lines, revise_by_rules
+from modelyard.engine.planning.rules import rule_plan
+from modelyard.engine.planning.schema import draft_schema, from_plan
+from modelyard.schemas import Plan, Profile
+
+PLANNERS = ("auto", "ollama", "rules")
+# Failures that mean "there is no language model to ask" rather than "it answered badly".
+NO_MODEL_KINDS = frozenset({"unreachable", "too_old", "no_model", "unknown_model"})
+
+
+@dataclass
+class Proposal:
+    """A proposed Plan and how it came to be."""
+
+    plan: Plan
+    planner: str  # "ollama" or "rules": who made this plan
+    model: str | None  # the language model that made it; None for rules
+    fallback_reason: str | None  # why the rule planner stood in, in one sentence
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+# Said where an image plan is shown: the rule planner making it is expected, not a fallback.
+IMAGE_NOTE = ("Image plans come from the image rules: they choose the networks, the image "
+              "size and a holdout split from the images themselves. The language model is "
+              "briefed on tables (columns and the model families for them), so it is not "
+              "asked.")
+
+
+def _images_only(profile: Profile, planner: str) -> str | None:
+    """IMAGE_NOTE for an image data set (the rule planner plans it), else None."""
+    if profile.modality != "image":
+        return None
+    if planner == "ollama":
+        raise PlanError("The language model plans tables, not image data sets.",
+                        "Use the auto or rules planner for images.")
+    return IMAGE_NOTE
+
+
+def check_planner(planner: str) -> str:
+    if planner not in PLANNERS:
+        raise BadInputError(f"There is no planner “{planner}”.",
+                            f"Choose one of: {', '.join(PLANNERS)}.")
+    return planner
+
+
+def _fill_notes(plan: Plan, profile: Profile) -> Plan:
+    """Pros and cons from our notes where the model gave none."""
+    for choice in plan.families:
+        if not choice.pros and not choice.cons:
+            choice.pros, choice.cons = pros_cons(choice.family, profile)
+    return plan
+
+
+def rules_with_goal(profile: Profile, dataset_id: str, *, goal: str, reading: GoalReading | None,
+                    target: str | None, budget_seconds: int, seed: int) -> Plan:
+    """The rule planner, pointed at the column the goal names when one matches."""
+    metric = None
+    chosen = target
+    note = ""
+    if reading is not None:
+        if target is None and reading.target:
+            chosen = target = reading.target
+        if reading.target and reading.target == chosen:
+            metric = reading.metric
+            note = reading.explanation
+        elif target is not None:
+            note = f"You chose the target “{target}” yourself."
+        else:
+            fallback = profile.target.column if profile.target else None
+            note = reading.explanation + (
+                f" I used the likely target “{fallback}” instead." if fallback else "")
+    plan = rule_plan(profile, dataset_id, target=chosen, budget_seconds=budget_seconds,
+                     seed=seed, metric=metric)
+    if reading is not None and reading.target == plan.target:
+        plan.reasons["target"] = reading.explanation
+    return plan.model_copy(update={"goal": goal, "goal_reading": note})
+
+
+def propose(
+    profile: Profile,
+    dataset_id: str,
+    *,
+    goal: str | None = None,
+    target: str | None = None,
+    budget_seconds: int = 300,
+    seed: int = 0,
+    planner: str = "auto",
+    host: str | None = None,
+    model: str | None = None,
+    default_model: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_repairs: int = MAX_REPAIRS,
+    sample_rows: list[dict[str, Any]] | None = None,
+    hardware: dict[str, Any] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel_event: threading.Event | None = None,
+) -> Proposal:
+    """A Plan for this data: the language model's when `planner` allows and it gives a
+    valid one, else the rule planner's with the reason why.
+
+    `model` is used as named; `default_model` (the remembered one) only if installed,
+    else the first installed model. With planner "ollama", a server that cannot be
+    reached (or lacks the model) is a PlanError rather than a fallback: the person asked
+    for the model.
+    """
+    check_planner(planner)
+    goal = (goal or "").strip()
+    reading = read_goal(goal, profile) if goal else None
+    provenance: dict[str, Any] = {"requested_planner": planner, "goal": goal}
+    note = _images_only(profile, planner)
+    fallback = None
+    if note is None and planner != "rules":
+        hardware = system.hardware() if hardware is None else hardware
+        provenance["hardware"] = hardware
+        config = LLMConfig(host=host or resolve_host(None, None)[0], model=model,
+                           default_model=default_model, timeout=timeout, seed=seed,
+                           max_repairs=max_repairs)
+        messages = plan_messages(profile, goal=goal, target=target,
+                                 budget_seconds=budget_seconds, hardware=hardware,
+                                 sample_rows=sample_rows or [], reading=reading)
+
+        def read(text: str):
+            return read_reply(text, profile, dataset_id=dataset_id,
+                              budget_seconds=budget_seconds, seed=seed, goal=goal,
+                              target=target)
+
+        record: dict[str, Any] = {}
+        try:
+            plan = ask_for_plan(messages, read, config, draft_schema(profile.column_names),
+                                record, on_progress=on_progress, cancel_event=cancel_event)
+        except LLMError as exc:
+            provenance.update(record)
+            provenance["llm_error"] = {"kind": exc.kind, "message": exc.sentence,
+                                       "detail": exc.detail}
+            if planner == "ollama" and exc.kind in NO_MODEL_KINDS:
+                raise PlanError(f"{exc.sentence}.",
+                                "Start Ollama or choose an installed model, or use the "
+                                "auto or rules planner.") from exc
+            fallback = f"{exc.sentence}, so the rule planner made this plan."
+        else:
+            provenance.update(record, planner="ollama", fallback_reason=None)
+            return Proposal(_fill_notes(plan, profile), "ollama", record.get("model"), None,
+                            provenance)
+    plan = rules_with_goal(profile, dataset_id, goal=goal, reading=reading, target=target,
+                           budget_seconds=budget_seconds, seed=seed)
+    provenance.update(planner="rules", fallback_reason=fallback, planner_note=note)
+    return Proposal(plan, "rules", None, fallback, provenance)
+
+
+@dataclass
+class Revision:
+    """What a Run showed, and the revised Plan that answers it (None: nothing to change)."""
+
+    findings: list[Finding]
+    plan: Plan | None
+    changes: list[str]  # what changed and why, one line each
+    planner: str
+    model: str | None
+    fallback_reason: str | None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def revise(
+    plan: Plan,
+    profile: Profile,
+    run: dict[str, Any],
+    trials: list[dict[str, Any]],
+    *,
+    planner: str = "auto",
+    host: str | None = None,
+    model: str | None = None,
+    default_model: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_repairs: int = MAX_REPAIRS,
+    sample_rows: list[dict[str, Any]] | None = None,
+    hardware: dict[str, Any] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel_event: threading.Event | None = None,
+) -> Revision:
+    """Diagnose a Run and revise its Plan: by the language model when it can, by rules
+    otherwise. The budget and the target stay the person's (raised budget included)."""
+    check_planner(planner)
+    findings = diagnose(plan, profile, run, trials)
+    by_rules, rule_changes = revise_by_rules(plan, profile, findings)
+    provenance: dict[str, Any] = {
+        "requested_planner": planner,
+        "review": {"run_id": run.get("id"),
+                   "findings": [{"code": f.code, "message": f.message,
+                                 "evidence": f.evidence} for f in findings]},
+    }
+    if [f.code for f in findings] == ["fine"]:
+        provenance["review"]["changes"] = []
+        return Revision(findings, None, [], "rules", None, None, provenance)
+    note = _images_only(profile, planner)
+    fallback = None
+    if note is None and planner != "rules":
+        hardware = system.hardware() if hardware is None else hardware
+        config = LLMConfig(host=host or resolve_host(None, None)[0], model=model,
+                           default_model=default_model, timeout=timeout, seed=plan.seed,
+                           max_repairs=max_repairs)
+        notes = [f"{f.message} ({f.evidence})" if f.evidence else f.message for f in findings]
+        messages = revision_messages(profile, plan, findings=notes,
+                                     budget_seconds=by_rules.budget_seconds,
+                                     hardware=hardware, sample_rows=sample_rows or [],
+                                     draft=from_plan(plan), fit=fit_lines(plan.metric, trials))
+
+        def read(text: str):
+            return read_reply(text, profile, dataset_id=plan.dataset_id,
+                              budget_seconds=by_rules.budget_seconds, seed=plan.seed,
+                              goal=plan.goal, target=plan.target)
+
+        record: dict[str, Any] = {}
+        try:
+            revised = ask_for_plan(messages, read, config,
+                                   draft_schema(profile.column_names), record,
+                                   on_progress=on_progress, cancel_event=cancel_event)
+        except LLMError as exc:
+            provenance.update(record)
+            provenance["llm_error"] = {"kind": exc.kind, "message": exc.sentence,
+                                       "detail": exc.detail}
+            if planner == "ollama" and exc.kind in NO_MODEL_KINDS:
+                raise PlanError(f"{exc.sentence}.",
+                                "Start Ollama or choose an installed model, or use the "
+                                "auto or rules planner.") from exc
+            fallback = f"{exc.sentence}, so the rule planner revised this plan."
+        else:
+            revised = _fill_notes(revised, profile)
+            changes = diff_plans(plan, revised)
+            if revised.rationale:
+                changes.append(f"Why: {revised.rationale}")
+            provenance.update(record, planner="ollama", fallback_reason=None)
+            provenance["review"]["changes"] = changes
+            return Revision(findings, revised, changes, "ollama", record.get("model"), None,
+                            provenance)
+    provenance.update(planner="rules", fallback_reason=fallback, planner_note=note)
+    provenance["review"]["changes"] = rule_changes
+    if not rule_changes:
+        return Revision(findings, None, [], "rules", None, fallback, provenance)
+    return Revision(findings, by_rules, rule_changes, "rules", None, fallback, provenance)

@@ -1,0 +1,211 @@
+"""The rule planner: deterministic, always available, valid for any usable Profile."""
+
+from __future__ import annotations
+
+from modelyard.engine.errors import PlanError
+from modelyard.engine.intake.target import CHOSEN, task_for
+from modelyard.engine.planning.family_notes import pros_cons
+from modelyard.schemas import (
+    ColumnKind,
+    ColumnRole,
+    Family,
+    FamilyChoice,
+    Metric,
+    Plan,
+    Profile,
+    Task,
+    Validation,
+    ValidationKind,
+)
+
+DEFAULT_METRIC = {Task.binary: Metric.roc_auc, Task.multiclass: Metric.log_loss,
+                  Task.regression: Metric.rmse}
+_METRIC_WORDS = {
+    Metric.roc_auc: "ROC AUC (how well the model ranks positives above negatives; 1 is "
+                    "perfect, 0.5 is guessing)",
+    Metric.log_loss: "log loss (how confident and right the predicted probabilities are; "
+                     "lower is better)",
+    Metric.rmse: "RMSE (the typical size of a prediction error, in the target's units; lower "
+                 "is better)",
+}
+# Above this many rows, k-fold cross-validation costs more than it teaches.
+HOLDOUT_ROWS = 200_000
+# Fewer folds when the budget is short for the data: the first round of library defaults
+# (FIRST_ROUND families) should take at most half the budget, so the search has time.
+# One default fit costs roughly SECONDS_PER_CELL per row per unit of width (a number or
+# category is 1, a date 6, a text column the non-zeros of its TF-IDF: about
+# TFIDF_PER_CHAR per character); measured with linear models and LightGBM on 2 cores.
+FIRST_ROUND = 4
+SECONDS_PER_CELL = 2e-6
+TFIDF_PER_CHAR = 2.5
+_UNUSED_KINDS = {ColumnKind.id: "an identifier", ColumnKind.constant: "constant"}
+
+
+# Families by the largest data set (rows) each is worth trying on: slower or weaker
+# families are left out where they would only eat the budget.
+_FAMILY_RULES: list[tuple[Family, int, int, str]] = [
+    (Family.dummy, 1, 10**12,
+     "A baseline that ignores the features: any real model must beat it."),
+    (Family.linear, 30, 10**12,
+     "Fast and easy to explain; strong when effects add up simply."),
+    (Family.lightgbm, 300, 10**12,
+     "Gradient-boosted trees: usually the most accurate on tables; handles missing values "
+     "and categories natively."),
+    (Family.xgboost, 300, 10**12,
+     "Another strong gradient-boosting library; often close to LightGBM, sometimes better."),
+    (Family.random_forest, 50, 10**12,
+     "Many independent trees: robust with little tuning, rarely the worst."),
+    (Family.extra_trees, 50, 10**12,
+     "Randomised trees: fast, and a useful different opinion for the ensemble."),
+    (Family.knn, 30, 20_000,
+     "Predicts from the most similar rows; simple, good on small, smooth data."),
+    (Family.svm, 30, 3_000,
+     "Support-vector machine: strong on small data sets with clear margins."),
+]
+
+
+def feature_width(profile: Profile, target: str) -> float:
+    """How much a row weighs in a fit: 1 per number or category, 6 per date (its parts),
+    and per text column the rough number of TF-IDF non-zeros of its mean length."""
+    width = 0.0
+    for col in profile.columns:
+        if col.name == target or col.kind in _UNUSED_KINDS:
+            continue
+        if col.kind is ColumnKind.text:
+            width += TFIDF_PER_CHAR * float(col.text_length.get("mean") or 0.0)
+        elif col.kind is ColumnKind.datetime:
+            width += 6
+        else:
+            width += 1
+    return max(width, 1.0)
+
+
+def folds_for(profile: Profile, target: str, budget_seconds: int) -> int:
+    """5 folds when the first round of defaults fits in half the budget with them, else 3,
+    else 1 (a holdout)."""
+    fit = profile.n_rows * feature_width(profile, target) * SECONDS_PER_CELL
+    for k in (5, 3):
+        if FIRST_ROUND * k * fit * (k - 1) / k <= budget_seconds / 2:
+            return k
+    return 1
+
+
+def choose_families(n_rows: int, profile: Profile | None = None) -> list[FamilyChoice]:
+    chosen = []
+    for f, trials, max_rows, reason in _FAMILY_RULES:
+        if n_rows > max_rows:
+            continue
+        pros, cons = pros_cons(f, profile) if profile is not None else ([], [])
+        chosen.append(FamilyChoice(family=f, max_trials=trials, reason=reason, pros=pros,
+                                   cons=cons))
+    return chosen
+
+
+def rule_plan(
+    profile: Profile,
+    dataset_id: str,
+    *,
+    target: str | None = None,
+    budget_seconds: int = 300,
+    seed: int = 0,
+    metric: Metric | None = None,
+) -> Plan:
+    """A sound default Plan for this Profile, with its reasons in plain words.
+
+    `metric` replaces the default metric when it fits the task.
+    """
+    if profile.modality == "image":
+        from modelyard.engine.vision.plan import image_plan
+
+        return image_plan(profile, dataset_id, budget_seconds=budget_seconds, seed=seed)
+    target_given = target is not None
+    if target is None:
+        if profile.target is None:
+            raise PlanError("No column looks like something to predict.",
+                            "Choose the target column yourself.")
+        target = profile.target.column
+    if target not in profile.column_names:
+        raise PlanError(f"There is no column “{target}”.",
+                        "Choose one of the data set's columns as the target.")
+    col = profile.column(target)
+    if col.n_distinct < 2:
+        raise PlanError(f"The target “{target}” has a single value: there is nothing to learn.",
+                        "Choose another target column.")
+    task = task_for(col, profile.n_rows)
+    metric_given = metric is not None and metric.fits(task)
+    if not metric_given:
+        metric = DEFAULT_METRIC[task]
+
+    # Roles the person gave decide the split: rows of one group stay together, and time
+    # runs forward (validation always after training).
+    group = next((c.name for c in profile.columns if c.role == ColumnRole.group), None)
+    clock = next((c.name for c in profile.columns if c.role == ColumnRole.time), None)
+    if clock is not None:
+        validation = Validation(kind=ValidationKind.time_split, n_splits=5, time_column=clock)
+        how = f"5 splits in time order by “{clock}”, always validating on later rows"
+    elif group is not None:
+        validation = Validation(kind=ValidationKind.group_kfold, n_splits=5,
+                                group_column=group)
+        how = f"5-fold cross-validation keeping each “{group}” group in a single fold"
+    elif profile.n_rows > HOLDOUT_ROWS:
+        validation = Validation(kind=ValidationKind.holdout, holdout_fraction=0.2)
+        how = "a 20% holdout (the data set is large)"
+    elif (k := folds_for(profile, target, budget_seconds)) == 1:
+        validation = Validation(kind=ValidationKind.holdout, holdout_fraction=0.2)
+        how = (f"a 20% holdout (cross-validating {profile.n_rows:,} rows would leave "
+               f"little of the {budget_seconds} s budget for the search)")
+    elif task.is_classification:
+        validation = Validation(kind=ValidationKind.stratified_kfold, n_splits=k)
+        how = f"{k}-fold cross-validation keeping the class balance in every fold"
+    else:
+        validation = Validation(kind=ValidationKind.kfold, n_splits=k)
+        how = f"{k}-fold cross-validation"
+
+    excluded = [c.name for c in profile.columns
+                if c.name != target and c.kind in _UNUSED_KINDS]
+    families = choose_families(profile.n_rows, profile)
+    kind_words = {Task.binary: "a yes/no (binary) classification",
+                  Task.multiclass: f"a classification into {col.n_distinct} classes",
+                  Task.regression: "a regression (predicting a number)"}
+    rationale = (
+        f"“{target}” is the column to predict, so this is {kind_words[task]}. "
+        f"Models are compared by {_METRIC_WORDS.get(metric, metric.value)}, measured with "
+        f"{how}. "
+        + (f"Ignored columns: {', '.join(excluded)}. " if excluded else "")
+        + f"The search stops after {budget_seconds} seconds and keeps the best model."
+    )
+    guess = profile.target
+    reasons = {
+        "target": ("You chose it." if target_given or (guess and guess.reason == CHOSEN)
+                   else f"It looks like the thing to predict: {guess.reason}." if guess
+                   else ""),
+        "task": _task_reason(task, col),
+        "metric": ("It is the measure you asked for." if metric_given else
+                   _METRIC_REASONS[task]),
+        "validation": f"Every score comes from {how}, so it shows how the model does on rows "
+                      "it has not seen.",
+        "excluded_columns": ("; ".join(f"“{c.name}” is {_UNUSED_KINDS[c.kind]}"
+                                       for c in profile.columns if c.name in excluded) + "."
+                             if excluded else "Every other column can help the model."),
+    }
+    return Plan(dataset_id=dataset_id, target=target, task=task, metric=metric,
+                validation=validation, families=families, excluded_columns=excluded,
+                budget_seconds=budget_seconds, seed=seed, rationale=rationale,
+                reasons=reasons)
+
+
+_METRIC_REASONS = {
+    Task.binary: "ROC AUC judges how well the model ranks cases, and is not fooled when "
+                 "one answer is much more common than the other.",
+    Task.multiclass: "Log loss rewards probabilities that are both confident and right, "
+                     "across every class.",
+    Task.regression: "RMSE is in the target's own units and punishes big misses most.",
+}
+
+
+def _task_reason(task: Task, col) -> str:
+    if task is Task.binary:
+        return f"“{col.name}” has exactly two values."
+    if task is Task.multiclass:
+        return f"“{col.name}” has {col.n_distinct} distinct values, each a category."
+    return f"“{col.name}” is a number with {col.n_distinct} distinct values."

@@ -1,0 +1,174 @@
+"""A finished Run opened for reading: its record, Plan, Model bundle, out-of-fold
+predictions and data; and any Model bundle (run folder, exported folder or zip)."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import polars as pl
+
+from modelyard.engine.errors import BadInputError, NotFoundError
+from modelyard.engine.training.bundle import Predictor, upgrade_meta
+from modelyard.engine.training.data import read_table
+from modelyard.schemas import Plan, Profile
+from modelyard.storage.files import read_json
+from modelyard.storage.paths import Home
+from modelyard.storage.runfolder import RunFolder
+
+
+@dataclass
+class RunResult:
+    """What a succeeded Run left in its folder. Heavy parts load on first use."""
+
+    home: Home
+    run_id: str
+    record: dict[str, Any] = field(repr=False)
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.home.run_dir(self.run_id))
+
+    @property
+    def model_dir(self) -> Path:
+        return self.folder.model_dir
+
+    @property
+    def results_dir(self) -> Path:
+        """Where files made after training go (predictions, reports, caches)."""
+        return self.folder.path / "results"
+
+    @property
+    def name(self) -> str:
+        return self.record.get("name") or self.run_id
+
+    @property
+    def plan(self) -> Plan:
+        return Plan.model_validate(self.record["plan"])
+
+    @property
+    def dataset_dir(self) -> Path:
+        # Not run.json's `dataset_dir`: a home that was moved or copied keeps its ids.
+        return self.home.dataset_dir(self.record["dataset_id"])
+
+    @property
+    def dataset_name(self) -> str:
+        path = self.dataset_dir / "dataset.json"
+        return read_json(path).get("name", "") if path.exists() else self.record["dataset_id"]
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        return upgrade_meta(read_json(self.model_dir / "metadata.json"))
+
+    @property
+    def is_image(self) -> bool:
+        return self.meta.get("kind") == "image"
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        return Predictor.load(self.model_dir)
+
+    @cached_property
+    def profile(self) -> Profile | None:
+        path = self.dataset_dir / "profile.json"
+        return Profile.model_validate(read_json(path)) if path.exists() else None
+
+    @cached_property
+    def oof(self) -> pd.DataFrame | None:
+        """The winner's out-of-fold predictions (row, y, proba_<class> or prediction)."""
+        path = self.model_dir / "oof.parquet"
+        return pd.read_parquet(path) if path.exists() else None
+
+    @property
+    def classes(self) -> list[Any]:
+        return self.meta.get("classes") or []
+
+    def training_rows(self) -> pd.DataFrame:
+        """The training table as the worker saw it: rows with a target, in file order, so
+        that row i is `row` i of the out-of-fold predictions. The id column comes too."""
+        meta = self.meta
+        path = self.dataset_dir / "train.parquet"
+        if not path.exists():
+            raise NotFoundError(f"The training data of run “{self.name}” is gone ({path}).",
+                                "Its data set was deleted; the model still predicts.")
+        wanted = [*meta["numeric"], *meta["categorical"], *meta.get("datetime", []),
+                  meta["target"]]
+        available = set(pl.read_parquet_schema(path))
+        id_column = meta.get("id_column")
+        if id_column and id_column in available and id_column not in wanted:
+            wanted.insert(0, id_column)
+        table = read_table(path, [c for c in wanted if c in available], keep=(meta["target"],))
+        return table[table[meta["target"]].notna()].reset_index(drop=True)
+
+    def test_rows(self) -> pd.DataFrame | None:
+        path = self.dataset_dir / "test.parquet"
+        return read_table(path) if path.exists() else None
+
+    @property
+    def sample_submission(self) -> Path | None:
+        """The sample submission that came with a competition folder, if any."""
+        path = self.dataset_dir / "sample_submission.csv"
+        return path if path.exists() else None
+
+
+def open_run(home: Home, run_id: str) -> RunResult:
+    """A succeeded Run with its Model bundle, or a message saying why there is none."""
+    folder = RunFolder(home.run_dir(run_id))
+    if not folder.exists():
+        raise NotFoundError(f"There is no run “{run_id}”.", "List them with `modelyard runs`.")
+    record = folder.read()
+    name = record.get("name") or run_id
+    if record.get("status") != "succeeded":
+        raise BadInputError(f"Run “{name}” has no model: it is {record.get('status')}.",
+                            "Use a run that succeeded, or wait for this one to finish.")
+    if not (folder.model_dir / "metadata.json").exists():
+        raise NotFoundError(f"Run “{name}” succeeded but its model folder is missing "
+                            f"({folder.model_dir}).", "Train it again.")
+    return RunResult(home, run_id, record)
+
+
+def unpacked(path: Path) -> Path:
+    """A bundle folder for `path`: itself, a run folder's `model/`, or a zip unpacked into
+    a temporary folder (removed when the process exits)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file or folder.", "Check the path.")
+    if path.is_file():
+        if not zipfile.is_zipfile(path):
+            raise BadInputError(f"{path.name} is neither a bundle folder nor a zip of one.",
+                                "Give a folder or zip written by `modelyard export`.")
+        target = Path(tempfile.mkdtemp(prefix="modelyard-bundle-"))
+        atexit.register(shutil.rmtree, target, ignore_errors=True)
+        with zipfile.ZipFile(path) as zf:
+            for member in zf.namelist():  # never write outside the target folder
+                if Path(member).is_absolute() or ".." in Path(member).parts:
+                    raise BadInputError(f"{path.name} holds an unsafe path: {member}.",
+                                        "Use a zip written by `modelyard export`.")
+            zf.extractall(target)
+        found = [p.parent for p in target.rglob("metadata.json")]
+        if not found:
+            raise BadInputError(f"{path.name} holds no Model bundle (no metadata.json).",
+                                "Use a zip written by `modelyard export`.")
+        return min(found, key=lambda p: len(p.parts))
+    if not (path / "metadata.json").exists() and (path / "model" / "metadata.json").exists():
+        return path / "model"
+    return path
+
+
+def load_model(path: Path):
+    """The predictor of any Model bundle: a `Predictor` for tables, an `ImagePredictor`
+    for image models (torch is imported only then)."""
+    folder = unpacked(path)
+    meta_path = folder / "metadata.json"
+    if meta_path.exists() and upgrade_meta(read_json(meta_path)).get("kind") == "image":
+        from modelyard.engine.vision.predict import ImagePredictor
+
+        return ImagePredictor(folder)
+    return Predictor.load(folder)

@@ -1,0 +1,205 @@
+"""Which columns the model leans on, overall (importance) and for one row (contributions).
+
+Models see prepared features (one-hot columns, missing-value flags, date parts); every
+number here is added back up to the column a person knows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelyard.engine.errors import BadInputError
+from modelyard.engine.training.bundle import Predictor
+from modelyard.engine.training.ensemble import WeightedEnsemble
+from modelyard.engine.training.evaluate import predict_matrix
+from modelyard.engine.training.metrics import score
+from modelyard.engine.training.preprocess import DateParts, NativeFrame
+from modelyard.schemas import Metric
+
+CONTRIBUTION_FAMILIES = ("lightgbm", "xgboost", "linear")
+
+
+# -- from prepared features back to the columns -----------------------------------------------
+def _dates_of(prepare) -> list[str]:
+    steps = getattr(prepare, "named_steps", {})
+    return list(steps["dates"].columns) if "dates" in steps else []
+
+
+def _inner(prepare):
+    steps = getattr(prepare, "named_steps", {})
+    return steps["features"] if "features" in steps else prepare
+
+
+def source_columns(pipeline) -> list[str]:
+    """For each prepared feature the model sees, the input column it comes from."""
+    prepare = pipeline.named_steps["prepare"]
+    dates, inner = _dates_of(prepare), _inner(prepare)
+    if isinstance(inner, NativeFrame):
+        names = list(inner.numeric) + list(inner.categorical)
+    else:  # a ColumnTransformer: "num__x", "num__missingindicator_x", "cat__x_value", ...
+        names = []
+        groups = {name: list(cols) for name, _, cols in inner.transformers_
+                  if name != "remainder"}
+        for out in inner.get_feature_names_out():
+            group, _, rest = str(out).partition("__")
+            cols = groups.get(group, [])
+            if rest in cols:
+                names.append(rest)
+            elif rest.startswith("missingindicator_") and rest[17:] in cols:
+                names.append(rest[17:])
+            else:  # a one-hot column: the longest column name it starts with
+                found = [c for c in cols if rest.startswith(f"{c}_")]
+                names.append(max(found, key=len) if found else rest)
+    date_of = {part: col for col in dates for part in DateParts.names([col])}
+    return [date_of.get(n, n) for n in names]
+
+
+def _by_column(values: np.ndarray, sources: list[str]) -> pd.Series:
+    return pd.Series(values, index=sources).groupby(level=0, sort=False).sum()
+
+
+# -- importance --------------------------------------------------------------------------------
+def model_importance(predictor: Predictor) -> pd.DataFrame | None:
+    """The model's own importance (gain for boosters, impurity for forests, |coefficient|
+    on standardised features for linear models), per column, summing to 1; None for
+    models without one (ensembles, k-NN, SVM, networks)."""
+    pipeline = predictor.pipeline
+    if isinstance(pipeline, WeightedEnsemble):
+        return None
+    model = pipeline.named_steps["model"]
+    family = predictor.meta.get("family")
+    if family == "lightgbm":
+        raw = model.booster_.feature_importance(importance_type="gain")
+        kind = "gain (LightGBM)"
+    elif hasattr(model, "feature_importances_"):
+        raw = np.asarray(model.feature_importances_)
+        kind = "gain (XGBoost)" if family == "xgboost" else "impurity decrease"
+    elif family == "linear" and hasattr(model, "coef_"):
+        raw = np.abs(np.atleast_2d(model.coef_)).mean(axis=0)
+        kind = "|coefficient| on standardised features"
+    else:
+        return None
+    per_column = _by_column(np.asarray(raw, dtype=float), source_columns(pipeline))
+    total = per_column.sum()
+    if not np.isfinite(total) or total <= 0:
+        return None
+    frame = (per_column / total).sort_values(ascending=False).rename("importance")
+    return frame.rename_axis("feature").reset_index().assign(kind=kind)
+
+
+def permutation_importance(predictor: Predictor, table: pd.DataFrame, *, max_rows: int = 2000,
+                           repeats: int = 3, seed: int = 0) -> pd.DataFrame:
+    """How much the score drops when one column's values are shuffled (any model, blends
+    included). On the training rows, which the final model has seen: it says what the
+    model uses, not how well it generalises."""
+    meta = predictor.meta
+    metric = Metric(meta["metric"])
+    rows = table.sample(n=max_rows, random_state=seed) if len(table) > max_rows else table
+    X = rows[predictor.features].reset_index(drop=True)
+    classes = predictor.classes
+    if classes:
+        lookup = {str(c): i for i, c in enumerate(classes)}
+        y = np.array([lookup[str(v)] for v in rows[meta["target"]]])
+    else:
+        y = rows[meta["target"]].to_numpy(float)
+    sign = 1.0 if metric.greater_is_better else -1.0
+
+    def scored(frame: pd.DataFrame) -> float:
+        pred = predict_matrix(predictor.pipeline, frame, bool(classes), len(classes))
+        return sign * score(metric, y, pred, len(classes))
+
+    baseline = scored(X)
+    rng = np.random.default_rng(seed)
+    drops = []
+    for col in predictor.features:
+        found = []
+        for _ in range(repeats):
+            shuffled = X.copy()
+            shuffled[col] = X[col].to_numpy()[rng.permutation(len(X))]
+            found.append(baseline - scored(shuffled))
+        drops.append((col, float(np.mean(found)), float(np.std(found))))
+    frame = pd.DataFrame(drops, columns=["feature", "importance", "spread"])
+    return frame.sort_values("importance", ascending=False, ignore_index=True).assign(
+        kind=f"how much {metric.value} worsens when the column is shuffled")
+
+
+# -- per-row contributions ---------------------------------------------------------------------
+@dataclass
+class Contributions:
+    """How each column moved one row's prediction away from the model's baseline, in the
+    model's raw output (log-odds for classifiers, the value itself for regression)."""
+
+    values: pd.Series  # per input column, largest effect first
+    base: float
+    output: str  # what the numbers add up to
+    class_label: Any | None
+    explained_by: str  # which model: the winner, or the member of a blend
+
+    @property
+    def total(self) -> float:
+        return float(self.base + self.values.sum())
+
+
+def _explainable(predictor: Predictor) -> tuple[Any, str, str]:
+    """The fitted pipeline to explain, its family, and how to say which model it is."""
+    pipeline, meta = predictor.pipeline, predictor.meta
+    if isinstance(pipeline, WeightedEnsemble):
+        members = meta.get("params", {}).get("members", [])
+        ranked = sorted(zip(members, pipeline.members, pipeline.weights, strict=True),
+                        key=lambda m: -m[2])
+        for member, fitted, weight in ranked:
+            if member["family"] in CONTRIBUTION_FAMILIES:
+                return fitted, member["family"], (f"its {member['model']} member "
+                                                  f"(weight {weight:.2f} of the blend)")
+        raise BadInputError("Per-row contributions need a LightGBM, XGBoost or linear model; "
+                            "this blend has none.", "Use the feature importance instead.")
+    family = meta.get("family")
+    if family not in CONTRIBUTION_FAMILIES:
+        raise BadInputError(f"Per-row contributions are available for LightGBM, XGBoost and "
+                            f"linear models; the winner is a {family} model.",
+                            "Use the feature importance instead.")
+    return pipeline, family, f"the winner, {meta.get('model')}"
+
+
+def contributions(predictor: Predictor, row: pd.DataFrame,
+                  class_label: Any | None = None) -> Contributions:
+    """Contributions of each column to the prediction for the first row of `row`
+    (LightGBM/XGBoost `pred_contrib`, or coefficient × value for linear models), towards
+    `class_label` (default: the predicted class)."""
+    pipeline, family, who = _explainable(predictor)
+    classes = predictor.classes
+    X = row[predictor.features].iloc[:1]
+    prepared = pipeline[:-1].transform(X)
+    model = pipeline.named_steps["model"]
+    n_out = len(classes) if len(classes) > 2 else 1
+    if family == "lightgbm":
+        raw = np.asarray(model.booster_.predict(prepared, pred_contrib=True))[0]
+        per_class = raw.reshape(n_out, -1)
+    elif family == "xgboost":
+        import xgboost as xgb
+
+        matrix = xgb.DMatrix(prepared, enable_categorical=True)
+        raw = np.asarray(model.get_booster().predict(matrix, pred_contribs=True))[0]
+        per_class = raw.reshape(n_out, -1)
+    else:
+        x = np.asarray(prepared, dtype=float)[0]
+        coef = np.atleast_2d(model.coef_)
+        intercept = np.atleast_1d(model.intercept_)
+        per_class = np.column_stack([coef * x, intercept])
+    if classes:
+        proba = predict_matrix(predictor.pipeline, X, True, len(classes))[0]
+        k = classes.index(class_label) if class_label is not None else int(proba.argmax())
+        if len(classes) == 2:  # one output: the log-odds of the second class
+            vector = per_class[0] if k == 1 else -per_class[0]
+        else:
+            vector = per_class[k]
+        output, label = f"log-odds of “{classes[k]}”", classes[k]
+    else:
+        vector, output, label = per_class[0], f"predicted {predictor.meta['target']}", None
+    values = _by_column(vector[:-1], source_columns(pipeline))
+    values = values.reindex(values.abs().sort_values(ascending=False).index)
+    return Contributions(values, float(vector[-1]), output, label, who)

@@ -1,0 +1,221 @@
+"""The Model bundle as a folder (and a zip of it) that someone else can use:
+
+    metadata.json     features with their kinds and dtypes, classes, metric, CV score, the
+                      Plan, package versions, the bundle format
+    pipeline.joblib   the fitted scikit-learn pipeline (tables), or
+    weights.pt        the network's state dict + config.json (images)
+    native/           boosters in their own file formats (LightGBM .txt, XGBoost .json)
+                      and the category lists they were fitted with
+    README.md         how to load it and predict, the columns in and out
+    MODEL_CARD.md     the Run's report (intended use, limitations, diagnostics)
+    requirements.txt  the packages, pinned to the versions it was trained with
+
+It loads with `Predictor.load(folder)` (or `modelyard predict folder rows.csv`) in any
+Python that has these packages: no app, no catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from modelyard.engine.errors import BadInputError
+from modelyard.engine.results.artifacts import RunResult
+from modelyard.engine.training.bundle import BUNDLE_FORMAT, package_versions
+from modelyard.engine.training.ensemble import WeightedEnsemble
+from modelyard.engine.training.preprocess import NativeFrame
+from modelyard.storage.files import write_json_atomic
+
+# Which pip package each recorded version belongs to, and when it is needed.
+_ALWAYS = ("modelyard", "scikit-learn", "numpy", "pandas", "polars", "pyarrow", "joblib")
+_BY_FAMILY = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
+_IMAGE = ("modelyard", "torch", "timm", "numpy", "pandas", "pillow")
+
+
+@dataclass
+class Exported:
+    folder: Path
+    zip_path: Path | None
+    files: list[str]
+
+
+def _families(meta: dict[str, Any]) -> set[str]:
+    if meta.get("family") == "ensemble":
+        return {m["family"] for m in meta.get("params", {}).get("members", [])}
+    return {meta.get("family", "")}
+
+
+def requirements(meta: dict[str, Any]) -> str:
+    """requirements.txt: the packages the bundle needs, at the versions that made it."""
+    versions = {**package_versions(), **(meta.get("versions") or {})}
+    if meta.get("kind") == "image":
+        names = list(_IMAGE)
+    else:
+        names = list(_ALWAYS) + sorted(_BY_FAMILY[f] for f in _families(meta) if f in _BY_FAMILY)
+    lines = [f"# Python {versions.get('python', '3.11')}; versions as trained. modelyard "
+             "provides the preprocessing classes inside the pipeline."]
+    for name in names:
+        version = versions.get(name) or _installed(name)
+        lines.append(f"{name}=={version}" if version else name)
+    return "\n".join(lines) + "\n"
+
+
+def _installed(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _dtypes(result: RunResult, features: list[str]) -> dict[str, str]:
+    path = result.dataset_dir / "train.parquet"
+    if not path.exists():
+        return {}
+    schema = pl.read_parquet_schema(path)
+    return {c: str(schema[c]) for c in features if c in schema}
+
+
+def _native(pipeline: Any, meta: dict[str, Any], folder: Path) -> list[str]:
+    """Boosters in their own formats, with the category lists of their inputs."""
+    if isinstance(pipeline, WeightedEnsemble):
+        members = meta.get("params", {}).get("members", [])
+        named = [(m["model"], p) for m, p in zip(members, pipeline.members, strict=True)]
+    else:
+        named = [(meta.get("model", "model"), pipeline)]
+    written = []
+    for name, pipe in named:
+        model = pipe.named_steps["model"]
+        prepare = pipe.named_steps["prepare"]
+        inner = prepare.named_steps.get("features", prepare) \
+            if hasattr(prepare, "named_steps") else prepare
+        if hasattr(model, "booster_"):  # LightGBM
+            path = folder / f"{name}.lightgbm.txt"
+            model.booster_.save_model(str(path))
+        elif hasattr(model, "get_booster"):  # XGBoost
+            path = folder / f"{name}.xgboost.json"
+            model.get_booster().save_model(str(path))
+        else:
+            continue
+        written.append(path.name)
+        if isinstance(inner, NativeFrame):
+            prep = folder / f"{name}.inputs.json"
+            prep.write_text(json.dumps({
+                "columns": [inner.names_[c] for c in inner.numeric + inner.categorical],
+                "renamed_from": {v: k for k, v in inner.names_.items() if v != k},
+                "categorical": {inner.names_[c]: inner.categories_[c]
+                                for c in inner.categorical},
+                "note": "Categorical inputs are pandas categoricals with exactly these "
+                        "categories (others are missing); date columns are first split "
+                        "into <column>__year, __month, __day, __dayofweek, __hour, "
+                        "__epoch_days.",
+            }, indent=2, default=str), encoding="utf-8")
+            written.append(prep.name)
+    return written
+
+
+def usage_note(result: RunResult, meta: dict[str, Any]) -> str:
+    """README.md of the bundle: what it predicts, how to use it, the columns in and out."""
+    target, classes = meta["target"], meta.get("classes") or []
+    lines = [f"# Model bundle: {result.name}", "",
+             f"Predicts **{target}** ({meta.get('task')}). Best model `{meta.get('model')}`, "
+             f"{meta.get('metric')} {meta.get('cv_score'):.4g} in cross-validation. Made by "
+             f"Modelyard {meta.get('versions', {}).get('modelyard', '')} from run "
+             f"`{result.run_id}`; bundle format {meta['format']}.", ""]
+    if meta.get("kind") == "image":
+        lines += ["## Use it", "", "```python",
+                  "from modelyard.engine.vision.predict import ImagePredictor",
+                  "model = ImagePredictor(Path('this/folder'))",
+                  "predictions = model.predict_folder(Path('images/'))", "```", ""]
+        return "\n".join(lines)
+    lines += [
+        "## Use it", "",
+        "```sh", "pip install -r requirements.txt",
+        "modelyard predict path/to/this/folder new_rows.csv --out predictions.csv", "```", "",
+        "or in Python (no app, no database):", "",
+        "```python", "import pandas as pd",
+        "from modelyard.engine.training.bundle import Predictor", "",
+        "model = Predictor.load('path/to/this/folder')",
+        "predictions = model.predict_frame(pd.read_csv('new_rows.csv'))", "```", "",
+        "## Columns it reads", "", "| column | kind | type in training |", "|---|---|---|"]
+    dtypes = meta.get("dtypes", {})
+    for kind in ("numeric", "categorical", "datetime"):
+        for col in meta.get(kind, []):
+            lines.append(f"| {col} | {kind} | {dtypes.get(col, '')} |")
+    lines += ["", "Other columns are ignored. A missing column counts as unknown in every row "
+              "(less reliable predictions); `modelyard predict` names such columns first.", "",
+              "## Columns it writes", ""]
+    if meta.get("id_column"):
+        lines.append(f"- `{meta['id_column']}`: copied from the input, when present")
+    if classes:
+        lines.append(f"- `{target}`: the most likely class ({', '.join(map(str, classes))})")
+        lines += [f"- `proba_{c}`: the probability of {c}" for c in classes]
+        if meta.get("threshold"):
+            t = meta["threshold"]["threshold"]
+            lines.append(f"\nFor yes/no decisions a cut-off of {t:.3f} on `proba_{classes[1]}` "
+                         "gave the best F1 in validation (the label above uses 0.5).")
+    else:
+        lines.append(f"- `{target}`: the predicted value")
+    lines += ["", "## Files", "",
+              "- `pipeline.joblib`: the fitted pipeline (preparation + model), loaded by "
+              "`Predictor.load`",
+              "- `native/`: boosters in their own formats, for use without Python's pickle",
+              "- `metadata.json`, `MODEL_CARD.md` (what it is for and its limits), "
+              "`requirements.txt`", ""]
+    return "\n".join(lines)
+
+
+def export_bundle(result: RunResult, out: Path, *, make_zip: bool = True,
+                  card: str | None = None, overwrite: bool = False) -> Exported:
+    """Write the bundle folder `out` (and `out`.zip). An existing non-empty `out` is
+    refused unless `overwrite`; nothing is left half-written."""
+    out = Path(out).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise BadInputError(f"{out} already exists and is not empty.",
+                            "Choose a new folder, or pass --overwrite.")
+    meta = dict(result.meta)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        files = []
+        for name in ("pipeline.joblib", "weights.pt", "config.json"):
+            if (result.model_dir / name).exists():
+                shutil.copy2(result.model_dir / name, staging / name)
+                files.append(name)
+        if not result.is_image:
+            native = staging / "native"
+            native.mkdir()
+            files += [f"native/{n}" for n in _native(result.predictor.pipeline, meta, native)]
+            if not any(native.iterdir()):
+                native.rmdir()
+            meta["dtypes"] = _dtypes(result, result.predictor.features)
+        meta["bundle"] = {"exported_at": time.time(), "exported_by": package_versions().get(
+            "modelyard"), "run_name": result.name, "format": BUNDLE_FORMAT}
+        write_json_atomic(staging / "metadata.json", meta)
+        (staging / "README.md").write_text(usage_note(result, meta), encoding="utf-8")
+        (staging / "requirements.txt").write_text(requirements(meta), encoding="utf-8")
+        files += ["metadata.json", "README.md", "requirements.txt"]
+        if card:
+            (staging / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+            files.append("MODEL_CARD.md")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    zip_path = None
+    if make_zip:
+        built = shutil.make_archive(str(out.with_name(f".{out.name}.zip-partial")), "zip",
+                                    root_dir=out.parent, base_dir=out.name)
+        zip_path = out.with_name(f"{out.name}.zip")
+        Path(built).replace(zip_path)
+    return Exported(out, zip_path, sorted(files))

@@ -1,0 +1,132 @@
+"""Fit one configuration fold by fold; out-of-fold predictions and timings come back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from modelyard.engine.training.data import TrainingData
+from modelyard.engine.training.families.base import FitContext, ModelFamily
+from modelyard.engine.training.folds import FoldCache, prepare
+from modelyard.engine.training.metrics import score
+from modelyard.engine.training.preprocess import build_preprocessor
+from modelyard.schemas import Metric
+
+TRAIN_SCORE_ROWS = 2000
+
+
+class OutOfTime(Exception):
+    """The search deadline passed in the middle of a cross-validation."""
+
+
+@dataclass
+class CVResult:
+    fold_scores: list[float]
+    oof: np.ndarray
+    fit_seconds: float  # mean per fold
+    predict_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+    train_scores: list[float] = field(default_factory=list)  # on (a sample of) the fit rows
+
+    @property
+    def train_mean(self) -> float | None:
+        return float(np.mean(self.train_scores)) if self.train_scores else None
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.fold_scores))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.fold_scores))
+
+
+def make_pipeline(family: ModelFamily, params: dict, ctx: FitContext, data: TrainingData):
+    return Pipeline([("prepare", make_preprocessor(family, data)),
+                     ("model", family.build(params, ctx))])
+
+
+def predict_matrix(pipeline, X, classification: bool, n_classes: int) -> np.ndarray:
+    """Probabilities (n, n_classes) in class-code order, or predicted values (n,), from a
+    pipeline or a bare estimator."""
+    if not classification:
+        return np.asarray(pipeline.predict(X), dtype=np.float64)
+    proba = np.asarray(pipeline.predict_proba(X), dtype=np.float64)
+    proba /= proba.sum(axis=1, keepdims=True)  # float32 models drift off 1 by ~1e-7
+    seen = pipeline.classes_
+    if len(seen) == n_classes:
+        return proba
+    # A fold may miss a rare class: place the columns it knows, zero elsewhere.
+    full = np.zeros((proba.shape[0], n_classes))
+    full[:, np.asarray(seen, dtype=int)] = proba
+    return full
+
+
+def make_preprocessor(family: ModelFamily, data: TrainingData):
+    return build_preprocessor(family.preprocessing, data.features.numeric,
+                              data.features.categorical, data.features.datetime,
+                              data.features.text)
+
+
+def cross_validate(
+    family: ModelFamily,
+    params: dict,
+    ctx: FitContext,
+    data: TrainingData,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    metric: Metric,
+    deadline: float | None = None,
+    after_fold: Callable[[int, float], None] | None = None,
+    folds: FoldCache | None = None,
+) -> CVResult:
+    """Fit and score `params` on each split. `after_fold(i, mean so far)` may raise to
+    stop early (pruning); past `deadline` the CV stops with `OutOfTime`. With `folds`,
+    each fold's preprocessing is fitted once per kind and shared by later trials."""
+    classification = ctx.task.is_classification
+    shape = (len(data.y), data.n_classes) if classification else (len(data.y),)
+    oof = np.full(shape, np.nan)
+    fold_scores, fit_times, predict_times, train_scores = [], [], [], []
+    for fold, (train_idx, valid_idx) in enumerate(splits):
+        if deadline is not None and time.time() > deadline:
+            raise OutOfTime()
+        # The score on rows the model has seen: far above the validation score means
+        # overfitting, both low means underfitting. A sample keeps it cheap.
+        seen_at = np.arange(0, len(train_idx), max(1, len(train_idx) // TRAIN_SCORE_ROWS))
+        seen = train_idx[seen_at]
+        if folds is None:
+            model = make_pipeline(family, params, ctx, data)
+            rows_train, rows_valid, rows_seen = (data.X.iloc[train_idx],
+                                                 data.X.iloc[valid_idx], data.X.iloc[seen])
+            fit_params = {f"model__{k}": v for k, v in family.fit_params(deadline).items()}
+            prep_fit = prep_valid = 0.0
+        else:
+            prepared = folds.get(family.preprocessing, fold, partial(
+                prepare, make_preprocessor(family, data), data.X, data.y, train_idx,
+                valid_idx, seen_at))
+            model = family.build(params, ctx)
+            rows_train, rows_valid, rows_seen = prepared.train, prepared.valid, prepared.seen
+            fit_params = family.fit_params(deadline)
+            prep_fit, prep_valid = prepared.fit_seconds, prepared.valid_seconds
+        started = time.perf_counter()
+        model.fit(rows_train, data.y[train_idx], **fit_params)
+        fit_times.append(time.perf_counter() - started + prep_fit)
+        started = time.perf_counter()
+        pred = predict_matrix(model, rows_valid, classification, data.n_classes)
+        predict_times.append(time.perf_counter() - started + prep_valid)
+        oof[valid_idx] = pred
+        fold_scores.append(score(metric, data.y[valid_idx], pred, data.n_classes))
+        seen_pred = predict_matrix(model, rows_seen, classification, data.n_classes)
+        try:
+            train_scores.append(score(metric, data.y[seen], seen_pred, data.n_classes))
+        except ValueError:  # e.g. a sample with a single class for ROC AUC
+            pass
+        if after_fold is not None:
+            after_fold(len(fold_scores) - 1, float(np.mean(fold_scores)))
+    return CVResult(fold_scores, oof, float(np.mean(fit_times)), float(np.mean(predict_times)),
+                    train_scores=train_scores)

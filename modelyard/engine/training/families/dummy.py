@@ -1,0 +1,23 @@
+"""Baseline that ignores the features: the floor every real model must clear."""
+
+from __future__ import annotations
+
+from sklearn.dummy import DummyClassifier, DummyRegressor
+
+from modelyard.engine.training.families.base import FitContext, ModelFamily, Space
+
+
+class Dummy(ModelFamily):
+    name = "dummy"
+    preprocessing = "none"  # it ignores the features: preparing them would be wasted time
+
+    def search_space(self, ctx: FitContext) -> Space:
+        return {}
+
+    def default_params(self, ctx: FitContext) -> dict:
+        return {}
+
+    def build(self, params: dict, ctx: FitContext):
+        if ctx.task.is_classification:
+            return DummyClassifier(strategy="prior")
+        return DummyRegressor(strategy="mean")

@@ -1,0 +1,74 @@
+"""Random forest and extra trees: robust, little tuning, good uncertainty of their own."""
+
+from __future__ import annotations
+
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+
+from modelyard.engine.training.families.base import (
+    CLASS_WEIGHT,
+    Choice,
+    FitContext,
+    Float,
+    Int,
+    ModelFamily,
+    Space,
+    class_weight,
+    shrink,
+    without,
+)
+
+
+class _Forest(ModelFamily):
+    preprocessing = "ordinal"
+    classifier: type
+    regressor: type
+
+    def search_space(self, ctx: FitContext) -> Space:
+        weights = {"class_weight": CLASS_WEIGHT} if ctx.task.is_classification else {}
+        return weights | {
+            "n_estimators": Int(50, 500, log=True),
+            "max_features": Float(0.1, 1.0),
+            "min_samples_leaf": Int(1, 20, log=True),
+            "bootstrap": Choice((True, False)),
+        }
+
+    def default_params(self, ctx: FitContext) -> dict:
+        if ctx.task.is_classification:
+            return {"class_weight": "none", "n_estimators": 200, "max_features": 0.3,
+                    "min_samples_leaf": 1, "bootstrap": True}
+        return {"n_estimators": 200, "max_features": 0.5, "min_samples_leaf": 1,
+                "bootstrap": True}
+
+    def memory_bytes(self, params: dict, ctx: FitContext, data_bytes: int) -> int:
+        # Fully grown trees: about one node per training row each, ~100 bytes a node.
+        leaf = params.get("min_samples_leaf", 1)
+        per_tree = 2 * ctx.n_rows // leaf * 100 * max(1, ctx.n_classes)
+        return 4 * data_bytes + params.get("n_estimators", 100) * per_tree
+
+    def smaller(self, params: dict, ctx: FitContext) -> dict | None:
+        # Half the trees, each with at least twice the rows per leaf: about a quarter.
+        return shrink(params, self.search_space(ctx), n_estimators=0.5, min_samples_leaf=2)
+
+    def build(self, params: dict, ctx: FitContext):
+        if ctx.task.is_classification:
+            return self.classifier(**without(params, "class_weight"),
+                                   class_weight=class_weight(params), n_jobs=ctx.n_jobs,
+                                   random_state=ctx.seed)
+        return self.regressor(**params, n_jobs=ctx.n_jobs, random_state=ctx.seed)
+
+
+class RandomForest(_Forest):
+    name = "random_forest"
+    classifier = RandomForestClassifier
+    regressor = RandomForestRegressor
+
+
+class ExtraTrees(_Forest):
+    name = "extra_trees"
+    classifier = ExtraTreesClassifier
+    regressor = ExtraTreesRegressor

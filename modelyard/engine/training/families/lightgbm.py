@@ -1,0 +1,75 @@
+"""LightGBM gradient-boosted trees with native categorical and missing-value handling."""
+
+from __future__ import annotations
+
+import time
+
+from modelyard.engine.training.families.base import (
+    CLASS_WEIGHT,
+    FitContext,
+    Float,
+    Int,
+    ModelFamily,
+    Space,
+    class_weight,
+    columns,
+    shrink,
+    without,
+)
+
+
+class LightGBM(ModelFamily):
+    name = "lightgbm"
+    preprocessing = "native"
+
+    def search_space(self, ctx: FitContext) -> Space:
+        weights = {"class_weight": CLASS_WEIGHT} if ctx.task.is_classification else {}
+        return weights | {
+            "n_estimators": Int(50, 2000, log=True),
+            "learning_rate": Float(0.005, 0.3, log=True),
+            "num_leaves": Int(4, 256, log=True),
+            "min_child_samples": Int(2, 100, log=True),
+            "subsample": Float(0.5, 1.0),
+            "colsample_bytree": Float(0.3, 1.0),
+            "reg_alpha": Float(1e-8, 10.0, log=True),
+            "reg_lambda": Float(1e-8, 10.0, log=True),
+        }
+
+    def default_params(self, ctx: FitContext) -> dict:
+        # LightGBM's own defaults: the first trial is the baseline a person would try.
+        weights = {"class_weight": "none"} if ctx.task.is_classification else {}
+        return weights | {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31,
+                "min_child_samples": 20, "subsample": 1.0, "colsample_bytree": 1.0,
+                "reg_alpha": 1e-8, "reg_lambda": 1e-8}  # 1e-8: 0 within the log-scale space
+
+    def memory_bytes(self, params: dict, ctx: FitContext, data_bytes: int) -> int:
+        # The data and its binned copy; a histogram (≤255 bins of gradient and hessian)
+        # per feature cached for every leaf; the trees themselves (one per class).
+        leaves = params.get("num_leaves", 31)
+        trees = params.get("n_estimators", 100) * (ctx.n_classes if ctx.n_classes > 2 else 1)
+        return 4 * data_bytes + leaves * columns(ctx, data_bytes) * 256 * 16 \
+            + trees * leaves * 2 * 64
+
+    def smaller(self, params: dict, ctx: FitContext) -> dict | None:
+        return shrink(params, self.search_space(ctx), num_leaves=0.5, n_estimators=0.5)
+
+    def fit_params(self, deadline: float | None) -> dict:
+        if deadline is None:
+            return {}
+
+        def stop_at_deadline(env) -> None:
+            # Checked every boosting round: one fit cannot overrun the budget.
+            if time.time() > deadline:
+                from modelyard.engine.training.evaluate import OutOfTime
+
+                raise OutOfTime()
+
+        return {"callbacks": [stop_at_deadline]}
+
+    def build(self, params: dict, ctx: FitContext):
+        import lightgbm as lgb
+
+        cls = lgb.LGBMClassifier if ctx.task.is_classification else lgb.LGBMRegressor
+        extra = {"subsample_freq": 1} if params.get("subsample", 1.0) < 1.0 else {}
+        return cls(**without(params, "class_weight"), **extra, class_weight=class_weight(params),
+                   n_jobs=ctx.n_jobs, random_state=ctx.seed, verbose=-1)

@@ -1,0 +1,63 @@
+"""XGBoost with native categorical support; on the GPU when one is present."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from modelyard.engine.training.families.base import (
+    FitContext,
+    Float,
+    Int,
+    ModelFamily,
+    Space,
+    columns,
+    shrink,
+)
+
+
+@lru_cache(maxsize=1)
+def _cuda_available() -> bool:
+    from modelyard.engine.system import gpus
+
+    return bool(gpus())
+
+
+class XGBoost(ModelFamily):
+    name = "xgboost"
+    preprocessing = "native"
+
+    def search_space(self, ctx: FitContext) -> Space:
+        return {
+            "n_estimators": Int(50, 2000, log=True),
+            "learning_rate": Float(0.005, 0.3, log=True),
+            "max_depth": Int(2, 12),
+            "min_child_weight": Float(1e-2, 20.0, log=True),
+            "subsample": Float(0.5, 1.0),
+            "colsample_bytree": Float(0.3, 1.0),
+            "reg_alpha": Float(1e-8, 10.0, log=True),
+            "reg_lambda": Float(1e-8, 10.0, log=True),
+        }
+
+    def default_params(self, ctx: FitContext) -> dict:
+        return {"n_estimators": 100, "learning_rate": 0.3, "max_depth": 6,
+                "min_child_weight": 1.0, "subsample": 1.0, "colsample_bytree": 1.0,
+                "reg_alpha": 1e-8, "reg_lambda": 1.0}
+
+    def memory_bytes(self, params: dict, ctx: FitContext, data_bytes: int) -> int:
+        # The data and its quantised copy; histograms (256 bins of gradient and hessian
+        # per feature) for the nodes of the deepest level; the trees (one per class).
+        nodes = min(2 ** params.get("max_depth", 6), max(1, ctx.n_rows))
+        trees = params.get("n_estimators", 100) * (ctx.n_classes if ctx.n_classes > 2 else 1)
+        return 4 * data_bytes + nodes * columns(ctx, data_bytes) * 256 * 16 \
+            + trees * nodes * 2 * 48
+
+    def smaller(self, params: dict, ctx: FitContext) -> dict | None:
+        return shrink(params, self.search_space(ctx), max_depth=0.75, n_estimators=0.5)
+
+    def build(self, params: dict, ctx: FitContext):
+        import xgboost as xgb
+
+        cls = xgb.XGBClassifier if ctx.task.is_classification else xgb.XGBRegressor
+        return cls(**params, tree_method="hist", enable_categorical=True,
+                   max_cat_to_onehot=1, device="cuda" if _cuda_available() else "cpu",
+                   n_jobs=ctx.n_jobs, random_state=ctx.seed, verbosity=0)

@@ -1,0 +1,213 @@
+"""The background worker: `python -m engine.training.worker RUN_DIR`.
+
+It reads the Plan from `run.json`, searches, refits the winner, saves the Model bundle,
+predicts the test table if the dataset has one, and ends the Run as succeeded or failed
+with a reason. It writes only its run folder (journal, run.json, artifacts) and never
+opens the DuckDB catalog.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+
+from modelyard.engine.errors import ModelyardError
+from modelyard.engine.training import families
+from modelyard.engine.training.bundle import Predictor, package_versions, save_bundle
+from modelyard.engine.training.cv import make_splits
+from modelyard.engine.training.data import load_training_data, read_table
+from modelyard.engine.training.ensemble import WeightedEnsemble
+from modelyard.engine.training.evaluate import make_pipeline
+from modelyard.engine.training.families.base import FitContext
+from modelyard.engine.training.metrics import f1_threshold
+from modelyard.engine.training.trainer import Trainer
+from modelyard.schemas import Plan, Profile, Task
+from modelyard.storage.files import read_json
+from modelyard.storage.runfolder import JournalWriter, RunFolder
+
+HEARTBEAT_SECONDS = 2.0
+RESOURCE_SECONDS = 5.0
+
+
+def _gpu_sample() -> dict:
+    """Utilisation and memory of GPU 0 via NVML; empty without an NVIDIA GPU."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+            util = pynvml.nvmlDeviceGetUtilizationRates(handle)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            return {"gpu_util_percent": float(util.gpu),
+                    "gpu_memory_used_mb": mem.used / 2**20,
+                    "gpu_memory_total_mb": mem.total / 2**20}
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:
+        return {}
+
+
+def _heartbeat(journal: JournalWriter, stop: threading.Event) -> None:
+    proc = psutil.Process()
+    psutil.cpu_percent()
+    has_gpu = bool(_gpu_sample())
+    last_sample = 0.0
+    while not stop.wait(HEARTBEAT_SECONDS):
+        journal.folder.touch_heartbeat()
+        if time.time() - last_sample >= RESOURCE_SECONDS:
+            last_sample = time.time()
+            mem = psutil.virtual_memory()
+            journal.emit("resource", cpu_percent=psutil.cpu_percent(),
+                         process_rss_mb=proc.memory_info().rss / 2**20,
+                         ram_used_percent=mem.percent,
+                         **(_gpu_sample() if has_gpu else {}))
+
+
+def refit(best, ctx: FitContext, data) -> object:
+    """The winner refitted on every row: one pipeline, or each member of the ensemble."""
+    if best.family == "ensemble":
+        members = best.params["members"]
+        fitted = [make_pipeline(families.get(m["family"]), m["params"], ctx, data)
+                  .fit(data.X, data.y) for m in members]
+        return WeightedEnsemble(fitted, [m["weight"] for m in members],
+                                ctx.task.is_classification)
+    return make_pipeline(families.get(best.family), best.params, ctx, data).fit(data.X, data.y)
+
+
+def _save_oof(folder: RunFolder, best, data, plan: Plan) -> dict:
+    """Keep the winner's out-of-fold predictions beside the model (for diagnostics) and,
+    for binary tasks, the F1-optimal decision threshold next to the default one."""
+    if best.result is None:
+        return {}
+    oof = best.result.oof
+    frame = pd.DataFrame({"row": np.arange(len(data.y))})
+    if data.classes:
+        frame["y"] = np.asarray(data.classes, dtype=object)[data.y]
+        for i, cls in enumerate(data.classes):
+            frame[f"proba_{cls}"] = oof[:, i]
+    else:
+        frame["y"] = data.y
+        frame["prediction"] = oof
+    folder.model_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(folder.model_dir / "oof.parquet", index=False)
+    if plan.task is Task.binary:
+        return {"threshold": f1_threshold(data.y, oof[:, 1])}
+    return {}
+
+
+def _trials(n: int) -> str:
+    return f"{n} trial" if n == 1 else f"{n} trials"
+
+
+def _finish_images(folder, plan, record, journal, started, dataset_dir) -> None:
+    from modelyard.engine.vision.run import train_images
+
+    found = train_images(folder, plan, record, journal, started, dataset_dir)
+    folder.update(status="succeeded", finished_at=time.time(), best_model=found["model"],
+                  best_score=found["score"], greater_is_better=plan.metric.greater_is_better,
+                  message=f"Best model {found['model']} ({plan.metric.value} "
+                          f"{found['score']:.4g}) after {_trials(found['trials'])}; "
+                          f"{found['weights']}.")
+    journal.emit("status", "succeeded", status="succeeded")
+
+
+def train(folder: RunFolder) -> None:
+    record = folder.read()
+    plan = Plan.model_validate(record["plan"])
+    dataset_dir = Path(record["dataset_dir"])
+    profile = Profile.model_validate(read_json(dataset_dir / "profile.json"))
+    journal = JournalWriter(folder)
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(journal, stop), daemon=True).start()
+    started = time.time()
+    from modelyard.engine.system import hardware
+
+    folder.update(status="running", started_at=started, worker_pid=os.getpid(),
+                  versions=package_versions(), hardware=hardware())
+    journal.emit("status", "started", status="running")
+    try:
+        if (dataset_dir / "manifest.parquet").exists():
+            return _finish_images(folder, plan, record, journal, started, dataset_dir)
+        data = load_training_data(dataset_dir, plan, profile)
+        splits, note = make_splits(plan.validation, data.y, plan.task, plan.seed,
+                                   groups=data.groups, order=data.order)
+        if note:
+            journal.emit("log", note, level="warning")
+        journal.emit("log", f"{len(data.y)} rows, {len(data.features.all)} features, "
+                            f"{len(splits)} validation split(s)")
+        threads = int(record.get("threads") or os.cpu_count() or 1)
+        trainer = Trainer(plan, data, splits, journal, folder.optuna_path, n_jobs=threads,
+                          started=started, oof_dir=folder.path / "oof")
+        best = trainer.run()
+        if not best.model:
+            raise ModelyardError("No model could be trained: every trial failed or ran out of "
+                                 "time.", "Look at the failed trials, or give the run more time.")
+        journal.emit("progress", f"refitting {best.model} on all rows", phase="refit",
+                     fraction=min(1.0, (time.time() - started) / plan.budget_seconds))
+        ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
+                         n_jobs=threads, seed=plan.seed)
+        pipeline = refit(best, ctx, data)
+        extra = _save_oof(folder, best, data, plan)
+        save_bundle(folder.model_dir, pipeline, {**extra,
+            "run_id": folder.id, "model": best.model, "family": best.family,
+            "params": best.params, "task": plan.task.value, "metric": plan.metric.value,
+            "cv_score": best.score, "target": plan.target, "classes": data.classes,
+            "numeric": data.features.numeric, "categorical": data.features.categorical,
+            "datetime": data.features.datetime, "text": data.features.text,
+            "dtypes": {c: str(t) for c, t in data.X.dtypes.items()},
+            "id_column": data.features.id_column, "plan": plan.model_dump(mode="json"),
+        })
+        journal.emit("result", f"best model {best.model}", model=best.model,
+                     cv_score=best.score, **extra)
+        if (dataset_dir / "test.parquet").exists():
+            journal.emit("progress", "predicting the test rows", phase="predict", fraction=1.0)
+            predictor = Predictor.load(folder.model_dir)
+            predictions = predictor.predict_frame(read_table(dataset_dir / "test.parquet"))
+            predictions.to_csv(folder.predictions_path, index=False)
+        folder.update(status="succeeded", finished_at=time.time(), best_model=best.model,
+                      best_score=best.score, greater_is_better=plan.metric.greater_is_better,
+                      message=f"Best model {best.model} ({plan.metric.value} {best.score:.4g}) "
+                              f"after {_trials(trainer.trial_count)}.")
+        journal.emit("status", "succeeded", status="succeeded")
+    except Exception as exc:
+        detail = traceback.format_exc()
+        reason = str(exc) if isinstance(exc, ModelyardError) else f"{type(exc).__name__}: {exc}"
+        folder.update(status="failed", finished_at=time.time(), message=reason)
+        journal.emit("status", reason, status="failed", traceback=detail)
+        print(detail, file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        stop.set()
+        journal.close()
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001
+    raise SystemExit(130)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    folder = RunFolder(Path(argv[0]))
+    try:
+        train(folder)
+    finally:
+        # This slot is free now: start the next queued Run, even if nobody is watching.
+        from modelyard.engine import jobs
+        from modelyard.storage.paths import Home
+
+        jobs.schedule(Home(folder.path.parent.parent))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The image branch of the worker: search, save the bundle, predict the test images."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import polars as pl
+
+from modelyard.engine.errors import ModelyardError
+from modelyard.engine.vision.predict import ImagePredictor
+from modelyard.engine.vision.trainer import ImageSearch
+from modelyard.schemas import Plan
+from modelyard.storage.runfolder import JournalWriter, RunFolder
+
+
+def _save_oof(folder: RunFolder, search: ImageSearch) -> None:
+    """The winner's predictions for the held-out images, in the tabular layout
+    (`row`, `y`, `proba_<class>`), so diagnostics and reports work for images too."""
+    import pandas as pd
+
+    paths, codes = search.valid
+    proba = ImagePredictor(folder.model_dir).predict_paths(paths, [str(p) for p in paths])
+    frame = pd.DataFrame({"row": search.valid_rows,
+                          "y": [search.classes[c] for c in codes]})
+    for cls in search.classes:
+        frame[f"proba_{cls}"] = proba[f"proba_{cls}"].to_numpy()
+    frame.to_parquet(folder.model_dir / "oof.parquet", index=False)
+
+
+def train_images(folder: RunFolder, plan: Plan, record: dict[str, Any],
+                 journal: JournalWriter, started: float, dataset_dir: Path) -> dict[str, Any]:
+    weights_dir = folder.path.parent.parent / "weights"
+    search = ImageSearch(plan, dataset_dir, folder, journal, started,
+                         threads=int(record.get("threads") or 1), weights_dir=weights_dir)
+    best = search.run()
+    if best is None:
+        raise ModelyardError("No image model finished an epoch within the budget.",
+                             "Give the run more time, or choose a smaller backbone.")
+    search.save_bundle(folder.model_dir, {"run_id": folder.id, "task": plan.task.value,
+                                          "metric": plan.metric.value, "target": plan.target,
+                                          "plan": plan.model_dump(mode="json")})
+    journal.emit("result", f"best model {best.model}", model=best.model, cv_score=best.score,
+                 weights=best.weights)
+    _save_oof(folder, search)
+    test_manifest = dataset_dir / "test_manifest.parquet"
+    if test_manifest.exists():
+        journal.emit("progress", "predicting the test images", phase="predict", fraction=1.0)
+        rel = pl.read_parquet(test_manifest)["path"].to_list()
+        # Stored as <storage folder>/<path as given>: report the path as given.
+        names = [PurePosixPath(*PurePosixPath(p).parts[1:]).as_posix() for p in rel]
+        order = sorted(range(len(rel)), key=lambda i: names[i])
+        predictions = ImagePredictor(folder.model_dir).predict_paths(
+            [dataset_dir / rel[i] for i in order], [names[i] for i in order])
+        predictions.to_csv(folder.predictions_path, index=False)
+    return {"model": best.model, "score": best.score, "trials": max(1, search.trial_count),
+            "weights": best.weights}

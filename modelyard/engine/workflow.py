@@ -1,0 +1,226 @@
+"""The steps the app and the CLI share: ingest, propose a plan, launch, refresh.
+
+Each step writes the folders (the truth) and then brings the catalog up to date.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from modelyard.engine import jobs
+from modelyard.engine.errors import BadInputError, NotFoundError, PlanError
+from modelyard.engine.intake import ingest
+from modelyard.engine.intake.ingest import content_key, load_profile
+from modelyard.engine.intake.roles import update as update_roles
+from modelyard.engine.intake.samples import SAMPLES, write_sample
+from modelyard.engine.planning.diff import diff_plans
+from modelyard.engine.planning.image_setup import ImageSetup, image_setup
+from modelyard.engine.planning.llm import DEFAULT_TIMEOUT, resolve_host
+from modelyard.engine.planning.prompt import read_sample_rows
+from modelyard.engine.planning.propose import propose, revise
+from modelyard.engine.training.search import plan_limit_problems
+from modelyard.schemas import Plan
+from modelyard.storage import datasets as dataset_store
+from modelyard.storage import plans as plan_store
+from modelyard.storage import runs as run_store
+from modelyard.storage import settings as settings_store
+from modelyard.storage.catalog import Catalog
+from modelyard.storage.paths import Home
+from modelyard.storage.sync import sync
+
+
+class Workspace:
+    """One Home and its catalog, with the operations a person can ask for."""
+
+    def __init__(self, home: Home):
+        self.home = home
+        self.catalog = Catalog(home)
+
+    def refresh(self) -> list[str]:
+        """Find dead workers, then index what changed. Returns runs newly marked failed."""
+        failed = jobs.supervise(self.home)
+        jobs.schedule(self.home)
+        sync(self.catalog)
+        return failed
+
+    # -- data -------------------------------------------------------------------------
+    def ingest(self, path: str | Path, *, name: str | None = None, target: str | None = None,
+               test_path: str | Path | None = None, reuse: bool = False,
+               **options: Any) -> dict[str, Any]:
+        """`options`: `sheet`, `header` and `progress` of `engine.intake.ingest`."""
+        if reuse:
+            found = self.find_existing(path)
+            if found:
+                return found
+        meta = ingest(self.home, path, name=name, target=target, test_path=test_path,
+                      **options)
+        sync(self.catalog)
+        return meta
+
+    def find_existing(self, path: str | Path, sheet: str | None = None
+                      ) -> dict[str, Any] | None:
+        """The meta of a data set ingested from the same content, if there is one."""
+        path = Path(path).expanduser()
+        if not path.exists():
+            return None
+        try:
+            digest = content_key(path, sheet)
+        except (OSError, BadInputError):  # unreadable or broken: ingest will say so
+            return None
+        self.refresh()
+        found = dataset_store.find_by_hash(self.catalog, digest)
+        return dataset_store.read_meta(self.home, found["id"]) if found else None
+
+    def set_roles(self, dataset_id: str, *, roles: dict[str, str | None] | None = None,
+                  target: str | None = None, task: str | None = None) -> dict[str, Any]:
+        """Set column roles (None removes one) and/or the target and task of a data set;
+        `target=""` hands the choice back to the guess."""
+        meta = update_roles(self.home, dataset_id, roles=roles, target=target, task=task)
+        sync(self.catalog)
+        return meta
+
+    def ingest_sample(self, key: str) -> dict[str, Any]:
+        sample = SAMPLES[key]
+        path = write_sample(key, self.home.samples)
+        return self.ingest(path, name=sample.title, target=sample.target, reuse=True)
+
+    def resolve_dataset(self, ref: str) -> str:
+        found = dataset_store.resolve(self.catalog, ref)
+        if not found:
+            raise NotFoundError(f"There is no data set “{ref}”.",
+                                "List them with `modelyard datasets`.")
+        if len(found) > 1:
+            raise NotFoundError(f"Several data sets are named “{ref}”.", "Use its id instead.")
+        return found[0]["id"]
+
+    def resolve_run(self, ref: str) -> str:
+        found = run_store.resolve(self.catalog, ref)
+        if not found:
+            raise NotFoundError(f"There is no run “{ref}”.", "List them with `modelyard runs`.")
+        if len(found) > 1:
+            raise NotFoundError(f"Several runs are named “{ref}”.", "Use its id instead.")
+        return found[0]["id"]
+
+    # -- plans ------------------------------------------------------------------------
+    def llm_options(self, planner: str | None = None, host: str | None = None,
+                    model: str | None = None) -> dict[str, Any]:
+        """The planner, host and model to use: the arguments, else the saved settings,
+        else OLLAMA_HOST and the defaults."""
+        saved = settings_store.load(self.home)
+        return {"planner": planner or saved.get("planner") or "auto",
+                "host": resolve_host(host, saved.get("ollama_host"))[0],
+                "model": model, "default_model": saved.get("ollama_model"),
+                "timeout": float(saved.get("ollama_timeout") or DEFAULT_TIMEOUT)}
+
+    def propose_plan(self, dataset_id: str, *, target: str | None = None,
+                     budget_seconds: int = 300, seed: int = 0, goal: str | None = None,
+                     planner: str | None = None, host: str | None = None,
+                     model: str | None = None, on_progress=None, cancel_event=None
+                     ) -> dict[str, Any]:
+        """Propose a Plan (the language model's, or the rule planner's with the reason)
+        and store it as a new, unapproved version; its provenance says how it was made."""
+        profile = load_profile(self.home, dataset_id)
+        proposal = propose(
+            profile, dataset_id, goal=goal, target=target, budget_seconds=budget_seconds,
+            seed=seed, **self.llm_options(planner, host, model),
+            sample_rows=read_sample_rows(self.home.dataset_dir(dataset_id) / "train.parquet"),
+            on_progress=on_progress, cancel_event=cancel_event)
+        provenance = {**proposal.provenance, "planner": proposal.planner,
+                      "model": proposal.model or proposal.provenance.get("model"),
+                      "fallback_reason": proposal.fallback_reason}
+        doc = plan_store.save_plan(self.home, self.catalog, dataset_id=dataset_id,
+                                   plan=proposal.plan.model_dump(mode="json"),
+                                   planner=proposal.planner, approved=False,
+                                   provenance=provenance)
+        sync(self.catalog)
+        return doc
+
+    def review_run(self, run_id: str, *, planner: str | None = None, host: str | None = None,
+                   model: str | None = None, on_progress=None, cancel_event=None):
+        """Diagnose a finished Run and store the revised Plan as a new version.
+
+        Returns the Revision and the stored document (None when nothing needs changing).
+        """
+        from modelyard.storage.runfolder import RunFolder
+
+        record = RunFolder(self.home.run_dir(run_id)).read()
+        run = {**(run_store.get_run(self.catalog, run_id) or {}), **record}
+        plan = Plan.model_validate(record["plan"])
+        profile = load_profile(self.home, plan.dataset_id)
+        revision = revise(
+            plan, profile, run, run_store.trials(self.catalog, run_id),
+            **self.llm_options(planner, host, model),
+            sample_rows=read_sample_rows(self.home.dataset_dir(plan.dataset_id)
+                                         / "train.parquet"),
+            on_progress=on_progress, cancel_event=cancel_event)
+        if revision.plan is None:
+            return revision, None
+        provenance = {**revision.provenance, "planner": revision.planner,
+                      "model": revision.model or revision.provenance.get("model"),
+                      "fallback_reason": revision.fallback_reason,
+                      "based_on": record.get("plan_id")}
+        doc = plan_store.save_plan(self.home, self.catalog, dataset_id=plan.dataset_id,
+                                   plan=revision.plan.model_dump(mode="json"),
+                                   planner=revision.planner, approved=False,
+                                   provenance=provenance)
+        sync(self.catalog)
+        return revision, doc
+
+    def approve_plan(self, plan: Plan, *, based_on: dict[str, Any] | None = None
+                     ) -> dict[str, Any]:
+        """Check `plan` against its data and store it as a new, approved version."""
+        profile = load_profile(self.home, plan.dataset_id)
+        problems = plan.check_against(profile)
+        if plan.target in profile.column_names:
+            problems += plan_limit_problems(plan, profile.n_rows,
+                                            profile.column(plan.target).n_distinct)
+        if problems:
+            raise PlanError("The plan does not fit the data: " + "; ".join(problems) + ".",
+                            "Edit the plan and approve it again.")
+        provenance = dict((based_on or {}).get("provenance") or {})
+        planner = (based_on or {}).get("planner", "person")
+        if based_on:
+            provenance["based_on"] = based_on["id"]
+            # What the person changed, against the version they started from.
+            edits = diff_plans(Plan.model_validate(based_on["plan"]), plan)
+            provenance["edits"] = edits
+            if edits:
+                planner = "person"
+        doc = plan_store.save_plan(
+            self.home, self.catalog, dataset_id=plan.dataset_id,
+            plan=plan.model_dump(mode="json"),
+            planner=planner, approved=True,
+            provenance=provenance)
+        sync(self.catalog)
+        return doc
+
+    def image_setup(self, plan: Plan) -> ImageSetup:
+        """The image size and starting weights an image Plan would get on this machine."""
+        return image_setup(plan, self.home.dataset_dir(plan.dataset_id), self.home.weights)
+
+    # -- runs -------------------------------------------------------------------------
+    def start_run(self, plan_doc: dict[str, Any], name: str | None = None):
+        plan = Plan.model_validate(plan_doc["plan"])
+        if not name:
+            # A name a person can tell apart in lists: the data set and a counter.
+            meta = dataset_store.read_meta(self.home, plan.dataset_id)
+            earlier = run_store.list_runs(self.catalog, plan.dataset_id)
+            name = f"{meta['name']} #{len(earlier) + 1}"
+        folder = jobs.create_run(self.home, plan, plan_id=plan_doc["id"], name=name)
+        started = jobs.schedule(self.home)
+        sync(self.catalog)
+        # The worker, if this Run started now; None while it waits in the queue.
+        proc = next((p for p in started if p.args[-1] == str(folder.path)), None)
+        return folder, proc
+
+    def add_time(self, run_id: str, seconds: int) -> dict[str, Any]:
+        record = jobs.add_time(self.home, run_id, seconds)
+        jobs.schedule(self.home)
+        sync(self.catalog)
+        return record
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        record = jobs.cancel(self.home, run_id)
+        sync(self.catalog)
+        return record

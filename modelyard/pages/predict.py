@@ -1,0 +1,221 @@
+"""Predict: new rows from a file (checked against the training columns first), one row by
+hand (what if?), or a competition submission in its sample's exact format; for an image
+model, a zip of images, image files or a folder on this computer."""
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from modelyard.app.results_ui import open_finished_run, safe_name
+from modelyard.app.ui import show_error, workspace
+from modelyard.engine.results import predict, submission
+
+ws = workspace()
+st.title("Predict")
+result = open_finished_run(ws, "predict_run")
+run_id, meta = result.run_id, result.meta
+target, classes = meta["target"], result.classes
+inputs_dir = result.results_dir / "inputs"
+outputs_dir = result.results_dir / "predictions"
+
+
+IMAGE_TYPES = ["zip", "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
+
+
+def _show_saved(what: str) -> None:
+    """The latest predictions of this run: where they are, a preview, a download."""
+    saved = st.session_state.get("predict_output")
+    if not (saved and Path(saved).exists() and Path(saved).is_relative_to(outputs_dir)):
+        return
+    out = pd.read_csv(saved, nrows=200)
+    st.success(f"Predictions saved to {saved}")
+    note = st.session_state.get("predict_note")
+    if note and note.get("path") == saved:
+        st.caption(note["text"])
+    st.dataframe(out, hide_index=True, key="predict_preview")
+    if len(out) == 200:
+        st.caption(f"The first 200 {what}; the download has them all.")
+    st.download_button("Download predictions (CSV)", Path(saved).read_bytes(),
+                       Path(saved).name, "text/csv", key="predict_download", type="primary")
+
+
+def _image_page() -> None:
+    from modelyard.app.results_ui import image_model
+    from modelyard.engine.vision import predict as vision
+
+    how = st.radio("Images to predict", ["Upload images", "A folder on this computer"],
+                   horizontal=True, key="predict_image_how")
+    uploads, folder = [], ""
+    if how == "Upload images":
+        uploads = st.file_uploader(
+            "A zip of images (folders inside are fine), or image files", type=IMAGE_TYPES,
+            accept_multiple_files=True, key="predict_image_upload") or []
+    else:
+        folder = st.text_input("Folder of images (or a zip) on this computer",
+                               key="predict_image_folder",
+                               help="For many images: nothing is copied, they are read in "
+                                    "place.").strip()
+    if not st.button("Predict these images", type="primary", key="predict_image_run",
+                     disabled=not (uploads or folder)):
+        return
+    bar = st.progress(0.0, text="loading the model…")
+    try:
+        model = image_model(result)
+        show = lambda f, m: bar.progress(min(1.0, f), text=m)  # noqa: E731
+        if uploads:
+            made = vision.predict_uploads(model, [(u.name, u.getvalue()) for u in uploads],
+                                          inputs_dir, on_progress=show)
+            stem = Path(uploads[0].name).stem if len(uploads) == 1 else "images"
+        else:
+            made = vision.predict_images(model, [Path(folder)], inputs_dir, on_progress=show)
+            stem = Path(folder).expanduser().stem or "images"
+        name = f"{safe_name(stem)}-predictions-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+        path = predict.write_table(made.frame, outputs_dir / name)
+        text = f"{made.count:,} images predicted in {made.seconds:.1f} s."
+        if made.skipped:
+            text += (f" {len(made.skipped)} file(s) left out: "
+                     + "; ".join(made.skipped[:5]) + (" …" if len(made.skipped) > 5 else ""))
+        st.session_state["predict_output"] = str(path)
+        st.session_state["predict_note"] = {"path": str(path), "text": text}
+    except Exception as exc:
+        show_error(exc, "Could not predict these images")
+    finally:
+        bar.empty()
+
+
+if result.is_image:
+    st.caption(f"An image model predicting **{target}** ({', '.join(map(str, classes))}). "
+               "The predictions file has one row per image: its path, the predicted "
+               f"{target} and the probability of each class.")
+    _image_page()
+    _show_saved("images")
+    st.stop()
+
+predictor = result.predictor
+st.caption(f"Predicts **{target}** from {len(predictor.features)} columns: "
+           + ", ".join(f"`{c}`" for c in predictor.features[:12])
+           + (" …" if len(predictor.features) > 12 else ""))
+file_tab, row_tab, submission_tab = st.tabs(["A file", "One row (what if?)", "Submission"])
+
+
+def _save_upload(upload) -> Path:
+    inputs_dir.mkdir(parents=True, exist_ok=True)
+    path = inputs_dir / Path(upload.name).name
+    path.write_bytes(upload.getvalue())
+    return path
+
+
+def _source(prefix: str) -> Path | None:
+    """The file the person chose: an upload (saved beside the run) or a path on disk."""
+    how = st.radio("Rows to predict", ["Upload a file", "A file on this computer"],
+                   horizontal=True, key=f"{prefix}_how")
+    if how == "Upload a file":
+        upload = st.file_uploader("CSV, TSV, Parquet, JSON or Excel", key=f"{prefix}_upload")
+        return _save_upload(upload) if upload is not None else None
+    typed = st.text_input("Path", key=f"{prefix}_path",
+                          help="For big files: nothing is copied, the file is read in place.")
+    return Path(typed).expanduser() if typed else None
+
+
+with file_tab:
+    source = _source("predict")
+    table = None
+    if source is not None:
+        try:
+            table = predict.read_input(source)
+            check = predict.check_input(predictor, table)
+        except Exception as exc:
+            show_error(exc, f"Could not read {source.name}")
+            table = None
+    if table is not None:
+        if check.ok:
+            st.success(f"{source.name}: {check.rows:,} rows; every column the model uses is "
+                       "there with the right type.")
+        else:
+            st.warning(f"{source.name}: {check.rows:,} rows. Some columns differ from the "
+                       "training data; here is what will happen:")
+        shown = check.rows_for_display()
+        if shown:
+            st.dataframe(pd.DataFrame(shown), hide_index=True, key="predict_check")
+        if st.button(f"Predict {check.rows:,} rows", type="primary", key="predict_go"):
+            bar = st.progress(0.0, text="predicting…")
+            try:
+                frame = predict.predict(predictor, table,
+                                        on_progress=lambda f, m: bar.progress(f, text=m))
+                name = f"{Path(source.name).stem}-predictions-{time.strftime('%Y%m%d-%H%M%S')}"
+                path = predict.write_table(frame, outputs_dir / f"{name}.csv")
+                st.session_state["predict_output"] = str(path)
+            except Exception as exc:
+                show_error(exc, "Could not predict")
+    _show_saved("rows")
+
+with row_tab:
+    fields = predict.form_fields(predictor, result.profile)
+    with st.form("predict_what_if"):
+        values = {}
+        columns = st.columns(3)
+        for i, field in enumerate(fields):
+            box = columns[i % 3]
+            key = f"predict_field_{i}"
+            if field["kind"] == "choice" and field["options"]:
+                values[field["name"]] = box.selectbox(field["name"], field["options"], key=key,
+                                                      accept_new_options=True)
+            elif field["kind"] == "date":
+                values[field["name"]] = box.date_input(field["name"], key=key)
+            elif field["kind"] == "choice":
+                values[field["name"]] = box.text_input(field["name"], key=key)
+            elif field["kind"] == "text":
+                values[field["name"]] = box.text_area(field["name"], key=key,
+                                                      placeholder="Free text")
+            else:
+                values[field["name"]] = box.number_input(field["name"],
+                                                         value=field["default"], key=key)
+        asked = st.form_submit_button("Predict this row")
+    if asked:
+        try:
+            one = predict.predict_one(predictor, values)
+            st.metric(f"Predicted {target}", str(one[target].iloc[0]) if classes
+                      else f"{one[target].iloc[0]:.4g}")
+            if classes:
+                proba = one[[f"proba_{c}" for c in classes]].iloc[0]
+                st.bar_chart(pd.Series(proba.to_numpy(), index=[str(c) for c in classes],
+                                       name="probability"))
+        except Exception as exc:
+            show_error(exc, "Could not predict this row")
+
+with submission_tab:
+    st.markdown("A competition's **sample submission** decides the format: the id column, "
+                "the columns and their order, labels or probabilities. Modelyard predicts "
+                "the test table, writes `submission.csv` exactly like it and checks it.")
+    sample_path = result.sample_submission
+    upload = st.file_uploader("Sample submission (CSV)", type=["csv"],
+                              key="predict_sample_upload",
+                              help="Not needed when the data set came with one.")
+    if upload is not None:
+        sample_path = _save_upload(upload)
+    test = result.test_rows()
+    if test is None:
+        st.info("This run's data set has no test table. Add the test file with the data set "
+                "on the **Data** page.")
+    elif sample_path is None:
+        st.info("Upload the competition's sample_submission.csv.")
+    elif st.button("Make submission.csv", key="predict_submission_go", type="primary"):
+        try:
+            with st.spinner("Predicting the test rows and checking the file…"):
+                made = submission.make_submission(
+                    predictor, sample_path, test,
+                    outputs_dir / f"submission-{safe_name(result.name)}.csv")
+            st.session_state["predict_submission"] = (str(made.path), made.format.describe())
+        except Exception as exc:
+            show_error(exc, "Could not make the submission")
+    made = st.session_state.get("predict_submission")
+    if made and Path(made[0]).exists() and Path(made[0]).is_relative_to(outputs_dir):
+        path, described = Path(made[0]), made[1]
+        st.success("Checked: the same columns and rows as the sample, the ids of the test "
+                   "file, no missing values. " + "; ".join(described) + ".")
+        st.dataframe(pd.read_csv(path, nrows=50, dtype=str), hide_index=True,
+                     key="predict_submission_preview")
+        st.download_button("Download submission.csv", path.read_bytes(), "submission.csv",
+                           "text/csv", key="predict_submission_download")

@@ -1,0 +1,195 @@
+"""Runs: watch a Run live (trials, best so far, families, resources, log), cancel it, or
+give a finished one more time."""
+
+import time
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from modelyard.app import nav
+from modelyard.app.results_ui import single_split
+from modelyard.app.ui import TRIAL_COLUMNS, clock, fmt_params, fmt_score, show_error, workspace
+from modelyard.engine.jobs import max_parallel_runs
+from modelyard.engine.results import figures
+from modelyard.storage import runs as run_store
+from modelyard.storage.runfolder import ACTIVE, RunFolder
+
+ws = workspace()
+st.title("Runs")
+
+runs = run_store.list_runs(ws.catalog)
+if not runs:
+    st.info("No runs yet. Approve a plan on the **Plan** page and launch it, or try a sample "
+            "on the **Home** page.")
+    st.page_link(nav.page("plan"), label="Go to Plan")
+    st.stop()
+
+ids = [r["id"] for r in runs]
+by_id = {r["id"]: r for r in runs}
+current = st.session_state.get("run_id")
+run_id = st.selectbox(
+    "Run", ids, index=ids.index(current) if current in ids else 0, key="runs_pick",
+    # A stable label: a label that changes between reruns would reset the choice.
+    format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['dataset'] or by_id[i]['dataset_id']}"
+                          f" · started {clock(by_id[i]['created_at'])}")
+st.session_state["run_id"] = run_id
+
+
+def live_view(run_id: str) -> None:
+    ws.refresh()
+    run = run_store.get_run(ws.catalog, run_id)
+    if run is None:
+        st.warning("This run no longer exists.")
+        return
+    status = run["status"]
+    progress = run_store.events(ws.catalog, run_id, kinds=("progress",), limit=1)
+    live = progress[-1]["data"] if progress else {}
+    text = progress[-1]["message"] if progress else "starting the worker…"
+    # A network reports every epoch, long before its first trial ends: show that.
+    epoch = run_store.events(ws.catalog, run_id, kinds=("epoch",), limit=1)
+    if status in ACTIVE and epoch and (not progress or epoch[-1]["seq"] > progress[-1]["seq"]):
+        e = epoch[-1]["data"]
+        text = (f"{e['model']}: epoch {e['epoch']}, validation {run['metric']} "
+                f"{e['val_score']:.4f}")
+        if run["started_at"] and run["budget_seconds"]:
+            elapsed = time.time() - run["started_at"]
+            live = {**live, "elapsed": elapsed,
+                    "fraction": max(live.get("fraction", 0.0),
+                                    elapsed / run["budget_seconds"])}
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Status", status)
+    c2.metric("Metric", run["metric"] or "—")
+    c3.metric("Best model" if run["best_model"] else "Best so far",
+              run["best_model"] or live.get("best_model") or "—")
+    c4.metric("Best score", fmt_score(run["best_score"] if run["best_model"]
+                                      else live.get("best_score")))
+
+    if status == "queued":
+        st.info(f"Waiting in the queue: at most {max_parallel_runs(ws.home)} run(s) train at "
+                "once on this machine. It starts by itself when one finishes.")
+    if status in ACTIVE:
+        fraction = live.get("fraction", 0.0)
+        elapsed = live.get("elapsed")
+        if elapsed is not None and run["budget_seconds"]:
+            left = max(0.0, run["budget_seconds"] - elapsed)
+            text += f" · about {left:.0f} s left" if left else " · finishing"
+        st.progress(min(1.0, fraction), text=text)
+        _resources(run_id)
+        if st.button("Cancel this run", key="runs_cancel"):
+            ws.cancel(run_id)
+            st.rerun(scope="app")
+    elif run["message"]:
+        say = {"succeeded": st.success, "failed": st.error}.get(status, st.info)
+        say(run["message"])
+        if status == "failed":
+            detail = run_store.events(ws.catalog, run_id, kinds=("status",), limit=1)
+            trace = detail[-1]["data"].get("traceback") if detail else None
+            if trace:
+                with st.expander("Technical detail"):
+                    st.code(trace, language="text")
+
+    trials = run_store.trials(ws.catalog, run_id)
+    baseline = [t["cv_score"] for t in trials if t["family"] == "dummy" and t["cv_score"]]
+    done = [t for t in trials if t["state"] == "complete" and t["family"] != "dummy"]
+    if len(done) >= 2:
+        st.plotly_chart(figures.trials_figure(done, run, baseline[0] if baseline else None),
+                        key="runs_chart")
+    _epoch_curves(run_id, run["metric"])
+    if trials:
+        _families(trials, run["greater_is_better"])
+        table = pd.DataFrame(trials)
+        table["params"] = table["params"].map(fmt_params)
+        if single_split(RunFolder(ws.home.run_dir(run_id)).read().get("plan")):
+            table["cv_std"] = None  # one validation split: no spread to show
+        st.dataframe(
+            table[["model", "family", "state", "cv_score", "cv_std",
+                                  "fit_seconds", "params"]],
+            hide_index=True, key="runs_trials", column_config=TRIAL_COLUMNS)
+    with st.expander("Worker log"):
+        st.code(RunFolder(ws.home.run_dir(run_id)).log_tail() or "(empty)", language="text")
+    if status not in ACTIVE and st.session_state.get("runs_was_active") == run_id:
+        st.session_state["runs_was_active"] = None
+        st.rerun(scope="app")  # stop polling: the run is over
+    if status in ACTIVE:
+        st.session_state["runs_was_active"] = run_id
+
+
+def _resources(run_id: str) -> None:
+    """The worker's latest resource sample: CPU, memory, and the GPU when there is one."""
+    sample = run_store.events(ws.catalog, run_id, kinds=("resource",), limit=1)
+    if not sample:
+        return
+    data = sample[-1]["data"]
+    cols = st.columns(4)
+    cols[0].metric("CPU (machine)", f"{data.get('cpu_percent', 0):.0f}%")
+    cols[1].metric("RAM used (machine)", f"{data.get('ram_used_percent', 0):.0f}%")
+    cols[2].metric("Worker memory", f"{data.get('process_rss_mb', 0):.0f} MB")
+    if data.get("gpu_util_percent") is not None:
+        cols[3].metric("GPU", f"{data['gpu_util_percent']:.0f}% · "
+                              f"{data.get('gpu_memory_used_mb', 0):.0f} MB")
+
+
+def _epoch_curves(run_id: str, metric: str | None) -> None:
+    """Networks report every epoch: their learning curves, live."""
+    epochs = run_store.events(ws.catalog, run_id, kinds=("epoch",), limit=5000)
+    if not epochs:
+        return
+    frame = pd.DataFrame([{"model": e["data"]["model"], "epoch": e["data"]["epoch"],
+                           "train loss": e["data"]["train_loss"],
+                           "validation loss": e["data"]["val_loss"],
+                           "validation " + (metric or "score"): e["data"]["val_score"]}
+                          for e in epochs])
+    left, right = st.columns(2)
+    score_col = frame.columns[-1]
+    left.plotly_chart(px.line(frame, x="epoch", y=score_col, color="model", markers=True,
+                              title=f"Validation {metric} by epoch", height=320),
+                      key="runs_epoch_score")
+    long = frame.melt(id_vars=["model", "epoch"], value_vars=["train loss", "validation loss"],
+                      var_name="curve", value_name="loss")
+    right.plotly_chart(px.line(long, x="epoch", y="loss", color="model", line_dash="curve",
+                               title="Loss by epoch", height=320), key="runs_epoch_loss")
+
+
+def _families(trials: list[dict], greater_is_better: bool) -> None:
+    """Per family: trials done, stopped early, failed, and its best score."""
+    frame = pd.DataFrame(trials)
+    rows = []
+    for family, group in frame.groupby("family", sort=False):
+        done = group[group["state"] == "complete"]["cv_score"]
+        best = (done.max() if greater_is_better else done.min()) if len(done) else float("nan")
+        rows.append({"family": family, "trials": len(group),
+                     "stopped early": int((group["state"] == "pruned").sum()),
+                     "failed": int((group["state"] == "failed").sum()),
+                     "cv_score": best})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_families",
+                 column_config=TRIAL_COLUMNS | {
+                     "cv_score": st.column_config.NumberColumn("Best CV score", format="%.4f")})
+
+
+def _add_time(run_id: str) -> None:
+    with st.form("runs_add_time"):
+        st.markdown("**Give this run more time.** The search continues where it stopped "
+                    "and keeps the better model.")
+        seconds = st.number_input("Extra seconds", 10, 86_400, 60, step=10)
+        if st.form_submit_button("Add time"):
+            try:
+                ws.add_time(run_id, int(seconds))
+                st.rerun()
+            except Exception as exc:
+                show_error(exc, "Could not add time")
+
+
+try:
+    active = by_id[run_id]["status"] in ACTIVE
+    st.fragment(live_view, run_every=1.5 if active else None)(run_id)
+except Exception as exc:
+    show_error(exc, "Could not show this run")
+
+if not active:
+    _add_time(run_id)
+if by_id[run_id]["status"] == "succeeded":
+    c1, c2 = st.columns(2)
+    c1.page_link(nav.page("model"), label="How good is it? See the model")
+    c2.page_link(nav.page("predict"), label="Use it: predict new rows")
+    st.page_link(nav.page("leaderboard"), label="See the leaderboard")

@@ -1,0 +1,116 @@
+"""Settings: where the language model lives (Ollama's address), which model plans, and
+which planner is the default; how many runs train at once and how much memory training
+may use. Saved in `$MODELYARD_HOME/settings.json`."""
+
+import os
+
+import psutil
+import streamlit as st
+
+from modelyard.app.ui import workspace
+from modelyard.engine import jobs
+from modelyard.engine.planning.llm import (
+    DEFAULT_TIMEOUT,
+    normalize_host,
+    resolve_host,
+    server_status,
+)
+from modelyard.storage import settings as settings_store
+
+ws = workspace()
+st.title("Settings")
+saved = settings_store.load(ws.home)
+host, source = resolve_host(None, saved.get("ollama_host"))
+SOURCES = {"settings": "saved here", "OLLAMA_HOST": "from the OLLAMA_HOST variable",
+           "default": "the default"}
+PLANNERS = {"auto": "Language model if available, else rules",
+            "ollama": "Language model only", "rules": "Rules only"}
+
+st.subheader("Language model (Ollama)")
+st.markdown("Modelyard can ask a language model running on this machine (through "
+            "Ollama) to propose training plans. It only proposes: "
+            "you review every plan, and nothing it writes is ever run as code. Without it, "
+            "the rule planner proposes plans.")
+typed = st.text_input("Ollama address", host, key="settings_host",
+                      help=f"Now {SOURCES[source]}. The default is http://127.0.0.1:11434.")
+address = normalize_host(typed or host)
+status = server_status(address)
+if status["reachable"]:
+    n = len(status["models"])
+    st.success(f"Ollama {status['version']} answers at {address}: {n} model"
+               f"{'' if n == 1 else 's'} installed.", icon=":material/check_circle:")
+else:
+    st.warning(f"Ollama does not answer at {address}. Plans will come from the rule "
+               "planner until it does (start it with `ollama serve`).",
+               icon=":material/cloud_off:")
+    with st.expander("Technical detail"):
+        st.code(status.get("error") or "", language="text")
+
+models = [m["name"] for m in status["models"]]
+model = None
+if models:
+    rows = {m["name"]: m for m in status["models"]}
+    remembered = saved.get("ollama_model")
+    model = st.selectbox(
+        "Model", models, index=models.index(remembered) if remembered in models else 0,
+        key="settings_model",
+        format_func=lambda n: " · ".join(str(x) for x in (
+            n, rows[n]["parameter_size"], rows[n]["quantization"],
+            f"{rows[n]['size_gb']} GB") if x))
+elif status["reachable"]:
+    st.info("No model is installed yet. Install one with `ollama pull llama3.2`.")
+elif saved.get("ollama_model"):
+    st.caption(f"Remembered model: {saved['ollama_model']}")
+
+planners = list(PLANNERS)
+planner = st.radio("Default planner", planners,
+                   index=planners.index(saved.get("planner", "auto")),
+                   format_func=PLANNERS.get, key="settings_planner")
+timeout = st.number_input("Seconds to wait for the model's answer", 5, 3600,
+                          int(saved.get("ollama_timeout") or DEFAULT_TIMEOUT), step=5,
+                          key="settings_timeout")
+
+st.subheader("Training")
+cores = os.cpu_count() or 1
+now_parallel = jobs.max_parallel_runs(ws.home)
+runs_at_once = st.number_input(
+    "Runs that train at the same time", 1, max(cores, now_parallel), now_parallel,
+    key="settings_parallel",
+    help=f"Further runs wait in a queue. Each running run shares this machine's {cores} "
+         "cores; the default is one run per two cores."
+         + (" Now fixed by MODELYARD_MAX_PARALLEL_RUNS."
+            if os.environ.get("MODELYARD_MAX_PARALLEL_RUNS") else ""))
+total_gb = psutil.virtual_memory().total / 2**30
+memory_gb = st.number_input(
+    "Memory training may use (GB; 0 = whatever is free)", 0.0,
+    max(round(total_gb, 1), jobs.memory_limit_gb(ws.home) or 0.0),
+    float(jobs.memory_limit_gb(ws.home) or 0.0), step=1.0, key="settings_memory",
+    help=f"This machine has {total_gb:.0f} GB. A trial that would need more is skipped or "
+         "retried smaller, and a fit that grows past it is stopped and recorded as out of "
+         "memory; the run goes on with other models."
+         + (" Now fixed by MODELYARD_MEMORY_LIMIT_GB."
+            if os.environ.get("MODELYARD_MEMORY_LIMIT_GB") else ""))
+
+c1, c2 = st.columns(2)
+if c1.button("Save", type="primary", key="settings_save"):
+    changes = {"planner": planner, "ollama_timeout": int(timeout)}
+    # Like the address: a value equal to the default is not pinned, and a value an
+    # environment variable fixes is not saved over.
+    if not os.environ.get("MODELYARD_MAX_PARALLEL_RUNS"):
+        changes["max_parallel_runs"] = (int(runs_at_once) if int(runs_at_once)
+                                        != jobs.default_parallel_runs() else None)
+    if not os.environ.get("MODELYARD_MEMORY_LIMIT_GB"):
+        changes["memory_limit_gb"] = float(memory_gb) or None
+    if address != resolve_host(None, None)[0] or source == "settings":
+        changes["ollama_host"] = address
+    if model:
+        changes["ollama_model"] = model
+    settings_store.update(ws.home, **changes)
+    st.success("Saved.")
+if c2.button("Back to the defaults", key="settings_reset"):
+    settings_store.update(ws.home, ollama_host=None, ollama_model=None, planner=None,
+                          ollama_timeout=None, max_parallel_runs=None, memory_limit_gb=None)
+    for k in ("settings_host", "settings_model", "settings_planner", "settings_timeout",
+              "settings_parallel", "settings_memory"):
+        st.session_state.pop(k, None)
+    st.rerun()
