@@ -9,18 +9,18 @@ import streamlit as st
 
 # The page scripts ship inside the package: found through it, wherever it is installed.
 PAGES_DIR = Path(str(resources.files("modelyard.pages")))
-# Emoji, not `:material/...:` names: those make the browser fetch an icon font from the
-# internet, and nothing may leave the machine.
+# Material icons in the app are drawn from a font Streamlit ships; only the tab's icon
+# (main.py) would be fetched from the internet, so that one is an emoji.
 _PAGES = {
-    "home": ("Home", "🏠"),
-    "data": ("Data", "📂"),
-    "plan": ("Plan", "🧭"),
-    "runs": ("Runs", "🏃"),
-    "leaderboard": ("Leaderboard", "🏆"),
-    "model": ("Model", "📈"),
-    "predict": ("Predict", "🔮"),
-    "manage": ("Manage", "🗄️"),
-    "settings": ("Settings", "⚙️"),
+    "home": ("Home", ":material/home:"),
+    "data": ("Data", ":material/folder_open:"),
+    "plan": ("Plan", ":material/explore:"),
+    "runs": ("Runs", ":material/directions_run:"),
+    "leaderboard": ("Leaderboard", ":material/leaderboard:"),
+    "model": ("Model", ":material/analytics:"),
+    "predict": ("Predict", ":material/batch_prediction:"),
+    "manage": ("Manage", ":material/storage:"),
+    "settings": ("Settings", ":material/settings:"),
 }
 
 

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -125,6 +126,13 @@ def app_url(e2e_home: Path, artifacts: Path) -> Iterator[str]:
                 _kill_group(record["pid"], grace=2.0)
 
 
+def is_local(url: str) -> bool:
+    """Whether a request stays on this machine (data: and blob: URLs never leave it)."""
+    parsed = urlparse(url)
+    return parsed.scheme not in ("http", "https", "ws", "wss") or parsed.hostname in (
+        "127.0.0.1", "localhost", "::1")
+
+
 @pytest.fixture
 def browser_page(artifacts: Path):
     """A Playwright page in headless Debian Chromium."""
@@ -141,7 +149,12 @@ def browser_page(artifacts: Path):
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = context.new_page()
             page.set_default_timeout(30_000)
+            outside: list[str] = []
+            page.on("request", lambda request: outside.append(request.url)
+                    if not is_local(request.url) else None)
             yield page
             context.close()
+            # Nothing may leave the machine: not a font, not an icon, not a statistic.
+            assert outside == [], f"requests left the machine: {sorted(set(outside))}"
         finally:
             browser.close()
