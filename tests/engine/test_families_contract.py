@@ -247,3 +247,26 @@ def test_unknown_categories_at_prediction_time_do_not_break_a_family(family):
     new["colour"] = ["purple", None, "red", "never-seen", "blue"]
     pred = predict_matrix(pipeline, new, True, 2)
     assert pred.shape == (5, 2) and np.isfinite(pred).all()
+
+
+def test_image_families_search_what_the_image_search_searches():
+    from modelyard.engine.vision import trainer
+
+    for name in families.named("image"):
+        family = families.get(name)
+        ctx = FitContext(Task.multiclass, 100, 3, 1, 0)
+        assert distributions(family.search_space(ctx)) == trainer.space()
+        assert family.default_params(ctx) == trainer.DEFAULTS
+
+
+def test_the_registry_imports_no_heavy_library():
+    import subprocess
+    import sys
+
+    code = ("import sys; import modelyard.engine.training.families as f; "
+            "assert len(f.REGISTRY) == len(f.Family); "
+            "heavy = ('torch', 'timm', 'xgboost', 'lightgbm'); "
+            "print(sorted(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
