@@ -51,32 +51,6 @@ METRICS_FOR_TASK: dict[Task, tuple[Metric, ...]] = {
 }
 
 
-class Family(StrEnum):
-    """Model families the trusted executor knows how to build and search."""
-
-    dummy = "dummy"
-    linear = "linear"
-    lightgbm = "lightgbm"
-    xgboost = "xgboost"
-    hist_gradient_boosting = "hist_gradient_boosting"
-    random_forest = "random_forest"
-    extra_trees = "extra_trees"
-    knn = "knn"
-    svm = "svm"
-    mlp = "mlp"
-    # Image classifiers: timm backbones (engine/vision), for image data sets only.
-    resnet18 = "resnet18"
-    efficientnet_b0 = "efficientnet_b0"
-    convnext_nano = "convnext_nano"
-
-    @property
-    def is_image(self) -> bool:
-        return self in IMAGE_FAMILIES
-
-
-IMAGE_FAMILIES = frozenset({Family.resnet18, Family.efficientnet_b0, Family.convnext_nano})
-
-
 class ColumnKind(StrEnum):
     numeric = "numeric"
     categorical = "categorical"
@@ -193,11 +167,9 @@ class Profile(BaseModel):
 
 # A numeric target with more distinct values than this is a quantity, not a class.
 MAX_CLASSES = 100
-# Families whose cost grows too fast with the rows to finish on bigger tables.
-FAMILY_MAX_ROWS: dict[Family, int] = {Family.svm: 20_000, Family.knn: 200_000}
 # Column kinds the tabular models do not use as features (free text they do: TF-IDF).
-_UNUSED_KINDS = frozenset({ColumnKind.id, ColumnKind.constant, ColumnKind.ignored,
-                           ColumnKind.image})
+UNUSED_KINDS = frozenset({ColumnKind.id, ColumnKind.constant, ColumnKind.ignored,
+                          ColumnKind.image})
 
 
 class ValidationKind(StrEnum):
@@ -231,7 +203,9 @@ class Validation(BaseModel):
 class FamilyChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    family: Family
+    # A registered family's name (engine/training/families). Checked by plan_problems,
+    # not here: this module imports nothing from the engine.
+    family: str = Field(pattern=r"^[a-z0-9_]+$", max_length=40)
     max_trials: int = Field(default=50, ge=1, le=1000)
     reason: str = ""
     # What this family is good and bad at for this data (speed, accuracy, memory, ...).
@@ -297,54 +271,6 @@ class Plan(BaseModel):
         if self.target in self.excluded_columns:
             raise ValueError(f"the target {self.target!r} cannot also be excluded")
         return self
-
-    def check_against(self, profile: Profile) -> list[str]:
-        """Problems of meaning: names that do not exist, a task the target cannot have."""
-        problems = []
-        names = set(profile.column_names)
-        if self.target not in names:
-            problems.append(f"target column {self.target!r} does not exist")
-        missing = [c for c in self.excluded_columns if c not in names]
-        if missing:
-            problems.append(f"excluded columns do not exist: {', '.join(map(repr, missing))}")
-        image_data = profile.modality == "image"
-        wrong = [f.family.value for f in self.families if f.family.is_image != image_data]
-        if wrong:
-            kind = "image" if image_data else "tabular"
-            problems.append(f"model families {', '.join(wrong)} do not fit {kind} data")
-        for role in ("group_column", "time_column"):
-            column = getattr(self.validation, role)
-            if column is not None and column not in names:
-                problems.append(f"validation {role} {column!r} does not exist")
-        if self.target in names:
-            col = profile.column(self.target)
-            if self.task is Task.regression and col.kind is not ColumnKind.numeric:
-                problems.append(f"regression needs a numeric target; {self.target!r} is not")
-            if self.task is Task.binary and col.n_distinct != 2:
-                problems.append(
-                    f"a binary task needs exactly 2 classes; {self.target!r} has "
-                    f"{col.n_distinct}"
-                )
-            if self.task.is_classification and col.n_distinct < 2:
-                problems.append(f"{self.target!r} has a single value: nothing to learn")
-            if (self.task.is_classification and col.kind is ColumnKind.numeric
-                    and col.n_distinct > MAX_CLASSES):
-                problems.append(
-                    f"{self.target!r} is a number with {col.n_distinct} distinct values: "
-                    "predict it with a regression task, not classification")
-        usable = [c.name for c in profile.columns
-                  if c.name != self.target and c.name not in self.excluded_columns
-                  and c.kind not in _UNUSED_KINDS]
-        if names and self.target in names and not usable and not image_data:
-            problems.append("no usable feature column is left once the excluded columns "
-                            "are taken out")
-        for choice in self.families:
-            limit = FAMILY_MAX_ROWS.get(choice.family)
-            if limit is not None and profile.n_rows > limit:
-                problems.append(
-                    f"family {choice.family.value} is too slow for {profile.n_rows} rows "
-                    f"(use it up to {limit} rows)")
-        return problems
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

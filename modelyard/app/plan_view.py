@@ -35,7 +35,7 @@ def show_card(plan: Plan, setup: ImageSetup | None = None) -> None:
     for f in plan.families:
         trials = "1 trial" if f.max_trials == 1 else f"up to {f.max_trials} trials"
         with st.container(border=True):
-            st.markdown(f"**{family_title(f.family.value)}** (`{f.family.value}`, {trials}): "
+            st.markdown(f"**{family_title(f.family)}** (`{f.family}`, {trials}): "
                         f"{f.reason}")
             if f.limits:
                 st.caption(f"Searches only with {limits_in_words(f.limits)}.")

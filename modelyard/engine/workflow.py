@@ -17,9 +17,9 @@ from modelyard.engine.intake.samples import SAMPLES, write_sample
 from modelyard.engine.planning.diff import diff_plans
 from modelyard.engine.planning.image_setup import ImageSetup, image_setup
 from modelyard.engine.planning.llm import DEFAULT_TIMEOUT, resolve_host
+from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.prompt import read_sample_rows
 from modelyard.engine.planning.propose import propose, revise
-from modelyard.engine.training.search import plan_limit_problems
 from modelyard.schemas import Plan
 from modelyard.storage import datasets as dataset_store
 from modelyard.storage import plans as plan_store
@@ -171,10 +171,7 @@ class Workspace:
                      ) -> dict[str, Any]:
         """Check `plan` against its data and store it as a new, approved version."""
         profile = load_profile(self.home, plan.dataset_id)
-        problems = plan.check_against(profile)
-        if plan.target in profile.column_names:
-            problems += plan_limit_problems(plan, profile.n_rows,
-                                            profile.column(plan.target).n_distinct)
+        problems = plan_problems(plan, profile)
         if problems:
             raise PlanError("The plan does not fit the data: " + "; ".join(problems) + ".",
                             "Edit the plan and approve it again.")

@@ -18,8 +18,10 @@ from modelyard.app.ui import clock, pick_dataset, show_error, workspace
 from modelyard.engine.intake.ingest import load_profile
 from modelyard.engine.planning.diff import diff_plans
 from modelyard.engine.planning.explain import family_title
+from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.propose import IMAGE_NOTE
-from modelyard.schemas import METRICS_FOR_TASK, Family, FamilyChoice, Plan, Task, ValidationKind
+from modelyard.engine.training import families
+from modelyard.schemas import METRICS_FOR_TASK, FamilyChoice, Plan, Task, ValidationKind
 from modelyard.storage import plans as plan_store
 from modelyard.storage import runs as run_store
 from modelyard.storage.runfolder import TERMINAL
@@ -138,14 +140,14 @@ with form_tab:
         st.markdown("Trials per model family (0 leaves the family out)")
         current = {f.family: f for f in plan.families}
         images = profile.modality == "image"
-        offered = [f for f in Family if f.is_image == images or f in current]
+        offered = [f for f in families.REGISTRY if families.is_image(f) == images or f in current]
         trials = {}
         columns = st.columns(5)
         for i, family in enumerate(offered):
             trials[family] = columns[i % 5].number_input(
-                family_title(family.value), 0, 1000,
+                family_title(family), 0, 1000,
                 current[family].max_trials if family in current else 0,
-                key=f"plan_f_trials_{family.value}_{key}")
+                key=f"plan_f_trials_{family}_{key}")
         excluded = st.multiselect("Ignore these columns",
                                   [c for c in names if c != target_f],
                                   default=[c for c in plan.excluded_columns if c != target_f],
@@ -177,7 +179,7 @@ with json_tab:
     raw = st.text_area("Plan JSON", pretty(doc["plan"]), height=360, key=f"plan_json_{key}")
     candidate, problems = parse_json(raw)
     if candidate is not None:
-        problems = candidate.check_against(profile)
+        problems = plan_problems(candidate, profile)
         changes = diff_plans(plan, candidate)
         if changes:
             st.markdown("**Your edits:**\n" + "\n".join(f"- {c}" for c in changes))

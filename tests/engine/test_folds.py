@@ -11,9 +11,10 @@ from modelyard.engine.training import families
 from modelyard.engine.training.cv import make_splits
 from modelyard.engine.training.data import Features, TrainingData
 from modelyard.engine.training.evaluate import cross_validate
+from modelyard.engine.training.families import Family
 from modelyard.engine.training.families.base import FitContext
 from modelyard.engine.training.folds import FoldCache
-from modelyard.schemas import Family, Metric, Task, Validation
+from modelyard.schemas import Metric, Task, Validation
 from tests.engine.test_families_contract import _data
 
 

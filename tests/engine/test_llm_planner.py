@@ -11,11 +11,12 @@ import ollama
 import pytest
 
 from modelyard.engine.errors import PlanError
+from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.propose import propose
+from modelyard.engine.training.families import Family
 from modelyard.schemas import (
     ColumnKind,
     ColumnProfile,
-    Family,
     Metric,
     Plan,
     Profile,
@@ -306,7 +307,7 @@ def test_image_data_sets_are_planned_by_rules(fake_ollama):
     assert proposal.fallback_reason is None
     assert proposal.provenance["planner_note"].startswith("Image plans come from the image "
                                                           "rules")
-    assert proposal.plan.check_against(profile) == []
+    assert plan_problems(proposal.plan, profile) == []
     with pytest.raises(PlanError, match="plans tables, not image data sets"):
         propose(profile, "ds_img", planner="ollama", host=fake_ollama.url)
     assert fake_ollama.requests == []

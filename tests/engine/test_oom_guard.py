@@ -20,6 +20,7 @@ import pytest
 from modelyard.engine.training import families
 from modelyard.engine.training.cv import make_splits
 from modelyard.engine.training.evaluate import cross_validate
+from modelyard.engine.training.families import Family
 from modelyard.engine.training.families.base import Choice, FitContext, Float, Int
 from modelyard.engine.training.guard import (
     Allowance,
@@ -31,7 +32,7 @@ from modelyard.engine.training.guard import (
     wants_guard,
 )
 from modelyard.engine.workflow import Workspace
-from modelyard.schemas import Family, Metric, Plan, Task
+from modelyard.schemas import Metric, Plan, Task
 from modelyard.storage.runfolder import RunFolder
 from tests.engine.test_families_contract import _data
 
@@ -212,7 +213,7 @@ def test_smaller_shrinks_the_configuration_and_its_estimate(task):
     shrinking = {"random_forest", "extra_trees", "lightgbm", "xgboost",
                  "hist_gradient_boosting", "mlp"}
     for member in Family:
-        if member.is_image:
+        if families.is_image(member):
             continue
         family = families.get(member)
         params = family.default_params(ctx)

@@ -11,10 +11,11 @@ from modelyard.engine.errors import PlanError
 from modelyard.engine.intake import ingest
 from modelyard.engine.intake.ingest import load_profile
 from modelyard.engine.intake.samples import write_sample
+from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.rules import rule_plan
+from modelyard.engine.training.families import Family
 from modelyard.schemas import (
     METRICS_FOR_TASK,
-    Family,
     Metric,
     Plan,
     Task,
@@ -46,7 +47,7 @@ def test_rule_plan_for_each_sample(home, tmp_path, key, task, metric, validation
     assert len(set(chosen)) == len(chosen)
     assert all(f.reason for f in plan.families)
     assert (plan.budget_seconds, plan.seed) == (60, 7)
-    assert plan.check_against(profile) == []
+    assert plan_problems(plan, profile) == []
     assert plan.target in plan.rationale and "60 seconds" in plan.rationale
     # It survives a JSON round trip unchanged: what is stored is what runs.
     assert Plan.model_validate_json(plan.model_dump_json()) == plan
@@ -58,7 +59,7 @@ def test_rule_plan_for_a_messy_table_leaves_out_the_id(home, messy_csv):
     assert (plan.target, plan.task, plan.metric) == ("churn", Task.binary, Metric.roc_auc)
     assert plan.excluded_columns == ["customer_id"]
     assert "customer_id" in plan.rationale
-    assert plan.check_against(profile) == []
+    assert plan_problems(plan, profile) == []
     assert plan.reasons["target"].startswith("It looks like the thing to predict")
 
 
@@ -147,14 +148,14 @@ def test_duplicate_families_are_refused():
 @pytest.mark.parametrize(
     ("changes", "where"),
     [({"families": []}, "families"),
-     ({"families": [{"family": "catboost"}]}, "families"),
+     ({"families": [{"family": "Cat Boost; rm -rf"}]}, "families"),
      ({"budget_seconds": 1}, "budget_seconds"),
      ({"seed": -1}, "seed"),
      ({"validation": {"kind": "kfold", "n_splits": 1}}, "n_splits"),
      ({"excluded_columns": ["y"]}, "cannot also be excluded"),
      ({"code": "import os"}, "code"),
      ({"families": [{"family": "dummy", "max_trials": 0}]}, "max_trials")],
-    ids=["no-family", "unknown-family", "tiny-budget", "negative-seed", "one-split",
+    ids=["no-family", "not-a-family-name", "tiny-budget", "negative-seed", "one-split",
          "target-excluded", "extra-field", "zero-trials"],
 )
 def test_plan_schema_refuses_bad_fields(changes, where):
@@ -168,13 +169,13 @@ def test_regression_never_keeps_stratified_folds():
     assert plan.validation.kind is ValidationKind.kfold
 
 
-def test_check_against_finds_missing_columns_and_wrong_tasks(home, messy_csv):
+def test_plan_problems_finds_missing_columns_and_wrong_tasks(home, messy_csv):
     dataset_id, profile = profile_of(home, messy_csv)
 
     def problems(**changes):
         raw = base_plan(dataset_id=dataset_id, target="churn")
         raw.update(changes)
-        return Plan.model_validate(raw).check_against(profile)
+        return plan_problems(Plan.model_validate(raw), profile)
 
     assert problems() == []
     missing_target = problems(target="churned")
@@ -203,7 +204,7 @@ def test_folds_follow_the_budget_on_a_table_with_long_texts(home, tmp_path):
     for budget in (30, 300, 3600):
         plan = rule_plan(profile, dataset_id, budget_seconds=budget)
         kinds[budget] = (plan.validation.kind, plan.validation.n_splits)
-        assert plan.check_against(profile) == []
+        assert plan_problems(plan, profile) == []
     assert kinds[30][0] is ValidationKind.holdout
     assert "holdout" in rule_plan(profile, dataset_id, budget_seconds=30).rationale
     assert kinds[300] == (ValidationKind.stratified_kfold, 3)

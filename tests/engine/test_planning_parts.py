@@ -14,10 +14,13 @@ from modelyard.engine.planning.checks import read_reply
 from modelyard.engine.planning.diff import diff_plans
 from modelyard.engine.planning.explain import as_text, card
 from modelyard.engine.planning.goal import read_goal
+from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.prompt import hardware_summary
 from modelyard.engine.planning.rules import rule_plan
 from modelyard.engine.planning.schema import PlanDraft, draft_schema, flatten, from_plan, to_plan
-from modelyard.schemas import Family, Metric, Profile, Task
+from modelyard.engine.training import families
+from modelyard.engine.training.families import Family
+from modelyard.schemas import Metric, Profile, Task
 from tests.fake_ollama import draft
 
 
@@ -61,7 +64,7 @@ def test_the_schema_sent_is_flat_closed_and_bounded():
     assert schema["properties"]["excluded_columns"]["maxItems"] == 2
     assert schema["properties"]["validation_column"]["enum"] == ["", "a", "b", "y"]
     family = schema["properties"]["families"]["items"]["properties"]["family"]
-    assert family["enum"] == [f.value for f in Family if not f.is_image]
+    assert family["enum"] == [f.value for f in Family if not families.is_image(f)]
     assert "lightgbm" in family["enum"] and "resnet18" not in family["enum"]
 
 
@@ -123,19 +126,19 @@ def test_reply_problems_are_sentences_the_model_can_act_on(customers, reply, pro
     assert any(problem in p for p in problems), problems
 
 
-def test_check_against_knows_slow_families_and_empty_features(customers):
+def test_plan_problems_knows_slow_families_and_empty_features(customers):
     dataset_id, profile = customers
     plan = rule_plan(profile, dataset_id)
     big = profile.model_copy(update={"n_rows": 50_000})
-    assert plan.check_against(big) == ["family svm is too slow for 50000 rows (use it up "
+    assert plan_problems(plan, big) == ["family svm is too slow for 50000 rows (use it up "
                                        "to 20000 rows)"]
     features = ["tenure_months", "monthly_charges", "contract", "region"]
     nothing = plan.model_copy(update={"excluded_columns": ["customer_id", *features]})
-    assert any("no usable feature" in p for p in nothing.check_against(profile))
+    assert any("no usable feature" in p for p in plan_problems(nothing, profile))
     as_classes = plan.model_copy(update={"target": "monthly_charges", "task": Task.multiclass,
                                          "metric": Metric.log_loss})
     assert any("predict it with a regression task" in p
-               for p in as_classes.check_against(profile))
+               for p in plan_problems(as_classes, profile))
 
 
 # -- reading a goal ------------------------------------------------------------------------
@@ -188,8 +191,8 @@ def test_diff_lists_decisions_not_prose(customers):
         "metric": Metric.accuracy, "rationale": "other words", "budget_seconds": 99,
         "excluded_columns": ["region"],
         "validation": before.validation.model_copy(update={"n_splits": 3}),
-        "families": [f.model_copy(update={"max_trials": 5}) if f.family is Family.linear
-                     else f for f in before.families if f.family is not Family.svm]})
+        "families": [f.model_copy(update={"max_trials": 5}) if f.family == Family.linear
+                     else f for f in before.families if f.family != Family.svm]})
     assert diff_plans(before, after) == [
         "metric: roc_auc → accuracy", "validation.n_splits: 5 → 3",
         "excluded_columns: + region", "excluded_columns: − customer_id (used again)",

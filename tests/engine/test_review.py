@@ -12,7 +12,8 @@ import time
 import pytest
 
 from modelyard.engine import jobs
-from modelyard.schemas import Family, Plan
+from modelyard.engine.training.families import Family
+from modelyard.schemas import Plan
 from modelyard.storage.plans import list_plans
 from modelyard.storage.runfolder import JournalWriter
 from modelyard.storage.sync import sync

@@ -12,8 +12,9 @@ import pytest
 from modelyard.engine.intake.samples import write_sample
 from modelyard.engine.training import families
 from modelyard.engine.training.evaluate import cross_validate
+from modelyard.engine.training.families import Family
 from modelyard.engine.training.families.base import FitContext
-from modelyard.schemas import Family, FamilyChoice, Metric, Plan, Task
+from modelyard.schemas import FamilyChoice, Metric, Plan, Task
 from modelyard.storage import runs as run_store
 from modelyard.storage.runfolder import ACTIVE, RunFolder
 from tests.engine.test_families_contract import _data

@@ -14,10 +14,13 @@ import pytest
 from PIL import Image
 
 from modelyard.engine.intake.ingest import load_profile
+from modelyard.engine.planning.problems import plan_problems
+from modelyard.engine.training import families
+from modelyard.engine.training.families import Family
 from modelyard.engine.vision.backbones import create
 from modelyard.engine.vision.plan import image_plan
 from modelyard.engine.vision.predict import ImagePredictor
-from modelyard.schemas import Family, FamilyChoice
+from modelyard.schemas import FamilyChoice
 from modelyard.storage import plans as plan_store
 from modelyard.storage.runfolder import ACTIVE, RunFolder
 
@@ -50,7 +53,7 @@ def start_image_run(ws, folder: Path, budget: int):
     profile = load_profile(ws.home, meta["id"])
     assert profile.modality == "image"
     plan = image_plan(profile, meta["id"], budget_seconds=budget)
-    assert not [p for p in plan.check_against(profile) if "families" in p]
+    assert not [p for p in plan_problems(plan, profile) if "families" in p]
     doc = plan_store.save_plan(ws.home, ws.catalog, dataset_id=meta["id"],
                                plan=plan.model_dump(mode="json"), planner="rules",
                                approved=True)
@@ -73,9 +76,9 @@ def test_image_plan_uses_image_families_and_the_cpu_plan_is_small(ws, tmp_path):
     plan = image_plan(profile, meta["id"], budget_seconds=30)
     assert plan.task.value == "multiclass" and plan.target == "label"
     assert [f.family for f in plan.families] == [Family.resnet18]  # no GPU here
-    assert all(f.family.is_image for f in plan.families)
+    assert all(families.is_image(f.family) for f in plan.families)
     tabular = plan.model_copy(update={"families": [FamilyChoice(family=Family.lightgbm)]})
-    assert any("do not fit image data" in p for p in tabular.check_against(profile))
+    assert any("do not fit image data" in p for p in plan_problems(tabular, profile))
 
 
 def test_local_weights_file_is_used_and_said(tmp_path):

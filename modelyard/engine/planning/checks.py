@@ -1,5 +1,6 @@
-"""Reading a language model's reply: JSON, then the draft schema, then meaning (the
-columns exist, the task fits the target, the metric fits the task, numbers in bounds).
+"""Reading a language model's reply: JSON, then the draft schema, then meaning (the one
+plan check, `plan_problems`, and what only a model's reply can get wrong: the target the
+person chose).
 
 Every problem is a sentence the model can act on when it is sent back for a repair.
 """
@@ -10,14 +11,13 @@ import json
 
 from pydantic import ValidationError
 
+from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.schema import PlanDraft, to_plan
-from modelyard.schemas import ColumnKind, Plan, Profile, Task, ValidationKind
+from modelyard.schemas import Plan, Profile, ValidationKind
 
 MAX_PROBLEMS = 10
 _NEEDS_COLUMN = {ValidationKind.group_kfold: "the column whose rows must stay together",
                  ValidationKind.time_split: "the column that orders the rows in time"}
-_NOT_A_TARGET = {ColumnKind.id: "an identifier", ColumnKind.text: "free text",
-                 ColumnKind.datetime: "a date", ColumnKind.constant: "constant"}
 
 
 def _problems(exc: ValidationError) -> list[str]:
@@ -34,17 +34,11 @@ def _problems(exc: ValidationError) -> list[str]:
 
 
 def meaning_problems(plan: Plan, profile: Profile, target: str | None = None) -> list[str]:
-    """What is wrong with `plan` for this data beyond `Plan.check_against`."""
-    found = plan.check_against(profile)
+    """What is wrong with a model's `plan` for this data: `plan_problems`, and a target
+    other than the one the person chose."""
+    found = plan_problems(plan, profile)
     if target and plan.target != target:
         found.append(f"the person chose the target {target!r}; use it, not {plan.target!r}")
-    if plan.target in profile.column_names:
-        col = profile.column(plan.target)
-        if col.kind in _NOT_A_TARGET:
-            found.append(f"{plan.target!r} is {_NOT_A_TARGET[col.kind]}: it cannot be the "
-                         "target")
-        if plan.task is Task.multiclass and col.n_distinct == 2:
-            found.append(f"{plan.target!r} has exactly 2 values: the task is binary")
     return found[:MAX_PROBLEMS]
 
 

@@ -38,8 +38,8 @@ def diff_plans(before: Plan, after: Plan) -> list[str]:
                 lines.append(f"excluded_columns: − {_fmt(dropped)} (used again)")
         else:
             lines.append(f"{key}: {_fmt(old[key])} → {_fmt(new[key])}")
-    before_f = {f.family.value: f for f in before.families}
-    after_f = {f.family.value: f for f in after.families}
+    before_f = {f.family: f for f in before.families}
+    after_f = {f.family: f for f in after.families}
     added = [f for f in after_f if f not in before_f]
     dropped = [f for f in before_f if f not in after_f]
     if added:

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelyard.engine.planning.family_notes import NOTES
 from modelyard.engine.planning.image_setup import ImageSetup
+from modelyard.engine.training import families
 from modelyard.schemas import Metric, Plan, Task, ValidationKind
 
-# The image backbones (engine/vision/backbones.py) as people write them.
-IMAGE_TITLES = {"resnet18": "ResNet-18", "efficientnet_b0": "EfficientNet-B0",
-                "convnext_nano": "ConvNeXt nano"}
 TASK_WORDS = {
     Task.binary: "a yes/no question: each {unit} gets one of two answers",
     Task.multiclass: "a choice among several categories",
@@ -36,7 +33,7 @@ METRIC_WORDS = {
 
 
 def is_image_plan(plan: Plan) -> bool:
-    return any(f.family.is_image for f in plan.families)
+    return any(families.is_image(f.family) for f in plan.families)
 
 
 def unit_of(plan: Plan) -> str:
@@ -103,12 +100,11 @@ def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
 
 
 def _image_items(plan: Plan, setup: ImageSetup | None) -> list[CardItem]:
-    from modelyard.engine.vision.backbones import BACKBONES
-
     def network(name: str) -> str:
-        known = BACKBONES.get(name)
-        return (f"{family_title(name)} ({known.params_m:g} M parameters, {known.blurb})"
-                if known else family_title(name))
+        known = families.REGISTRY.get(name)
+        size = getattr(known, "params_m", None)
+        return (f"{known.title} ({size:g} M parameters, {known.summary})"
+                if known and size else family_title(name))
 
     device = {True: "They train on the GPU.", False: "They train on the CPU, where small "
               "networks and small images keep each epoch quick.", None: ""}
@@ -118,7 +114,7 @@ def _image_items(plan: Plan, setup: ImageSetup | None) -> list[CardItem]:
                  "networks did not see while training. One split rather than several folds: "
                  "each fold would mean training every network again, and the time budget "
                  "is better spent on the search."),
-        CardItem("Networks", "; ".join(network(f.family.value) for f in plan.families),
+        CardItem("Networks", "; ".join(network(f.family) for f in plan.families),
                  device[setup.on_gpu if setup else None]),
     ]
     if setup is None:
@@ -149,10 +145,8 @@ def _image_items(plan: Plan, setup: ImageSetup | None) -> list[CardItem]:
 
 
 def family_title(value: str) -> str:
-    for family, note in NOTES.items():
-        if family.value == value:
-            return note.title
-    return IMAGE_TITLES.get(value, value)
+    """The family's name for people (the registry's title); the name itself if unknown."""
+    return families.title(value)
 
 
 def as_text(plan: Plan, setup: ImageSetup | None = None) -> str:
@@ -169,7 +163,7 @@ def as_text(plan: Plan, setup: ImageSetup | None = None) -> str:
     lines.append("Model families:")
     for f in plan.families:
         trials = "1 trial" if f.max_trials == 1 else f"up to {f.max_trials} trials"
-        lines.append(f"  - {family_title(f.family.value)} ({f.family.value}, {trials}): "
+        lines.append(f"  - {family_title(f.family)} ({f.family}, {trials}): "
                      f"{f.reason}")
         if f.pros:
             lines.append(f"      + {'; '.join(f.pros)}")

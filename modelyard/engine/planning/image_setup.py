@@ -56,7 +56,7 @@ def image_setup(plan: Plan, dataset_dir: Path, weights_dir: Path | None) -> Imag
     on_gpu = bool(gpus())
     typical = float(np.median(np.maximum(widths, heights))) if len(widths) else None
     return ImageSetup(size=image_size(widths, heights, on_gpu), on_gpu=on_gpu,
-                      weights={f.family.value: weights_source(f.family.value, weights_dir)
+                      weights={f.family: weights_source(f.family, weights_dir)
                                for f in plan.families},
                       typical_side=typical, weights_dir=weights_dir)
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from modelyard.engine.planning.family_notes import describe_families
 from modelyard.engine.planning.goal import GoalReading
-from modelyard.schemas import FAMILY_MAX_ROWS, METRICS_FOR_TASK, Plan, Profile
+from modelyard.engine.training import families
+from modelyard.schemas import METRICS_FOR_TASK, Plan, Profile
 
 # Keep the prompt within a small model's context: wide tables show their first columns.
 MAX_COLUMNS = 80
@@ -114,7 +115,8 @@ def _context(profile: Profile, *, budget_seconds: int, hardware: dict[str, Any],
         parts += ["## Sample rows",
                   "\n".join(json.dumps(r, default=str, ensure_ascii=False)
                             for r in sample_rows)]
-    slow = ", ".join(f"{f.value} (up to {n} rows)" for f, n in FAMILY_MAX_ROWS.items())
+    slow = ", ".join(f"{f.name} (up to {f.max_rows} rows)" for f in families.REGISTRY.values()
+                     if f.max_rows is not None and f.modality == "tabular")
     parts += ["## Time budget",
               f"{budget_seconds} seconds for the whole search and the final refit. Families "
               f"with a row limit: {slow}.",

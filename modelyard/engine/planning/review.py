@@ -34,9 +34,9 @@ from typing import Any
 from modelyard.engine.planning.explain import family_title
 from modelyard.engine.planning.family_notes import pros_cons
 from modelyard.engine.planning.goal import words
+from modelyard.engine.training import families as registry
 from modelyard.schemas import (
     ColumnKind,
-    Family,
     FamilyChoice,
     Metric,
     Plan,
@@ -45,9 +45,8 @@ from modelyard.schemas import (
     ValidationKind,
 )
 
-_FLEXIBLE = {"lightgbm", "xgboost", "hist_gradient_boosting", "random_forest",
-             "extra_trees", "mlp", "knn", "svm"}
-_STRONG = (Family.lightgbm, Family.xgboost)
+# Added when a run underfits: review policy (the families' facts are in the registry).
+_STRONG = ("lightgbm", "xgboost")
 MAX_BUDGET = 7 * 24 * 3600
 # Scores this good are rarely honest on real data.
 _TOO_GOOD = {Metric.roc_auc: 0.995, Metric.accuracy: 0.995, Metric.f1_macro: 0.995,
@@ -59,51 +58,23 @@ _PERFECT = {Metric.roc_auc: 1.0, Metric.accuracy: 1.0, Metric.f1_macro: 1.0, Met
             Metric.log_loss: 0.0, Metric.rmse: 0.0, Metric.mae: 0.0}
 
 
+def _flexible(family: str) -> bool:
+    return registry.known(family) and registry.get(family).flexible
+
+
 def hold_back(family: str, task: Task) -> str:
     """The settings of `family`'s search space that make it memorise less, in words."""
-    penalty = "smaller C" if task.is_classification else "larger alpha"
-    return {
-        "lightgbm": "fewer leaves (num_leaves), more rows per leaf (min_child_samples), "
-                    "stronger reg_lambda, and a lower learning_rate with more trees",
-        "xgboost": "shallower trees (max_depth), a larger min_child_weight, stronger "
-                   "reg_lambda, and a lower learning_rate with more trees",
-        "hist_gradient_boosting": "fewer leaves (max_leaf_nodes), more rows per leaf "
-                                  "(min_samples_leaf), a stronger l2_regularization, and a "
-                                  "lower learning_rate with more iterations",
-        "random_forest": "more rows per leaf (min_samples_leaf) and fewer columns per split "
-                         "(max_features)",
-        "extra_trees": "more rows per leaf (min_samples_leaf) and fewer columns per split "
-                       "(max_features)",
-        "knn": "more neighbours (n_neighbors) with uniform weights",
-        "svm": "a softer margin (smaller C) and a smoother boundary (smaller gamma)",
-        "mlp": "a stronger penalty (alpha) and smaller layers",
-        "linear": f"a stronger penalty ({penalty})",
-    }.get(family, "a simpler configuration")
-
-
-# For each family, the searched settings that hold it back and which way: "at most"
-# caps a setting that adds capacity, "at least" floors one that adds regularisation.
-_HOLD_BACK_LIMITS = {
-    "lightgbm": {"num_leaves": "at most", "min_child_samples": "at least",
-                 "reg_lambda": "at least"},
-    "xgboost": {"max_depth": "at most", "min_child_weight": "at least",
-                "reg_lambda": "at least"},
-    "hist_gradient_boosting": {"max_leaf_nodes": "at most", "min_samples_leaf": "at least",
-                               "l2_regularization": "at least"},
-    "random_forest": {"min_samples_leaf": "at least", "max_depth": "at most"},
-    "extra_trees": {"min_samples_leaf": "at least", "max_depth": "at most"},
-    "knn": {"n_neighbors": "at least"},
-    "svm": {"C": "at most", "gamma": "at most"},
-    "mlp": {"alpha": "at least"},
-    "linear": {"C": "at most", "alpha": "at least"},
-}
+    if not registry.known(family):
+        return "a simpler configuration"
+    return registry.get(family).hold_back_advice(task)
 
 
 def hold_back_limits(family: str, params: dict[str, Any]) -> dict[str, tuple]:
     """Search limits that keep `family` at or below the capacity of a trial that
     memorised (`params`): no more leaves than it had, no less regularisation."""
     limits: dict[str, tuple] = {}
-    for name, way in _HOLD_BACK_LIMITS.get(family, {}).items():
+    ways = registry.get(family).hold_back if registry.known(family) else {}
+    for name, way in ways.items():
         value = params.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue  # not searched, or searched as a choice
@@ -275,22 +246,22 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
         by_family.setdefault(t["family"], []).append(t)
 
     for choice in plan.families:
-        rows = by_family.get(choice.family.value, [])
+        rows = by_family.get(choice.family, [])
         failed = [t for t in rows if t["state"] == "failed"]
         if failed and not any(t["state"] == "complete" for t in rows):
             found.append(Finding(
                 "family_failed",
-                f"Every {family_title(choice.family.value)} trial failed "
+                f"Every {family_title(choice.family)} trial failed "
                 f"({len(failed)} of {len(rows)}), so it only used up time.",
-                failed[0].get("message") or "", subject=choice.family.value))
+                failed[0].get("message") or "", subject=choice.family))
 
     budget = float(run.get("budget_seconds") or plan.budget_seconds)
     started, finished = run.get("started_at"), run.get("finished_at")
     elapsed = (finished - started) if started and finished else None
     pruned = [t for t in singles if t["state"] == "pruned"]
-    never = [c.family.value for c in plan.families if c.family.value not in by_family]
-    below_cap = any(len(by_family.get(c.family.value, [])) < c.max_trials
-                    for c in plan.families if c.family is not Family.dummy)
+    never = [c.family for c in plan.families if c.family not in by_family]
+    below_cap = any(len(by_family.get(c.family, [])) < c.max_trials
+                    for c in plan.families if c.family != "dummy")
     late = _improved_late(metric, done)
     if status not in ("cancelled",) and (
             pruned or never or (elapsed is not None and elapsed >= 0.8 * budget
@@ -357,7 +328,7 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
                     "may not hold the answer.",
                     f"best {best['model']} {score:.6g}; dummy {base:.6g}"))
         linear = _best(metric, [t for t in done if t["family"] == "linear"])
-        flexible = _best(metric, [t for t in done if t["family"] in _FLEXIBLE])
+        flexible = _best(metric, [t for t in done if _flexible(t["family"])])
         spread = best.get("cv_std")
         if too_good:
             pass  # with a leak, the scores say nothing about fitting
@@ -407,11 +378,11 @@ def revise_by_rules(plan: Plan, profile: Profile,
 
     failed = {f.subject for f in findings if f.code == "family_failed"}
     if failed:
-        dead = [c.family for c in families if c.family.value in failed]
+        dead = [c.family for c in families if c.family in failed]
         kept = [c for c in families if c.family not in dead]
-        if any(c.family is not Family.dummy for c in kept):
+        if any(c.family != "dummy" for c in kept):
             families = kept
-            changes.append(f"Left out {', '.join(family_title(f.value) for f in dead)}: "
+            changes.append(f"Left out {', '.join(family_title(f) for f in dead)}: "
                            "every trial of it failed.")
     if codes & {"budget_short", "underfitting"}:
         new_budget = min(MAX_BUDGET, max(budget * 2, budget + 60))
@@ -431,7 +402,7 @@ def revise_by_rules(plan: Plan, profile: Profile,
                                              cons=cons, reason="Added after the review: "
                                              "boosted trees find patterns simpler models "
                                              "miss."))
-                changes.append(f"Added {family_title(family.value)}: the models tried so "
+                changes.append(f"Added {family_title(family)}: the models tried so "
                                "far barely beat the baseline.")
     validation = dict(raw["validation"])
     # Measured memorising names its family; the inferred kind (no train scores) does not.
@@ -445,25 +416,25 @@ def revise_by_rules(plan: Plan, profile: Profile,
                            f"{validation['n_splits']}: a steadier score on a small table.")
             validation["n_splits"] = 10
         for c in families:
-            if c.family.value in memorising:
-                advice = hold_back(c.family.value, plan.task)
+            if c.family in memorising:
+                advice = hold_back(c.family, plan.task)
                 c.reason = (f"Held back after the review, which found it memorising its "
                             f"training rows: {advice}.")
-                c.limits = {**c.limits, **limits.get(c.family.value, {})}
-                bounds = limits_in_words(limits.get(c.family.value, {}))
-                changes.append(f"{family_title(c.family.value)} scored "
-                               f"{memorising[c.family.value]}, so it memorises: "
+                c.limits = {**c.limits, **limits.get(c.family, {})}
+                bounds = limits_in_words(limits.get(c.family, {}))
+                changes.append(f"{family_title(c.family)} scored "
+                               f"{memorising[c.family]}, so it memorises: "
                                + (f"its search now keeps {bounds}." if bounds else
                                   f"its note in the plan now names what holds it back — "
                                   f"{advice}."))
-            elif (not memorising and c.family.value in _FLEXIBLE and c.max_trials > 20):
-                changes.append(f"{family_title(c.family.value)} tries at most 20 "
+            elif (not memorising and _flexible(c.family) and c.max_trials > 20):
+                changes.append(f"{family_title(c.family)} tries at most 20 "
                                f"configurations instead of {c.max_trials}: fewer chances to "
                                "look good by luck.")
                 c.max_trials = 20
-        if tabular and Family.linear not in {c.family for c in families}:
-            pros, cons = pros_cons(Family.linear, profile)
-            families.append(FamilyChoice(family=Family.linear, max_trials=20, pros=pros,
+        if tabular and "linear" not in {c.family for c in families}:
+            pros, cons = pros_cons("linear", profile)
+            families.append(FamilyChoice(family="linear", max_trials=20, pros=pros,
                                          cons=cons, reason="Added after the review: a "
                                          "simple model overfits least."))
             changes.append("Added the linear model: simple models overfit least.")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from modelyard.engine.errors import PlanError
 from modelyard.engine.intake.target import CHOSEN, task_for
 from modelyard.engine.planning.family_notes import pros_cons
+from modelyard.engine.training import families
 from modelyard.schemas import (
     ColumnKind,
     ColumnRole,
-    Family,
     FamilyChoice,
     Metric,
     Plan,
@@ -41,26 +41,19 @@ TFIDF_PER_CHAR = 2.5
 _UNUSED_KINDS = {ColumnKind.id: "an identifier", ColumnKind.constant: "constant"}
 
 
-# Families by the largest data set (rows) each is worth trying on: slower or weaker
-# families are left out where they would only eat the budget.
-_FAMILY_RULES: list[tuple[Family, int, int, str]] = [
-    (Family.dummy, 1, 10**12,
-     "A baseline that ignores the features: any real model must beat it."),
-    (Family.linear, 30, 10**12,
-     "Fast and easy to explain; strong when effects add up simply."),
-    (Family.lightgbm, 300, 10**12,
-     "Gradient-boosted trees: usually the most accurate on tables; handles missing values "
-     "and categories natively."),
-    (Family.xgboost, 300, 10**12,
-     "Another strong gradient-boosting library; often close to LightGBM, sometimes better."),
-    (Family.random_forest, 50, 10**12,
-     "Many independent trees: robust with little tuning, rarely the worst."),
-    (Family.extra_trees, 50, 10**12,
-     "Randomised trees: fast, and a useful different opinion for the ensemble."),
-    (Family.knn, 30, 20_000,
-     "Predicts from the most similar rows; simple, good on small, smooth data."),
-    (Family.svm, 30, 3_000,
-     "Support-vector machine: strong on small data sets with clear margins."),
+# Which families the rule planner tries, with how many trials, up to the largest data set
+# (rows) each is worth trying on: planning policy, not a family fact (a family's own
+# `max_rows` is the most it can finish on; here slower or weaker families are left out
+# sooner, where they would only eat the budget). The reasons are the families' own words.
+_FAMILY_RULES: list[tuple[str, int, int]] = [
+    ("dummy", 1, 10**12),
+    ("linear", 30, 10**12),
+    ("lightgbm", 300, 10**12),
+    ("xgboost", 300, 10**12),
+    ("random_forest", 50, 10**12),
+    ("extra_trees", 50, 10**12),
+    ("knn", 30, 20_000),
+    ("svm", 30, 3_000),
 ]
 
 
@@ -92,12 +85,12 @@ def folds_for(profile: Profile, target: str, budget_seconds: int) -> int:
 
 def choose_families(n_rows: int, profile: Profile | None = None) -> list[FamilyChoice]:
     chosen = []
-    for f, trials, max_rows, reason in _FAMILY_RULES:
+    for f, trials, max_rows in _FAMILY_RULES:
         if n_rows > max_rows:
             continue
         pros, cons = pros_cons(f, profile) if profile is not None else ([], [])
-        chosen.append(FamilyChoice(family=f, max_trials=trials, reason=reason, pros=pros,
-                                   cons=cons))
+        chosen.append(FamilyChoice(family=f, max_trials=trials, reason=families.get(f).why,
+                                   pros=pros, cons=cons))
     return chosen
 
 

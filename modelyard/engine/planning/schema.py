@@ -13,8 +13,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from modelyard.engine.training import families
+from modelyard.engine.training.families import Family
 from modelyard.schemas import (
-    Family,
     FamilyChoice,
     Metric,
     Plan,
@@ -124,7 +125,7 @@ def draft_schema(column_names: list[str] | None = None) -> dict[str, Any]:
                                       "description": props["validation_column"]["description"]}
     # The language model plans tables: image families are for the image planner.
     family = schema["properties"]["families"]["items"]["properties"]["family"]
-    family["enum"] = [f.value for f in Family if not f.is_image]
+    family["enum"] = families.named("tabular")
     return schema
 
 
@@ -142,7 +143,7 @@ def to_plan(draft: PlanDraft, *, dataset_id: str, budget_seconds: int, seed: int
         task=draft.task,
         metric=draft.metric,
         validation=validation,
-        families=[FamilyChoice(family=f.family, max_trials=f.max_trials, reason=f.reason,
+        families=[FamilyChoice(family=str(f.family), max_trials=f.max_trials, reason=f.reason,
                                pros=f.pros, cons=f.cons) for f in draft.families],
         excluded_columns=draft.excluded_columns,
         budget_seconds=budget_seconds,
@@ -169,7 +170,7 @@ def from_plan(plan: Plan) -> dict[str, Any]:
         "validation_reason": r.get("validation", ""),
         "excluded_columns": plan.excluded_columns,
         "excluded_reason": r.get("excluded_columns", ""),
-        "families": [{"family": f.family.value, "max_trials": min(200, f.max_trials),
+        "families": [{"family": f.family, "max_trials": min(200, f.max_trials),
                       "reason": f.reason, "pros": f.pros[:3], "cons": f.cons[:3]}
                      for f in plan.families[:MAX_FAMILIES]],
         "rationale": plan.rationale,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from modelyard.engine.errors import BadInputError
+from modelyard.engine.training import families
 from modelyard.engine.training.bundle import Predictor
 from modelyard.engine.training.ensemble import WeightedEnsemble
 from modelyard.engine.training.evaluate import predict_matrix
@@ -20,7 +21,14 @@ from modelyard.engine.training.metrics import score
 from modelyard.engine.training.preprocess import DateParts, NativeFrame
 from modelyard.schemas import Metric
 
-CONTRIBUTION_FAMILIES = ("lightgbm", "xgboost", "linear")
+
+def _explains_rows(family: str | None) -> bool:
+    return families.known(family or "") and families.get(family).explains_rows
+
+
+def _explainers() -> str:
+    """The families that give per-row contributions, for people: "A, B, C"."""
+    return ", ".join(f.title for f in families.REGISTRY.values() if f.explains_rows)
 
 
 # -- from prepared features back to the columns -----------------------------------------------
@@ -71,18 +79,13 @@ def model_importance(predictor: Predictor) -> pd.DataFrame | None:
     if isinstance(pipeline, WeightedEnsemble):
         return None
     model = pipeline.named_steps["model"]
-    family = predictor.meta.get("family")
-    if family == "lightgbm":
-        raw = model.booster_.feature_importance(importance_type="gain")
-        kind = "gain (LightGBM)"
-    elif hasattr(model, "feature_importances_"):
-        raw = np.asarray(model.feature_importances_)
-        kind = "gain (XGBoost)" if family == "xgboost" else "impurity decrease"
-    elif family == "linear" and hasattr(model, "coef_"):
-        raw = np.abs(np.atleast_2d(model.coef_)).mean(axis=0)
-        kind = "|coefficient| on standardised features"
-    else:
+    family = predictor.meta.get("family") or ""
+    if not families.known(family):
         return None
+    found = families.get(family).own_importance(model)
+    if found is None:
+        return None
+    raw, kind = found
     per_column = _by_column(np.asarray(raw, dtype=float), source_columns(pipeline))
     total = per_column.sum()
     if not np.isfinite(total) or total <= 0:
@@ -152,15 +155,16 @@ def _explainable(predictor: Predictor) -> tuple[Any, str, str]:
         ranked = sorted(zip(members, pipeline.members, pipeline.weights, strict=True),
                         key=lambda m: -m[2])
         for member, fitted, weight in ranked:
-            if member["family"] in CONTRIBUTION_FAMILIES:
+            if _explains_rows(member["family"]):
                 return fitted, member["family"], (f"its {member['model']} member "
                                                   f"(weight {weight:.2f} of the blend)")
-        raise BadInputError("Per-row contributions need a LightGBM, XGBoost or linear model; "
-                            "this blend has none.", "Use the feature importance instead.")
+        raise BadInputError(f"Per-row contributions need one of these models: "
+                            f"{_explainers()}; this blend has none.",
+                            "Use the feature importance instead.")
     family = meta.get("family")
-    if family not in CONTRIBUTION_FAMILIES:
-        raise BadInputError(f"Per-row contributions are available for LightGBM, XGBoost and "
-                            f"linear models; the winner is a {family} model.",
+    if not _explains_rows(family):
+        raise BadInputError(f"Per-row contributions are available for these models: "
+                            f"{_explainers()}; the winner is a {family} model.",
                             "Use the feature importance instead.")
     return pipeline, family, f"the winner, {meta.get('model')}"
 
@@ -176,20 +180,7 @@ def contributions(predictor: Predictor, row: pd.DataFrame,
     prepared = pipeline[:-1].transform(X)
     model = pipeline.named_steps["model"]
     n_out = len(classes) if len(classes) > 2 else 1
-    if family == "lightgbm":
-        raw = np.asarray(model.booster_.predict(prepared, pred_contrib=True))[0]
-        per_class = raw.reshape(n_out, -1)
-    elif family == "xgboost":
-        import xgboost as xgb
-
-        matrix = xgb.DMatrix(prepared, enable_categorical=True)
-        raw = np.asarray(model.get_booster().predict(matrix, pred_contribs=True))[0]
-        per_class = raw.reshape(n_out, -1)
-    else:
-        x = np.asarray(prepared, dtype=float)[0]
-        coef = np.atleast_2d(model.coef_)
-        intercept = np.atleast_1d(model.intercept_)
-        per_class = np.column_stack([coef * x, intercept])
+    per_class = families.get(family).row_contributions(model, prepared, n_out)
     if classes:
         proba = predict_matrix(predictor.pipeline, X, True, len(classes))[0]
         k = classes.index(class_label) if class_label is not None else int(proba.argmax())

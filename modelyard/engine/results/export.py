@@ -28,6 +28,7 @@ import polars as pl
 
 from modelyard.engine.errors import BadInputError
 from modelyard.engine.results.artifacts import RunResult
+from modelyard.engine.training import families as registry
 from modelyard.engine.training.bundle import BUNDLE_FORMAT, package_versions
 from modelyard.engine.training.ensemble import WeightedEnsemble
 from modelyard.engine.training.preprocess import NativeFrame
@@ -35,7 +36,6 @@ from modelyard.storage.files import write_json_atomic
 
 # Which pip package each recorded version belongs to, and when it is needed.
 _ALWAYS = ("modelyard", "scikit-learn", "numpy", "pandas", "polars", "pyarrow", "joblib")
-_BY_FAMILY = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
 _IMAGE = ("modelyard", "torch", "timm", "numpy", "pandas", "pillow")
 
 
@@ -58,7 +58,8 @@ def requirements(meta: dict[str, Any]) -> str:
     if meta.get("kind") == "image":
         names = list(_IMAGE)
     else:
-        names = list(_ALWAYS) + sorted(_BY_FAMILY[f] for f in _families(meta) if f in _BY_FAMILY)
+        extra = {p for f in _families(meta) if registry.known(f) for p in registry.get(f).packages}
+        names = list(_ALWAYS) + sorted(extra)
     lines = [f"# Python {versions.get('python', '3.11')}; versions as trained. modelyard "
              "provides the preprocessing classes inside the pipeline."]
     for name in names:

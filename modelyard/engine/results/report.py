@@ -314,7 +314,7 @@ def _plan(result: RunResult) -> list[Block]:
     blocks.append(Block("table", columns=["choice", "value", "why"],
                         rows=[[i.label, i.value, i.why] for i in card(plan, setup)]))
     blocks.append(Block("table", columns=["model family", "trials at most", "why"], rows=[
-        [family_title(f.family.value), f.max_trials, f.reason] for f in plan.families]))
+        [family_title(f.family), f.max_trials, f.reason] for f in plan.families]))
     if plan.rationale:
         blocks.append(Block("p", plan.rationale))
     return blocks

@@ -74,26 +74,6 @@ def distributions(space: Space) -> dict[str, optuna.distributions.BaseDistributi
     return out
 
 
-def plan_limit_problems(plan, n_rows: int, n_classes: int) -> list[str]:
-    """What is wrong with the search limits a Plan sets, in words; empty when nothing."""
-    from modelyard.engine.training import families
-    from modelyard.engine.training.families.base import FitContext
-
-    ctx = FitContext(task=plan.task, n_rows=n_rows, n_classes=n_classes, n_jobs=1,
-                     seed=plan.seed)
-    problems = []
-    for choice in plan.families:
-        if not choice.limits:
-            continue
-        if choice.family.is_image:
-            problems.append(f"{choice.family.value} takes no search limits")
-            continue
-        space = families.get(choice.family).search_space(ctx)
-        problems += [f"limits of {choice.family.value}: {p}"
-                     for p in limit_problems(space, choice.limits)]
-    return problems
-
-
 def clip(params: dict[str, Any], space: Space) -> dict[str, Any] | None:
     """`params` with every searched number kept inside `space` (Optuna would replay one
     outside it, past the Plan's limits); None if a setting is missing or a choice is not

@@ -190,7 +190,7 @@ class Trainer:
         # Fold-wise reports: prune after the second fold at the earliest, once five
         # trials of this family give a median to compare with.
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
-        study = optuna.create_study(study_name=choice.family.value, storage=self.storage,
+        study = optuna.create_study(study_name=choice.family, storage=self.storage,
                                     direction=direction, sampler=sampler, pruner=pruner,
                                     load_if_exists=True)
         family = families.get(choice.family)
@@ -201,7 +201,7 @@ class Trainer:
         return study
 
     def run(self) -> Best:
-        active = {c.family.value: (c, self._study(c, i))
+        active = {c.family: (c, self._study(c, i))
                   for i, c in enumerate(self.plan.families)}
         running: dict[Future, str] = {}
         try:
@@ -354,7 +354,7 @@ class Trainer:
                 or failed >= MAX_FAILURES:
             return False
         # Do not start a trial that, judged by this family's last ones, cannot finish.
-        durations = self.family_seconds.get(choice.family.value)
+        durations = self.family_seconds.get(choice.family)
         return not durations or min(durations[-3:]) <= remaining
 
     def _one_trial(self, choice: FamilyChoice, study: optuna.Study) -> None:

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from modelyard.engine.errors import ModelyardError
+from modelyard.engine.errors import ModelyardError, PlanError
+from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.training import families
 from modelyard.engine.training.bundle import Predictor, package_versions, save_bundle
 from modelyard.engine.training.cv import make_splits
@@ -136,6 +137,10 @@ def train(folder: RunFolder) -> None:
                   versions=package_versions(), hardware=hardware())
     journal.emit("status", "started", status="running")
     try:
+        # The one plan check again: a Plan that does not pass never trains, whoever wrote it.
+        if problems := plan_problems(plan, profile):
+            raise PlanError("The plan does not fit the data: " + "; ".join(problems) + ".",
+                            "Edit the plan and approve it again.")
         if (dataset_dir / "manifest.parquet").exists():
             return _finish_images(folder, plan, record, journal, started, dataset_dir)
         data = load_training_data(dataset_dir, plan, profile)

@@ -1,4 +1,6 @@
-"""The timm backbones a Plan may choose, and where their pretrained weights come from.
+"""Where the timm backbones' pretrained weights come from, and the networks themselves.
+The backbones a Plan may choose are families in the registry
+(`engine/training/families/images.py`), with their words and sizes.
 
 Weights are never downloaded. They are loaded from `$MODELYARD_HOME/weights/<name>.*`
 when such a file exists, else from an existing Hugging Face or torch hub cache, else the
@@ -8,27 +10,10 @@ network starts from random weights (and the Run says so).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from modelyard.engine.vision import require_torch
 
-
-@dataclass(frozen=True)
-class Backbone:
-    name: str  # timm model name
-    params_m: float  # millions of parameters, for the plan's reasons
-    blurb: str
-
-
-BACKBONES = {
-    b.name: b for b in (
-        Backbone("resnet18", 11.7, "a classic, fast residual network"),
-        Backbone("efficientnet_b0", 5.3, "small and accurate; slower per image on a CPU"),
-        Backbone("convnext_nano", 15.6, "a modern convolutional network; strongest with "
-                                        "pretrained weights"),
-    )
-}
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 
 

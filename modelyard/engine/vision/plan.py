@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from modelyard.engine.errors import PlanError
 from modelyard.engine.system import gpus
-from modelyard.schemas import Family, FamilyChoice, Metric, Plan, Profile, Task, Validation
+from modelyard.engine.training import families
+from modelyard.schemas import FamilyChoice, Metric, Plan, Profile, Task, Validation
+
+# The backbones tried on every machine, and those added when a GPU makes them affordable.
+ALWAYS = ("resnet18",)
+WITH_GPU = ("efficientnet_b0", "convnext_nano")
 
 
 def image_plan(profile: Profile, dataset_id: str, *, budget_seconds: int = 300,
@@ -18,15 +23,9 @@ def image_plan(profile: Profile, dataset_id: str, *, budget_seconds: int = 300,
                         "Add images of at least one more class.")
     task = Task.binary if label.n_distinct == 2 else Task.multiclass
     on_gpu = bool(gpus())
-    families = [FamilyChoice(family=Family.resnet18, max_trials=20,
-                             reason="A classic, fast residual network; a safe first choice.")]
-    if on_gpu:
-        families += [
-            FamilyChoice(family=Family.efficientnet_b0, max_trials=20,
-                         reason="Small and accurate; worth it with a GPU."),
-            FamilyChoice(family=Family.convnext_nano, max_trials=20,
-                         reason="A modern network; strongest with pretrained weights."),
-        ]
+    chosen = ALWAYS + (WITH_GPU if on_gpu else ())
+    choices = [FamilyChoice(family=name, max_trials=20, reason=families.get(name).why)
+               for name in chosen]
     where = "the GPU" if on_gpu else "the CPU (small images and a small network)"
     rationale = (
         f"The images are sorted into {label.n_distinct} classes, so this is an image "
@@ -37,5 +36,5 @@ def image_plan(profile: Profile, dataset_id: str, *, budget_seconds: int = 300,
         f"{budget_seconds} seconds and keeps the best network.")
     return Plan(dataset_id=dataset_id, target="label", task=task, metric=Metric.accuracy,
                 validation=Validation(kind="holdout", holdout_fraction=0.2),
-                families=families, budget_seconds=budget_seconds, seed=seed,
+                families=choices, budget_seconds=budget_seconds, seed=seed,
                 rationale=rationale)

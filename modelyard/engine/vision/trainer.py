@@ -102,7 +102,7 @@ class ImageSearch:
                                  f"validation images at {self.size}×{self.size}, "
                                  f"{len(self.classes)} classes, on {self.device}")
         self._resume_unfinished()
-        studies = {c.family.value: (c, self._study(c.family.value, i))
+        studies = {c.family: (c, self._study(c.family, i))
                    for i, c in enumerate(self.plan.families)}
         untried = [n for n, (_, s) in studies.items() if not s.trials or
                    all(t.state is TrialState.WAITING for t in s.trials)]

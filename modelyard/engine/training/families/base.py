@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from modelyard.schemas import Task
+from modelyard.schemas import Profile, Task
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,16 @@ def columns(ctx: FitContext, data_bytes: int) -> int:
     return max(1, data_bytes // max(1, 8 * ctx.n_rows))
 
 
+def tree_pros_cons(family: ModelFamily, profile: Profile) -> tuple[list[str], list[str]]:
+    """A tree family's words for this data: trees cope with gaps, and overfit small tables."""
+    pros, cons = list(family.pros), list(family.cons)
+    if any(c.n_missing for c in profile.columns):
+        pros.append("copes with the missing values in this data")
+    if profile.n_rows < 500:
+        cons.append(f"can overfit a small table ({profile.n_rows} rows)")
+    return pros[:3], cons[:3]
+
+
 @dataclass(frozen=True)
 class FitContext:
     """What a family may know when building an estimator."""
@@ -75,7 +85,10 @@ class FitContext:
 
 
 class ModelFamily(ABC):
-    """One pluggable family: a search space, its defaults, and an estimator factory.
+    """One pluggable family: every fact about it, a search space, its defaults, and an
+    estimator factory. Nothing outside the family's module is keyed by its name: the
+    planners, the review, the plan check, the explanations and the export read these
+    attributes from the registry, and the contract suite fails when one is missing.
 
     `preprocessing` names what the features need before the estimator:
     "scaled" (impute, scale, one-hot), "native" (categories as pandas categories,
@@ -84,8 +97,38 @@ class ModelFamily(ABC):
     and every trial of that kind reuses it (`folds.py`).
     """
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # the registered name a Plan uses: lowercase, digits, underscores
     preprocessing: ClassVar[str] = "scaled"
+    modality: ClassVar[str] = "tabular"  # the kind of data set it trains on: tabular, image
+    # Words for people: a title, then what it is, how fast, how accurate, how explainable
+    # and how hungry for memory it is (the prompt and the plan card), and one sentence a
+    # plan gives as its reason to choose the family.
+    title: ClassVar[str]
+    summary: ClassVar[str]
+    speed: ClassVar[str]
+    accuracy: ClassVar[str]
+    interpretability: ClassVar[str]
+    memory: ClassVar[str]
+    why: ClassVar[str]
+    # Its strengths and weaknesses whatever the data (`pros_cons` adds data-specific ones).
+    pros: ClassVar[tuple[str, ...]]
+    cons: ClassVar[tuple[str, ...]]
+    # The most rows it can finish on: its cost grows too fast beyond (None: no limit).
+    max_rows: ClassVar[int | None] = None
+    # Whether it can learn far more than a linear model (and so overfit): the review
+    # trims the search of flexible families when a run overfits.
+    flexible: ClassVar[bool] = False
+    # The searched settings a review may limit to hold it back when it memorises, and
+    # which way: "at most" caps a setting that adds capacity, "at least" floors one that
+    # adds regularisation; and what holds it back, in words.
+    hold_back: ClassVar[dict[str, str]] = {}
+    hold_back_words: ClassVar[str] = "a simpler configuration"
+    # Whether a fitted model gives per-row contributions (`row_contributions`).
+    explains_rows: ClassVar[bool] = False
+    # Whether its search takes a Plan's `limits` (the image search does not).
+    takes_limits: ClassVar[bool] = True
+    # pip packages a bundle of it needs beyond scikit-learn and the data libraries.
+    packages: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def search_space(self, ctx: FitContext) -> Space:
@@ -113,3 +156,23 @@ class ModelFamily(ABC):
         """Extra arguments for `fit` during the search: a family that can stop mid-fit
         returns the hook that stops it at `deadline` (raising `OutOfTime`)."""
         return {}
+
+    def hold_back_advice(self, task: Task) -> str:
+        """What makes it memorise less, in words (for the review and its prompt)."""
+        return self.hold_back_words
+
+    def pros_cons(self, profile: Profile) -> tuple[list[str], list[str]]:
+        """Its strengths and weaknesses for this data, at most three of each."""
+        return list(self.pros)[:3], list(self.cons)[:3]
+
+    def own_importance(self, model: Any) -> tuple[Any, str] | None:
+        """The fitted model's own importance per prepared feature and what it measures;
+        None when it has none."""
+        raw = getattr(model, "feature_importances_", None)
+        return None if raw is None else (raw, "impurity decrease")
+
+    def row_contributions(self, model: Any, prepared: Any, n_out: int) -> Any:
+        """Per-output contributions of each prepared feature to the first row's raw
+        prediction, the bias last: shape (n_out, n_features + 1). Only where
+        `explains_rows` is true."""
+        raise NotImplementedError(f"{self.name} gives no per-row contributions")

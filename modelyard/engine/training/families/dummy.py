@@ -10,6 +10,15 @@ from modelyard.engine.training.families.base import FitContext, ModelFamily, Spa
 class Dummy(ModelFamily):
     name = "dummy"
     preprocessing = "none"  # it ignores the features: preparing them would be wasted time
+    title = "Baseline"
+    summary = "predicts the most common class or the average"
+    speed = "instant"
+    accuracy = "the score to beat"
+    interpretability = "trivial"
+    memory = "tiny"
+    why = "A baseline that ignores the features: any real model must beat it."
+    pros = ("instant", "shows the score any real model must beat")
+    cons = ("ignores every feature",)
 
     def search_space(self, ctx: FitContext) -> Space:
         return {}

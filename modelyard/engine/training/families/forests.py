@@ -19,12 +19,21 @@ from modelyard.engine.training.families.base import (
     Space,
     class_weight,
     shrink,
+    tree_pros_cons,
     without,
 )
 
 
 class _Forest(ModelFamily):
     preprocessing = "ordinal"
+    interpretability = "medium: feature importances"
+    memory = "large"
+    pros = ("robust with little tuning",)
+    cons = ("large in memory: hundreds of deep trees",)
+    flexible = True
+    hold_back = {"min_samples_leaf": "at least"}
+    hold_back_words = ("more rows per leaf (min_samples_leaf) and fewer columns per split "
+                       "(max_features)")
     classifier: type
     regressor: type
 
@@ -54,6 +63,9 @@ class _Forest(ModelFamily):
         # Half the trees, each with at least twice the rows per leaf: about a quarter.
         return shrink(params, self.search_space(ctx), n_estimators=0.5, min_samples_leaf=2)
 
+    def pros_cons(self, profile):
+        return tree_pros_cons(self, profile)
+
     def build(self, params: dict, ctx: FitContext):
         if ctx.task.is_classification:
             return self.classifier(**without(params, "class_weight"),
@@ -64,11 +76,21 @@ class _Forest(ModelFamily):
 
 class RandomForest(_Forest):
     name = "random_forest"
+    title = "Random forest"
+    summary = "many independent deep trees, averaged"
+    speed = "moderate"
+    accuracy = "robust, rarely the worst"
+    why = "Many independent trees: robust with little tuning, rarely the worst."
     classifier = RandomForestClassifier
     regressor = RandomForestRegressor
 
 
 class ExtraTrees(_Forest):
     name = "extra_trees"
+    title = "Extra trees"
+    summary = "many randomised trees, averaged"
+    speed = "fast"
+    accuracy = "a useful second opinion for the ensemble"
+    why = "Randomised trees: fast, and a useful different opinion for the ensemble."
     classifier = ExtraTreesClassifier
     regressor = ExtraTreesRegressor

@@ -12,12 +12,31 @@ from modelyard.engine.training.families.base import (
     Space,
     columns,
     shrink,
+    tree_pros_cons,
 )
 
 
 class HistGradientBoosting(ModelFamily):
     name = "hist_gradient_boosting"
     preprocessing = "ordinal"
+    title = "Histogram gradient boosting"
+    summary = "scikit-learn's gradient-boosted trees"
+    speed = "fast"
+    accuracy = "close to LightGBM"
+    interpretability = "medium: feature importances"
+    memory = "moderate"
+    why = "scikit-learn's own gradient-boosted trees: fast, with missing values built in."
+    pros = ("usually the most accurate family on tables",)
+    cons = ("harder to explain than a linear model",)
+    flexible = True
+    hold_back = {"max_leaf_nodes": "at most", "min_samples_leaf": "at least",
+                 "l2_regularization": "at least"}
+    hold_back_words = ("fewer leaves (max_leaf_nodes), more rows per leaf (min_samples_leaf), "
+                       "a stronger l2_regularization, and a lower learning_rate with more "
+                       "iterations")
+
+    def pros_cons(self, profile):
+        return tree_pros_cons(self, profile)
 
     def search_space(self, ctx: FitContext) -> Space:
         return {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from modelyard.engine.training.families.base import (
     CLASS_WEIGHT,
     FitContext,
@@ -14,6 +16,7 @@ from modelyard.engine.training.families.base import (
     class_weight,
     columns,
     shrink,
+    tree_pros_cons,
     without,
 )
 
@@ -21,6 +24,33 @@ from modelyard.engine.training.families.base import (
 class LightGBM(ModelFamily):
     name = "lightgbm"
     preprocessing = "native"
+    title = "LightGBM"
+    summary = "gradient-boosted decision trees"
+    speed = "fast, even on large tables"
+    accuracy = "usually the best on tables"
+    interpretability = "medium: feature importances"
+    memory = "moderate"
+    why = ("Gradient-boosted trees: usually the most accurate on tables; handles missing "
+           "values and categories natively.")
+    pros = ("usually the most accurate family on tables",)
+    cons = ("harder to explain than a linear model",)
+    flexible = True
+    hold_back = {"num_leaves": "at most", "min_child_samples": "at least",
+                 "reg_lambda": "at least"}
+    hold_back_words = ("fewer leaves (num_leaves), more rows per leaf (min_child_samples), "
+                       "stronger reg_lambda, and a lower learning_rate with more trees")
+    explains_rows = True
+    packages = ("lightgbm",)
+
+    def pros_cons(self, profile):
+        return tree_pros_cons(self, profile)
+
+    def own_importance(self, model):
+        return model.booster_.feature_importance(importance_type="gain"), "gain (LightGBM)"
+
+    def row_contributions(self, model, prepared, n_out: int):
+        raw = np.asarray(model.booster_.predict(prepared, pred_contrib=True))[0]
+        return raw.reshape(n_out, -1)
 
     def search_space(self, ctx: FitContext) -> Space:
         weights = {"class_weight": CLASS_WEIGHT} if ctx.task.is_classification else {}

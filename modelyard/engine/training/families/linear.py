@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from modelyard.engine.training.families.base import (
@@ -12,11 +13,46 @@ from modelyard.engine.training.families.base import (
     Space,
     class_weight,
 )
+from modelyard.schemas import ColumnKind, Profile, Task
 
 
 class Linear(ModelFamily):
     name = "linear"
     preprocessing = "scaled"
+    title = "Linear model"
+    summary = "adds up one weight per feature"
+    speed = "fast"
+    accuracy = "good when effects add up simply"
+    interpretability = "high: one weight per feature"
+    memory = "small"
+    why = "Fast and easy to explain; strong when effects add up simply."
+    pros = ("fast to train and to predict", "easy to explain: one weight per feature")
+    cons = ("misses interactions and curved effects",)
+    # C is searched for classification, alpha for regression.
+    hold_back = {"C": "at most", "alpha": "at least"}
+    explains_rows = True
+
+    def hold_back_advice(self, task: Task) -> str:
+        return f"a stronger penalty ({'smaller C' if task.is_classification else 'larger alpha'})"
+
+    def pros_cons(self, profile: Profile) -> tuple[list[str], list[str]]:
+        pros, cons = list(self.pros), list(self.cons)
+        if any(c.kind is ColumnKind.categorical for c in profile.columns):
+            cons.append("turns each category into its own column")
+        return pros[:3], cons[:3]
+
+    def own_importance(self, model):
+        if not hasattr(model, "coef_"):
+            return None
+        return (np.abs(np.atleast_2d(model.coef_)).mean(axis=0),
+                "|coefficient| on standardised features")
+
+    def row_contributions(self, model, prepared, n_out: int):
+        # Coefficient × value on the prepared (standardised) features, the intercept last.
+        x = np.asarray(prepared, dtype=float)[0]
+        coef = np.atleast_2d(model.coef_)
+        intercept = np.atleast_1d(model.intercept_)
+        return np.column_stack([coef * x, intercept])
 
     def search_space(self, ctx: FitContext) -> Space:
         if ctx.task.is_classification:

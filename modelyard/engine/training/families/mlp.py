@@ -20,6 +20,18 @@ _BY_WIDTH = sorted(_LAYERS, key=lambda k: sum(_LAYERS[k]))
 class MLP(ModelFamily):
     name = "mlp"
     preprocessing = "scaled"
+    title = "Neural network (MLP)"
+    summary = "layers of learned weights"
+    speed = "moderate"
+    accuracy = "can learn curved effects, needs data"
+    interpretability = "low"
+    memory = "moderate"
+    why = "A small neural network: can learn curved effects when there is enough data."
+    pros = ("can learn curved effects and interactions",)
+    cons = ("needs more data and tuning than trees", "hard to explain")
+    flexible = True
+    hold_back = {"alpha": "at least"}
+    hold_back_words = "a stronger penalty (alpha) and smaller layers"
 
     def search_space(self, ctx: FitContext) -> Space:
         return {"layers": Choice(tuple(_LAYERS)), "alpha": Float(1e-6, 1e-1, log=True),

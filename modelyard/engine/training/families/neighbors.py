@@ -14,11 +14,31 @@ from modelyard.engine.training.families.base import (
     ModelFamily,
     Space,
 )
+from modelyard.schemas import Profile
 
 
 class KNearestNeighbors(ModelFamily):
     name = "knn"
     preprocessing = "scaled"
+    title = "Nearest neighbours"
+    summary = "predicts from the most similar rows"
+    speed = "no training, slow predictions on big tables"
+    accuracy = "good on small, smooth data"
+    interpretability = "high: shows the similar rows"
+    memory = "keeps every training row"
+    why = "Predicts from the most similar rows; simple, good on small, smooth data."
+    pros = ("simple: predicts from the most similar rows", "no training time")
+    cons = ("compares each prediction against every training row",)
+    max_rows = 200_000
+    flexible = True
+    hold_back = {"n_neighbors": "at least"}
+    hold_back_words = "more neighbours (n_neighbors) with uniform weights"
+
+    def pros_cons(self, profile: Profile) -> tuple[list[str], list[str]]:
+        cons = [f"each prediction compares against all {profile.n_rows} rows"]
+        if len(profile.columns) > 30:
+            cons.append("weak when there are many columns")
+        return list(self.pros), cons
 
     def search_space(self, ctx: FitContext) -> Space:
         return {"n_neighbors": Int(1, 100, log=True), "weights": Choice(("uniform", "distance")),
@@ -35,6 +55,23 @@ class KNearestNeighbors(ModelFamily):
 class SupportVectorMachine(ModelFamily):
     name = "svm"
     preprocessing = "scaled"
+    title = "Support-vector machine"
+    summary = "finds the widest margin between classes"
+    speed = "slow beyond a few thousand rows"
+    accuracy = "strong on small data"
+    interpretability = "low"
+    memory = "grows with the square of the rows"
+    why = "Support-vector machine: strong on small data sets with clear margins."
+    pros = ("strong on small data sets with clear margins",)
+    cons = ("training time grows with the square of the rows", "hard to explain")
+    max_rows = 20_000
+    flexible = True
+    hold_back = {"C": "at most", "gamma": "at most"}
+    hold_back_words = "a softer margin (smaller C) and a smoother boundary (smaller gamma)"
+
+    def pros_cons(self, profile: Profile) -> tuple[list[str], list[str]]:
+        return list(self.pros), [f"training time grows with the square of the rows "
+                                 f"({profile.n_rows} here)", "hard to explain"]
 
     def search_space(self, ctx: FitContext) -> Space:
         return {"C": Float(1e-3, 1e3, log=True), "gamma": Float(1e-4, 1.0, log=True)}

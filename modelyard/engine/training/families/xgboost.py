@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+
 from modelyard.engine.training.families.base import (
     FitContext,
     Float,
@@ -12,6 +14,7 @@ from modelyard.engine.training.families.base import (
     Space,
     columns,
     shrink,
+    tree_pros_cons,
 )
 
 
@@ -25,6 +28,39 @@ def _cuda_available() -> bool:
 class XGBoost(ModelFamily):
     name = "xgboost"
     preprocessing = "native"
+    title = "XGBoost"
+    summary = "gradient-boosted decision trees"
+    speed = "moderate"
+    accuracy = "usually among the best on tables"
+    interpretability = "medium: feature importances"
+    memory = "moderate"
+    why = "Another strong gradient-boosting library; often close to LightGBM, sometimes better."
+    pros = ("usually the most accurate family on tables",)
+    cons = ("harder to explain than a linear model",)
+    flexible = True
+    hold_back = {"max_depth": "at most", "min_child_weight": "at least",
+                 "reg_lambda": "at least"}
+    hold_back_words = ("shallower trees (max_depth), a larger min_child_weight, stronger "
+                       "reg_lambda, and a lower learning_rate with more trees")
+    explains_rows = True
+    packages = ("xgboost",)
+
+    def pros_cons(self, profile):
+        pros, cons = tree_pros_cons(self, profile)
+        if profile.n_rows > 100_000:
+            cons = [*cons, f"slower than LightGBM on {profile.n_rows} rows"][:3]
+        return pros, cons
+
+    def own_importance(self, model):
+        raw = getattr(model, "feature_importances_", None)
+        return None if raw is None else (raw, "gain (XGBoost)")
+
+    def row_contributions(self, model, prepared, n_out: int):
+        import xgboost as xgb
+
+        matrix = xgb.DMatrix(prepared, enable_categorical=True)
+        raw = np.asarray(model.get_booster().predict(matrix, pred_contribs=True))[0]
+        return raw.reshape(n_out, -1)
 
     def search_space(self, ctx: FitContext) -> Space:
         return {
