@@ -464,14 +464,14 @@ def _cmd_show(ws, args) -> int:
 def _cmd_cancel(ws, args) -> int:
     run_id = ws.resolve_run(args.run)
     record = ws.cancel(run_id)
-    print(f"{run_id}: {record['status']}")
+    print(f"{run_id}: {record.status}")
     return EXIT_OK
 
 
 def _cmd_add_time(ws, args) -> int:
     run_id = ws.resolve_run(args.run)
     record = ws.add_time(run_id, args.seconds)
-    print(f"{run_id}: {args.seconds} s more, {record['status']}")
+    print(f"{run_id}: {args.seconds} s more, {record.status}")
     if not args.wait:
         return EXIT_OK
     from modelyard.storage.runfolder import RunFolder

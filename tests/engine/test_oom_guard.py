@@ -31,7 +31,7 @@ from modelyard.engine.training.guard import (
     wants_guard,
 )
 from modelyard.engine.workflow import Workspace
-from modelyard.schemas import Family, Metric, Plan, Task
+from modelyard.schemas import Family, Metric, Plan, RunStatus, Task
 from modelyard.storage.runfolder import RunFolder
 from tests.engine.test_families_contract import _data
 
@@ -426,7 +426,7 @@ def test_cancel_during_a_guarded_fit_leaves_no_process_behind(ws, tmp_path, wait
     helpers = psutil.Process(pid).children()  # the forkserver and the resource tracker
     assert helpers
 
-    assert ws.cancel(folder.id)["status"] == "cancelled"
+    assert ws.cancel(folder.id).status is RunStatus.cancelled
     assert proc.wait(timeout=15) in (130, -signal.SIGKILL)
     for seen in [*children, *helpers]:
         wait(lambda p=seen: not p.is_running() or p.status() == psutil.STATUS_ZOMBIE, 10,
