@@ -463,6 +463,11 @@ class TrialResult(BaseModel):
     def _no_folds(cls, value: Any) -> Any:
         return [] if value is None else value
 
+    @field_validator("message", mode="before")
+    @classmethod
+    def _no_message(cls, value: Any) -> Any:
+        return "" if value is None else value
+
 
 class EventKind(StrEnum):
     status = "status"
@@ -559,7 +564,7 @@ class BundleMetadata(BaseModel):
     dtypes: dict[str, str] = Field(default_factory=dict)
     id_column: str | None = None
     plan: dict[str, Any] | None = None
-    threshold: float | None = None
+    threshold: dict[str, Any] | None = None  # binary: the default and the F1-optimal cut
     weights: str | None = None
     image_size: int | None = None
     # Written by an export: when, by which version, from which Run.
