@@ -52,7 +52,10 @@ def default_parallel_runs() -> int:
 
 
 def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
-               name: str | None = None) -> RunFolder:
+               name: str | None = None, settings: dict[str, Any] | None = None
+               ) -> RunFolder:
+    """A queued Run's folder with its RunRecord; `settings`: the resolved settings it is
+    launched with, recorded as they were (RunRecord.settings)."""
     run_id = new_id("run")
     folder = RunFolder(home.run_dir(run_id))
     now = time.time()
@@ -61,7 +64,7 @@ def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
         dataset_id=plan.dataset_id, dataset_dir=str(home.dataset_dir(plan.dataset_id)),
         plan_id=plan_id, plan=plan.model_dump(mode="json"), created_at=now, queued_at=now,
         budget_seconds=plan.budget_seconds, greater_is_better=plan.metric.greater_is_better,
-        # The resolved settings this Run is launched with go here (RunRecord.settings).
+        settings=settings or {},
     ))
     return folder
 

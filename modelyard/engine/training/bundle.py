@@ -93,7 +93,15 @@ _OLD_PACKAGES = ("engine", "app", "storage", "schemas")
 
 class _OldNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, name, path=None, target=None):  # noqa: ARG002
-        if name.split(".")[0] not in _OLD_PACKAGES:
+        top = name.split(".")[0]
+        if top not in _OLD_PACKAGES:
+            return None
+        if top == name:  # a real package of that name (another project's) wins
+            others = (f for f in sys.meta_path if f is not self)
+            if any(getattr(f, "find_spec", None) and f.find_spec(name, None)
+                   for f in others):
+                return None
+        elif not getattr(sys.modules.get(top), "__name__", "").startswith("modelyard."):
             return None
         return importlib.util.spec_from_loader(name, self)
 
@@ -108,7 +116,10 @@ class _OldNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 def _old_module_names() -> Iterator[None]:
     before = set(sys.modules)
     finder = _OldNames()
-    sys.meta_path.append(finder)  # last: a real package of that name still wins
+    # First: otherwise the path finder would load `engine.training` a second time from
+    # the files of `modelyard.engine` (its parent's path), with classes of its own. Only
+    # entered when no package of the old name exists (see `load_pipeline`).
+    sys.meta_path.insert(0, finder)
     try:
         yield
     finally:
