@@ -275,3 +275,248 @@ class Plan(BaseModel):
 
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+# -- Records written by the launcher and the worker, read by the catalog and the pages --
+#
+# These are the contract between processes: the launcher and the worker write them into
+# the run folder, the journal reader and the catalog sync read them back, the review and
+# the pages display them. Files written by older versions must still read, so every field
+# an older file may lack has a default, and unknown fields are kept (extra="allow") so a
+# newer writer's additions survive a read-modify-write by an older reader.
+
+
+class RunStatus(StrEnum):
+    """Where a Run is in its life; `run.json` holds one of these."""
+
+    queued = "queued"
+    starting = "starting"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+ACTIVE_STATUSES = frozenset({RunStatus.queued, RunStatus.starting, RunStatus.running})
+TERMINAL_STATUSES = frozenset({RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled})
+
+
+class RunRecord(BaseModel):
+    """What `run.json` holds: the Plan, the status and the worker's process identity."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    status: RunStatus
+    name: str | None = None
+    dataset_id: str | None = None
+    dataset_dir: str | None = None
+    plan_id: str | None = None
+    plan: dict[str, Any] = Field(default_factory=dict)
+    created_at: float | None = None
+    queued_at: float | None = None
+    launched_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    updated_at: float | None = None
+    budget_seconds: float | None = None
+    total_budget_seconds: float | None = None
+    sessions: int = 1
+    greater_is_better: bool | None = None
+    # The launcher's child (the process group) and its start time, so that a reused pid
+    # is not mistaken for the worker; the worker records its own pid too.
+    pid: int | None = None
+    pid_create_time: float | None = None
+    worker_pid: int | None = None
+    threads: int | None = None
+    best_model: str | None = None
+    best_score: float | None = None
+    message: str | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+    hardware: dict[str, Any] = Field(default_factory=dict)
+    # The settings this Run was launched with, resolved (flag, environment, settings
+    # file, default); empty in runs recorded before settings were.
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrialStatus(StrEnum):
+    """How a trial ended. `not_chosen` is an ensemble that did not beat its members."""
+
+    complete = "complete"
+    pruned = "pruned"
+    failed = "failed"
+    not_chosen = "not chosen"
+
+
+class TrialResult(BaseModel):
+    """One fitted configuration of a Run: what it was and how it scored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    family: str | None = None
+    number: int | None = None
+    state: TrialStatus
+    params: dict[str, Any] = Field(default_factory=dict)
+    cv_score: float | None = None
+    cv_std: float | None = None
+    fold_scores: list[float] = Field(default_factory=list)
+    train_score: float | None = None
+    fit_seconds: float | None = None
+    predict_seconds: float | None = None
+    # Why it failed or stopped, or its score in words.
+    message: str = ""
+    finished_at: float | None = None
+    # Image trials: epochs trained and where the starting weights came from.
+    epochs: int | None = None
+    weights: str | None = None
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _no_params(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("fold_scores", mode="before")
+    @classmethod
+    def _no_folds(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _no_message(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+class EventKind(StrEnum):
+    status = "status"
+    log = "log"
+    progress = "progress"
+    trial = "trial"
+    epoch = "epoch"
+    result = "result"
+    resource = "resource"
+
+
+# The fields every journal line has; everything else on the line is its payload.
+EVENT_FIELDS = ("seq", "ts", "kind", "message")
+
+
+class Event(BaseModel):
+    """One line of a Run's journal (`events.jsonl`).
+
+    On disk a line is flat, `{"seq", "ts", "kind", "message", **payload}`, as it has
+    always been, so older journals read unchanged; here the payload is `data`. A trial
+    event's payload is a TrialResult (`trial`)."""
+
+    seq: int
+    ts: float | None = None  # lines of hand-written or very old journals may lack it
+    kind: str  # an EventKind; left open so a newer writer's kinds still read
+    message: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _payload_from_line(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "data" not in value:
+            core = {k: value[k] for k in EVENT_FIELDS if k in value}
+            core["data"] = {k: v for k, v in value.items() if k not in EVENT_FIELDS}
+            return core
+        return value
+
+    @classmethod
+    def of_trial(cls, result: TrialResult, *, seq: int = 0,
+                 ts: float | None = None) -> Event:
+        """The journal event of a finished trial (its `finished_at` is the event's time)."""
+        # Only what the writer set: a line holds what it always held.
+        data = result.model_dump(exclude_unset=True, exclude_none=True,
+                                 exclude={"message", "finished_at"})
+        return cls(seq=seq, ts=ts, kind=EventKind.trial, message=result.message, data=data)
+
+    @property
+    def trial(self) -> TrialResult | None:
+        """The trial this event records, or None for other kinds."""
+        if self.kind != EventKind.trial:
+            return None
+        return TrialResult.model_validate(
+            {**self.data, "message": self.message, "finished_at": self.ts})
+
+    def line(self) -> dict[str, Any]:
+        """The flat dictionary written as one journal line."""
+        return {"seq": self.seq, "ts": self.ts, "kind": str(self.kind),
+                "message": self.message, **self.data}
+
+
+class BundleFormatError(ValueError):
+    """A bundle's metadata is in a format this version cannot read."""
+
+
+# Bundle formats this Modelyard reads, each with its step to the next format.
+# 0: bundles written before metadata carried `format`; they had no date features.
+BUNDLE_FORMAT = 1
+MIN_BUNDLE_FORMAT = 0
+_BUNDLE_UPGRADES = {0: lambda meta: {"datetime": [], "id_column": None, **meta}}
+
+
+class BundleMetadata(BaseModel):
+    """What a Model bundle's `metadata.json` holds; older formats are upgraded on read."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    format: int = BUNDLE_FORMAT
+    kind: str | None = None  # "image" for image bundles; absent for tables
+    created_at: float | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+    run_id: str | None = None
+    model: str | None = None
+    family: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    task: str | None = None
+    metric: str | None = None
+    cv_score: float | None = None
+    target: str | None = None
+    classes: list[Any] | None = None
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    datetime: list[str] = Field(default_factory=list)
+    text: list[str] = Field(default_factory=list)
+    dtypes: dict[str, str] = Field(default_factory=dict)
+    id_column: str | None = None
+    plan: dict[str, Any] | None = None
+    threshold: dict[str, Any] | None = None  # binary: the default and the F1-optimal cut
+    weights: str | None = None
+    image_size: int | None = None
+    # Written by an export: when, by which version, from which Run.
+    bundle: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, value: Any) -> Any:
+        return cls.upgrade(value) if isinstance(value, dict) else value
+
+    @staticmethod
+    def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
+        """`meta` brought to the current format; BundleFormatError when it cannot be."""
+        found = meta.get("format", 0)
+        if not isinstance(found, int) or found > BUNDLE_FORMAT:
+            raise BundleFormatError(
+                f"This model was saved by a newer Modelyard (bundle format {found}; this "
+                f"one reads formats {MIN_BUNDLE_FORMAT} to {BUNDLE_FORMAT}).")
+        if found < MIN_BUNDLE_FORMAT:
+            raise BundleFormatError(
+                f"This model was saved in bundle format {found}, which this Modelyard no "
+                f"longer reads (it reads {MIN_BUNDLE_FORMAT} to {BUNDLE_FORMAT}).")
+        for version in range(found, BUNDLE_FORMAT):
+            meta = {**_BUNDLE_UPGRADES[version](meta), "format": version + 1}
+        return meta
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields the file holds (no defaults added), as JSON values."""
+        return self.model_dump(mode="json", exclude_unset=True)

@@ -14,10 +14,13 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard.app import cli_results
 from modelyard.engine.errors import BadInputError, ModelyardError, RunFailedError
+
+if TYPE_CHECKING:  # the CLI starts without pydantic; commands import what they use
+    from modelyard.schemas import RunRecord
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 LOCAL_ADDRESS = "127.0.0.1"
@@ -302,7 +305,7 @@ def _load_plan_file(path: str, dataset_id: str, budget: int | None):
 
 def _cmd_run(ws, args) -> int:
     from modelyard.engine.intake.sizes import size_words
-    from modelyard.schemas import Plan
+    from modelyard.schemas import Plan, RunStatus
 
     if args.sample_submission:  # a bad sample fails now, not after the training
         cli_results.check_sample(args.sample_submission)
@@ -329,69 +332,70 @@ def _cmd_run(ws, args) -> int:
     out = Path(args.out).expanduser().resolve() if args.out else folder.path
     out.mkdir(parents=True, exist_ok=True)
     paths = _write_outputs(ws, folder, plan, out)
-    status = record["status"]
-    if args.sample_submission and status == "succeeded":
+    status = record.status
+    if args.sample_submission and status is RunStatus.succeeded:
         paths["submission"] = cli_results.submission_for_run(ws, folder.id,
                                                              args.sample_submission, out)
     summary = {
         "run_id": folder.id, "status": status, "task": plan.task.value,
         "metric": plan.metric.value, "greater_is_better": plan.metric.greater_is_better,
-        "best_model": record.get("best_model"), "cv_score": record.get("best_score"),
-        "message": record.get("message"), "paths": paths,
+        "best_model": record.best_model, "cv_score": record.best_score,
+        "message": record.message, "paths": paths,
     }
     if args.json:
         _print_json(summary)
-    elif status == "succeeded":
-        print(f"{folder.id}: {record['message']}")
+    elif status is RunStatus.succeeded:
+        print(f"{folder.id}: {record.message}")
         for key, value in paths.items():
             print(f"  {key}: {value}")
-    if status == "succeeded":
+    if status is RunStatus.succeeded:
         return EXIT_OK
-    if status == "cancelled":
+    if status is RunStatus.cancelled:
         _err(f"modelyard: run {folder.id} was cancelled.")
         return EXIT_CANCELLED
-    raise RunFailedError(f"run {folder.id} failed: {record.get('message')}",
+    raise RunFailedError(f"run {folder.id} failed: {record.message}",
                          f"See {folder.log_path}.")
 
 
-def _wait(ws, folder) -> dict[str, Any]:
+def _wait(ws, folder) -> RunRecord:
     """Wait for the Run to end, showing one updating progress line on stderr. While it
     waits in the queue, this process helps the queue along (the worker may be started
     by this CLI, the app or another worker)."""
     from modelyard.engine import jobs
-    from modelyard.storage.runfolder import ACTIVE, read_events
+    from modelyard.schemas import EventKind, RunStatus
+    from modelyard.storage.runfolder import read_events
 
     offset, last, said_queued = 0, "", False
     interactive = sys.stderr.isatty()
     while True:
         jobs.supervise(ws.home)
         jobs.schedule(ws.home)
-        record = folder.read()
-        if record["status"] == "queued" and not said_queued:
+        record = folder.record()
+        if record.status is RunStatus.queued and not said_queued:
             said_queued = True
             _err(f"run {folder.id}: queued behind other runs "
                  f"(at most {jobs.max_parallel_runs(ws.home)} at a time)")
         for event, end in read_events(folder.events_path, offset):
             offset = end
-            if event["kind"] in ("progress", "trial"):
-                last = event.get("message", "")
-            if not interactive and event["kind"] == "trial":
+            if event.kind in (EventKind.progress, EventKind.trial):
+                last = event.message
+            if not interactive and event.kind == EventKind.trial:
                 # A log (a pipe, a file, CI) gets one line per finished trial instead of
                 # the updating line, so a long run is not silent.
-                elapsed = event.get("ts", time.time()) - record.get("launched_at", time.time())
+                elapsed = (event.ts or time.time()) - (record.launched_at or time.time())
                 _err(f"[{elapsed:5.0f}s] {last}")
-        elapsed = time.time() - record.get("launched_at", time.time())
-        line = f"[{elapsed:5.0f}s] {last or record['status']}"[:120]
+        elapsed = time.time() - (record.launched_at or time.time())
+        line = f"[{elapsed:5.0f}s] {last or record.status}"[:120]
         if interactive:
             sys.stderr.write("\r" + line.ljust(120))
             sys.stderr.flush()
-        if record["status"] not in ACTIVE:
+        if not record.status.is_active:
             break
         time.sleep(0.5)
     if interactive:
         sys.stderr.write("\n")
     else:
-        _err(f"run {folder.id}: {record['status']}")
+        _err(f"run {folder.id}: {record.status}")
     return record
 
 
@@ -464,21 +468,23 @@ def _cmd_show(ws, args) -> int:
 def _cmd_cancel(ws, args) -> int:
     run_id = ws.resolve_run(args.run)
     record = ws.cancel(run_id)
-    print(f"{run_id}: {record['status']}")
+    print(f"{run_id}: {record.status}")
     return EXIT_OK
 
 
 def _cmd_add_time(ws, args) -> int:
+    from modelyard.schemas import RunStatus
+
     run_id = ws.resolve_run(args.run)
     record = ws.add_time(run_id, args.seconds)
-    print(f"{run_id}: {args.seconds} s more, {record['status']}")
+    print(f"{run_id}: {args.seconds} s more, {record.status}")
     if not args.wait:
         return EXIT_OK
     from modelyard.storage.runfolder import RunFolder
 
     record = _wait(ws, RunFolder(ws.home.run_dir(run_id)))
-    print(f"{run_id}: {record['status']}: {record.get('message')}")
-    return EXIT_OK if record["status"] == "succeeded" else EXIT_FAILED
+    print(f"{run_id}: {record.status}: {record.message}")
+    return EXIT_OK if record.status is RunStatus.succeeded else EXIT_FAILED
 
 
 def _cmd_leaderboard(ws, args) -> int:

@@ -10,7 +10,9 @@ import streamlit as st
 from modelyard.app import nav
 from modelyard.app.ui import clock, fmt_score
 from modelyard.engine.results.artifacts import RunResult, open_run
+from modelyard.engine.training.bundle import METADATA_FILE
 from modelyard.engine.workflow import Workspace
+from modelyard.schemas import RunStatus
 from modelyard.storage import runs as run_store
 from modelyard.storage.paths import Home
 
@@ -22,7 +24,7 @@ def _result(root: str, run_id: str, stamp: float) -> RunResult:  # noqa: ARG001 
 
 def load_result(ws: Workspace, run_id: str) -> RunResult:
     """The Run's results, loaded once per model file (a retrained model reloads)."""
-    meta = ws.home.run_dir(run_id) / "model" / "metadata.json"
+    meta = ws.home.run_dir(run_id) / "model" / METADATA_FILE
     stamp = meta.stat().st_mtime if meta.exists() else 0.0
     return _result(str(ws.home.root), run_id, stamp)
 
@@ -36,14 +38,14 @@ def _image_model(model_dir: str, stamp: float):  # noqa: ARG001 - cache key
 
 def image_model(result: RunResult):
     """The Run's image predictor (torch and the weights), loaded once per model file."""
-    meta = result.model_dir / "metadata.json"
+    meta = result.model_dir / METADATA_FILE
     return _image_model(str(result.model_dir), meta.stat().st_mtime if meta.exists() else 0.0)
 
 
 def pick_finished_run(ws: Workspace, key: str) -> str | None:
     """A chooser over Runs that have a model, remembering the choice across pages
     (`run_id`); None (and a pointer to the next step) when there is none."""
-    runs = [r for r in run_store.list_runs(ws.catalog) if r["status"] == "succeeded"]
+    runs = [r for r in run_store.list_runs(ws.catalog) if r["status"] == RunStatus.succeeded]
     if not runs:
         st.info("No finished run yet. Train one from the **Plan** page, or try a sample on "
                 "the **Home** page.")

@@ -25,10 +25,10 @@ import psutil
 
 from modelyard.engine.errors import BadInputError, NotFoundError
 from modelyard.engine.training.studies import close_running_trials
-from modelyard.schemas import Plan
+from modelyard.schemas import Plan, RunRecord, RunStatus
 from modelyard.storage import settings as settings_store
 from modelyard.storage.paths import Home, new_id
-from modelyard.storage.runfolder import ACTIVE, RunFolder
+from modelyard.storage.runfolder import RunFolder
 
 # A worker touches its heartbeat every 2 s; a long silence means it hangs.
 HEARTBEAT_STALE_SECONDS = 180.0
@@ -52,22 +52,20 @@ def default_parallel_runs() -> int:
 
 
 def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
-               name: str | None = None) -> RunFolder:
+               name: str | None = None, settings: dict[str, Any] | None = None
+               ) -> RunFolder:
+    """A queued Run's folder with its RunRecord; `settings`: the resolved settings it is
+    launched with, recorded as they were (RunRecord.settings)."""
     run_id = new_id("run")
     folder = RunFolder(home.run_dir(run_id))
-    folder.create({
-        "id": run_id,
-        "name": name or run_id,
-        "dataset_id": plan.dataset_id,
-        "dataset_dir": str(home.dataset_dir(plan.dataset_id)),
-        "plan_id": plan_id,
-        "plan": plan.model_dump(mode="json"),
-        "status": "queued",
-        "created_at": time.time(),
-        "queued_at": time.time(),
-        "budget_seconds": plan.budget_seconds,
-        "greater_is_better": plan.metric.greater_is_better,
-    })
+    now = time.time()
+    folder.create(RunRecord(
+        id=run_id, name=name or run_id, status=RunStatus.queued,
+        dataset_id=plan.dataset_id, dataset_dir=str(home.dataset_dir(plan.dataset_id)),
+        plan_id=plan_id, plan=plan.model_dump(mode="json"), created_at=now, queued_at=now,
+        budget_seconds=plan.budget_seconds, greater_is_better=plan.metric.greater_is_better,
+        settings=settings or {},
+    ))
     return folder
 
 
@@ -76,9 +74,9 @@ def active_runs(home: Home) -> list[RunFolder]:
     for run_json in home.runs.glob("*/run.json"):
         folder = RunFolder(run_json.parent)
         try:
-            if folder.read().get("status") in ACTIVE:
+            if folder.record().status.is_active:
                 out.append(folder)
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # a half-written or damaged run.json: not ours
             continue
     return out
 
@@ -93,12 +91,12 @@ def schedule(home: Home) -> list[subprocess.Popen]:
             records = []
             for folder in active_runs(home):
                 try:
-                    records.append((folder, folder.read()))
+                    records.append((folder, folder.record()))
                 except (OSError, ValueError):
                     continue
-            running = sum(r["status"] != "queued" for _, r in records)
-            queued = sorted((r.get("queued_at") or r["created_at"], f.id, f)
-                            for f, r in records if r["status"] == "queued")
+            running = sum(r.status is not RunStatus.queued for _, r in records)
+            queued = sorted((r.queued_at or r.created_at or 0.0, f.id, f)
+                            for f, r in records if r.status is RunStatus.queued)
             limit = max_parallel_runs(home)
             for _, _, folder in queued[: max(0, limit - running)]:
                 started.append(launch(home, folder, share=limit))
@@ -150,13 +148,13 @@ def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
         create_time = psutil.Process(proc.pid).create_time()
     except psutil.NoSuchProcess:
         create_time = None
-    folder.update(status="starting", pid=proc.pid, pid_create_time=create_time,
+    folder.update(status=RunStatus.starting, pid=proc.pid, pid_create_time=create_time,
                   threads=threads, launched_at=time.time())
     folder.touch_heartbeat()
     return proc
 
 
-def add_time(home: Home, run_id: str, seconds: int) -> dict[str, Any]:
+def add_time(home: Home, run_id: str, seconds: int) -> RunRecord:
     """Queue a finished Run again with `seconds` more: its worker continues the same
     Optuna studies and journal, and keeps the better of the old and new models."""
     folder = RunFolder(home.run_dir(run_id))
@@ -164,31 +162,28 @@ def add_time(home: Home, run_id: str, seconds: int) -> dict[str, Any]:
         raise NotFoundError(f"There is no run “{run_id}”.", "List runs with `modelyard runs`.")
     if seconds < 5:
         raise BadInputError("Add at least 5 seconds.", "Give a number of seconds, e.g. 60.")
-    record = folder.read()
-    if record["status"] in ACTIVE:
-        raise BadInputError(f"Run {run_id} is still {record['status']}.",
+    record = folder.record()
+    if record.status.is_active:
+        raise BadInputError(f"Run {run_id} is still {record.status}.",
                             "Add time once it has finished, or cancel it first.")
-    plan = dict(record["plan"])
-    plan["budget_seconds"] = int(seconds)
+    plan = {**record.plan, "budget_seconds": int(seconds)}
     return folder.update(
-        force=True, status="queued", queued_at=time.time(), plan=plan,
-        budget_seconds=int(seconds), sessions=int(record.get("sessions", 1)) + 1,
-        total_budget_seconds=float(record.get("total_budget_seconds")
-                                   or record.get("budget_seconds") or 0) + seconds,
-        message=f"{seconds} s more queued after: {record.get('message') or record['status']}",
+        force=True, status=RunStatus.queued, queued_at=time.time(), plan=plan,
+        budget_seconds=int(seconds), sessions=record.sessions + 1,
+        total_budget_seconds=float(record.total_budget_seconds
+                                   or record.budget_seconds or 0) + seconds,
+        message=f"{seconds} s more queued after: {record.message or record.status}",
         pid=None, finished_at=None)
 
 
-def is_alive(record: dict[str, Any], folder: RunFolder) -> tuple[bool, str]:
+def is_alive(record: RunRecord, folder: RunFolder) -> tuple[bool, str]:
     """Whether the Run's worker still lives, and if not, why we think so."""
-    pid = record.get("pid")
+    pid = record.pid
     if not pid:
         return False, "the worker was never started"
     try:
         proc = psutil.Process(pid)
-        if record.get("pid_create_time") and abs(
-            proc.create_time() - record["pid_create_time"]
-        ) > 1.0:
+        if record.pid_create_time and abs(proc.create_time() - record.pid_create_time) > 1.0:
             return False, "the worker process is gone (its process id was reused)"
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False, "the worker process exited without finishing the run"
@@ -204,31 +199,32 @@ def supervise(home: Home) -> list[str]:
     """Mark Runs whose worker died as failed, with the reason; return their ids."""
     failed = []
     for folder in active_runs(home):
-        record = folder.read()
-        if record["status"] == "queued" or not record.get("pid"):
+        record = folder.record()
+        if record.status is RunStatus.queued or not record.pid:
             continue
         alive, reason = is_alive(record, folder)
         if alive:
             continue
-        _kill_group(record.get("pid"), signal.SIGKILL)
-        record = folder.update(status="failed", finished_at=time.time(),
+        _kill_group(record.pid, signal.SIGKILL)
+        record = folder.update(status=RunStatus.failed, finished_at=time.time(),
                                message=f"The run stopped unexpectedly: {reason}.")
-        if record["status"] == "failed":
+        if record.status is RunStatus.failed:
             close_running_trials(folder.optuna_path)
             failed.append(folder.id)
     return failed
 
 
-def cancel(home: Home, run_id: str) -> dict[str, Any]:
+def cancel(home: Home, run_id: str) -> RunRecord:
+    """Stop a queued or running Run (its worker's whole process group) as cancelled."""
     folder = RunFolder(home.run_dir(run_id))
     if not folder.exists():
         raise NotFoundError(f"There is no run “{run_id}”.", "List runs with `modelyard runs`.")
-    record = folder.read()
-    if record["status"] not in ACTIVE:
+    record = folder.record()
+    if not record.status.is_active:
         return record
-    record = folder.update(status="cancelled", finished_at=time.time(),
+    record = folder.update(status=RunStatus.cancelled, finished_at=time.time(),
                            message="Cancelled by you.")
-    pid = record.get("pid")
+    pid = record.pid
     if pid and _kill_group(pid, signal.SIGTERM):
         deadline = time.time() + CANCEL_GRACE_SECONDS
         while time.time() < deadline and _group_alive(pid):

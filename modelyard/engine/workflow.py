@@ -20,7 +20,7 @@ from modelyard.engine.planning.llm import DEFAULT_TIMEOUT, resolve_host
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.prompt import read_sample_rows
 from modelyard.engine.planning.propose import propose, revise
-from modelyard.schemas import Plan
+from modelyard.schemas import Plan, RunRecord
 from modelyard.storage import datasets as dataset_store
 from modelyard.storage import plans as plan_store
 from modelyard.storage import runs as run_store
@@ -211,13 +211,13 @@ class Workspace:
         proc = next((p for p in started if p.args[-1] == str(folder.path)), None)
         return folder, proc
 
-    def add_time(self, run_id: str, seconds: int) -> dict[str, Any]:
+    def add_time(self, run_id: str, seconds: int) -> RunRecord:
         record = jobs.add_time(self.home, run_id, seconds)
         jobs.schedule(self.home)
         sync(self.catalog)
         return record
 
-    def cancel(self, run_id: str) -> dict[str, Any]:
+    def cancel(self, run_id: str) -> RunRecord:
         record = jobs.cancel(self.home, run_id)
         sync(self.catalog)
         return record

@@ -17,10 +17,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from modelyard.schemas import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    Event,
+    EventKind,
+    RunRecord,
+    RunStatus,
+    TrialResult,
+)
 from modelyard.storage.files import read_json, write_json_atomic
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-ACTIVE = frozenset({"queued", "starting", "running"})
+# Kept under these names for the pages and the CLI; the statuses are `RunStatus`.
+TERMINAL = TERMINAL_STATUSES
+ACTIVE = ACTIVE_STATUSES
 
 
 class RunFolder:
@@ -65,11 +77,18 @@ class RunFolder:
         return self.run_json.exists()
 
     def read(self) -> dict[str, Any]:
+        """`run.json` as stored, every key (tools and tests); `record()` is the typed view."""
         return read_json(self.run_json)
 
-    def create(self, record: dict[str, Any]) -> None:
+    def record(self) -> RunRecord:
+        """`run.json` as a RunRecord (older files lack some fields: they read as None)."""
+        return RunRecord.model_validate(self.read())
+
+    def create(self, record: RunRecord | dict[str, Any]) -> None:
+        if isinstance(record, dict):
+            record = RunRecord.model_validate(record)
         self.path.mkdir(parents=True, exist_ok=False)
-        write_json_atomic(self.run_json, record)
+        write_json_atomic(self.run_json, record.model_dump(mode="json", exclude_unset=True))
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -80,16 +99,20 @@ class RunFolder:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def update(self, *, force: bool = False, **changes: Any) -> dict[str, Any]:
-        """Merge `changes` into run.json; a terminal status stays unless `force`."""
+    def update(self, *, force: bool = False, **changes: Any) -> RunRecord:
+        """Merge `changes` (RunRecord fields) into run.json; a terminal status stays unless
+        `force`. Returns the record as it now stands."""
         with self._locked():
-            record = self.read()
-            if record.get("status") in TERMINAL and not force and "status" in changes:
-                return record
-            record.update(changes)
-            record["updated_at"] = time.time()
-            write_json_atomic(self.run_json, record)
-            return record
+            stored = self.read()
+            if stored.get("status") in TERMINAL and not force and "status" in changes:
+                return RunRecord.model_validate(stored)
+            # Validated before it is written: a wrong type never reaches the file.
+            merged = RunRecord.model_validate({**stored, **changes, "updated_at": time.time()})
+            # Keys as stored plus the changes: fields an older file lacks stay absent.
+            keys = set(stored) | set(changes) | {"updated_at"}
+            write_json_atomic(self.run_json, {k: v for k, v in merged.model_dump(
+                mode="json").items() if k in keys})
+            return merged
 
     def touch_heartbeat(self) -> None:
         self.heartbeat_path.touch()
@@ -116,10 +139,11 @@ class JournalWriter:
     """Appends Events to `events.jsonl`; each line carries a sequence number.
 
     Lines are flushed as written and fsync'd for the records that matter (trials,
-    status), so a killed worker loses at most a progress tick.
+    status), so a killed worker loses at most a progress tick. The worker, the trainer
+    and the image trainer all write through `write` (typed) or `emit` (its shorthand).
     """
 
-    DURABLE_KINDS = frozenset({"trial", "status", "result"})
+    DURABLE_KINDS = frozenset({EventKind.trial, EventKind.status, EventKind.result})
 
     def __init__(self, folder: RunFolder):
         self.folder = folder
@@ -128,17 +152,29 @@ class JournalWriter:
         # Trials in parallel threads and the heartbeat thread all write here.
         self._lock = threading.Lock()
 
-    def emit(self, kind: str, message: str = "", **data: Any) -> dict[str, Any]:
+    def write(self, event: Event) -> Event:
+        """Append `event` with the next sequence number and the time now; return it so."""
         with self._lock:
             self._seq += 1
-            event = {"seq": self._seq, "ts": time.time(), "kind": kind, "message": message,
-                     **data}
-            self._fh.write(json.dumps(event, default=_json_default) + "\n")
+            event = event.model_copy(update={"seq": self._seq, "ts": time.time()})
+            self._fh.write(json.dumps(event.line(), default=_json_default) + "\n")
             self._fh.flush()
-            if kind in self.DURABLE_KINDS:
+            if event.kind in self.DURABLE_KINDS:
                 os.fsync(self._fh.fileno())
         self.folder.touch_heartbeat()
         return event
+
+    def emit(self, kind: EventKind | str, message: str = "", **data: Any) -> Event:
+        """Write an Event of `kind` whose payload is `data`."""
+        return self.write(Event(seq=0, kind=kind, message=message, data=data))
+
+    def trial(self, result: TrialResult) -> Event:
+        """The event that records a finished trial (complete, pruned, failed...)."""
+        return self.write(Event.of_trial(result))
+
+    def status(self, status: RunStatus, message: str, **data: Any) -> Event:
+        """The event that records a change of the Run's status."""
+        return self.emit(EventKind.status, message, status=status.value, **data)
 
     def close(self) -> None:
         self._fh.close()
@@ -154,12 +190,12 @@ def _json_default(value: Any) -> Any:
 def _last_seq(path: Path) -> int:
     last = 0
     for event, _ in read_events(path, 0):
-        last = event["seq"]
+        last = event.seq
     return last
 
 
-def read_events(path: Path, offset: int) -> Iterator[tuple[dict[str, Any], int]]:
-    """Yield (event, offset after it) for each complete line from byte `offset` on.
+def read_events(path: Path, offset: int) -> Iterator[tuple[Event, int]]:
+    """Yield (Event, offset after it) for each complete line from byte `offset` on.
 
     A line still being written (no newline yet) is left for the next read.
     """
@@ -175,7 +211,7 @@ def read_events(path: Path, offset: int) -> Iterator[tuple[dict[str, Any], int]]
                 break
             position += len(raw)
             try:
-                event = json.loads(raw)
-            except json.JSONDecodeError:
+                event = Event.model_validate_json(raw)
+            except ValidationError:
                 continue  # a torn line from a crash; the next lines are still good
             yield event, position

@@ -13,12 +13,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from pydantic import ValidationError
 
+from modelyard.schemas import Event, RunRecord, TrialResult
 from modelyard.storage.catalog import Catalog
 from modelyard.storage.files import read_json
 from modelyard.storage.runfolder import RunFolder, read_events
-
-_EVENT_FIELDS = {"seq", "ts", "kind", "message"}
 
 
 def sync(catalog: Catalog) -> None:
@@ -114,22 +114,30 @@ def _sync_runs(con, root: Path, stamps, seen) -> None:
         folder = RunFolder(run_json.parent)
         stamp = _changed(run_json, stamps, seen)
         if stamp is not None:
-            _upsert_run(con, folder.read(), folder.path)
+            _upsert_run(con, folder.record(), folder.path)
             _stamp(con, run_json, stamp)
         _ingest_journal(con, folder, offsets.get(folder.id, 0))
 
 
-def _upsert_run(con, rec: dict[str, Any], path: Path) -> None:
-    plan = rec.get("plan") or {}
+def _run_row(rec: RunRecord, path: Path) -> dict[str, Any]:
+    """The catalog's `runs` row of a RunRecord, by column name."""
+    return {
+        "id": rec.id, "name": rec.name, "dataset_id": rec.dataset_id, "plan_id": rec.plan_id,
+        "status": rec.status.value, "created_at": rec.created_at,
+        "started_at": rec.started_at, "finished_at": rec.finished_at,
+        "task": rec.plan.get("task"), "metric": rec.plan.get("metric"),
+        "greater_is_better": rec.greater_is_better, "budget_seconds": rec.budget_seconds,
+        "best_model": rec.best_model, "best_score": rec.best_score, "message": rec.message,
+        "folder": str(path),
+    }
+
+
+def _upsert_run(con, rec: RunRecord, path: Path) -> None:
+    row = _run_row(rec, path)
     con.execute(
-        "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            rec["id"], rec.get("name"), rec.get("dataset_id"), rec.get("plan_id"),
-            rec.get("status"), rec.get("created_at"), rec.get("started_at"),
-            rec.get("finished_at"), plan.get("task"), plan.get("metric"),
-            rec.get("greater_is_better"), rec.get("budget_seconds"),
-            rec.get("best_model"), rec.get("best_score"), rec.get("message"), str(path),
-        ],
+        f"INSERT OR REPLACE INTO runs ({', '.join(row)}) "
+        f"VALUES ({', '.join('?' for _ in row)})",
+        list(row.values()),
     )
 
 
@@ -146,13 +154,11 @@ def _ingest_journal(con, folder: RunFolder, offset: int) -> None:
     new_offset = offset
     for event, end in read_events(folder.events_path, offset):
         new_offset = end
-        data = {k: v for k, v in event.items() if k not in _EVENT_FIELDS}
-        events.append(
-            (folder.id, event["seq"], event["ts"], event["kind"], event.get("message", ""),
-             json.dumps(data))
-        )
-        if event["kind"] == "trial":
-            trials.append(_trial_row(folder.id, event))
+        events.append((folder.id, event.seq, event.ts, event.kind, event.message,
+                       json.dumps(event.data)))
+        trial = _trial_of(event)
+        if trial is not None:
+            trials.append(_trial_row(folder.id, trial))
     if events:
         cols = list(zip(*events, strict=True))
         table = pa.table(
@@ -171,10 +177,9 @@ def _ingest_journal(con, folder: RunFolder, offset: int) -> None:
     if trials:
         # One insert for the batch (row by row: ~20 minutes for 100,000 trials); a model
         # written twice (a Run given more time re-emits its ensemble) keeps its last line.
-        latest = {row[1]: row for row in trials}
-        cols = list(zip(*latest.values(), strict=True))
-        table = pa.table({name: pa.array(values, kind) for (name, kind), values
-                          in zip(_TRIAL_COLUMNS, cols, strict=True)})
+        latest = {row["model"]: row for row in trials}
+        table = pa.table({name: pa.array([row[name] for row in latest.values()], kind)
+                          for name, kind in _TRIAL_COLUMNS})
         con.register("_new_trials", table)
         names = ", ".join(name for name, _ in _TRIAL_COLUMNS)
         con.execute(f"INSERT OR REPLACE INTO trials ({names}) SELECT {names} FROM _new_trials")
@@ -191,13 +196,24 @@ _TRIAL_COLUMNS = [
 ]
 
 
-def _trial_row(run_id: str, e: dict[str, Any]) -> list[Any]:
-    return [
-        run_id, e["model"], e.get("family"), e.get("number"), e.get("state"),
-        e.get("cv_score"), e.get("cv_std"), json.dumps(e.get("fold_scores") or []),
-        e.get("fit_seconds"), json.dumps(e.get("params") or {}), e.get("message", ""),
-        e.get("ts"), e.get("predict_seconds"), e.get("train_score"),
-    ]
+def _trial_of(event: Event) -> TrialResult | None:
+    """The trial an event records; None for other kinds and for a trial line too damaged
+    to read (the event row keeps it)."""
+    try:
+        return event.trial
+    except ValidationError:
+        return None
+
+
+def _trial_row(run_id: str, t: TrialResult) -> dict[str, Any]:
+    """The catalog's `trials` row of a TrialResult, by column name."""
+    return {
+        "run_id": run_id, "model": t.model, "family": t.family, "number": t.number,
+        "state": t.state.value, "cv_score": t.cv_score, "cv_std": t.cv_std,
+        "fold_scores": json.dumps(t.fold_scores), "fit_seconds": t.fit_seconds,
+        "params": json.dumps(t.params), "message": t.message, "finished_at": t.finished_at,
+        "predict_seconds": t.predict_seconds, "train_score": t.train_score,
+    }
 
 
 def _identity(key: str) -> tuple[str, str]:

@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 from modelyard.engine.intake.samples import write_sample
 from modelyard.engine.training.bundle import Predictor
 from modelyard.engine.workflow import Workspace
-from modelyard.schemas import Plan
+from modelyard.schemas import Plan, RunStatus
 from modelyard.storage import runs as run_store
 from modelyard.storage.files import read_json
 from modelyard.storage.paths import Home
@@ -180,7 +180,7 @@ def test_cancel_ends_a_running_worker(ws, tmp_path, wait):
     assert proc.poll() is None, explain(folder)
 
     record = ws.cancel(folder.id)
-    assert record["status"] == "cancelled" and record["message"] == "Cancelled by you."
+    assert record.status is RunStatus.cancelled and record.message == "Cancelled by you."
     assert proc.wait(timeout=10) in (130, -signal.SIGKILL)
     assert group_gone(pid)
 
@@ -189,7 +189,7 @@ def test_cancel_ends_a_running_worker(ws, tmp_path, wait):
     assert TrialState.RUNNING not in trial_states(folder).values()
     # Nothing later turns it into something else.
     assert ws.refresh() == []
-    assert ws.cancel(folder.id)["status"] == "cancelled"
+    assert ws.cancel(folder.id).status is RunStatus.cancelled
     assert run_store.get_run(ws.catalog, folder.id)["status"] == "cancelled"
 
 

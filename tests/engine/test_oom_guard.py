@@ -32,7 +32,7 @@ from modelyard.engine.training.guard import (
     wants_guard,
 )
 from modelyard.engine.workflow import Workspace
-from modelyard.schemas import Metric, Plan, Task
+from modelyard.schemas import Metric, Plan, RunStatus, Task
 from modelyard.storage.runfolder import RunFolder
 from tests.engine.test_families_contract import _data
 
@@ -180,19 +180,19 @@ def test_a_trial_that_ran_out_of_memory_teaches_the_trainer(tmp_path):
     forest, knn = (trainer._study(c, i) for i, c in enumerate(plan.families))
     params = families.get("random_forest").default_params(trainer.ctx)
     estimate = families.get("random_forest").memory_bytes(params, trainer.ctx,
-                                                          trainer.data_bytes)
+                                                          trainer.memory.data_bytes)
 
     trainer._after_out_of_memory(plan.families[0], forest, "random_forest_0", params,
                                  estimate, used=3 * estimate)
-    assert trainer.memory_scale["random_forest"] == pytest.approx(3.0)
-    assert trainer.too_big["random_forest"] == estimate
+    assert trainer.memory.scale["random_forest"] == pytest.approx(3.0)
+    assert trainer.memory.too_big["random_forest"] == estimate
     queued = [t.system_attrs["fixed_params"]
               for t in forest.get_trials(states=(TrialState.WAITING,))]
     assert {**params, "n_estimators": 100, "min_samples_leaf": 2} in queued
 
     # A family with nothing to shrink: its trials as large are skipped from now on.
     trainer._after_out_of_memory(plan.families[1], knn, "knn_0", {}, 1, used=None)
-    assert "knn" not in trainer.memory_scale and trainer.too_big["knn"] == 1
+    assert "knn" not in trainer.memory.scale and trainer.memory.too_big["knn"] == 1
     trainer._one_trial(plan.families[1], knn)
     journal.close()
     events = [json.loads(line) for line in folder.events_path.read_text().splitlines()]
@@ -427,7 +427,7 @@ def test_cancel_during_a_guarded_fit_leaves_no_process_behind(ws, tmp_path, wait
     helpers = psutil.Process(pid).children()  # the forkserver and the resource tracker
     assert helpers
 
-    assert ws.cancel(folder.id)["status"] == "cancelled"
+    assert ws.cancel(folder.id).status is RunStatus.cancelled
     assert proc.wait(timeout=15) in (130, -signal.SIGKILL)
     for seen in [*children, *helpers]:
         wait(lambda p=seen: not p.is_running() or p.status() == psutil.STATUS_ZOMBIE, 10,

@@ -146,7 +146,7 @@ def test_a_trial_that_would_not_fit_in_memory_is_skipped_with_the_reason(tmp_pat
     folder = RunFolder(tmp_path / "run_mem")
     folder.create({"id": "run_mem", "status": "running"})
     journal = JournalWriter(folder)
-    monkeypatch.setattr("modelyard.engine.training.trainer.psutil.virtual_memory",
+    monkeypatch.setattr("modelyard.engine.training.memory.psutil.virtual_memory",
                         lambda: SimpleNamespace(available=1_000))  # 1 kB free
     import time
 
@@ -225,7 +225,8 @@ def test_a_member_too_slow_to_refit_is_left_out_of_the_ensemble(tmp_path):
 
     from modelyard.engine.training.cv import make_splits
     from modelyard.engine.training.evaluate import CVResult
-    from modelyard.engine.training.trainer import Best, Trainer
+    from modelyard.engine.training.pool import Candidate
+    from modelyard.engine.training.trainer import Trainer
     from modelyard.storage.runfolder import JournalWriter
 
     rng = np.random.default_rng(0)
@@ -245,14 +246,14 @@ def test_a_member_too_slow_to_refit_is_left_out_of_the_ensemble(tmp_path):
     def member(name, noise_seed, seconds):
         oof = truth + np.random.default_rng(noise_seed).normal(scale=0.5, size=n)
         folds = [float(np.sqrt(np.mean((oof[v] - truth[v]) ** 2))) for _, v in splits]
-        return Best(name, name.split("_")[0], {}, float(np.mean(folds)), seconds,
+        return Candidate(name, name.split("_")[0], {}, float(np.mean(folds)), seconds,
                     CVResult(folds, oof, seconds, 0.0))
 
-    trainer.pool = [member("lightgbm_0", 1, 0.1), member("xgboost_0", 2, 0.1),
-                    member("random_forest_0", 3, 30.0)]
-    trainer._sort_pool()
-    trainer.best = trainer.pool[0]
-    trainer.budget_end = time.time() + 5  # 30 s of refitting cannot fit any more
+    trainer.pool.members = [member("lightgbm_0", 1, 0.1), member("xgboost_0", 2, 0.1),
+                            member("random_forest_0", 3, 30.0)]
+    trainer.pool.sort()
+    trainer.best = trainer.pool.members[0]
+    trainer.schedule.end = time.time() + 5  # 30 s of refitting cannot fit any more
     trainer._ensemble()
     journal.close()
     events = [json.loads(line) for line in folder.events_path.read_text().splitlines()]
@@ -261,4 +262,4 @@ def test_a_member_too_slow_to_refit_is_left_out_of_the_ensemble(tmp_path):
     assert "without random_forest_0" in blend["message"]
     members = {m["model"] for m in blend["params"]["members"]}
     assert members == {"lightgbm_0", "xgboost_0"}
-    assert trainer.best.model == "ensemble" and trainer.best.score < trainer.pool[0].score
+    assert trainer.best.model == "ensemble" and trainer.best.score < trainer.pool.members[0].score

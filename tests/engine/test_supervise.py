@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from modelyard.engine import jobs
 from modelyard.engine.errors import NotFoundError
+from modelyard.schemas import RunStatus
 from modelyard.storage.runfolder import RunFolder
 
 
@@ -133,11 +134,11 @@ def test_cancel_of_an_unknown_run(home):
 
 def test_cancel_of_a_finished_run_changes_nothing(home):
     folder = make_folder(home, "run_old", status="failed", message="it broke")
-    assert jobs.cancel(home, "run_old")["status"] == "failed"
+    assert jobs.cancel(home, "run_old").status is RunStatus.failed
     assert folder.read()["message"] == "it broke"
 
 
 def test_cancel_of_a_queued_run(home):
     folder = make_folder(home, "run_wait", status="queued")
-    assert jobs.cancel(home, "run_wait")["status"] == "cancelled"
+    assert jobs.cancel(home, "run_wait").status is RunStatus.cancelled
     assert folder.read()["status"] == "cancelled"

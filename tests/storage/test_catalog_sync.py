@@ -121,7 +121,7 @@ def test_sync_adds_only_new_journal_lines(populated):
     event = journal.emit("trial", "lightgbm_0", model="lightgbm_0", family="lightgbm",
                          number=0, state="complete", cv_score=0.99, params={})
     journal.close()
-    assert event["seq"] == len(journal_lines(folder))
+    assert event.seq == len(journal_lines(folder))
     sync(catalog)
     after = counts(catalog)
     assert after["events"] == before["events"] + 1

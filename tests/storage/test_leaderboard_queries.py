@@ -169,10 +169,9 @@ def test_migration_2_fills_predict_times_of_trials_indexed_before_it(home, monke
     from modelyard.storage import sync as sync_module
 
     # Index with the first migration only, as a catalog of that version would: its trials
-    # have neither predict_seconds nor train_score (the last two columns).
-    row = sync_module._trial_row
+    # have neither predict_seconds nor train_score (the last two columns; rows are built
+    # by column name, so the columns alone decide what is inserted).
     monkeypatch.setattr(sync_module, "_TRIAL_COLUMNS", sync_module._TRIAL_COLUMNS[:-2])
-    monkeypatch.setattr(sync_module, "_trial_row", lambda run_id, e: row(run_id, e)[:-2])
     sync(Catalog(home))
     monkeypatch.undo()
     con = duckdb.connect(str(home.db_path))

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from modelyard.schemas import RunStatus
 from modelyard.storage.runfolder import ACTIVE, TERMINAL, JournalWriter, RunFolder, read_events
 
 
@@ -26,9 +27,11 @@ def test_create_refuses_an_existing_folder(folder):
 
 def test_update_merges_and_stamps(folder):
     record = folder.update(status="running", pid=123)
-    assert record["status"] == "running" and record["pid"] == 123
-    assert "updated_at" in record
-    assert folder.read() == record
+    assert record.status is RunStatus.running and record.pid == 123
+    assert record.updated_at is not None
+    assert folder.record() == record
+    assert folder.read() == {"id": "run_test", "status": "running", "pid": 123,
+                             "updated_at": record.updated_at}
     assert not list(folder.path.glob(".run.json.*")), "a temporary file was left behind"
 
 
@@ -38,11 +41,11 @@ def test_a_terminal_status_is_never_overwritten_without_force(folder, terminal):
     folder.update(status=terminal, message="first word")
     for later in sorted((TERMINAL | ACTIVE) - {terminal}):
         record = folder.update(status=later, message="late writer")
-        assert record["status"] == terminal
+        assert record.status == terminal
         assert folder.read()["status"] == terminal
         assert folder.read()["message"] == "first word"
     forced = folder.update(force=True, status="failed", message="forced")
-    assert forced["status"] == "failed" and folder.read()["message"] == "forced"
+    assert forced.status is RunStatus.failed and folder.read()["message"] == "forced"
 
 
 def test_changes_without_a_status_still_apply_after_the_end(folder):
@@ -76,13 +79,13 @@ def test_concurrent_updates_from_processes_lose_nothing(folder):
 
 def test_journal_numbers_events_and_continues_after_reopen(folder):
     journal = JournalWriter(folder)
-    assert [journal.emit("log", str(i))["seq"] for i in range(3)] == [1, 2, 3]
+    assert [journal.emit("log", str(i)).seq for i in range(3)] == [1, 2, 3]
     journal.close()
     assert folder.heartbeat_age() is not None and folder.heartbeat_age() < 60
     journal = JournalWriter(folder)
-    assert journal.emit("log", "again")["seq"] == 4
+    assert journal.emit("log", "again").seq == 4
     journal.close()
-    assert [e["seq"] for e, _ in read_events(folder.events_path, 0)] == [1, 2, 3, 4]
+    assert [e.seq for e, _ in read_events(folder.events_path, 0)] == [1, 2, 3, 4]
 
 
 def test_journal_writes_numpy_values_as_plain_json(folder):
@@ -104,7 +107,7 @@ def test_read_events_skips_torn_lines_and_waits_for_a_partial_one(tmp_path):
     path.write_text(good1 + torn + good3 + partial)
 
     found = list(read_events(path, 0))
-    assert [e["seq"] for e, _ in found] == [1, 3]
+    assert [e.seq for e, _ in found] == [1, 3]
     end_of_complete = len((good1 + torn + good3).encode())
     assert found[-1][1] == end_of_complete
 
@@ -113,7 +116,7 @@ def test_read_events_skips_torn_lines_and_waits_for_a_partial_one(tmp_path):
     with open(path, "a") as fh:
         fh.write('g"}\n')
     resumed = list(read_events(path, end_of_complete))
-    assert [(e["seq"], e["kind"]) for e, _ in resumed] == [(4, "log")]
+    assert [(e.seq, e.kind) for e, _ in resumed] == [(4, "log")]
     assert resumed[-1][1] == path.stat().st_size
 
 

@@ -28,6 +28,7 @@ than they gain over the baseline.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,10 @@ from modelyard.schemas import (
     Metric,
     Plan,
     Profile,
+    RunStatus,
     Task,
+    TrialResult,
+    TrialStatus,
     ValidationKind,
 )
 
@@ -137,30 +141,39 @@ def _finite(x: Any) -> bool:
     return isinstance(x, int | float) and math.isfinite(x)
 
 
-def family_fits(metric: Metric, trials: list[dict[str, Any]]) -> list[Fit]:
+Trials = Sequence[TrialResult | Mapping[str, Any]]
+
+
+def typed(trials: Trials) -> list[TrialResult]:
+    """Trials as TrialResults: the catalog's rows (dictionaries) are read here, once."""
+    return [t if isinstance(t, TrialResult) else TrialResult.model_validate(dict(t))
+            for t in trials]
+
+
+def family_fits(metric: Metric, trials: Trials) -> list[Fit]:
     """Each family's best complete trial that has a train score, best first; empty when
     the Run has no baseline (dummy) to measure against or recorded no train scores."""
-    done = [t for t in trials if t.get("state") == "complete" and _finite(t.get("cv_score"))
-            and t.get("family") != "ensemble"]
-    dummy = _best(metric, [t for t in done if t["family"] == "dummy"])
+    done = [t for t in typed(trials) if t.state is TrialStatus.complete
+            and _finite(t.cv_score) and t.family != "ensemble"]
+    dummy = _best(metric, [t for t in done if t.family == "dummy"])
     if dummy is None:
         return []
     sign = 1 if metric.greater_is_better else -1
-    base = dummy["cv_score"]
+    base = dummy.cv_score
     found = []
-    for family in dict.fromkeys(t["family"] for t in done if t["family"] != "dummy"):
-        best = _best(metric, [t for t in done if t["family"] == family])
-        train = best.get("train_score")
+    for family in dict.fromkeys(t.family for t in done if t.family != "dummy"):
+        best = _best(metric, [t for t in done if t.family == family])
+        train = best.train_score
         if not _finite(train):
             continue
-        found.append(Fit(family, best["model"], train, best["cv_score"],
-                         float(best.get("cv_std") or 0.0), base, sign * (train - base),
-                         sign * (train - best["cv_score"]), abs(_PERFECT[metric] - base),
-                         dict(best.get("params") or {})))
+        found.append(Fit(family, best.model, train, best.cv_score,
+                         float(best.cv_std or 0.0), base, sign * (train - base),
+                         sign * (train - best.cv_score), abs(_PERFECT[metric] - base),
+                         dict(best.params)))
     return sorted(found, key=lambda f: -sign * f.cv)
 
 
-def fit_lines(metric: Metric, trials: list[dict[str, Any]]) -> list[str]:
+def fit_lines(metric: Metric, trials: Trials) -> list[str]:
     """One line per family (best trial): train score, CV score and spread, baseline, and
     the verdict; for the language model's review prompt."""
     lines = []
@@ -187,23 +200,23 @@ def _better(metric: Metric, a: float, b: float) -> bool:
     return a > b if metric.greater_is_better else a < b
 
 
-def _best(metric: Metric, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _best(metric: Metric, rows: list[TrialResult]) -> TrialResult | None:
     best = None
     for row in rows:
-        if best is None or _better(metric, row["cv_score"], best["cv_score"]):
+        if best is None or _better(metric, row.cv_score, best.cv_score):
             best = row
     return best
 
 
-def _improved_late(metric: Metric, done: list[dict[str, Any]]) -> bool:
+def _improved_late(metric: Metric, done: list[TrialResult]) -> bool:
     """Whether the best score still moved in the last third of the trials."""
     if len(done) < 3:
         return False
-    ordered = sorted(done, key=lambda t: t.get("finished_at") or 0)
+    ordered = sorted(done, key=lambda t: t.finished_at or 0)
     cut = len(ordered) - max(1, len(ordered) // 3)
     before = _best(metric, ordered[:cut])
     after = _best(metric, ordered[cut:])
-    return bool(before and after and _better(metric, after["cv_score"], before["cv_score"]))
+    return bool(before and after and _better(metric, after.cv_score, before.cv_score))
 
 
 def leakage_suspects(plan: Plan, profile: Profile) -> list[str]:
@@ -228,42 +241,42 @@ def leakage_suspects(plan: Plan, profile: Profile) -> list[str]:
 
 
 def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
-             trials: list[dict[str, Any]]) -> list[Finding]:
+             trials: Trials) -> list[Finding]:
     """What went wrong in a Run, from its record and its trials, in plain words."""
     metric = plan.metric
     found: list[Finding] = []
     status = run.get("status")
-    if status == "failed":
+    if status == RunStatus.failed:
         found.append(Finding("run_failed", f"The run failed: {run.get('message')}",
                              str(run.get("message"))))
-    elif status == "cancelled":
+    elif status == RunStatus.cancelled:
         found.append(Finding("cancelled", "The run was cancelled, so its results are "
                                           "incomplete."))
-    singles = [t for t in trials if t.get("family") != "ensemble"]
-    done = [t for t in singles if t["state"] == "complete" and t.get("cv_score") is not None]
-    by_family: dict[str, list[dict[str, Any]]] = {}
+    singles = [t for t in typed(trials) if t.family != "ensemble"]
+    done = [t for t in singles if t.state is TrialStatus.complete and t.cv_score is not None]
+    by_family: dict[str, list[TrialResult]] = {}
     for t in singles:
-        by_family.setdefault(t["family"], []).append(t)
+        by_family.setdefault(t.family, []).append(t)
 
     for choice in plan.families:
         rows = by_family.get(choice.family, [])
-        failed = [t for t in rows if t["state"] == "failed"]
-        if failed and not any(t["state"] == "complete" for t in rows):
+        failed = [t for t in rows if t.state is TrialStatus.failed]
+        if failed and not any(t.state is TrialStatus.complete for t in rows):
             found.append(Finding(
                 "family_failed",
                 f"Every {family_title(choice.family)} trial failed "
                 f"({len(failed)} of {len(rows)}), so it only used up time.",
-                failed[0].get("message") or "", subject=choice.family))
+                failed[0].message, subject=choice.family))
 
     budget = float(run.get("budget_seconds") or plan.budget_seconds)
     started, finished = run.get("started_at"), run.get("finished_at")
     elapsed = (finished - started) if started and finished else None
-    pruned = [t for t in singles if t["state"] == "pruned"]
+    pruned = [t for t in singles if t.state is TrialStatus.pruned]
     never = [c.family for c in plan.families if c.family not in by_family]
     below_cap = any(len(by_family.get(c.family, [])) < c.max_trials
                     for c in plan.families if c.family != "dummy")
     late = _improved_late(metric, done)
-    if status not in ("cancelled",) and (
+    if status != RunStatus.cancelled and (
             pruned or never or (elapsed is not None and elapsed >= 0.8 * budget
                                 and late and below_cap)
             or "ran out of time" in str(run.get("message") or "")):
@@ -281,12 +294,12 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
             f"elapsed {elapsed if elapsed is None else round(elapsed, 1)} s of {budget:g} s; "
             f"{len(done)} complete, {len(pruned)} stopped, never tried: {never or 'none'}"))
 
-    best = _best(metric, [t for t in done if t["family"] != "dummy"])
-    dummy = _best(metric, [t for t in done if t["family"] == "dummy"])
+    best = _best(metric, [t for t in done if t.family != "dummy"])
+    dummy = _best(metric, [t for t in done if t.family == "dummy"])
     if best is not None:
-        score = best["cv_score"]
-        gain = None if dummy is None else abs(score - dummy["cv_score"]) * (
-            1 if _better(metric, score, dummy["cv_score"]) else -1)
+        score = best.cv_score
+        gain = None if dummy is None else abs(score - dummy.cv_score) * (
+            1 if _better(metric, score, dummy.cv_score) else -1)
         threshold = _TOO_GOOD.get(metric)
         too_good = (threshold is not None and score >= threshold) or (
             metric in (Metric.log_loss,) and score <= 0.01)
@@ -300,12 +313,12 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
                 f"The best score ({metric.value} {score:.4g}) is too good to be true: a "
                 "column may give the answer away"
                 + (f" (suspects: {', '.join(suspects)})." if suspects else "."),
-                f"best {best['model']} {score:.6g}"))
+                f"best {best.model} {score:.6g}"))
         fits = {} if too_good else {f.family: f for f in family_fits(metric, done)}
-        top = fits.get(best["family"])  # the best model's own fit, when recorded
+        top = fits.get(best.family)  # the best model's own fit, when recorded
         weak = False
         if dummy is not None and gain is not None and not too_good:
-            base = dummy["cv_score"]
+            base = dummy.cv_score
             weak = {Metric.roc_auc: score < 0.6,
                     Metric.r2: score < 0.1,
                     Metric.accuracy: gain < 0.02,
@@ -326,10 +339,10 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
                     f"The best model barely beats the baseline ({metric.value} {score:.4g} "
                     f"against {base:.4g}): the models may be too simple, or the columns "
                     "may not hold the answer.",
-                    f"best {best['model']} {score:.6g}; dummy {base:.6g}"))
-        linear = _best(metric, [t for t in done if t["family"] == "linear"])
-        flexible = _best(metric, [t for t in done if _flexible(t["family"])])
-        spread = best.get("cv_std")
+                    f"best {best.model} {score:.6g}; dummy {base:.6g}"))
+        linear = _best(metric, [t for t in done if t.family == "linear"])
+        flexible = _best(metric, [t for t in done if _flexible(t.family)])
+        spread = best.cv_std
         if too_good:
             pass  # with a leak, the scores say nothing about fitting
         elif fits:
@@ -344,12 +357,11 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
                            "hold little that carries over." if weak and fit is top else ""),
                         fit.evidence(metric), subject=fit.family, scores=fit.scores(),
                         limits=hold_back_limits(fit.family, fit.params)))
-        elif linear and flexible and _better(metric, linear["cv_score"],
-                                             flexible["cv_score"]):
+        elif linear and flexible and _better(metric, linear.cv_score, flexible.cv_score):
             found.append(Finding(
                 "overfitting",
                 f"The flexible models did worse than the simple linear model "
-                f"({flexible['cv_score']:.4g} against {linear['cv_score']:.4g}): with "
+                f"({flexible.cv_score:.4g} against {linear.cv_score:.4g}): with "
                 f"{profile.n_rows} rows they probably learned noise (overfitting).",
                 "inferred: train scores per trial are not recorded, or there is no "
                 "baseline to measure them against"))

@@ -16,9 +16,14 @@ import pandas as pd
 import polars as pl
 
 from modelyard.engine.errors import BadInputError, NotFoundError
-from modelyard.engine.training.bundle import Predictor, upgrade_meta
+from modelyard.engine.training.bundle import (
+    METADATA_FILE,
+    Predictor,
+    has_metadata,
+    read_metadata,
+)
 from modelyard.engine.training.data import read_table
-from modelyard.schemas import Plan, Profile
+from modelyard.schemas import Plan, Profile, RunStatus
 from modelyard.storage.files import read_json
 from modelyard.storage.paths import Home
 from modelyard.storage.runfolder import RunFolder
@@ -65,7 +70,7 @@ class RunResult:
 
     @cached_property
     def meta(self) -> dict[str, Any]:
-        return upgrade_meta(read_json(self.model_dir / "metadata.json"))
+        return read_metadata(self.model_dir).as_dict()
 
     @property
     def is_image(self) -> bool:
@@ -125,10 +130,10 @@ def open_run(home: Home, run_id: str) -> RunResult:
         raise NotFoundError(f"There is no run “{run_id}”.", "List them with `modelyard runs`.")
     record = folder.read()
     name = record.get("name") or run_id
-    if record.get("status") != "succeeded":
+    if record.get("status") != RunStatus.succeeded:
         raise BadInputError(f"Run “{name}” has no model: it is {record.get('status')}.",
                             "Use a run that succeeded, or wait for this one to finish.")
-    if not (folder.model_dir / "metadata.json").exists():
+    if not has_metadata(folder.model_dir):
         raise NotFoundError(f"Run “{name}” succeeded but its model folder is missing "
                             f"({folder.model_dir}).", "Train it again.")
     return RunResult(home, run_id, record)
@@ -152,12 +157,12 @@ def unpacked(path: Path) -> Path:
                     raise BadInputError(f"{path.name} holds an unsafe path: {member}.",
                                         "Use a zip written by `modelyard export`.")
             zf.extractall(target)
-        found = [p.parent for p in target.rglob("metadata.json")]
+        found = [p.parent for p in target.rglob(METADATA_FILE)]
         if not found:
             raise BadInputError(f"{path.name} holds no Model bundle (no metadata.json).",
                                 "Use a zip written by `modelyard export`.")
         return min(found, key=lambda p: len(p.parts))
-    if not (path / "metadata.json").exists() and (path / "model" / "metadata.json").exists():
+    if not has_metadata(path) and has_metadata(path / "model"):
         return path / "model"
     return path
 
@@ -166,8 +171,7 @@ def load_model(path: Path):
     """The predictor of any Model bundle: a `Predictor` for tables, an `ImagePredictor`
     for image models (torch is imported only then)."""
     folder = unpacked(path)
-    meta_path = folder / "metadata.json"
-    if meta_path.exists() and upgrade_meta(read_json(meta_path)).get("kind") == "image":
+    if has_metadata(folder) and read_metadata(folder).kind == "image":
         from modelyard.engine.vision.predict import ImagePredictor
 
         return ImagePredictor(folder)

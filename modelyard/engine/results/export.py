@@ -29,10 +29,15 @@ import polars as pl
 from modelyard.engine.errors import BadInputError
 from modelyard.engine.results.artifacts import RunResult
 from modelyard.engine.training import families as registry
-from modelyard.engine.training.bundle import BUNDLE_FORMAT, package_versions
+from modelyard.engine.training.bundle import (
+    BUNDLE_FORMAT,
+    METADATA_FILE,
+    package_versions,
+    write_metadata,
+)
 from modelyard.engine.training.ensemble import WeightedEnsemble
 from modelyard.engine.training.preprocess import NativeFrame
-from modelyard.storage.files import write_json_atomic
+from modelyard.schemas import BundleMetadata
 
 # Which pip package each recorded version belongs to, and when it is needed.
 _ALWAYS = ("modelyard", "scikit-learn", "numpy", "pandas", "polars", "pyarrow", "joblib")
@@ -200,10 +205,10 @@ def export_bundle(result: RunResult, out: Path, *, make_zip: bool = True,
             meta["dtypes"] = _dtypes(result, result.predictor.features)
         meta["bundle"] = {"exported_at": time.time(), "exported_by": package_versions().get(
             "modelyard"), "run_name": result.name, "format": BUNDLE_FORMAT}
-        write_json_atomic(staging / "metadata.json", meta)
+        write_metadata(staging, BundleMetadata.model_validate(meta))
         (staging / "README.md").write_text(usage_note(result, meta), encoding="utf-8")
         (staging / "requirements.txt").write_text(requirements(meta), encoding="utf-8")
-        files += ["metadata.json", "README.md", "requirements.txt"]
+        files += [METADATA_FILE, "README.md", "requirements.txt"]
         if card:
             (staging / "MODEL_CARD.md").write_text(card, encoding="utf-8")
             files.append("MODEL_CARD.md")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import platform
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -11,11 +16,12 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from modelyard.engine.errors import BadInputError
+from modelyard.schemas import BUNDLE_FORMAT, BundleFormatError, BundleMetadata
 from modelyard.storage.files import read_json, write_json_atomic
 
-BUNDLE_FORMAT = 1
 PACKAGES = ("modelyard", "scikit-learn", "lightgbm", "xgboost", "numpy", "pandas", "polars",
             "optuna")
 
@@ -30,37 +36,108 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-# Older bundle formats this Modelyard still reads, each with its step to the next format.
-# 0: bundles written before metadata carried `format`; they had no date features.
-MIN_FORMAT = 0
-_UPGRADES = {0: lambda meta: {"datetime": [], "id_column": None, **meta}}
+METADATA_FILE = "metadata.json"
+
+
+def new_metadata(**fields: Any) -> BundleMetadata:
+    """Metadata for a bundle saved now: the current format, the time, package versions."""
+    return BundleMetadata.model_validate(
+        {"format": BUNDLE_FORMAT, "created_at": time.time(), "versions": package_versions(),
+         **fields})
+
+
+def write_metadata(model_dir: Path, meta: BundleMetadata) -> None:
+    """The one writer of a bundle's `metadata.json`."""
+    write_json_atomic(Path(model_dir) / METADATA_FILE, meta.as_dict())
+
+
+def has_metadata(model_dir: Path) -> bool:
+    return (Path(model_dir) / METADATA_FILE).exists()
 
 
 def upgrade_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """A bundle's metadata brought to the current format, or a reason it cannot be."""
-    found = meta.get("format", 0)
-    if not isinstance(found, int) or found > BUNDLE_FORMAT:
-        raise BadInputError(
-            f"This model was saved by a newer Modelyard (bundle format {found}; this one "
-            f"reads formats {MIN_FORMAT} to {BUNDLE_FORMAT}).", "Upgrade Modelyard to use it.")
-    if found < MIN_FORMAT:
-        raise BadInputError(
-            f"This model was saved in bundle format {found}, which this Modelyard no longer "
-            f"reads (it reads {MIN_FORMAT} to {BUNDLE_FORMAT}).",
-            "Load it with the Modelyard version named in its metadata and export it again, "
-            "or train it again.")
-    for version in range(found, BUNDLE_FORMAT):
-        meta = {**_UPGRADES[version](meta), "format": version + 1}
-    return meta
+    try:
+        # The format check first, so that its message is not wrapped in pydantic's.
+        return BundleMetadata.model_validate(BundleMetadata.upgrade(meta)).as_dict()
+    except BundleFormatError as exc:
+        raise _format_error(exc) from None
+    except ValidationError as exc:
+        raise BadInputError(f"This model's metadata is damaged: {exc.errors()[0]['msg']}.",
+                            "Export the model again, or train it again.") from None
+
+
+def _format_error(exc: BundleFormatError) -> BadInputError:
+    newer = "newer Modelyard" in str(exc)
+    return BadInputError(str(exc), "Upgrade Modelyard to use it." if newer else
+                         "Load it with the Modelyard version named in its metadata and "
+                         "export it again, or train it again.")
+
+
+def read_metadata(model_dir: Path) -> BundleMetadata:
+    """The one reader of a bundle's `metadata.json`, upgraded to the current format."""
+    return BundleMetadata.model_validate(upgrade_meta(read_json(Path(model_dir) / METADATA_FILE)))
 
 
 def save_bundle(model_dir: Path, pipeline: Any, meta: dict[str, Any]) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, model_dir / "pipeline.joblib")
-    write_json_atomic(model_dir / "metadata.json", {
-        "format": BUNDLE_FORMAT, "created_at": time.time(), "versions": package_versions(),
-        **meta,
-    })
+    write_metadata(model_dir, new_metadata(**meta))
+
+
+# The package moved under `modelyard/`: bundles pickled before that name their classes
+# `engine.*`, `app.*` or `storage.*`. joblib takes no custom unpickler, so while such a
+# bundle loads, those names are imported as aliases of the `modelyard.` modules.
+_OLD_PACKAGES = ("engine", "app", "storage", "schemas")
+
+
+class _OldNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path=None, target=None):  # noqa: ARG002
+        top = name.split(".")[0]
+        if top not in _OLD_PACKAGES:
+            return None
+        if top == name:  # a real package of that name (another project's) wins
+            others = (f for f in sys.meta_path if f is not self)
+            if any(getattr(f, "find_spec", None) and f.find_spec(name, None)
+                   for f in others):
+                return None
+        elif not getattr(sys.modules.get(top), "__name__", "").startswith("modelyard."):
+            return None
+        return importlib.util.spec_from_loader(name, self)
+
+    def create_module(self, spec):
+        return importlib.import_module(f"modelyard.{spec.name}")
+
+    def exec_module(self, module):
+        pass
+
+
+@contextmanager
+def _old_module_names() -> Iterator[None]:
+    before = set(sys.modules)
+    finder = _OldNames()
+    # First: otherwise the path finder would load `engine.training` a second time from
+    # the files of `modelyard.engine` (its parent's path), with classes of its own. Only
+    # entered when no package of the old name exists (see `load_pipeline`).
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        for name in set(sys.modules) - before:
+            if name.split(".")[0] in _OLD_PACKAGES:
+                del sys.modules[name]
+
+
+def load_pipeline(path: Path) -> Any:
+    """The pickled pipeline at `path`, also when pickled under the old module names."""
+    try:
+        return joblib.load(path)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _OLD_PACKAGES:
+            raise
+    with _old_module_names():
+        return joblib.load(path)
 
 
 class Predictor:
@@ -74,17 +151,17 @@ class Predictor:
     def load(cls, model_dir: Path) -> Predictor:
         """The bundle in `model_dir` (a bundle folder, or a run folder holding `model/`)."""
         model_dir = Path(model_dir)
-        if not (model_dir / "metadata.json").exists() and (model_dir / "model").is_dir():
+        if not has_metadata(model_dir) and (model_dir / "model").is_dir():
             model_dir = model_dir / "model"
-        if not (model_dir / "metadata.json").exists():
+        if not has_metadata(model_dir):
             raise BadInputError(f"{model_dir} is not a Model bundle: it has no metadata.json.",
                                 "Point to a run folder or a folder written by "
                                 "`modelyard export`.")
-        meta = upgrade_meta(read_json(model_dir / "metadata.json"))
+        meta = read_metadata(model_dir).as_dict()
         if meta.get("kind") == "image":
             raise BadInputError("This is an image model bundle.",
                                 "Load it with engine.vision.predict.ImagePredictor.")
-        return cls(joblib.load(model_dir / "pipeline.joblib"), meta)
+        return cls(load_pipeline(model_dir / "pipeline.joblib"), meta)
 
     @property
     def classes(self) -> list[Any]:

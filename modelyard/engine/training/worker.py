@@ -1,4 +1,4 @@
-"""The background worker: `python -m engine.training.worker RUN_DIR`.
+"""The background worker: `python -m modelyard.engine.training.worker RUN_DIR`.
 
 It reads the Plan from `run.json`, searches, refits the winner, saves the Model bundle,
 predicts the test table if the dataset has one, and ends the Run as succeeded or failed
@@ -31,7 +31,7 @@ from modelyard.engine.training.evaluate import make_pipeline
 from modelyard.engine.training.families.base import FitContext
 from modelyard.engine.training.metrics import f1_threshold
 from modelyard.engine.training.trainer import Trainer
-from modelyard.schemas import Plan, Profile, Task
+from modelyard.schemas import Plan, Profile, RunStatus, Task
 from modelyard.storage.files import read_json
 from modelyard.storage.runfolder import JournalWriter, RunFolder
 
@@ -114,18 +114,19 @@ def _finish_images(folder, plan, record, journal, started, dataset_dir) -> None:
     from modelyard.engine.vision.run import train_images
 
     found = train_images(folder, plan, record, journal, started, dataset_dir)
-    folder.update(status="succeeded", finished_at=time.time(), best_model=found["model"],
+    folder.update(status=RunStatus.succeeded, finished_at=time.time(),
+                  best_model=found["model"],
                   best_score=found["score"], greater_is_better=plan.metric.greater_is_better,
                   message=f"Best model {found['model']} ({plan.metric.value} "
                           f"{found['score']:.4g}) after {_trials(found['trials'])}; "
                           f"{found['weights']}.")
-    journal.emit("status", "succeeded", status="succeeded")
+    journal.status(RunStatus.succeeded, "succeeded")
 
 
 def train(folder: RunFolder) -> None:
-    record = folder.read()
-    plan = Plan.model_validate(record["plan"])
-    dataset_dir = Path(record["dataset_dir"])
+    record = folder.record()
+    plan = Plan.model_validate(record.plan)
+    dataset_dir = Path(record.dataset_dir)
     profile = Profile.model_validate(read_json(dataset_dir / "profile.json"))
     journal = JournalWriter(folder)
     stop = threading.Event()
@@ -133,9 +134,9 @@ def train(folder: RunFolder) -> None:
     started = time.time()
     from modelyard.engine.system import hardware
 
-    folder.update(status="running", started_at=started, worker_pid=os.getpid(),
+    folder.update(status=RunStatus.running, started_at=started, worker_pid=os.getpid(),
                   versions=package_versions(), hardware=hardware())
-    journal.emit("status", "started", status="running")
+    journal.status(RunStatus.running, "started")
     try:
         # The one plan check again: a Plan that does not pass never trains, whoever wrote it.
         if problems := plan_problems(plan, profile):
@@ -150,7 +151,7 @@ def train(folder: RunFolder) -> None:
             journal.emit("log", note, level="warning")
         journal.emit("log", f"{len(data.y)} rows, {len(data.features.all)} features, "
                             f"{len(splits)} validation split(s)")
-        threads = int(record.get("threads") or os.cpu_count() or 1)
+        threads = int(record.threads or os.cpu_count() or 1)
         trainer = Trainer(plan, data, splits, journal, folder.optuna_path, n_jobs=threads,
                           started=started, oof_dir=folder.path / "oof")
         best = trainer.run()
@@ -179,16 +180,17 @@ def train(folder: RunFolder) -> None:
             predictor = Predictor.load(folder.model_dir)
             predictions = predictor.predict_frame(read_table(dataset_dir / "test.parquet"))
             predictions.to_csv(folder.predictions_path, index=False)
-        folder.update(status="succeeded", finished_at=time.time(), best_model=best.model,
+        folder.update(status=RunStatus.succeeded, finished_at=time.time(),
+                      best_model=best.model,
                       best_score=best.score, greater_is_better=plan.metric.greater_is_better,
                       message=f"Best model {best.model} ({plan.metric.value} {best.score:.4g}) "
                               f"after {_trials(trainer.trial_count)}.")
-        journal.emit("status", "succeeded", status="succeeded")
+        journal.status(RunStatus.succeeded, "succeeded")
     except Exception as exc:
         detail = traceback.format_exc()
         reason = str(exc) if isinstance(exc, ModelyardError) else f"{type(exc).__name__}: {exc}"
-        folder.update(status="failed", finished_at=time.time(), message=reason)
-        journal.emit("status", reason, status="failed", traceback=detail)
+        folder.update(status=RunStatus.failed, finished_at=time.time(), message=reason)
+        journal.status(RunStatus.failed, reason, traceback=detail)
         print(detail, file=sys.stderr)
         raise SystemExit(1) from None
     finally:

@@ -33,7 +33,9 @@ class ImagePredictor:
     def __init__(self, model_dir: Path):
         torch, timm = require_torch()
         self.torch = torch
-        self.meta = read_json(model_dir / "metadata.json")
+        from modelyard.engine.training.bundle import read_metadata
+
+        self.meta = read_metadata(model_dir).as_dict()
         self.config = read_json(model_dir / "config.json")
         self.net = timm.create_model(self.config["backbone"], pretrained=False,
                                      num_classes=self.config["num_classes"])

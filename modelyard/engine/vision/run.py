@@ -10,7 +10,7 @@ import polars as pl
 from modelyard.engine.errors import ModelyardError
 from modelyard.engine.vision.predict import ImagePredictor
 from modelyard.engine.vision.trainer import ImageSearch
-from modelyard.schemas import Plan
+from modelyard.schemas import Plan, RunRecord
 from modelyard.storage.runfolder import JournalWriter, RunFolder
 
 
@@ -28,11 +28,11 @@ def _save_oof(folder: RunFolder, search: ImageSearch) -> None:
     frame.to_parquet(folder.model_dir / "oof.parquet", index=False)
 
 
-def train_images(folder: RunFolder, plan: Plan, record: dict[str, Any],
+def train_images(folder: RunFolder, plan: Plan, record: RunRecord,
                  journal: JournalWriter, started: float, dataset_dir: Path) -> dict[str, Any]:
     weights_dir = folder.path.parent.parent / "weights"
     search = ImageSearch(plan, dataset_dir, folder, journal, started,
-                         threads=int(record.get("threads") or 1), weights_dir=weights_dir)
+                         threads=int(record.threads or 1), weights_dir=weights_dir)
     best = search.run()
     if best is None:
         raise ModelyardError("No image model finished an epoch within the budget.",

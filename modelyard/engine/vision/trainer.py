@@ -27,7 +27,7 @@ from modelyard.engine.training.metrics import better, score, worst
 from modelyard.engine.vision import require_torch
 from modelyard.engine.vision.backbones import create
 from modelyard.engine.vision.data import MEAN, STD, ImageSet, image_size
-from modelyard.schemas import Metric, Plan
+from modelyard.schemas import Metric, Plan, TrialResult, TrialStatus
 from modelyard.storage.files import write_json_atomic
 from modelyard.storage.runfolder import JournalWriter, RunFolder
 
@@ -142,27 +142,27 @@ class ImageSearch:
             outcome = self._fit(model, backbone, params, trial_deadline)
         except Exception as exc:  # a failing backbone is a stored state, not a crash
             study.tell(trial, state=TrialState.FAIL)
-            self.journal.emit("trial", f"{model} failed: {type(exc).__name__}: {exc}",
-                              state="failed", model=model, family=backbone,
-                              number=trial.number, params=params)
+            self.journal.trial(TrialResult(
+                model=model, family=backbone, number=trial.number, params=params,
+                state=TrialStatus.failed, message=f"{model} failed: {type(exc).__name__}: {exc}"))
             return
         if outcome is None:
             study.tell(trial, state=TrialState.PRUNED)
-            self.journal.emit("trial", f"{model} stopped: no time for a whole epoch",
-                              state="pruned", model=model, family=backbone,
-                              number=trial.number, params=params)
+            self.journal.trial(TrialResult(
+                model=model, family=backbone, number=trial.number, params=params,
+                state=TrialStatus.pruned, message=f"{model} stopped: no time for a whole epoch"))
             return
         study.tell(trial, outcome.score)
         self._finished(outcome, trial.number)
 
     def _finished(self, outcome: TrialOutcome, number: int) -> None:
-        self.journal.emit(
-            "trial", f"{outcome.model}: {self.plan.metric.value} {outcome.score:.5g} after "
-                     f"{outcome.epochs} epochs ({outcome.weights})",
-            state="complete", model=outcome.model, family=outcome.backbone, number=number,
-            params=outcome.params, cv_score=outcome.score, cv_std=0.0,
-            fold_scores=[outcome.score], fit_seconds=outcome.seconds,
-            epochs=outcome.epochs, weights=outcome.weights)
+        self.journal.trial(TrialResult(
+            model=outcome.model, family=outcome.backbone, number=number,
+            state=TrialStatus.complete, params=outcome.params, cv_score=outcome.score,
+            cv_std=0.0, fold_scores=[outcome.score], fit_seconds=outcome.seconds,
+            epochs=outcome.epochs, weights=outcome.weights,
+            message=f"{outcome.model}: {self.plan.metric.value} {outcome.score:.5g} after "
+                    f"{outcome.epochs} epochs ({outcome.weights})"))
         if self.best is None or better(self.plan.metric, outcome.score, self.best.score):
             self.best = outcome
         else:
@@ -342,12 +342,10 @@ class ImageSearch:
         write_json_atomic(model_dir / "config.json", {
             "backbone": self.best.backbone, "num_classes": len(self.classes),
             "image_size": self.size, "mean": list(MEAN), "std": list(STD)})
-        from modelyard.engine.training.bundle import package_versions
+        from modelyard.engine.training.bundle import new_metadata, write_metadata
 
-        write_json_atomic(model_dir / "metadata.json", {
-            "format": 1, "kind": "image", "created_at": time.time(),
-            "versions": package_versions(), "classes": self.classes,
-            "model": self.best.model, "family": self.best.backbone,
-            "params": self.best.params, "cv_score": self.best.score,
-            "weights": self.best.weights, "image_size": self.size, **meta})
+        write_metadata(model_dir, new_metadata(
+            kind="image", classes=self.classes, model=self.best.model,
+            family=self.best.backbone, params=self.best.params, cv_score=self.best.score,
+            weights=self.best.weights, image_size=self.size, **meta))
 

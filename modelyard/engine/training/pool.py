@@ -1,0 +1,79 @@
+"""The pool of out-of-fold predictions: the best trials, kept for the ensembler.
+
+The POOL_SIZE best scored trials (the dummy baseline never) keep their out-of-fold
+predictions in memory and, for a Run that may be given more time, in its `oof/` folder
+(one `.npy` and one `.json` per model), so a later session blends old and new trials.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelyard.engine.training.evaluate import CVResult
+from modelyard.schemas import Metric
+
+# Out-of-fold predictions of this many best trials are kept for ensembling.
+POOL_SIZE = 10
+
+
+@dataclass
+class Candidate:
+    """A scored configuration and its cross-validation result: the leader, a pool
+    member, or the chosen ensemble."""
+
+    model: str = ""
+    family: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    score: float = float("nan")
+    fit_seconds: float = 0.0
+    result: CVResult | None = None
+
+
+class OofPool:
+    """The best candidates, best first, mirrored in `folder` when there is one."""
+
+    def __init__(self, metric: Metric, folder: Path | None = None):
+        self.metric = metric
+        self.folder = folder
+        self.members: list[Candidate] = []
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def restore(self) -> None:
+        """Load the pool an earlier session of this Run left in its folder."""
+        if self.folder is None or not self.folder.exists():
+            return
+        for meta_path in self.folder.glob("*.json"):
+            meta = json.loads(meta_path.read_text())
+            oof = np.load(meta_path.with_suffix(".npy"))
+            result = CVResult(meta["fold_scores"], oof, meta["fit_seconds"], 0.0)
+            self.members.append(Candidate(meta["model"], meta["family"], meta["params"],
+                                          meta["score"], meta["fit_seconds"], result))
+        self.sort()
+
+    def add(self, candidate: Candidate) -> None:
+        """Keep `candidate` if it is among the best; forget the one it pushes out."""
+        self.members.append(candidate)
+        self.sort()
+        for gone in self.members[POOL_SIZE:]:
+            if self.folder is not None:
+                for suffix in (".npy", ".json"):
+                    (self.folder / f"{gone.model}{suffix}").unlink(missing_ok=True)
+        del self.members[POOL_SIZE:]
+        if self.folder is not None and candidate in self.members:
+            self.folder.mkdir(exist_ok=True)
+            np.save(self.folder / f"{candidate.model}.npy", candidate.result.oof)
+            (self.folder / f"{candidate.model}.json").write_text(json.dumps({
+                "model": candidate.model, "family": candidate.family,
+                "params": candidate.params, "score": candidate.score,
+                "fit_seconds": candidate.fit_seconds,
+                "fold_scores": candidate.result.fold_scores}))
+
+    def sort(self) -> None:
+        self.members.sort(key=lambda b: b.score, reverse=self.metric.greater_is_better)

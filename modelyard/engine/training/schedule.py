@@ -1,0 +1,140 @@
+"""Trial scheduling and the budget: which family gets the next trial, and until when.
+
+Budget policy: the Run's budget covers search and the refit of the winner. The search
+deadline is the budget minus a reserve for that refit, re-estimated from the current
+leader's fit time. Each family's first trial is its library defaults, so the search
+never ends worse (in cross-validation) than the plain default model. After that the
+best TOP_FAMILIES families take turns, one TPE-suggested trial each, until the deadline
+or their trial caps; a trial is not started when the family's recent trials say it
+cannot finish before the deadline. A fit that cannot stop itself is run where it can be
+stopped (see `may_overrun` and the trainer's memory policy).
+"""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
+
+from modelyard.engine.training.families.base import Space
+from modelyard.engine.training.metrics import better, worst
+from modelyard.schemas import FamilyChoice, Plan
+
+REFIT_SAFETY = 1.3
+# After every family has a score, only the best few keep getting trials.
+TOP_FAMILIES = 3
+MAX_FAILURES = 3
+# A guarded fit is killed once the budget is over by more than this share of it.
+BUDGET_GRACE = 0.1
+# A trial that cannot stop itself is fitted where it can be stopped when the family's
+# last trials took more than this share of the time left, or, before it has any, when
+# the data has this many rows (below that, the guard's start-up would cost more).
+SLOW_SHARE = 0.25
+SLOW_ROWS = 10_000
+
+
+def parallel_trials(threads: int) -> int:
+    """Trials run side by side with two threads each once there are four or more
+    threads: boosting on small data scales poorly past a few threads, so more trials
+    at once use a big machine better. On two cores: one trial, both threads."""
+    return max(1, threads // 2) if threads >= 4 else 1
+
+
+class Schedule:
+    """The budget's clock and each family's record so far: what decides the next turn."""
+
+    def __init__(self, plan: Plan, n_splits: int, started: float):
+        self.plan = plan
+        self.n_splits = n_splits
+        self.started = started
+        self.end = started + plan.budget_seconds
+        self.trial_count = 0
+        self.family_best: dict[str, float] = {}
+        self.family_seconds: dict[str, list[float]] = {}
+        self._round: list[str] = []
+
+    # -- the budget ---------------------------------------------------------------------
+    def refit_reserve(self, leader_fit_seconds: float) -> float:
+        """Time kept for refitting the leader on every row (one fold's fit, grown)."""
+        k = max(2, self.n_splits)
+        grow = k / (k - 1) if self.n_splits > 1 else 1.25
+        return leader_fit_seconds * grow * REFIT_SAFETY
+
+    def search_deadline(self, leader_fit_seconds: float) -> float:
+        return self.end - self.refit_reserve(leader_fit_seconds)
+
+    @property
+    def stop_at(self) -> float:
+        """When a fit that is still running is killed: the budget plus its grace."""
+        return self.end + BUDGET_GRACE * self.plan.budget_seconds
+
+    # -- what earlier trials taught -----------------------------------------------------
+    def restore(self, storage: BaseStorage) -> None:
+        """Count the complete trials of earlier sessions of this Run, per family."""
+        for summary in storage.get_all_studies():
+            for t in storage.get_all_trials(summary._study_id, deepcopy=False):
+                if t.state is TrialState.COMPLETE:
+                    self.trial_count += 1
+                    self.scored(summary.study_name, t.value)
+                    if t.duration is not None:
+                        self.timed(summary.study_name, t.duration.total_seconds())
+
+    def timed(self, family: str, seconds: float) -> None:
+        self.family_seconds.setdefault(family, []).append(seconds)
+
+    def scored(self, family: str, value: float) -> None:
+        if better(self.plan.metric, value,
+                  self.family_best.get(family, worst(self.plan.metric))):
+            self.family_best[family] = value
+
+    # -- whose turn ---------------------------------------------------------------------
+    def next_family(self, active: dict, remaining: float, space_of) -> str | None:
+        """The family that gets the next trial: round-robin over the contenders of the
+        current round, dropping families that are done or cannot finish in time.
+        `active` maps a family to (choice, study); it loses the families dropped."""
+        while active:
+            if not self._round:
+                self._round = self.contenders(active)
+            name = self._round.pop(0)
+            if name not in active:
+                continue
+            choice, study = active[name]
+            if self.worth_another(choice, study, remaining, space_of(choice)):
+                return name
+            del active[name]
+        return None
+
+    def contenders(self, active: dict) -> list[str]:
+        """Families that get a trial this round: every family until it has a score, then
+        the best few, so the budget goes where it can still improve the leader."""
+        untried = [n for n in active if n not in self.family_best]
+        scored = sorted((n for n in active if n in self.family_best),
+                        key=lambda n: self.family_best[n],
+                        reverse=self.plan.metric.greater_is_better)
+        return untried + scored[:TOP_FAMILIES]
+
+    def worth_another(self, choice: FamilyChoice, study: optuna.Study, remaining: float,
+                      space: Space) -> bool:
+        if remaining <= 0:
+            return False
+        # Running trials count towards the cap too; the enqueued defaults do not.
+        trials = [t for t in study.trials if t.state is not TrialState.WAITING]
+        failed = sum(t.state is TrialState.FAIL for t in trials)
+        if len(trials) >= choice.max_trials or (not space and trials) \
+                or failed >= MAX_FAILURES:
+            return False
+        # Do not start a trial that, judged by this family's last ones, cannot finish.
+        durations = self.family_seconds.get(choice.family)
+        return not durations or min(durations[-3:]) <= remaining
+
+    def may_overrun(self, family, n_rows: int) -> bool:
+        """Whether a trial of `family` could run past the budget with no way to stop it:
+        a family without a deadline hook, slow so far or untried on data this large."""
+        if family.fit_params(self.end):
+            return False
+        seconds = self.family_seconds.get(family.name)
+        if not seconds:
+            return n_rows >= SLOW_ROWS
+        return max(seconds[-3:]) > SLOW_SHARE * (self.end - time.time())

@@ -1,0 +1,82 @@
+"""The trainer's parts on their own: the schedule's turns, the out-of-fold pool, and
+each trial's outcome recorded once, the same in the journal and in Optuna."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from optuna.trial import TrialState
+
+from modelyard.engine.training.cv import make_splits
+from modelyard.engine.training.evaluate import CVResult
+from modelyard.engine.training.families import Family
+from modelyard.engine.training.pool import POOL_SIZE, Candidate, OofPool
+from modelyard.engine.training.schedule import TOP_FAMILIES, Schedule
+from modelyard.engine.training.trainer import Trainer
+from modelyard.schemas import FamilyChoice, Metric, Plan, Task, TrialStatus
+from modelyard.storage.runfolder import JournalWriter, RunFolder, read_events
+from tests.engine.test_families_contract import _data
+
+
+def _plan(*names: str, metric: Metric = Metric.roc_auc, max_trials: int = 3) -> Plan:
+    return Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=metric,
+                families=[FamilyChoice(family=Family(n), max_trials=max_trials)
+                          for n in names], budget_seconds=60)
+
+
+def test_untried_families_come_first_then_the_best_few():
+    schedule = Schedule(_plan("linear"), n_splits=5, started=time.time())
+    for name, score in [("a", 0.7), ("b", 0.9), ("c", 0.8), ("d", 0.6), ("e", 0.5)]:
+        schedule.scored(name, score)
+    active = dict.fromkeys(["a", "b", "c", "d", "e", "new"])
+    assert schedule.contenders(active) == ["new", "b", "c", "a"][:1 + TOP_FAMILIES]
+    schedule.scored("b", 0.1)  # a worse score never lowers a family's best
+    assert schedule.family_best["b"] == 0.9
+
+
+def _candidate(name: str, score: float) -> Candidate:
+    oof = np.full(4, score)
+    return Candidate(name, name.split("_")[0], {"i": score}, score, 0.5,
+                     CVResult([score], oof, 0.5, 0.0))
+
+
+def test_the_pool_keeps_the_best_and_a_later_session_finds_them(tmp_path):
+    pool = OofPool(Metric.rmse, tmp_path / "oof")  # lower is better
+    for i in range(POOL_SIZE + 3):
+        pool.add(_candidate(f"m_{i}", float(POOL_SIZE + 3 - i)))
+    kept = [c.model for c in pool.members]
+    assert kept == [f"m_{i}" for i in range(POOL_SIZE + 2, 2, -1)]
+    assert sorted(p.stem for p in (tmp_path / "oof").glob("*.npy")) == sorted(kept)
+    again = OofPool(Metric.rmse, tmp_path / "oof")
+    again.restore()
+    assert [c.model for c in again.members] == kept
+    assert np.array_equal(again.members[0].result.oof, pool.members[0].result.oof)
+
+
+def test_every_trial_is_recorded_once_alike_in_the_journal_and_in_optuna(tmp_path):
+    data = _data(Task.binary, n=200)
+    plan = _plan("dummy", "linear", "knn", max_trials=3)
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    folder = RunFolder(tmp_path / "run_rec")
+    folder.create({"id": "run_rec", "status": "running"})
+    journal = JournalWriter(folder)
+    trainer = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time())
+    trainer.memory.too_big["knn"] = 0  # every knn trial is skipped: a failed outcome
+    trainer.run()
+    journal.close()
+    trials = [e.trial for e, _ in read_events(folder.events_path, 0)
+              if e.trial is not None and e.trial.family != "ensemble"]
+    assert len({t.model for t in trials}) == len(trials), "a trial was recorded twice"
+    states = {TrialStatus.complete: TrialState.COMPLETE, TrialStatus.pruned: TrialState.PRUNED,
+              TrialStatus.failed: TrialState.FAIL}
+    studies = {s.study_name: s for s in trainer.storage.get_all_studies()}
+    recorded = {}
+    for summary in studies.values():
+        for t in trainer.storage.get_all_trials(summary._study_id):
+            if t.state is not TrialState.WAITING:
+                recorded[f"{summary.study_name}_{t.number}"] = (t.state, t.value)
+    assert recorded == {t.model: (states[t.state], t.cv_score) for t in trials}
+    knn = [t for t in trials if t.family == "knn"]
+    assert knn and all(t.state is TrialStatus.failed and "skipped" in t.message for t in knn)
+    assert any(t.state is TrialStatus.complete and t.family == "linear" for t in trials)
