@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "app":
         return _app(args)
-    from modelyard.engine.workflow import Workspace
+    from modelyard.app.workspace import Workspace
     from modelyard.storage.paths import Home
 
     ws = Workspace(Home.from_env(args.home))

@@ -9,8 +9,8 @@ import streamlit as st
 
 from modelyard.app import nav
 from modelyard.app.ui import clock, fmt_score
+from modelyard.app.workspace import Workspace
 from modelyard.engine.results.artifacts import RunResult, open_run
-from modelyard.engine.workflow import Workspace
 from modelyard.storage import runs as run_store
 from modelyard.storage.paths import Home
 

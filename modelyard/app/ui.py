@@ -9,9 +9,9 @@ from typing import Any
 import streamlit as st
 
 from modelyard.app import nav
+from modelyard.app.workspace import Workspace
 from modelyard.engine.errors import ModelyardError
 from modelyard.engine.intake.sizes import size_words
-from modelyard.engine.workflow import Workspace
 from modelyard.storage import datasets as dataset_store
 from modelyard.storage.paths import Home
 

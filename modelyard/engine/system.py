@@ -10,12 +10,12 @@ from typing import Any
 
 import psutil
 
-DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+from modelyard.engine import settings
 
 
 def ollama_host() -> str:
-    host = os.environ.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST
-    return host if host.startswith("http") else f"http://{host}"
+    """The Ollama host from the flags-free settings: OLLAMA_HOST, else the default."""
+    return settings.resolve().ollama_host
 
 
 def gpus() -> list[dict[str, Any]]:

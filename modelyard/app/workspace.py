@@ -1,6 +1,8 @@
-"""The steps the app and the CLI share: ingest, propose a plan, launch, refresh.
+"""The Workspace: the app's and the CLI's one door to engine and storage.
 
-Each step writes the folders (the truth) and then brings the catalog up to date.
+Its steps (ingest, propose a plan, launch, refresh) write the folders (the truth) and
+then bring the catalog up to date; its read methods return the view objects the pages
+display (`app/views.py`), so no page reads storage itself.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.engine import jobs
+from modelyard.engine import settings as engine_settings
 from modelyard.engine.errors import BadInputError, NotFoundError, PlanError
 from modelyard.engine.intake import ingest
 from modelyard.engine.intake.ingest import content_key, load_profile
@@ -16,7 +19,6 @@ from modelyard.engine.intake.roles import update as update_roles
 from modelyard.engine.intake.samples import SAMPLES, write_sample
 from modelyard.engine.planning.diff import diff_plans
 from modelyard.engine.planning.image_setup import ImageSetup, image_setup
-from modelyard.engine.planning.llm import DEFAULT_TIMEOUT, resolve_host
 from modelyard.engine.planning.prompt import read_sample_rows
 from modelyard.engine.planning.propose import propose, revise
 from modelyard.engine.training.search import plan_limit_problems
@@ -24,7 +26,6 @@ from modelyard.schemas import Plan
 from modelyard.storage import datasets as dataset_store
 from modelyard.storage import plans as plan_store
 from modelyard.storage import runs as run_store
-from modelyard.storage import settings as settings_store
 from modelyard.storage.catalog import Catalog
 from modelyard.storage.paths import Home
 from modelyard.storage.sync import sync
@@ -103,15 +104,36 @@ class Workspace:
         return found[0]["id"]
 
     # -- plans ------------------------------------------------------------------------
+    def settings(self, **flags: Any) -> engine_settings.Settings:
+        """Every setting, resolved: `flags`, then the environment, the file, the default."""
+        return engine_settings.resolve(self.home, flags)
+
+    def saved_settings(self) -> dict[str, Any]:
+        """What the settings file holds."""
+        return engine_settings.saved(self.home)
+
+    def save_settings(self, **changes: Any) -> dict[str, Any]:
+        """Write settings into the file; None removes one."""
+        return engine_settings.save(self.home, **changes)
+
+    def reset_settings(self) -> dict[str, Any]:
+        """Remove every setting from the file: the defaults (or the variables) apply."""
+        return engine_settings.save(self.home, **dict.fromkeys(engine_settings.BY_NAME))
+
+    def settings_without_file(self) -> engine_settings.Settings:
+        """What would apply if nothing were saved: a value equal to it is not pinned."""
+        return engine_settings.resolve(None)
+
     def llm_options(self, planner: str | None = None, host: str | None = None,
                     model: str | None = None) -> dict[str, Any]:
-        """The planner, host and model to use: the arguments, else the saved settings,
-        else OLLAMA_HOST and the defaults."""
-        saved = settings_store.load(self.home)
-        return {"planner": planner or saved.get("planner") or "auto",
-                "host": resolve_host(host, saved.get("ollama_host"))[0],
-                "model": model, "default_model": saved.get("ollama_model"),
-                "timeout": float(saved.get("ollama_timeout") or DEFAULT_TIMEOUT)}
+        """The planner, host and model to use (see `engine/settings.py` for the order)."""
+        found = self.settings(planner=planner, ollama_host=host, ollama_model=model)
+        # A model named by a flag must be installed; one remembered is a preference.
+        named = found.sources["ollama_model"] == "flag"
+        return {"planner": found.planner, "host": found.ollama_host,
+                "model": found.ollama_model if named else None,
+                "default_model": None if named else found.ollama_model,
+                "timeout": found.ollama_timeout}
 
     def propose_plan(self, dataset_id: str, *, target: str | None = None,
                      budget_seconds: int = 300, seed: int = 0, goal: str | None = None,
