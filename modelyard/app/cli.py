@@ -12,6 +12,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -112,8 +113,8 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--planner", choices=("auto", "ollama", "rules"), default=None,
                    help="auto (default): the language model if Ollama answers, else rules; "
                         "ollama: fail if Ollama cannot be reached")
-    p.add_argument("--ollama-host", help="Ollama's address (default: the saved setting, "
-                   "$OLLAMA_HOST, or http://127.0.0.1:11434)")
+    p.add_argument("--ollama-host", help="Ollama's address (default: $OLLAMA_HOST, else "
+                   "the saved setting, else http://127.0.0.1:11434)")
     p.add_argument("--model", help="the Ollama model (default: the saved one, else the "
                    "first installed)")
 
@@ -134,16 +135,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "app":
-        return _app(args)
+    if args.command in WITHOUT_WORKSPACE:
+        return COMMANDS[args.command](args)
     from modelyard.app.workspace import Workspace
     from modelyard.storage.paths import Home
 
     ws = Workspace(Home.from_env(args.home))
     ws.refresh()
-    name = args.command.replace("-", "_")
-    handler = globals().get(f"_cmd_{name}") or cli_results.HANDLERS[name]
-    return handler(ws, args)
+    return COMMANDS[args.command](ws, args)
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -570,5 +569,27 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+# -- the command table: every subcommand of `build_parser` and its handler, in one place ---
+# `app` starts the web app and takes only the arguments; the others get a refreshed
+# Workspace too. tests/app/test_cli.py checks that this table and the parser agree.
+WITHOUT_WORKSPACE = frozenset({"app"})
+COMMANDS: dict[str, Callable[..., int]] = {
+    "app": _app,
+    "ingest": _cmd_ingest,
+    "plan": _cmd_plan,
+    "run": _cmd_run,
+    "datasets": _cmd_datasets,
+    "runs": _cmd_runs,
+    "show": _cmd_show,
+    "cancel": _cmd_cancel,
+    "add-time": _cmd_add_time,
+    "leaderboard": _cmd_leaderboard,
+    "doctor": _cmd_doctor,
+    "reindex": _cmd_reindex,
+    **cli_results.HANDLERS,
+}
+
+
 if __name__ == "__main__":
     sys.exit(main())
+
