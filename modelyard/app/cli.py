@@ -138,9 +138,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in WITHOUT_WORKSPACE:
         return COMMANDS[args.command](args)
     from modelyard.app.workspace import Workspace
-    from modelyard.storage.paths import Home
 
-    ws = Workspace(Home.from_env(args.home))
+    ws = Workspace.at(args.home)
     ws.refresh()
     return COMMANDS[args.command](ws, args)
 
@@ -185,9 +184,8 @@ def _cmd_ingest(ws, args) -> int:
         meta = ws.ingest(args.path, name=args.name, target=args.target, test_path=args.test,
                          sheet=args.sheet, progress=_ingest_progress(args))
     from modelyard.engine.intake.sizes import size_words
-    from modelyard.storage.datasets import read_profile
 
-    profile = read_profile(ws.home, meta["id"])
+    profile = ws.profile_record(meta["id"])
     if args.json:
         _print_json({**meta, "profile": profile})
         return EXIT_OK
@@ -357,8 +355,8 @@ def _wait(ws, folder) -> dict[str, Any]:
     """Wait for the Run to end, showing one updating progress line on stderr. While it
     waits in the queue, this process helps the queue along (the worker may be started
     by this CLI, the app or another worker)."""
+    from modelyard.app.views import ACTIVE
     from modelyard.engine import jobs
-    from modelyard.storage.runfolder import ACTIVE, read_events
 
     offset, last, said_queued = 0, "", False
     interactive = sys.stderr.isatty()
@@ -370,7 +368,7 @@ def _wait(ws, folder) -> dict[str, Any]:
             said_queued = True
             _err(f"run {folder.id}: queued behind other runs "
                  f"(at most {jobs.max_parallel_runs(ws.home)} at a time)")
-        for event, end in read_events(folder.events_path, offset):
+        for event, end in ws.new_events(folder, offset):
             offset = end
             if event["kind"] in ("progress", "trial"):
                 last = event.get("message", "")
@@ -395,13 +393,11 @@ def _wait(ws, folder) -> dict[str, Any]:
 
 
 def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
-    from modelyard.storage import runs as run_store
-
     paths = {}
     plan_path = out / "plan.json"
     plan_path.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
     paths["plan"] = str(plan_path)
-    board = run_store.leaderboard(ws.catalog, run_id=folder.id)
+    board = ws.ranked_trials(run_id=folder.id)
     board_path = out / "leaderboard.csv"
     with open(board_path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -423,9 +419,7 @@ def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
 
 
 def _cmd_datasets(ws, args) -> int:
-    from modelyard.storage.datasets import list_datasets
-
-    rows = list_datasets(ws.catalog)
+    rows = ws.datasets()
     if args.json:
         _print_json(rows)
     else:
@@ -434,9 +428,7 @@ def _cmd_datasets(ws, args) -> int:
 
 
 def _cmd_runs(ws, args) -> int:
-    from modelyard.storage.runs import list_runs
-
-    rows = list_runs(ws.catalog)
+    rows = ws.runs()
     if args.json:
         _print_json(rows)
     else:
@@ -445,11 +437,9 @@ def _cmd_runs(ws, args) -> int:
 
 
 def _cmd_show(ws, args) -> int:
-    from modelyard.storage import runs as run_store
-
     run_id = ws.resolve_run(args.run)
-    run = run_store.get_run(ws.catalog, run_id)
-    board = run_store.leaderboard(ws.catalog, run_id=run_id)
+    run = ws.run(run_id)
+    board = ws.ranked_trials(run_id=run_id)
     if args.json:
         _print_json({**run, "leaderboard": board})
         return EXIT_OK
@@ -473,16 +463,13 @@ def _cmd_add_time(ws, args) -> int:
     print(f"{run_id}: {args.seconds} s more, {record['status']}")
     if not args.wait:
         return EXIT_OK
-    from modelyard.storage.runfolder import RunFolder
-
-    record = _wait(ws, RunFolder(ws.home.run_dir(run_id)))
+    record = _wait(ws, ws.run_folder(run_id))
     print(f"{run_id}: {record['status']}: {record.get('message')}")
     return EXIT_OK if record["status"] == "succeeded" else EXIT_FAILED
 
 
 def _cmd_leaderboard(ws, args) -> int:
     from modelyard.engine.errors import NotFoundError
-    from modelyard.storage import runs as run_store
 
     run_id = dataset_id = None
     if args.ref:
@@ -495,7 +482,7 @@ def _cmd_leaderboard(ws, args) -> int:
                 raise NotFoundError(f"There is no run or data set “{args.ref}”.",
                                     "List them with `modelyard runs` or `modelyard datasets`."
                                     ) from None
-    rows = run_store.leaderboard(ws.catalog, run_id=run_id, dataset_id=dataset_id)
+    rows = ws.ranked_trials(run_id=run_id, dataset_id=dataset_id)
     if args.json:
         _print_json(rows)
     else:
@@ -536,9 +523,7 @@ def _cmd_doctor(ws, args) -> int:
 
 
 def _cmd_reindex(ws, args) -> int:
-    from modelyard.storage.sync import reindex
-
-    counts = reindex(ws.catalog)
+    counts = ws.reindex()
     print("catalog rebuilt: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return EXIT_OK
 

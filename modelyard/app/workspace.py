@@ -29,8 +29,8 @@ from modelyard.storage import plans as plan_store
 from modelyard.storage import runs as run_store
 from modelyard.storage.catalog import Catalog
 from modelyard.storage.paths import Home
-from modelyard.storage.runfolder import RunFolder
-from modelyard.storage.sync import sync
+from modelyard.storage.runfolder import RunFolder, read_events
+from modelyard.storage.sync import reindex, sync
 
 
 class Workspace:
@@ -49,6 +49,10 @@ class Workspace:
     def default_root() -> str:
         """The folder `Workspace.at()` opens: $MODELYARD_HOME, else ~/.modelyard."""
         return str(Home.from_env().root)
+
+    def reindex(self) -> dict[str, int]:
+        """Rebuild the catalog from the folders; how many of each kind it indexed."""
+        return reindex(self.catalog)
 
     def refresh(self) -> list[str]:
         """Find dead workers, then index what changed. Returns runs newly marked failed."""
@@ -299,6 +303,30 @@ class Workspace:
             epochs=run_store.events(self.catalog, run_id, kinds=("epoch",), limit=5000),
             log_tail=folder.log_tail() or "",
             max_parallel_runs=jobs.max_parallel_runs(self.home))
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """A Run's catalog row; None when there is none."""
+        return run_store.get_run(self.catalog, run_id)
+
+    def run_folder(self, run_id: str) -> RunFolder:
+        """A Run's folder (run.json, events, model), whether or not it exists yet."""
+        return RunFolder(self.home.run_dir(run_id))
+
+    @staticmethod
+    def new_events(folder: RunFolder, offset: int):
+        """The Run's journal events written from byte `offset` on, each with the offset
+        after it (a line still being written waits for the next call)."""
+        return read_events(folder.events_path, offset)
+
+    def ranked_trials(self, *, run_id: str | None = None,
+                      dataset_id: str | None = None) -> list[dict[str, Any]]:
+        """Complete Trials ranked by CV score within their Run (of one Run, one data set
+        or all)."""
+        return run_store.leaderboard(self.catalog, run_id=run_id, dataset_id=dataset_id)
+
+    def profile_record(self, dataset_id: str) -> dict[str, Any]:
+        """A data set's Profile as stored (profile.json), for JSON output."""
+        return dataset_store.read_profile(self.home, dataset_id)
 
     def run_record(self, run_id: str) -> dict[str, Any]:
         """The Run's own record, run.json (its Plan, as it last ran); empty if gone."""

@@ -121,8 +121,7 @@ def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
            "OMP_NUM_THREADS": str(threads)}
     resolved = settings.resolve(home)
     # The worker reads no settings file: what it needs travels in its environment.
-    env["MODELYARD_MEMORY_LIMIT_GB"] = f"{resolved.memory_limit_gb:g}"
-    env["MODELYARD_GUARD_FITS"] = resolved.guard_fits
+    env.update(resolved.environ("memory_limit_gb", "guard_fits"))
     with open(folder.log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "modelyard.engine.training.worker", str(folder.path)],

@@ -119,6 +119,10 @@ class Settings(BaseModel):
         source = self.sources[name]
         return source if source == BY_NAME[name].env else None
 
+    def environ(self, *names: str) -> dict[str, str]:
+        """These settings as environment variables, for a child process to resolve."""
+        return {BY_NAME[n].env: _as_text(getattr(self, n)) for n in names}
+
     def record(self) -> dict[str, Any]:
         """What a Run records in run.json: each value and where it came from."""
         return {"values": self.model_dump(exclude={"sources"}), "sources": dict(self.sources)}
@@ -145,6 +149,10 @@ def resolve(home: Home | None = None, flags: Mapping[str, Any] | None = None,
         else:
             values[setting.name], sources[setting.name] = setting.default(), "default"
     return Settings(**values, sources=sources)
+
+
+def _as_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _usable(setting: Setting, raw: Any) -> Any:

@@ -17,10 +17,9 @@ st.title("Settings")
 now = ws.settings()
 saved = ws.saved_settings()
 host, source = now.ollama_host, now.sources["ollama_host"]
-SOURCES = {"settings": "saved here",
-           "OLLAMA_HOST": "from the OLLAMA_HOST variable, which wins over an address saved "
-                          "here while it is set",
-           "default": "the default"}
+SOURCES = {"settings": "saved here", "default": "the default"}
+where = SOURCES.get(source) or (f"from the {source} variable, which wins over an address "
+                                "saved here while it is set")
 PLANNERS = {"auto": "Language model if available, else rules",
             "ollama": "Language model only", "rules": "Rules only"}
 
@@ -30,7 +29,7 @@ st.markdown("Modelyard can ask a language model running on this machine (through
             "you review every plan, and nothing it writes is ever run as code. Without it, "
             "the rule planner proposes plans.")
 typed = st.text_input("Ollama address", host, key="settings_host",
-                      help=f"Now {SOURCES[source]}. The default is http://127.0.0.1:11434.")
+                      help=f"Now {where}. The default is http://127.0.0.1:11434.")
 address = normalize_host(typed or host)
 status = server_status(address)
 if status["reachable"]:
