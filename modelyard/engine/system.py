@@ -14,7 +14,8 @@ from modelyard.engine import settings
 
 
 def ollama_host() -> str:
-    """The Ollama host from the flags-free settings: OLLAMA_HOST, else the default."""
+    """The Ollama host where no flag or settings file applies: OLLAMA_HOST, else the
+    default (`engine/settings.py`)."""
     return settings.resolve().ollama_host
 
 
