@@ -60,7 +60,7 @@ def home(modelyard_home: Path):
 
 @pytest.fixture
 def ws(home):
-    from modelyard.engine.workflow import Workspace
+    from modelyard.app.workspace import Workspace
 
     return Workspace(home)
 

@@ -12,6 +12,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,8 +116,8 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--planner", choices=("auto", "ollama", "rules"), default=None,
                    help="auto (default): the language model if Ollama answers, else rules; "
                         "ollama: fail if Ollama cannot be reached")
-    p.add_argument("--ollama-host", help="Ollama's address (default: the saved setting, "
-                   "$OLLAMA_HOST, or http://127.0.0.1:11434)")
+    p.add_argument("--ollama-host", help="Ollama's address (default: $OLLAMA_HOST, else "
+                   "the saved setting, else http://127.0.0.1:11434)")
     p.add_argument("--model", help="the Ollama model (default: the saved one, else the "
                    "first installed)")
 
@@ -137,16 +138,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "app":
-        return _app(args)
-    from modelyard.engine.workflow import Workspace
-    from modelyard.storage.paths import Home
+    if args.command in WITHOUT_WORKSPACE:
+        return COMMANDS[args.command](args)
+    from modelyard.app.workspace import Workspace
 
-    ws = Workspace(Home.from_env(args.home))
+    ws = Workspace.at(args.home)
     ws.refresh()
-    name = args.command.replace("-", "_")
-    handler = globals().get(f"_cmd_{name}") or cli_results.HANDLERS[name]
-    return handler(ws, args)
+    return COMMANDS[args.command](ws, args)
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -189,9 +187,8 @@ def _cmd_ingest(ws, args) -> int:
         meta = ws.ingest(args.path, name=args.name, target=args.target, test_path=args.test,
                          sheet=args.sheet, progress=_ingest_progress(args))
     from modelyard.engine.intake.sizes import size_words
-    from modelyard.storage.datasets import read_profile
 
-    profile = read_profile(ws.home, meta["id"])
+    profile = ws.profile_record(meta["id"])
     if args.json:
         _print_json({**meta, "profile": profile})
         return EXIT_OK
@@ -363,7 +360,6 @@ def _wait(ws, folder) -> RunRecord:
     by this CLI, the app or another worker)."""
     from modelyard.engine import jobs
     from modelyard.schemas import EventKind, RunStatus
-    from modelyard.storage.runfolder import read_events
 
     offset, last, said_queued = 0, "", False
     interactive = sys.stderr.isatty()
@@ -375,7 +371,7 @@ def _wait(ws, folder) -> RunRecord:
             said_queued = True
             _err(f"run {folder.id}: queued behind other runs "
                  f"(at most {jobs.max_parallel_runs(ws.home)} at a time)")
-        for event, end in read_events(folder.events_path, offset):
+        for event, end in ws.new_events(folder, offset):
             offset = end
             if event.kind in (EventKind.progress, EventKind.trial):
                 last = event.message
@@ -400,13 +396,11 @@ def _wait(ws, folder) -> RunRecord:
 
 
 def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
-    from modelyard.storage import runs as run_store
-
     paths = {}
     plan_path = out / "plan.json"
     plan_path.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
     paths["plan"] = str(plan_path)
-    board = run_store.leaderboard(ws.catalog, run_id=folder.id)
+    board = ws.ranked_trials(run_id=folder.id)
     board_path = out / "leaderboard.csv"
     with open(board_path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -428,9 +422,7 @@ def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
 
 
 def _cmd_datasets(ws, args) -> int:
-    from modelyard.storage.datasets import list_datasets
-
-    rows = list_datasets(ws.catalog)
+    rows = ws.datasets()
     if args.json:
         _print_json(rows)
     else:
@@ -439,9 +431,7 @@ def _cmd_datasets(ws, args) -> int:
 
 
 def _cmd_runs(ws, args) -> int:
-    from modelyard.storage.runs import list_runs
-
-    rows = list_runs(ws.catalog)
+    rows = ws.runs()
     if args.json:
         _print_json(rows)
     else:
@@ -450,11 +440,9 @@ def _cmd_runs(ws, args) -> int:
 
 
 def _cmd_show(ws, args) -> int:
-    from modelyard.storage import runs as run_store
-
     run_id = ws.resolve_run(args.run)
-    run = run_store.get_run(ws.catalog, run_id)
-    board = run_store.leaderboard(ws.catalog, run_id=run_id)
+    run = ws.run(run_id)
+    board = ws.ranked_trials(run_id=run_id)
     if args.json:
         _print_json({**run, "leaderboard": board})
         return EXIT_OK
@@ -480,16 +468,13 @@ def _cmd_add_time(ws, args) -> int:
     print(f"{run_id}: {args.seconds} s more, {record.status}")
     if not args.wait:
         return EXIT_OK
-    from modelyard.storage.runfolder import RunFolder
-
-    record = _wait(ws, RunFolder(ws.home.run_dir(run_id)))
+    record = _wait(ws, ws.run_folder(run_id))
     print(f"{run_id}: {record.status}: {record.message}")
     return EXIT_OK if record.status is RunStatus.succeeded else EXIT_FAILED
 
 
 def _cmd_leaderboard(ws, args) -> int:
     from modelyard.engine.errors import NotFoundError
-    from modelyard.storage import runs as run_store
 
     run_id = dataset_id = None
     if args.ref:
@@ -502,7 +487,7 @@ def _cmd_leaderboard(ws, args) -> int:
                 raise NotFoundError(f"There is no run or data set “{args.ref}”.",
                                     "List them with `modelyard runs` or `modelyard datasets`."
                                     ) from None
-    rows = run_store.leaderboard(ws.catalog, run_id=run_id, dataset_id=dataset_id)
+    rows = ws.ranked_trials(run_id=run_id, dataset_id=dataset_id)
     if args.json:
         _print_json(rows)
     else:
@@ -543,9 +528,7 @@ def _cmd_doctor(ws, args) -> int:
 
 
 def _cmd_reindex(ws, args) -> int:
-    from modelyard.storage.sync import reindex
-
-    counts = reindex(ws.catalog)
+    counts = ws.reindex()
     print("catalog rebuilt: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return EXIT_OK
 
@@ -576,5 +559,27 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+# -- the command table: every subcommand of `build_parser` and its handler, in one place ---
+# `app` starts the web app and takes only the arguments; the others get a refreshed
+# Workspace too. tests/app/test_cli.py checks that this table and the parser agree.
+WITHOUT_WORKSPACE = frozenset({"app"})
+COMMANDS: dict[str, Callable[..., int]] = {
+    "app": _app,
+    "ingest": _cmd_ingest,
+    "plan": _cmd_plan,
+    "run": _cmd_run,
+    "datasets": _cmd_datasets,
+    "runs": _cmd_runs,
+    "show": _cmd_show,
+    "cancel": _cmd_cancel,
+    "add-time": _cmd_add_time,
+    "leaderboard": _cmd_leaderboard,
+    "doctor": _cmd_doctor,
+    "reindex": _cmd_reindex,
+    **cli_results.HANDLERS,
+}
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +264,14 @@ def _cmd_clean(ws, args) -> int:
     return EXIT_OK
 
 
-# `app.cli` dispatches these by command name.
-HANDLERS: dict[str, Any] = {name[5:]: fn for name, fn in list(globals().items())
-                            if name.startswith("_cmd_")}
+# `app.cli` puts these in its command table, by command name.
+HANDLERS: dict[str, Callable[..., int]] = {
+    "predict": _cmd_predict,
+    "export": _cmd_export,
+    "report": _cmd_report,
+    "submission": _cmd_submission,
+    "rename": _cmd_rename,
+    "delete": _cmd_delete,
+    "du": _cmd_du,
+    "clean": _cmd_clean,
+}

@@ -8,25 +8,20 @@ from pathlib import Path
 import streamlit as st
 
 from modelyard.app import nav
-from modelyard.app.ui import clock, fmt_score
-from modelyard.engine.results.artifacts import RunResult, open_run
+from modelyard.app.ui import clock, fmt_score, workspace_at
+from modelyard.app.workspace import Workspace
+from modelyard.engine.results.artifacts import RunResult
 from modelyard.engine.training.bundle import METADATA_FILE
-from modelyard.engine.workflow import Workspace
-from modelyard.schemas import RunStatus
-from modelyard.storage import runs as run_store
-from modelyard.storage.paths import Home
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def _result(root: str, run_id: str, stamp: float) -> RunResult:  # noqa: ARG001 - cache key
-    return open_run(Home(Path(root)), run_id)
+    return workspace_at(root).open_result(run_id)
 
 
 def load_result(ws: Workspace, run_id: str) -> RunResult:
     """The Run's results, loaded once per model file (a retrained model reloads)."""
-    meta = ws.home.run_dir(run_id) / "model" / METADATA_FILE
-    stamp = meta.stat().st_mtime if meta.exists() else 0.0
-    return _result(str(ws.home.root), run_id, stamp)
+    return _result(str(ws.home.root), run_id, ws.model_stamp(run_id))
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the image model…")
@@ -45,7 +40,7 @@ def image_model(result: RunResult):
 def pick_finished_run(ws: Workspace, key: str) -> str | None:
     """A chooser over Runs that have a model, remembering the choice across pages
     (`run_id`); None (and a pointer to the next step) when there is none."""
-    runs = [r for r in run_store.list_runs(ws.catalog) if r["status"] == RunStatus.succeeded]
+    runs = ws.runs(statuses=("succeeded",))
     if not runs:
         st.info("No finished run yet. Train one from the **Plan** page, or try a sample on "
                 "the **Home** page.")

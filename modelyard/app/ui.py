@@ -9,16 +9,15 @@ from typing import Any
 import streamlit as st
 
 from modelyard.app import nav
+from modelyard.app.workspace import Workspace
 from modelyard.engine.errors import ModelyardError
 from modelyard.engine.intake.sizes import size_words
-from modelyard.engine.workflow import Workspace
-from modelyard.storage import datasets as dataset_store
-from modelyard.storage.paths import Home
 
 
 @st.cache_resource
-def _workspace(root: str) -> Workspace:
-    return Workspace(Home(__import__("pathlib").Path(root)))
+def workspace_at(root: str) -> Workspace:
+    """The Workspace of `root`, one per server (its catalog and locks are shared)."""
+    return Workspace.at(root)
 
 
 # How trial tables read: words for headers, scores to 4 decimals, params as text.
@@ -42,7 +41,7 @@ TRIAL_COLUMNS = {
 
 def workspace() -> Workspace:
     """The Workspace of `$MODELYARD_HOME`, shared by every session of this server."""
-    return _workspace(str(Home.from_env().root))
+    return workspace_at(Workspace.default_root())
 
 
 def show_error(exc: BaseException, what: str = "That did not work") -> None:
@@ -57,7 +56,7 @@ def show_error(exc: BaseException, what: str = "That did not work") -> None:
 
 def pick_dataset(ws: Workspace, key: str) -> dict[str, Any] | None:
     """A data set chooser remembering the choice across pages (`dataset_id`)."""
-    rows = dataset_store.list_datasets(ws.catalog)
+    rows = ws.datasets()
     if not rows:
         st.info("No data yet. Add a file or a sample on the **Data** page.")
         st.page_link(nav.page("data"), label="Go to Data")

@@ -23,10 +23,11 @@ from typing import Any
 
 import psutil
 
+from modelyard.engine import settings
 from modelyard.engine.errors import BadInputError, NotFoundError
+from modelyard.engine.settings import default_parallel_runs  # noqa: F401 (part of this API)
 from modelyard.engine.training.studies import close_running_trials
 from modelyard.schemas import Plan, RunRecord, RunStatus
-from modelyard.storage import settings as settings_store
 from modelyard.storage.paths import Home, new_id
 from modelyard.storage.runfolder import RunFolder
 
@@ -38,17 +39,9 @@ _children: list[subprocess.Popen] = []
 
 
 def max_parallel_runs(home: Home) -> int:
-    """How many Runs may train at once: $MODELYARD_MAX_PARALLEL_RUNS, else the
-    `max_parallel_runs` setting, else one per two cores (training uses every core given)."""
-    raw = os.environ.get("MODELYARD_MAX_PARALLEL_RUNS") or _setting(home, "max_parallel_runs")
-    try:
-        return max(1, int(raw)) if raw else default_parallel_runs()
-    except ValueError:
-        return 1
-
-
-def default_parallel_runs() -> int:
-    return max(1, (os.cpu_count() or 1) // 2)
+    """How many Runs may train at once (the `max_parallel_runs` setting; by default one
+    per two cores, since training uses every core given)."""
+    return settings.resolve(home).max_parallel_runs
 
 
 def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
@@ -113,18 +106,9 @@ def reap() -> None:
 
 
 def memory_limit_gb(home: Home) -> float | None:
-    """The most memory training may use, in GB: $MODELYARD_MEMORY_LIMIT_GB, else the
-    `memory_limit_gb` setting, else no limit beyond what is free."""
-    raw = os.environ.get("MODELYARD_MEMORY_LIMIT_GB") or _setting(home, "memory_limit_gb")
-    try:
-        value = float(raw) if raw else 0.0
-    except ValueError:
-        return None
-    return value if value > 0 else None
-
-
-def _setting(home: Home, key: str) -> Any:
-    return settings_store.load(home).get(key)
+    """The most memory training may use, in GB (the `memory_limit_gb` setting); None
+    for no limit beyond what is free."""
+    return settings.resolve(home).memory_limit_gb or None
 
 
 def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
@@ -133,9 +117,9 @@ def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
     threads = max(1, (os.cpu_count() or 1) // max(1, share))
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1",
            "OMP_NUM_THREADS": str(threads)}
-    limit = memory_limit_gb(home)
-    if limit:
-        env["MODELYARD_MEMORY_LIMIT_GB"] = f"{limit:g}"
+    resolved = settings.resolve(home)
+    # The worker reads no settings file: what it needs travels in its environment.
+    env.update(resolved.environ("memory_limit_gb", "guard_fits"))
     with open(folder.log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "modelyard.engine.training.worker", str(folder.path)],
@@ -149,7 +133,7 @@ def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
     except psutil.NoSuchProcess:
         create_time = None
     folder.update(status=RunStatus.starting, pid=proc.pid, pid_create_time=create_time,
-                  threads=threads, launched_at=time.time())
+                  threads=threads, launched_at=time.time(), settings=resolved.record())
     folder.touch_heartbeat()
     return proc
 

@@ -10,12 +10,13 @@ from typing import Any
 
 import psutil
 
-DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+from modelyard.engine import settings
 
 
 def ollama_host() -> str:
-    host = os.environ.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST
-    return host if host.startswith("http") else f"http://{host}"
+    """The Ollama host where no flag or settings file applies: OLLAMA_HOST, else the
+    default (`engine/settings.py`)."""
+    return settings.resolve().ollama_host
 
 
 def gpus() -> list[dict[str, Any]]:

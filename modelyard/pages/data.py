@@ -11,7 +11,7 @@ from modelyard.app import charts, nav
 from modelyard.app.ui import pick_dataset, show_error, workspace
 from modelyard.engine.intake.formats import excel_sheets
 from modelyard.engine.intake.images import examples
-from modelyard.engine.intake.ingest import load_profile, preview, table_path
+from modelyard.engine.intake.ingest import preview, table_path
 from modelyard.engine.intake.roles import ROLE_WORDS
 from modelyard.engine.intake.samples import SAMPLES
 from modelyard.engine.intake.sizes import size_words
@@ -133,7 +133,7 @@ dataset = pick_dataset(ws, key="data_pick")
 if dataset is None:
     st.stop()
 try:
-    profile = load_profile(ws.home, dataset["id"])
+    profile = ws.dataset(dataset["id"]).profile
 except Exception as exc:
     show_error(exc, "Could not read this data set's profile")
     st.stop()

@@ -10,9 +10,6 @@ import streamlit as st
 from modelyard.app import nav
 from modelyard.app.ui import TRIAL_COLUMNS, fmt_params, show_error, workspace
 from modelyard.engine.results import compare, figures, tuning
-from modelyard.storage import datasets as dataset_store
-from modelyard.storage import runs as run_store
-from modelyard.storage.runfolder import RunFolder
 
 PAGE_ROWS = 200
 SORTS = {"rank": "Rank within its run", "cv_score": "CV score", "train_score": "Train score",
@@ -34,12 +31,12 @@ COLUMNS = TRIAL_COLUMNS | {
 ws = workspace()
 st.title("Leaderboard")
 
-datasets = dataset_store.list_datasets(ws.catalog)
+datasets = ws.datasets()
 options = [None] + [d["id"] for d in datasets]
 names = {d["id"]: d["name"] for d in datasets}
 dataset_id = st.selectbox("Data set", options, key="leaderboard_dataset",
                           format_func=lambda i: "All data sets" if i is None else names[i])
-facets = run_store.trial_facets(ws.catalog, dataset_id)
+facets = ws.trial_facets(dataset_id)
 if not facets["states"].get("complete"):
     st.info("No finished trials yet. Launch a run from the **Plan** page.")
     st.stop()
@@ -61,16 +58,15 @@ with st.expander(f"Filter and sort · {facets['trials']:,} trials in {len(run_na
     grouped = c6.toggle("Group by family", key="leaderboard_group")
 
 try:
-    board = run_store.overview(ws.catalog, dataset_id=dataset_id, run_ids=run_filter or None,
-                               families=family_filter or None, states=state_filter or None,
-                               sort=sort, descending=descending, limit=PAGE_ROWS,
-                               offset=PAGE_ROWS * (st.session_state.get("leaderboard_page", 1)
-                                                   - 1))
+    board = ws.leaderboard(dataset_id=dataset_id, run_ids=run_filter or None,
+                           families=family_filter or None, states=state_filter or None,
+                           sort=sort, descending=descending, limit=PAGE_ROWS,
+                           offset=PAGE_ROWS * (st.session_state.get("leaderboard_page", 1) - 1))
 except Exception as exc:
     show_error(exc, "Could not read the leaderboard")
     st.stop()
 
-leaders = board["leaders"]
+leaders = board.leaders
 verdicts = compare.leader_verdicts(leaders)
 # Runs scored on one validation split (a holdout, as image runs are): a spread across
 # folds of 0 would read as "perfectly stable"; leave it blank.
@@ -102,11 +98,11 @@ else:
 
 st.subheader("Trials")
 if grouped:
-    st.dataframe(pd.DataFrame(board["families"]).drop(columns=["run_id"]), hide_index=True,
+    st.dataframe(pd.DataFrame(board.families).drop(columns=["run_id"]), hide_index=True,
                  key="leaderboard_families_table", column_config=COLUMNS)
 else:
-    page = _blank_spread(pd.DataFrame(board["page"]))
-    pages = -(-board["total"] // PAGE_ROWS)
+    page = _blank_spread(pd.DataFrame(board.page))
+    pages = -(-board.total // PAGE_ROWS)
     if st.session_state.get("leaderboard_page", 1) > max(pages, 1):
         st.session_state["leaderboard_page"] = 1  # the filters left fewer pages
         st.rerun()
@@ -119,7 +115,7 @@ else:
         st.dataframe(page[shown], hide_index=True, key="leaderboard_trials",
                      column_config=COLUMNS)
         if pages > 1:
-            st.number_input(f"Page (of {pages}; {board['total']:,} trials, {PAGE_ROWS} a page)",
+            st.number_input(f"Page (of {pages}; {board.total:,} trials, {PAGE_ROWS} a page)",
                             1, pages, key="leaderboard_page")
 
 # -- charts: only the one shown is queried -----------------------------------------------------
@@ -144,8 +140,8 @@ def pick_run(key: str, label: str = "Run") -> str | None:
 try:
     if chart == "Best so far":
         shown_runs = run_ids[:10]
-        st.plotly_chart(figures.best_over_time_figure(run_store.best_over_time(
-            ws.catalog, shown_runs), metric), key="leaderboard_chart")
+        st.plotly_chart(figures.best_over_time_figure(ws.best_over_time(shown_runs),
+                                                      metric), key="leaderboard_chart")
         if len(run_ids) > 10:
             st.caption(f"The 10 newest of {len(run_ids)} runs; filter to choose others.")
     elif chart in ("Search history", "Score vs time", "Per family"):
@@ -153,27 +149,27 @@ try:
         if run_id:
             m = by_run[run_id]["metric"]
             if chart == "Search history":
-                fig = figures.history_figure(run_store.history(ws.catalog, run_id), m)
+                fig = figures.history_figure(ws.search_history(run_id), m)
             elif chart == "Score vs time":
                 axis = st.radio("Time", ["fit_seconds", "predict_seconds"], horizontal=True,
                                 key="leaderboard_speed_axis",
                                 format_func=lambda a: a.split("_")[0] + " time")
-                fig = figures.speed_figure(run_store.speed_points(ws.catalog, run_id), m, axis)
+                fig = figures.speed_figure(ws.speed_points(run_id), m, axis)
             else:
-                fig = figures.family_bars_figure([f for f in board["families"]
+                fig = figures.family_bars_figure([f for f in board.families
                                                   if f["run_id"] == run_id], m)
             st.plotly_chart(fig, key="leaderboard_chart")
     elif chart in ("Settings that mattered", "Parallel coordinates"):
         run_id = pick_run("leaderboard_run")
         if run_id:
-            tuned = [f["family"] for f in board["families"]
+            tuned = [f["family"] for f in board.families
                      if f["run_id"] == run_id and f["complete"] >= tuning.MIN_TRIALS]
             if not tuned:
                 st.info(f"No family of this run has {tuning.MIN_TRIALS} or more complete "
                         "trials to learn from. Give the run more time.")
             else:
                 family = st.selectbox("Model family", tuned, key="leaderboard_family")
-                sample = run_store.param_sample(ws.catalog, run_id, family)
+                sample = ws.param_sample(run_id, family)
                 m = by_run[run_id]["metric"]
                 if chart == "Settings that mattered":
                     importance = tuning.param_importance(sample,
@@ -196,8 +192,7 @@ try:
                              format_func=lambda i: by_run[i]["run_name"] or i)
             b = c2.selectbox("Run B", run_ids, index=1, key="leaderboard_cmp_b",
                              format_func=lambda i: by_run[i]["run_name"] or i)
-            rec_a = RunFolder(ws.home.run_dir(a)).read()
-            rec_b = RunFolder(ws.home.run_dir(b)).read()
+            rec_a, rec_b = ws.run_record(a), ws.run_record(b)
             found = compare.compare_runs(
                 {**rec_a, "dataset": by_run[a]["dataset"]}, {**rec_b, "dataset":
                 by_run[b]["dataset"]}, rec_a["plan"], rec_b["plan"], by_run[a], by_run[b])

@@ -11,7 +11,6 @@ from modelyard.app.ui import TRIAL_COLUMNS, fmt_params, show_error, workspace
 from modelyard.engine.results import diagnostics, explain, figures, report
 from modelyard.engine.results.export import export_bundle
 from modelyard.engine.vision.predict import image_mistakes
-from modelyard.storage import runs as run_store
 
 MISTAKES_SHOWN = 32
 ws = workspace()
@@ -20,7 +19,7 @@ result = open_finished_run(ws, "model_run")
 run_id, meta = result.run_id, result.meta
 
 classes, target, oof = result.classes, meta["target"], result.oof
-leader = next(iter(run_store.run_leaders(ws.catalog, run_ids=[run_id], top=1)), None)
+leader = ws.run_leader(run_id)
 one_split = single_split(result.record.get("plan"))
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Best model", meta.get("model", "—"))
@@ -153,7 +152,7 @@ if mistakes is not None:
                                   strict=True)])
 
 with trials:
-    found = run_store.trials(ws.catalog, run_id)
+    found = ws.trials(run_id)
     frame = pd.DataFrame(found)
     if frame.empty:
         st.info("No trials are indexed for this run.")

@@ -15,16 +15,13 @@ from modelyard.app.plan_view import (
     show_provenance,
 )
 from modelyard.app.ui import clock, pick_dataset, show_error, workspace
-from modelyard.engine.intake.ingest import load_profile
+from modelyard.app.views import TERMINAL
 from modelyard.engine.planning.diff import diff_plans
 from modelyard.engine.planning.explain import family_title
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.propose import IMAGE_NOTE
 from modelyard.engine.training import families
 from modelyard.schemas import METRICS_FOR_TASK, FamilyChoice, Plan, Task, ValidationKind
-from modelyard.storage import plans as plan_store
-from modelyard.storage import runs as run_store
-from modelyard.storage.runfolder import TERMINAL
 
 PLANNER_WORDS = {"auto": "Language model if available, else rules",
                  "ollama": "Language model only", "rules": "Rules only (instant)"}
@@ -36,8 +33,8 @@ st.title("Plan")
 dataset = pick_dataset(ws, key="plan_pick")
 if dataset is None:
     st.stop()
-profile = load_profile(ws.home, dataset["id"])
-versions = plan_store.list_plans(ws.catalog, dataset["id"])
+profile = ws.dataset(dataset["id"]).profile
+versions = ws.plans(dataset["id"])
 options = ws.llm_options()
 
 # A run of this page that was asking a model and never finished was stopped (the Stop
@@ -213,8 +210,7 @@ if doc["approved"]:
         except Exception as exc:
             show_error(exc, "Could not launch the run")
 
-finished = [r for r in run_store.list_runs(ws.catalog, dataset["id"])
-            if r["status"] in TERMINAL]
+finished = ws.runs(dataset["id"], statuses=TERMINAL)
 if finished:
     st.subheader("Learn from a run")
     runs_by_id = {r["id"]: r for r in finished}

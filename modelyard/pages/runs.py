@@ -10,15 +10,13 @@ import streamlit as st
 from modelyard.app import nav
 from modelyard.app.results_ui import single_split
 from modelyard.app.ui import TRIAL_COLUMNS, clock, fmt_params, fmt_score, show_error, workspace
-from modelyard.engine.jobs import max_parallel_runs
+from modelyard.app.views import ACTIVE
 from modelyard.engine.results import figures
-from modelyard.storage import runs as run_store
-from modelyard.storage.runfolder import ACTIVE, RunFolder
 
 ws = workspace()
 st.title("Runs")
 
-runs = run_store.list_runs(ws.catalog)
+runs = ws.runs()
 if not runs:
     st.info("No runs yet. Approve a plan on the **Plan** page and launch it, or try a sample "
             "on the **Home** page.")
@@ -38,18 +36,16 @@ st.session_state["run_id"] = run_id
 
 def live_view(run_id: str) -> None:
     ws.refresh()
-    run = run_store.get_run(ws.catalog, run_id)
-    if run is None:
+    view = ws.run_view(run_id)
+    if view is None:
         st.warning("This run no longer exists.")
         return
-    status = run["status"]
-    progress = run_store.events(ws.catalog, run_id, kinds=("progress",), limit=1)
-    live = progress[-1]["data"] if progress else {}
-    text = progress[-1]["message"] if progress else "starting the worker…"
+    run, status, progress, epoch = view.run, view.status, view.progress, view.epoch
+    live = progress["data"] if progress else {}
+    text = progress["message"] if progress else "starting the worker…"
     # A network reports every epoch, long before its first trial ends: show that.
-    epoch = run_store.events(ws.catalog, run_id, kinds=("epoch",), limit=1)
-    if status in ACTIVE and epoch and (not progress or epoch[-1]["seq"] > progress[-1]["seq"]):
-        e = epoch[-1]["data"]
+    if status in ACTIVE and epoch and (not progress or epoch["seq"] > progress["seq"]):
+        e = epoch["data"]
         text = (f"{e['model']}: epoch {e['epoch']}, validation {run['metric']} "
                 f"{e['val_score']:.4f}")
         if run["started_at"] and run["budget_seconds"]:
@@ -66,7 +62,7 @@ def live_view(run_id: str) -> None:
                                       else live.get("best_score")))
 
     if status == "queued":
-        st.info(f"Waiting in the queue: at most {max_parallel_runs(ws.home)} run(s) train at "
+        st.info(f"Waiting in the queue: at most {view.max_parallel_runs} run(s) train at "
                 "once on this machine. It starts by itself when one finishes.")
     if status in ACTIVE:
         fraction = live.get("fraction", 0.0)
@@ -75,7 +71,7 @@ def live_view(run_id: str) -> None:
             left = max(0.0, run["budget_seconds"] - elapsed)
             text += f" · about {left:.0f} s left" if left else " · finishing"
         st.progress(min(1.0, fraction), text=text)
-        _resources(run_id)
+        _resources(view.resource)
         if st.button("Cancel this run", key="runs_cancel"):
             ws.cancel(run_id)
             st.rerun(scope="app")
@@ -83,31 +79,30 @@ def live_view(run_id: str) -> None:
         say = {"succeeded": st.success, "failed": st.error}.get(status, st.info)
         say(run["message"])
         if status == "failed":
-            detail = run_store.events(ws.catalog, run_id, kinds=("status",), limit=1)
-            trace = detail[-1]["data"].get("traceback") if detail else None
+            trace = view.failure["data"].get("traceback") if view.failure else None
             if trace:
                 with st.expander("Technical detail"):
                     st.code(trace, language="text")
 
-    trials = run_store.trials(ws.catalog, run_id)
+    trials = view.trials
     baseline = [t["cv_score"] for t in trials if t["family"] == "dummy" and t["cv_score"]]
     done = [t for t in trials if t["state"] == "complete" and t["family"] != "dummy"]
     if len(done) >= 2:
         st.plotly_chart(figures.trials_figure(done, run, baseline[0] if baseline else None),
                         key="runs_chart")
-    _epoch_curves(run_id, run["metric"])
+    _epoch_curves(view.epochs, run["metric"])
     if trials:
         _families(trials, run["greater_is_better"])
         table = pd.DataFrame(trials)
         table["params"] = table["params"].map(fmt_params)
-        if single_split(RunFolder(ws.home.run_dir(run_id)).read().get("plan")):
+        if single_split(view.plan):
             table["cv_std"] = None  # one validation split: no spread to show
         st.dataframe(
             table[["model", "family", "state", "cv_score", "cv_std",
                                   "fit_seconds", "params"]],
             hide_index=True, key="runs_trials", column_config=TRIAL_COLUMNS)
     with st.expander("Worker log"):
-        st.code(RunFolder(ws.home.run_dir(run_id)).log_tail() or "(empty)", language="text")
+        st.code(view.log_tail or "(empty)", language="text")
     if status not in ACTIVE and st.session_state.get("runs_was_active") == run_id:
         st.session_state["runs_was_active"] = None
         st.rerun(scope="app")  # stop polling: the run is over
@@ -115,12 +110,11 @@ def live_view(run_id: str) -> None:
         st.session_state["runs_was_active"] = run_id
 
 
-def _resources(run_id: str) -> None:
+def _resources(sample: dict | None) -> None:
     """The worker's latest resource sample: CPU, memory, and the GPU when there is one."""
-    sample = run_store.events(ws.catalog, run_id, kinds=("resource",), limit=1)
     if not sample:
         return
-    data = sample[-1]["data"]
+    data = sample["data"]
     cols = st.columns(4)
     cols[0].metric("CPU (machine)", f"{data.get('cpu_percent', 0):.0f}%")
     cols[1].metric("RAM used (machine)", f"{data.get('ram_used_percent', 0):.0f}%")
@@ -130,9 +124,8 @@ def _resources(run_id: str) -> None:
                               f"{data.get('gpu_memory_used_mb', 0):.0f} MB")
 
 
-def _epoch_curves(run_id: str, metric: str | None) -> None:
+def _epoch_curves(epochs: list[dict], metric: str | None) -> None:
     """Networks report every epoch: their learning curves, live."""
-    epochs = run_store.events(ws.catalog, run_id, kinds=("epoch",), limit=5000)
     if not epochs:
         return
     frame = pd.DataFrame([{"model": e["data"]["model"], "epoch": e["data"]["epoch"],

@@ -1,6 +1,7 @@
 """Settings: where the language model lives (Ollama's address), which model plans, and
 which planner is the default; how many runs train at once and how much memory training
-may use. Saved in `$MODELYARD_HOME/settings.json`."""
+may use. Saved in `$MODELYARD_HOME/settings.json`; a flag or an environment variable wins
+over what is saved here (`engine/settings.py`)."""
 
 import os
 
@@ -9,20 +10,16 @@ import streamlit as st
 
 from modelyard.app.ui import workspace
 from modelyard.engine import jobs
-from modelyard.engine.planning.llm import (
-    DEFAULT_TIMEOUT,
-    normalize_host,
-    resolve_host,
-    server_status,
-)
-from modelyard.storage import settings as settings_store
+from modelyard.engine.planning.llm import normalize_host, server_status
 
 ws = workspace()
 st.title("Settings")
-saved = settings_store.load(ws.home)
-host, source = resolve_host(None, saved.get("ollama_host"))
-SOURCES = {"settings": "saved here", "OLLAMA_HOST": "from the OLLAMA_HOST variable",
-           "default": "the default"}
+now = ws.settings()
+saved = ws.saved_settings()
+host, source = now.ollama_host, now.sources["ollama_host"]
+SOURCES = {"settings": "saved here", "default": "the default"}
+where = SOURCES.get(source) or (f"from the {source} variable, which wins over an address "
+                                "saved here while it is set")
 PLANNERS = {"auto": "Language model if available, else rules",
             "ollama": "Language model only", "rules": "Rules only"}
 
@@ -32,7 +29,7 @@ st.markdown("Modelyard can ask a language model running on this machine (through
             "you review every plan, and nothing it writes is ever run as code. Without it, "
             "the rule planner proposes plans.")
 typed = st.text_input("Ollama address", host, key="settings_host",
-                      help=f"Now {SOURCES[source]}. The default is http://127.0.0.1:11434.")
+                      help=f"Now {where}. The default is http://127.0.0.1:11434.")
 address = normalize_host(typed or host)
 status = server_status(address)
 if status["reachable"]:
@@ -50,7 +47,7 @@ models = [m["name"] for m in status["models"]]
 model = None
 if models:
     rows = {m["name"]: m for m in status["models"]}
-    remembered = saved.get("ollama_model")
+    remembered = now.ollama_model
     model = st.selectbox(
         "Model", models, index=models.index(remembered) if remembered in models else 0,
         key="settings_model",
@@ -59,57 +56,56 @@ if models:
             f"{rows[n]['size_gb']} GB") if x))
 elif status["reachable"]:
     st.info("No model is installed yet. Install one with `ollama pull llama3.2`.")
-elif saved.get("ollama_model"):
-    st.caption(f"Remembered model: {saved['ollama_model']}")
+elif now.ollama_model:
+    st.caption(f"Remembered model: {now.ollama_model}")
 
 planners = list(PLANNERS)
 planner = st.radio("Default planner", planners,
-                   index=planners.index(saved.get("planner", "auto")),
+                   index=planners.index(now.planner),
                    format_func=PLANNERS.get, key="settings_planner")
 timeout = st.number_input("Seconds to wait for the model's answer", 5, 3600,
-                          int(saved.get("ollama_timeout") or DEFAULT_TIMEOUT), step=5,
+                          int(now.ollama_timeout), step=5,
                           key="settings_timeout")
 
 st.subheader("Training")
 cores = os.cpu_count() or 1
-now_parallel = jobs.max_parallel_runs(ws.home)
+now_parallel = now.max_parallel_runs
 runs_at_once = st.number_input(
     "Runs that train at the same time", 1, max(cores, now_parallel), now_parallel,
     key="settings_parallel",
     help=f"Further runs wait in a queue. Each running run shares this machine's {cores} "
          "cores; the default is one run per two cores."
          + (" Now fixed by MODELYARD_MAX_PARALLEL_RUNS."
-            if os.environ.get("MODELYARD_MAX_PARALLEL_RUNS") else ""))
+            if now.fixed_by_env("max_parallel_runs") else ""))
 total_gb = psutil.virtual_memory().total / 2**30
 memory_gb = st.number_input(
     "Memory training may use (GB; 0 = whatever is free)", 0.0,
-    max(round(total_gb, 1), jobs.memory_limit_gb(ws.home) or 0.0),
-    float(jobs.memory_limit_gb(ws.home) or 0.0), step=1.0, key="settings_memory",
+    max(round(total_gb, 1), now.memory_limit_gb), now.memory_limit_gb, step=1.0,
+    key="settings_memory",
     help=f"This machine has {total_gb:.0f} GB. A trial that would need more is skipped or "
          "retried smaller, and a fit that grows past it is stopped and recorded as out of "
          "memory; the run goes on with other models."
          + (" Now fixed by MODELYARD_MEMORY_LIMIT_GB."
-            if os.environ.get("MODELYARD_MEMORY_LIMIT_GB") else ""))
+            if now.fixed_by_env("memory_limit_gb") else ""))
 
 c1, c2 = st.columns(2)
 if c1.button("Save", type="primary", key="settings_save"):
     changes = {"planner": planner, "ollama_timeout": int(timeout)}
     # Like the address: a value equal to the default is not pinned, and a value an
     # environment variable fixes is not saved over.
-    if not os.environ.get("MODELYARD_MAX_PARALLEL_RUNS"):
+    if not now.fixed_by_env("max_parallel_runs"):
         changes["max_parallel_runs"] = (int(runs_at_once) if int(runs_at_once)
                                         != jobs.default_parallel_runs() else None)
-    if not os.environ.get("MODELYARD_MEMORY_LIMIT_GB"):
+    if not now.fixed_by_env("memory_limit_gb"):
         changes["memory_limit_gb"] = float(memory_gb) or None
-    if address != resolve_host(None, None)[0] or source == "settings":
+    if address != ws.settings_without_file().ollama_host or "ollama_host" in saved:
         changes["ollama_host"] = address
     if model:
         changes["ollama_model"] = model
-    settings_store.update(ws.home, **changes)
+    ws.save_settings(**changes)
     st.success("Saved.")
 if c2.button("Back to the defaults", key="settings_reset"):
-    settings_store.update(ws.home, ollama_host=None, ollama_model=None, planner=None,
-                          ollama_timeout=None, max_parallel_runs=None, memory_limit_gb=None)
+    ws.reset_settings()
     for k in ("settings_host", "settings_model", "settings_planner", "settings_timeout",
               "settings_parallel", "settings_memory"):
         st.session_state.pop(k, None)

@@ -2,6 +2,8 @@
 
 Several parts of Modelyard keep a key here (the planner's Ollama host and model, the
 job queue's limit, ...): every write merges into what is there and keeps other keys.
+Nobody reads it but `engine/settings.py`, which ranks it below flags and environment
+variables and above the defaults.
 """
 
 from __future__ import annotations

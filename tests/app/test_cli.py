@@ -299,3 +299,19 @@ def test_reindex_of_an_empty_home():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ("catalog rebuilt: 0 datasets, 0 plans, 0 runs, 0 trials, "
                                      "0 events")
+
+
+def test_every_subcommand_has_a_handler_and_every_handler_a_subcommand():
+    import argparse
+    import inspect
+
+    from modelyard.app import cli
+
+    parser = cli.build_parser()
+    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(subcommands.choices) == set(cli.COMMANDS)
+    assert cli.WITHOUT_WORKSPACE <= set(cli.COMMANDS)
+    for name, handler in cli.COMMANDS.items():
+        # What _dispatch passes: the arguments, and a Workspace unless the command says not.
+        wanted = 1 if name in cli.WITHOUT_WORKSPACE else 2
+        assert len(inspect.signature(handler).parameters) == wanted, name

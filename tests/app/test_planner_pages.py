@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from modelyard.engine.workflow import Workspace
+from modelyard.app.workspace import Workspace
 from modelyard.schemas import Plan
 from modelyard.storage.paths import Home
 from tests.app.test_pages import PAGES, add_dataset, metric, texts
@@ -152,7 +152,8 @@ def test_settings_show_the_server_and_remember_the_model(app, app_home, served, 
     assert "model qwen2.5:7b" not in texts(app.caption)  # rules only: no model to name
 
 
-def test_settings_without_ollama_then_a_saved_address(app, app_home, fake_ollama, tmp_path):
+def test_settings_without_ollama_then_a_saved_address(app, app_home, fake_ollama, tmp_path,
+                                                      monkeypatch):
     app.switch_page(f"{PAGES}/settings.py").run()
     assert ("Ollama does not answer at http://127.0.0.1:9. Plans will come from the rule "
             "planner until it does") in texts(app.warning)
@@ -164,7 +165,9 @@ def test_settings_without_ollama_then_a_saved_address(app, app_home, fake_ollama
     saved = json.loads((app_home / "settings.json").read_text())
     assert (saved["ollama_host"], saved["ollama_model"]) == (fake_ollama.url, "llama3.2:3b")
 
-    # The Plan page now asks the saved address, though OLLAMA_HOST still names a closed port.
+    # While OLLAMA_HOST is set it wins over the saved address (flag, environment, file,
+    # default); once it is unset, the Plan page asks the saved address.
+    monkeypatch.delenv("OLLAMA_HOST")
     add_dataset(app, tmp_path)
     fake_ollama.script(draft_json(target="target"))
     propose(app)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.engine.workflow import Workspace
+from modelyard.app.workspace import Workspace
 from modelyard.storage import settings as settings_store
 from modelyard.storage.paths import Home
 from tests.browser.test_e2e import alert, write_customers

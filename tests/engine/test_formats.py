@@ -256,7 +256,7 @@ def test_too_many_columns(home, tmp_path):
 # interpreter itself may live where `nobody` cannot read).
 _AS_NOBODY = """
 import os, sys
-import modelyard.app.cli, modelyard.engine.workflow, modelyard.engine.intake.ingest
+import modelyard.app.cli, modelyard.app.workspace, modelyard.engine.intake.ingest
 import modelyard.storage.paths, modelyard.storage.sync
 if os.geteuid() == 0:
     os.setgid(65534)

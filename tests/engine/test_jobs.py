@@ -22,9 +22,9 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
+from modelyard.app.workspace import Workspace
 from modelyard.engine.intake.samples import write_sample
 from modelyard.engine.training.bundle import Predictor
-from modelyard.engine.workflow import Workspace
 from modelyard.schemas import Plan, RunStatus
 from modelyard.storage import runs as run_store
 from modelyard.storage.files import read_json
@@ -232,7 +232,7 @@ _READER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from modelyard.engine.workflow import Workspace
+    from modelyard.app.workspace import Workspace
     from modelyard.storage import datasets, runs
     from modelyard.storage.paths import Home
 

@@ -215,8 +215,13 @@ def test_the_remembered_model_if_installed_else_the_first(ws, customers, served,
     assert served.chats()[0]["model"] == used
 
 
-def test_the_saved_host_wins_over_the_environment(ws, customers, fake_ollama):
+def test_the_environment_wins_over_the_saved_host(ws, customers, fake_ollama, monkeypatch):
     settings_store.update(ws.home, ollama_host=fake_ollama.url)
+    # conftest points OLLAMA_HOST at a closed port: the variable wins over the file...
+    doc = ws.propose_plan(customers)
+    assert doc["planner"] == "rules" and "http://127.0.0.1:9" in doc["provenance"]["host"]
+    # ...and without it the saved host wins over the default.
+    monkeypatch.delenv("OLLAMA_HOST")
     fake_ollama.script(draft_json())
     assert ws.propose_plan(customers)["planner"] == "ollama"
 

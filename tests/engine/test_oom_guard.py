@@ -17,6 +17,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from modelyard.app.workspace import Workspace
 from modelyard.engine.training import families
 from modelyard.engine.training.cv import make_splits
 from modelyard.engine.training.evaluate import cross_validate
@@ -31,7 +32,6 @@ from modelyard.engine.training.guard import (
     user_limit,
     wants_guard,
 )
-from modelyard.engine.workflow import Workspace
 from modelyard.schemas import Metric, Plan, RunStatus, Task
 from modelyard.storage.runfolder import RunFolder
 from tests.engine.test_families_contract import _data

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelyard.app.workspace import Workspace
 from modelyard.engine.errors import BadInputError
 from modelyard.engine.results import diagnostics, explain, housekeeping, report, submission
 from modelyard.engine.results.artifacts import load_model, open_run
 from modelyard.engine.results.export import export_bundle
-from modelyard.engine.workflow import Workspace
 from modelyard.storage import runs as run_store
 from modelyard.storage.datasets import write_meta
 from modelyard.storage.paths import Home

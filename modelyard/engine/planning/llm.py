@@ -20,15 +20,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import ollama
 
 from modelyard.engine.planning.prompt import repair_message
+from modelyard.engine.settings import DEFAULT_TIMEOUT, normalize_host
 from modelyard.schemas import Plan
 
-DEFAULT_TIMEOUT = 120.0
 # A full draft is 400-900 tokens; the cap stops a model that repeats itself.
 NUM_PREDICT = 1536
 # Ollama's context defaults to a few thousand tokens and silently drops the start of a
@@ -92,30 +91,6 @@ class LLMConfig:
             num_ctx *= 2
         return {"temperature": 0, "seed": self.seed, "num_predict": self.num_predict,
                 "num_ctx": num_ctx}
-
-
-def normalize_host(host: str) -> str:
-    """`localhost` -> `http://localhost:11434`, as the ollama client reads a host."""
-    host = host.strip().rstrip("/")
-    if "://" not in host:
-        split = urlsplit(f"http://{host}")
-        port = split.port or 11434
-        host = f"http://{split.hostname or '127.0.0.1'}:{port}{split.path}"
-    return host
-
-
-def resolve_host(explicit: str | None, saved: str | None) -> tuple[str, str]:
-    """The host to use and where it came from: the flag, the settings, OLLAMA_HOST or the
-    default, in that order."""
-    from modelyard.engine import system
-
-    if explicit:
-        return normalize_host(explicit), "flag"
-    if saved:
-        return normalize_host(saved), "settings"
-    env = system.ollama_host()
-    source = "OLLAMA_HOST" if env != system.DEFAULT_OLLAMA_HOST else "default"
-    return normalize_host(env), source
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -24,7 +24,6 @@ from modelyard.engine.planning.llm import (
     LLMError,
     Progress,
     ask_for_plan,
-    resolve_host,
 )
 from modelyard.engine.planning.prompt import plan_messages, revision_messages
 from modelyard.engine.planning.review import Finding, diagnose, fit_lines, revise_by_rules
@@ -141,7 +140,7 @@ def propose(
     if note is None and planner != "rules":
         hardware = system.hardware() if hardware is None else hardware
         provenance["hardware"] = hardware
-        config = LLMConfig(host=host or resolve_host(None, None)[0], model=model,
+        config = LLMConfig(host=host or system.ollama_host(), model=model,
                            default_model=default_model, timeout=timeout, seed=seed,
                            max_repairs=max_repairs)
         messages = plan_messages(profile, goal=goal, target=target,
@@ -224,7 +223,7 @@ def revise(
     fallback = None
     if note is None and planner != "rules":
         hardware = system.hardware() if hardware is None else hardware
-        config = LLMConfig(host=host or resolve_host(None, None)[0], model=model,
+        config = LLMConfig(host=host or system.ollama_host(), model=model,
                            default_model=default_model, timeout=timeout, seed=plan.seed,
                            max_repairs=max_repairs)
         notes = [f"{f.message} ({f.evidence})" if f.evidence else f.message for f in findings]

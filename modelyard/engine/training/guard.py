@@ -44,6 +44,7 @@ from typing import Any
 
 import psutil
 
+from modelyard.engine import settings
 from modelyard.engine.training import families
 from modelyard.engine.training.evaluate import CVResult, OutOfTime
 from modelyard.engine.training.folds import FoldCache
@@ -54,9 +55,6 @@ MEMORY_SHARE = 0.8
 # In "auto" mode a trial whose estimate exceeds this share of its allowance is guarded.
 RISKY_SHARE = 0.25
 POLL_SECONDS = 0.1
-LIMIT_ENV = "MODELYARD_MEMORY_LIMIT_GB"
-MODE_ENV = "MODELYARD_GUARD_FITS"
-MODES = ("auto", "always", "never")
 # How long a child that was told to stop may take before it is killed.
 STOP_GRACE_SECONDS = 5.0
 
@@ -92,19 +90,16 @@ def gb(n_bytes: float) -> str:
 
 # -- the memory policy --------------------------------------------------------------------
 def user_limit() -> int | None:
-    """The most memory (bytes) training may use, from $MODELYARD_MEMORY_LIMIT_GB."""
-    raw = os.environ.get(LIMIT_ENV, "").strip()
-    try:
-        value = float(raw) if raw else 0.0
-    except ValueError:
-        return None
+    """The most memory (bytes) training may use: the `memory_limit_gb` setting, which
+    the launcher hands the worker as $MODELYARD_MEMORY_LIMIT_GB."""
+    value = settings.resolve().memory_limit_gb
     return int(value * 2**30) if value > 0 else None
 
 
 def mode() -> str:
-    """$MODELYARD_GUARD_FITS: "auto" (risky trials only), "always" or "never"."""
-    value = os.environ.get(MODE_ENV, "auto").strip().lower()
-    return value if value in MODES else "auto"
+    """The `guard_fits` setting ($MODELYARD_GUARD_FITS): "auto" (risky trials only),
+    "always" or "never"."""
+    return settings.resolve().guard_fits
 
 
 def free_memory(available: int) -> int:

@@ -1,6 +1,8 @@
-"""The steps the app and the CLI share: ingest, propose a plan, launch, refresh.
+"""The Workspace: the app's and the CLI's one door to engine and storage.
 
-Each step writes the folders (the truth) and then brings the catalog up to date.
+Its steps (ingest, propose a plan, launch, refresh) write the folders (the truth) and
+then bring the catalog up to date; its read methods return the view objects the pages
+display (`app/views.py`), so no page reads storage itself.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from modelyard.app.views import DatasetView, LeaderboardPage, RunView
 from modelyard.engine import jobs
+from modelyard.engine import settings as engine_settings
 from modelyard.engine.errors import BadInputError, NotFoundError, PlanError
 from modelyard.engine.intake import ingest
 from modelyard.engine.intake.ingest import content_key, load_profile
@@ -16,7 +20,6 @@ from modelyard.engine.intake.roles import update as update_roles
 from modelyard.engine.intake.samples import SAMPLES, write_sample
 from modelyard.engine.planning.diff import diff_plans
 from modelyard.engine.planning.image_setup import ImageSetup, image_setup
-from modelyard.engine.planning.llm import DEFAULT_TIMEOUT, resolve_host
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.prompt import read_sample_rows
 from modelyard.engine.planning.propose import propose, revise
@@ -24,10 +27,10 @@ from modelyard.schemas import Plan, RunRecord
 from modelyard.storage import datasets as dataset_store
 from modelyard.storage import plans as plan_store
 from modelyard.storage import runs as run_store
-from modelyard.storage import settings as settings_store
 from modelyard.storage.catalog import Catalog
 from modelyard.storage.paths import Home
-from modelyard.storage.sync import sync
+from modelyard.storage.runfolder import RunFolder, read_events
+from modelyard.storage.sync import reindex, sync
 
 
 class Workspace:
@@ -36,6 +39,20 @@ class Workspace:
     def __init__(self, home: Home):
         self.home = home
         self.catalog = Catalog(home)
+
+    @classmethod
+    def at(cls, root: str | Path | None = None) -> Workspace:
+        """The Workspace of `root`, else of $MODELYARD_HOME, else of ~/.modelyard."""
+        return cls(Home.from_env(str(root) if root is not None else None))
+
+    @staticmethod
+    def default_root() -> str:
+        """The folder `Workspace.at()` opens: $MODELYARD_HOME, else ~/.modelyard."""
+        return str(Home.from_env().root)
+
+    def reindex(self) -> dict[str, int]:
+        """Rebuild the catalog from the folders; how many of each kind it indexed."""
+        return reindex(self.catalog)
 
     def refresh(self) -> list[str]:
         """Find dead workers, then index what changed. Returns runs newly marked failed."""
@@ -103,15 +120,36 @@ class Workspace:
         return found[0]["id"]
 
     # -- plans ------------------------------------------------------------------------
+    def settings(self, **flags: Any) -> engine_settings.Settings:
+        """Every setting, resolved: `flags`, then the environment, the file, the default."""
+        return engine_settings.resolve(self.home, flags)
+
+    def saved_settings(self) -> dict[str, Any]:
+        """What the settings file holds."""
+        return engine_settings.saved(self.home)
+
+    def save_settings(self, **changes: Any) -> dict[str, Any]:
+        """Write settings into the file; None removes one."""
+        return engine_settings.save(self.home, **changes)
+
+    def reset_settings(self) -> dict[str, Any]:
+        """Remove every setting from the file: the defaults (or the variables) apply."""
+        return engine_settings.save(self.home, **dict.fromkeys(engine_settings.BY_NAME))
+
+    def settings_without_file(self) -> engine_settings.Settings:
+        """What would apply if nothing were saved: a value equal to it is not pinned."""
+        return engine_settings.resolve(None)
+
     def llm_options(self, planner: str | None = None, host: str | None = None,
                     model: str | None = None) -> dict[str, Any]:
-        """The planner, host and model to use: the arguments, else the saved settings,
-        else OLLAMA_HOST and the defaults."""
-        saved = settings_store.load(self.home)
-        return {"planner": planner or saved.get("planner") or "auto",
-                "host": resolve_host(host, saved.get("ollama_host"))[0],
-                "model": model, "default_model": saved.get("ollama_model"),
-                "timeout": float(saved.get("ollama_timeout") or DEFAULT_TIMEOUT)}
+        """The planner, host and model to use (see `engine/settings.py` for the order)."""
+        found = self.settings(planner=planner, ollama_host=host, ollama_model=model)
+        # A model named by a flag must be installed; one remembered is a preference.
+        named = found.sources["ollama_model"] == "flag"
+        return {"planner": found.planner, "host": found.ollama_host,
+                "model": found.ollama_model if named else None,
+                "default_model": None if named else found.ollama_model,
+                "timeout": found.ollama_timeout}
 
     def propose_plan(self, dataset_id: str, *, target: str | None = None,
                      budget_seconds: int = 300, seed: int = 0, goal: str | None = None,
@@ -142,8 +180,6 @@ class Workspace:
 
         Returns the Revision and the stored document (None when nothing needs changing).
         """
-        from modelyard.storage.runfolder import RunFolder
-
         record = RunFolder(self.home.run_dir(run_id)).read()
         run = {**(run_store.get_run(self.catalog, run_id) or {}), **record}
         plan = Plan.model_validate(record["plan"])
@@ -221,3 +257,123 @@ class Workspace:
         record = jobs.cancel(self.home, run_id)
         sync(self.catalog)
         return record
+
+    # -- reads for the pages: view objects, built here and only here ---------------------
+    def datasets(self) -> list[dict[str, Any]]:
+        """Every data set's catalog row, newest first."""
+        return dataset_store.list_datasets(self.catalog)
+
+    def dataset(self, dataset_id: str) -> DatasetView:
+        """A data set with its Profile."""
+        row = next((d for d in self.datasets() if d["id"] == dataset_id), None)
+        if row is None:
+            raise NotFoundError(f"There is no data set “{dataset_id}”.",
+                                "Add one on the Data page.")
+        return DatasetView(row, load_profile(self.home, dataset_id))
+
+    def plans(self, dataset_id: str) -> list[dict[str, Any]]:
+        """Every version of every Plan of a data set."""
+        return plan_store.list_plans(self.catalog, dataset_id)
+
+    def runs(self, dataset_id: str | None = None,
+             statuses: tuple[str, ...] | frozenset[str] | None = None) -> list[dict[str, Any]]:
+        """Runs (of one data set, in some statuses) as the catalog lists them, newest first."""
+        found = run_store.list_runs(self.catalog, dataset_id)
+        return [r for r in found if statuses is None or r["status"] in statuses]
+
+    def run_view(self, run_id: str) -> RunView | None:
+        """A Run with its Trials and progress; None when it no longer exists."""
+        run = run_store.get_run(self.catalog, run_id)
+        if run is None:
+            return None
+        folder = RunFolder(self.home.run_dir(run_id))
+
+        def latest(kind: str) -> dict[str, Any] | None:
+            found = run_store.events(self.catalog, run_id, kinds=(kind,), limit=1)
+            return found[-1] if found else None
+
+        return RunView(
+            run=run, plan=self.run_record(run_id).get("plan"),
+            trials=run_store.trials(self.catalog, run_id),
+            progress=latest("progress"), epoch=latest("epoch"), resource=latest("resource"),
+            failure=latest("status") if run["status"] == "failed" else None,
+            epochs=run_store.events(self.catalog, run_id, kinds=("epoch",), limit=5000),
+            log_tail=folder.log_tail() or "",
+            max_parallel_runs=jobs.max_parallel_runs(self.home))
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """A Run's catalog row; None when there is none."""
+        return run_store.get_run(self.catalog, run_id)
+
+    def run_folder(self, run_id: str) -> RunFolder:
+        """A Run's folder (run.json, events, model), whether or not it exists yet."""
+        return RunFolder(self.home.run_dir(run_id))
+
+    @staticmethod
+    def new_events(folder: RunFolder, offset: int):
+        """The Run's journal events written from byte `offset` on, each with the offset
+        after it (a line still being written waits for the next call)."""
+        return read_events(folder.events_path, offset)
+
+    def ranked_trials(self, *, run_id: str | None = None,
+                      dataset_id: str | None = None) -> list[dict[str, Any]]:
+        """Complete Trials ranked by CV score within their Run (of one Run, one data set
+        or all)."""
+        return run_store.leaderboard(self.catalog, run_id=run_id, dataset_id=dataset_id)
+
+    def profile_record(self, dataset_id: str) -> dict[str, Any]:
+        """A data set's Profile as stored (profile.json), for JSON output."""
+        return dataset_store.read_profile(self.home, dataset_id)
+
+    def run_record(self, run_id: str) -> dict[str, Any]:
+        """The Run's own record, run.json (its Plan, as it last ran); empty if gone."""
+        try:
+            return RunFolder(self.home.run_dir(run_id)).read()
+        except (OSError, ValueError):
+            return {}
+
+    def trials(self, run_id: str) -> list[dict[str, Any]]:
+        """A Run's Trials, in the order they finished."""
+        return run_store.trials(self.catalog, run_id)
+
+    def run_leader(self, run_id: str) -> dict[str, Any] | None:
+        """The best Trial of a Run, as the leaderboard ranks it."""
+        return next(iter(run_store.run_leaders(self.catalog, run_ids=[run_id], top=1)), None)
+
+    def trial_facets(self, dataset_id: str | None = None) -> dict[str, Any]:
+        """What the leaderboard can filter on: runs, families and states, with counts."""
+        return run_store.trial_facets(self.catalog, dataset_id)
+
+    def leaderboard(self, **query: Any) -> LeaderboardPage:
+        """The Leaderboard page's tables; `query`: dataset_id, run_ids, families, states,
+        sort, descending, limit, offset, as `storage.runs.overview` takes them."""
+        return LeaderboardPage(**run_store.overview(self.catalog, **query))
+
+    def best_over_time(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        """Each Run's best score as its search went on."""
+        return run_store.best_over_time(self.catalog, run_ids)
+
+    def search_history(self, run_id: str) -> dict[str, Any]:
+        """A Run's trials in order, thinned for a chart."""
+        return run_store.history(self.catalog, run_id)
+
+    def speed_points(self, run_id: str) -> dict[str, Any]:
+        """A Run's trials as score against fit and predict time."""
+        return run_store.speed_points(self.catalog, run_id)
+
+    def param_sample(self, run_id: str, family: str) -> list[dict[str, Any]]:
+        """The settings and scores of one family's trials in a Run."""
+        return run_store.param_sample(self.catalog, run_id, family)
+
+    def model_stamp(self, run_id: str) -> float:
+        """When the Run's model was last written (0 without one): a cache key."""
+        from modelyard.engine.training.bundle import METADATA_FILE
+
+        meta = self.home.run_dir(run_id) / "model" / METADATA_FILE
+        return meta.stat().st_mtime if meta.exists() else 0.0
+
+    def open_result(self, run_id: str):
+        """The finished Run's model and results (`engine.results.artifacts.RunResult`)."""
+        from modelyard.engine.results.artifacts import open_run
+
+        return open_run(self.home, run_id)

@@ -1,0 +1,66 @@
+"""What the pages display, as the Workspace hands it over: small frozen records built in
+one place (`Workspace`'s read methods), so a page renders them and reads nothing itself.
+
+The rows inside are the catalog's rows as `storage/` returns them (dicts keyed by column
+name); run records and journal events are the typed RunRecord and Event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelyard.schemas import ACTIVE_STATUSES as ACTIVE
+from modelyard.schemas import TERMINAL_STATUSES as TERMINAL
+from modelyard.schemas import Profile
+
+# The statuses a page sorts Runs by, from the one place that defines them (RunStatus).
+__all__ = ["ACTIVE", "TERMINAL", "DatasetView", "LeaderboardPage", "RunView"]
+
+
+@dataclass(frozen=True)
+class DatasetView:
+    """A data set: its catalog row (id, name, rows, ...) and its Profile."""
+
+    row: dict[str, Any]
+    profile: Profile
+
+    @property
+    def id(self) -> str:
+        return self.row["id"]
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A Run as the Runs page shows it: its catalog row, the Plan it runs, its Trials, the
+    latest progress, epoch, resource and status events, its learning curves and log."""
+
+    run: dict[str, Any]
+    plan: dict[str, Any] | None
+    trials: list[dict[str, Any]]
+    progress: dict[str, Any] | None = None
+    epoch: dict[str, Any] | None = None
+    resource: dict[str, Any] | None = None
+    failure: dict[str, Any] | None = None
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    log_tail: str = ""
+    max_parallel_runs: int = 1
+
+    @property
+    def id(self) -> str:
+        return self.run["id"]
+
+    @property
+    def status(self) -> str:
+        return self.run["status"]
+
+
+@dataclass(frozen=True)
+class LeaderboardPage:
+    """The Leaderboard page's tables: the two best trials of each Run (`leaders`), one
+    page of trials and how many there are, and per Run and family a summary."""
+
+    leaders: list[dict[str, Any]]
+    page: list[dict[str, Any]]
+    total: int
+    families: list[dict[str, Any]]
