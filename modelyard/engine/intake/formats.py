@@ -561,7 +561,9 @@ def _to_utf8(source: Source, out: Path, progress: Progress) -> Path:
                 if meter is not None:
                     meter.add(len(block), position)
                 data = carry + block
-                cut = data.rfind(b"\n") + 1 if source.encoding != "utf-16" else len(data)
+                # Whole lines only, so each is decoded as one; "\r" too (old Mac files).
+                cut = (max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+                       if source.encoding != "utf-16" else len(data))
                 data, carry = data[:cut], data[cut:]
                 write(data)
                 progress(min(0.99, position / max(1, total)), label)
