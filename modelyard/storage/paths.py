@@ -1,4 +1,11 @@
-"""Where everything lives under MODELYARD_HOME."""
+"""Where everything lives under MODELYARD_HOME.
+
+Everything there holds a person's data (their tables as Parquet, predictions, bundles,
+the catalog), so a process that opens a Home creates files private to its user: umask 077,
+set once when the Home is opened, gives folders 0700 and files 0600 whoever writes them
+(Polars, DuckDB, joblib, our own writers) and is inherited by the workers it starts. A
+home that already exists keeps the permissions its owner gave it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = Path("~/.modelyard")
+PRIVATE_UMASK = 0o077
 
 
 @dataclass(frozen=True)
@@ -25,8 +33,10 @@ class Home:
         return home
 
     def ensure(self) -> None:
+        """Create the layout, private to this user (see the module's note)."""
+        keep_private()
         for folder in (self.root, self.datasets, self.runs, self.plans, self.samples):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @property
     def datasets(self) -> Path:
@@ -70,6 +80,11 @@ class Home:
 
     def plan_path(self, plan_id: str) -> Path:
         return self.plans / f"{plan_id}.json"
+
+
+def keep_private() -> None:
+    """From now on this process (and what it starts) creates files 0600, folders 0700."""
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
 
 
 def new_id(prefix: str) -> str:

@@ -1,4 +1,6 @@
-"""Unpack a zip archive safely: no member may land outside the folder it is unpacked in."""
+"""Unpack a zip archive safely: no member may land outside the folder it is unpacked in,
+and none may unpack past the caps of `guards` (checked before, counted while unpacking).
+A refused archive leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from modelyard.engine.errors import IntakeError
+from modelyard.engine.intake import guards
 from modelyard.engine.intake.formats import Progress, no_progress
 
 # Files archivers add that are never data.
@@ -50,29 +53,47 @@ def extract_zip(path: Path, dest: Path, progress: Progress = no_progress) -> Pat
         if not members:
             raise IntakeError(f"{path.name} is an empty archive.",
                               "Zip the folder with your data and retry.")
-        total = sum(m.file_size for m in members) or 1
-        free = shutil.disk_usage(dest.parent).free
+        total = guards.check_sizes(path.name, members) or 1
+        free = shutil.disk_usage(_existing(dest)).free
         if total > free:
             raise IntakeError(f"{path.name} unpacks to {total / 2**30:.1f} GiB; only "
                               f"{free / 2**30:.1f} GiB is free.", "Free some disk space.")
-        dest.mkdir(parents=True, exist_ok=True)
-        done = 0
-        root = dest.resolve()
-        for info in members:
-            target = (dest / info.filename.replace("\\", "/")).resolve()
-            if not target.is_relative_to(root):  # belt and braces after check_members
-                raise IntakeError(f"{path.name} holds an unsafe path ({info.filename}).",
-                                  "Re-create the archive from the folder itself.")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with zf.open(info) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise IntakeError(f"{path.name}: {info.filename} could not be unpacked "
-                                  f"({exc}).", "Create the archive again and retry.") from exc
-            done += info.file_size
-            progress(done / total, f"Unpacking {path.name}")
+        created = not dest.exists()
+        try:
+            _unpack(path, zf, members, dest, total, progress)
+        except BaseException:
+            if created:
+                shutil.rmtree(dest, ignore_errors=True)
+            raise
     return step_into(dest)
+
+
+def _existing(path: Path) -> Path:
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def _unpack(path: Path, zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], dest: Path,
+            total: int, progress: Progress) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    meter = guards.Meter(path.name)
+    root = dest.resolve()
+    for info in members:
+        target = (dest / info.filename.replace("\\", "/")).resolve()
+        if not target.is_relative_to(root):  # belt and braces after check_members
+            raise IntakeError(f"{path.name} holds an unsafe path ({info.filename}).",
+                              "Re-create the archive from the folder itself.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with zf.open(info) as src, open(target, "wb") as out:
+                while block := src.read(1 << 20):
+                    meter.add(len(block))  # declared sizes may lie: count what comes
+                    out.write(block)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise IntakeError(f"{path.name}: {info.filename} could not be unpacked "
+                              f"({exc}).", "Create the archive again and retry.") from exc
+        progress(meter.unpacked / total, f"Unpacking {path.name}")
 
 
 def step_into(folder: Path) -> Path:

@@ -5,6 +5,14 @@ or delimited text, and for text its encoding, delimiter and header. `to_parquet`
 writes the table with Polars: delimited text and NDJSON stream (`scan_*` →
 `sink_parquet`), so a file bigger than memory never has to fit in it; gzip and non-UTF-8
 text are first rewritten as plain UTF-8 next to the output, chunk by chunk.
+
+Hostile or unusual bytes: only regular files are opened (`guards`); a .gz stream stops at
+the unpack cap; cells may be long (up to MAX_CELL characters: real data holds whole
+documents in a cell); text that is not all UTF-8 is read line by line, UTF-8 where a line
+decodes and Windows-1252 (or Latin-1) where it does not, because files pasted together
+from two systems mix them, and reading all of it as Windows-1252 would silently turn
+every UTF-8 “Café” into “CafÃ©”. The lines read each way are counted in the source info
+and a mix is reported as a warning.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from typing import Any
 import polars as pl
 
 from modelyard.engine.errors import IntakeError
+from modelyard.engine.intake import guards
 
 Progress = Callable[[float, str], None]
 MAX_COLUMNS = 10_000
@@ -36,6 +45,11 @@ TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat", ".parquet", ".pq", ".j
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16",
                   "cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO-8859-1)"}
 _CHUNK = 1 << 20
+SINGLE_BYTE = ("cp1252", "latin-1")
+MAX_CELL = 256 << 20
+# The csv module refuses fields over 128 KiB by default; the limit is process-wide, so it
+# is raised once here, for every reader of table text (sniffing, field counts, headers).
+csv.field_size_limit(MAX_CELL)
 
 
 def no_progress(fraction: float, message: str) -> None:
@@ -56,16 +70,25 @@ class Source:
     sheets: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)  # as in the file -> as stored
+    utf8_lines: int = 0  # lines with non-ASCII text read as UTF-8 (when transcoding)
+    fallback_lines: int = 0  # lines read as `encoding` because they are not UTF-8
 
     def describe(self) -> dict[str, Any]:
         """What the person is shown about how the file was read."""
-        info = {k: v for k, v in asdict(self).items() if k not in ("path", "columns")}
+        info = {k: v for k, v in asdict(self).items()
+                if k not in ("path", "columns", "utf8_lines", "fallback_lines")}
         info["file"] = self.path.name
+        other = ENCODING_NAMES.get(self.encoding, self.encoding)
+        if self.utf8_lines and self.fallback_lines:
+            info["mixed_encoding"] = {"UTF-8": self.utf8_lines, other: self.fallback_lines}
         if self.format != "csv":
             for key in ("encoding", "delimiter", "header"):
                 info.pop(key)
+        elif "mixed_encoding" in info:
+            info["encoding_name"] = (f"UTF-8, and {other} on the {self.fallback_lines:,} "
+                                     "lines that are not UTF-8")
         else:
-            info["encoding_name"] = ENCODING_NAMES.get(self.encoding, self.encoding)
+            info["encoding_name"] = other
         if self.format != "excel":
             info.pop("sheet"), info.pop("sheets")
         return {k: v for k, v in info.items() if v not in (None, {}, [])}
@@ -73,7 +96,9 @@ class Source:
 
 # -- sniffing ---------------------------------------------------------------------------
 def kind_of(path: Path) -> str:
-    """`parquet`, `gzip`, `zip`, `excel`, `xls` or `text`, from the first bytes."""
+    """`parquet`, `gzip`, `zip`, `excel`, `xls` or `text`, from the first bytes (of a
+    regular file only: anything else is refused before it is opened)."""
+    guards.require_regular(path)
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.startswith(b"PAR1"):
@@ -86,6 +111,8 @@ def kind_of(path: Path) -> str:
         try:
             with zipfile.ZipFile(path) as zf:
                 names = set(zf.namelist())
+                if "xl/workbook.xml" in names:  # a workbook is a zip: calamine unpacks it
+                    guards.check_sizes(path.name, zf.infolist())
         except zipfile.BadZipFile as exc:
             if path.suffix.lower() in (".xlsx", ".xlsm"):
                 raise IntakeError(f"{path.name} is not a valid Excel workbook (it is damaged "
@@ -129,6 +156,8 @@ def sniff(path: Path, *, sheet: str | None = None, header: bool | None = None) -
                           "JSON, Parquet, Excel or a zip).")
     encoding = _encoding(sample, path, compression)
     text = _decode(sample, encoding)
+    if len(sample) >= SAMPLE_BYTES and not any(c in text for c in "\r\n"):
+        raise _one_line(path, compression)
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith("["):
         return Source(path, "json", compression=compression, encoding=encoding)
@@ -185,7 +214,39 @@ def _single_byte_encoding(chunks: list[bytes]) -> str:
 
 
 def _decode(sample: bytes, encoding: str) -> str:
+    if encoding in SINGLE_BYTE:
+        return decode_lines(sample, encoding)[0]
     return codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample, final=False)
+
+
+def decode_lines(data: bytes, fallback: str) -> tuple[str, int, int]:
+    """`data` as text, line by line: UTF-8 where a line decodes, `fallback` where it does
+    not; with the number of non-ASCII lines read as UTF-8 and of lines read as `fallback`."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:  # the usual case, decoded at C speed
+        utf8 = 0 if data.isascii() else sum(not ln.isascii() for ln in data.split(b"\n"))
+        return text, utf8, 0
+    parts, utf8, other = [], 0, 0
+    for line in data.splitlines(keepends=True):
+        try:
+            parts.append(line.decode("utf-8"))
+            utf8 += not line.isascii()
+        except UnicodeDecodeError:
+            parts.append(line.decode(fallback, errors="replace"))
+            other += 1
+    return "".join(parts), utf8, other
+
+
+def _one_line(path: Path, compression: str | None) -> IntakeError:
+    size = "" if compression else f" ({path.stat().st_size / 2**20:,.0f} MB in all)"
+    return IntakeError(f"{path.name} has no line break in its first {SAMPLE_BYTES >> 20} MB"
+                       f"{size}: it does not look like a table, which has a header line "
+                       "and then one line per row.",
+                       "Check that this is the file you meant; if it is a table saved with "
+                       "unusual line endings, open it in a spreadsheet and save it as CSV.")
 
 
 def _sniff_delimited(path: Path, text: str, compression: str | None, encoding: str,
@@ -196,7 +257,11 @@ def _sniff_delimited(path: Path, text: str, compression: str | None, encoding: s
     lines = [ln for ln in lines if ln.strip()]
     suffix = _table_suffix(path)
     delimiter = "\t" if suffix in (".tsv", ".tab") else _delimiter(lines)
-    rows = list(csv.reader(lines, delimiter=delimiter))
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as exc:
+        raise IntakeError(f"{path.name} could not be read as delimited text: {exc}.",
+                          "Check that it is a valid CSV or TSV file.") from exc
     first = rows[0] if rows else []
     has_header = _has_header(rows) if header is None else header
     if has_header:
@@ -466,18 +531,49 @@ def _expected_size(path: Path, source: Source, workdir: Path) -> float | None:
 
 
 def _to_utf8(source: Source, out: Path, progress: Progress) -> Path:
-    """Decompress and/or transcode to a plain UTF-8 file, a chunk at a time."""
-    opener = gzip.open if source.compression == "gzip" else open
+    """Decompress and/or transcode to a plain UTF-8 file, a chunk of whole lines at a time
+    (line by line where the text is not all UTF-8). A .gz stream stops at the unpack cap;
+    a failure leaves no partial `out` behind."""
+    gz = source.compression == "gzip"
+    opener = gzip.open if gz else open
     total = source.path.stat().st_size
-    decoder = codecs.getincrementaldecoder(source.encoding)(errors="replace")
+    meter = guards.Meter(source.path.name) if gz else None
+    fallback = source.encoding if source.encoding in SINGLE_BYTE else "cp1252"
+    source.utf8_lines = source.fallback_lines = 0
     label = f"Reading {source.path.name}"
-    with opener(source.path, "rb") as raw, open(out, "w", encoding="utf-8", newline="") as dst:
-        while block := raw.read(_CHUNK):
-            dst.write(decoder.decode(block).lstrip("\ufeff") if dst.tell() == 0
-                      else decoder.decode(block))
-            position = raw.fileobj.tell() if source.compression == "gzip" else raw.tell()
-            progress(min(0.99, position / max(1, total)), label)
-        dst.write(decoder.decode(b"", final=True))
+    try:
+        with opener(source.path, "rb") as raw, \
+                open(out, "w", encoding="utf-8", newline="") as dst:
+            decoder = codecs.getincrementaldecoder(source.encoding)(errors="replace")
+
+            def write(data: bytes, final: bool = False) -> None:
+                if source.encoding == "utf-16":  # not line-based: one decoder throughout
+                    text = decoder.decode(data, final=final)
+                else:
+                    text, utf8, other = decode_lines(data, fallback)
+                    source.utf8_lines += utf8
+                    source.fallback_lines += other
+                dst.write(text.lstrip("\ufeff") if dst.tell() == 0 else text)
+
+            carry = b""
+            while block := raw.read(_CHUNK):
+                position = raw.fileobj.tell() if gz else raw.tell()
+                if meter is not None:
+                    meter.add(len(block), position)
+                data = carry + block
+                # Whole lines only, so each is decoded as one; "\r" too (old Mac files).
+                cut = (max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+                       if source.encoding != "utf-16" else len(data))
+                data, carry = data[:cut], data[cut:]
+                write(data)
+                progress(min(0.99, position / max(1, total)), label)
+            write(carry, final=True)
+    except BaseException as exc:
+        out.unlink(missing_ok=True)
+        if isinstance(exc, EOFError | gzip.BadGzipFile):
+            raise IntakeError(f"{source.path.name} could not be decompressed: {exc}.",
+                              "Check that the .gz file is complete.") from exc
+        raise
     return out
 
 
@@ -487,13 +583,18 @@ def check_field_counts(path: Path, delimiter: str, expected: int, shown: str,
     bad: list[tuple[int, int]] = []
     with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
-        for i, row in enumerate(reader):
-            if limit_rows is not None and i > limit_rows:
-                break
-            if row and len(row) != expected and not (len(row) == 1 and not row[0].strip()):
-                bad.append((reader.line_num, len(row)))
-                if len(bad) >= 5:
+        try:
+            for i, row in enumerate(reader):
+                if limit_rows is not None and i > limit_rows:
                     break
+                if row and len(row) != expected and not (len(row) == 1 and not row[0].strip()):
+                    bad.append((reader.line_num, len(row)))
+                    if len(bad) >= 5:
+                        break
+        except csv.Error as exc:  # a cell past MAX_CELL, or a stray NUL byte
+            raise IntakeError(f"{shown}: line {reader.line_num} could not be read: {exc}.",
+                              f"Cells may hold up to {MAX_CELL >> 20} MB of text; check "
+                              "that line (often a quote that is never closed).") from exc
     if bad:
         where = ", ".join(f"line {line} has {n}" for line, n in bad)
         raise IntakeError(f"{shown}: some rows have a different number of fields than the "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from modelyard.engine.errors import IntakeError
-from modelyard.engine.intake import competition, images
+from modelyard.engine.intake import competition, guards, images
 from modelyard.engine.intake.archives import extract_zip
 from modelyard.engine.intake.formats import (
     MAX_COLUMNS,
@@ -77,14 +78,15 @@ def content_key(path: Path, sheet: str | None = None) -> str:
 
 
 def _check_readable(path: Path, *, folder_ok: bool = True) -> None:
-    if not path.exists():
-        raise IntakeError(f"{path}: no such file.", "Check the path and try again.")
-    if path.is_dir():
+    # stat before open: opening a FIFO would wait for a writer for ever.
+    st = guards.require_regular(path)
+    if stat.S_ISDIR(st.st_mode):
         if not folder_ok:
             raise IntakeError(f"{path} is a folder, not a file.", "Point to a table file.")
         if not os.access(path, os.R_OK | os.X_OK):
             raise IntakeError(f"{path}: this process may not read the folder.",
                               "Check its permissions.")
+        guards.require_plain_folder(path)
         return
     try:
         with open(path, "rb") as fh:

@@ -41,6 +41,11 @@ def _w(severity: str, code: str, message: str, action: str, column: str | None =
                     action=action, suggested_role=role)
 
 
+def _short(value: str, limit: int = 60) -> str:
+    """A value as quoted in a message: a cell can hold a whole document."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 def _column_warnings(profile: Profile, col: ColumnProfile, target: str | None):
     name = col.name
     if name == target or (profile.images is not None and name in _MANIFEST_COLUMNS):
@@ -148,7 +153,7 @@ def _target_warnings(profile: Profile, target: str | None) -> list[Warning_]:
         else:
             rare = [(v, n) for v, n in counts if n < RARE_CLASS]
             if rare:
-                shown = ", ".join(f"“{v}” ({n})" for v, n in rare[:5])
+                shown = ", ".join(f"“{_short(v)}” ({n})" for v, n in rare[:5])
                 out.append(_w("warning", "rare_classes", f"Some classes of “{target}” have "
                               f"very few rows: {shown}.", "Merge them into a larger class or "
                               "drop those rows; models cannot learn a class from a handful "
@@ -157,7 +162,7 @@ def _target_warnings(profile: Profile, target: str | None) -> list[Warning_]:
             smallest = counts[-1][1]
             if not rare and total and smallest / total < 0.01:
                 out.append(_w("info", "imbalance", f"The classes of “{target}” are very "
-                              f"unbalanced: “{counts[-1][0]}” is {smallest / total:.2%} of "
+                              f"unbalanced: “{_short(counts[-1][0])}” is {smallest / total:.2%} of "
                               "rows.", "Judge models by ROC AUC or F1 rather than accuracy.",
                               target))
     return out
@@ -183,6 +188,12 @@ def _dataset_warnings(profile: Profile) -> list[Warning_]:
         shown = ", ".join(f"{a} → {b}" for a, b in list(renamed.items())[:5])
         out.append(_w("info", "renamed", f"Some column names were blank or repeated and were "
                       f"renamed: {shown}.", "Rename them in the file if you prefer."))
+    if mixed := profile.source.get("mixed_encoding"):
+        counts = " and ".join(f"{n:,} in {name}" for name, n in mixed.items())
+        out.append(_w("warning", "mixed_encoding", f"The file mixes text encodings: lines "
+                      f"with accents or symbols are {counts}. Each line was read in its own "
+                      "encoding.", "Check a few values with accents (é, €); saving the file "
+                      "as UTF-8 removes the doubt."))
     if profile.images is not None and profile.images.n_skipped:
         images = profile.images
         out.append(_w("warning", "skipped_files", f"{images.n_skipped} file(s) were left out: "
