@@ -51,9 +51,11 @@ def installed(wheel, tmp_path_factory) -> Path:
                            "['purelib'])"], check=True, capture_output=True, text=True
                           ).stdout.strip()
     Path(site, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # No PYTHONPATH: a source tree on it would count as modelyard already installed.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-                    "--no-deps", "--no-index", str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+                    "--no-deps", "--no-index", "--force-reinstall", str(wheel)],
+                   check=True, capture_output=True, timeout=300, env=env)
     return env_dir / "bin"
 
 

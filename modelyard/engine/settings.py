@@ -70,6 +70,11 @@ def _positive_int(value: Any) -> int:
     return max(1, int(value))
 
 
+def _positive(value: Any) -> float | None:
+    number = float(value)
+    return number if number > 0 else None
+
+
 def _limit_gb(value: Any) -> float:
     # 0 means "no limit beyond what is free", and it is a value: a variable set to 0
     # lifts a limit saved in the file.
@@ -96,6 +101,10 @@ SETTINGS = (
             default_parallel_runs),
     Setting("memory_limit_gb", "MODELYARD_MEMORY_LIMIT_GB", _limit_gb, lambda: 0.0),
     Setting("guard_fits", "MODELYARD_GUARD_FITS", _choice(GUARD_MODES), lambda: "auto"),
+    # What intake unpacks at most from one archive, and how many times its compressed
+    # size a big member may be (engine/intake/guards.py says why these numbers).
+    Setting("max_unpacked_gb", "MODELYARD_MAX_UNPACKED_GB", _positive, lambda: 20.0),
+    Setting("max_unpack_ratio", "MODELYARD_MAX_UNPACK_RATIO", _positive, lambda: 500.0),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -112,6 +121,8 @@ class Settings(BaseModel):
     max_parallel_runs: int
     memory_limit_gb: float  # 0: no limit beyond what is free
     guard_fits: Literal["auto", "always", "never"]
+    max_unpacked_gb: float
+    max_unpack_ratio: float
     sources: dict[str, str]
 
     def fixed_by_env(self, name: str) -> str | None:

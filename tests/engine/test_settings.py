@@ -31,6 +31,10 @@ LAYERS = {
                         "default": 0.0},
     "guard_fits": {"flag": ("always", "always"), "env": ("never", "never"),
                    "settings": ("always", "always"), "default": "auto"},
+    "max_unpacked_gb": {"flag": (1, 1.0), "env": ("2.5", 2.5), "settings": (4, 4.0),
+                        "default": 20.0},
+    "max_unpack_ratio": {"flag": (100, 100.0), "env": ("200", 200.0),
+                         "settings": (300, 300.0), "default": 500.0},
 }
 ENV = {s.name: s.env for s in SETTINGS}
 

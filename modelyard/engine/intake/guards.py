@@ -8,9 +8,9 @@ Policy and its trade-offs:
   entry of a folder being taken in (hidden ones, such as a `.git` folder's sockets, are
   never read).
 - **Archives unpack to a cap.** Zip members, `.gz` streams and the parts of an `.xlsx`
-  unpack to at most `$MODELYARD_MAX_UNPACKED_GB` (default 20 GiB) in all: that bound is
-  what keeps the disk from filling. Earlier still, a member bigger than 8 MiB may be at
-  most `$MODELYARD_MAX_UNPACK_RATIO` (default 500) times its compressed size. Measured
+  unpack to at most `$MODELYARD_MAX_UNPACKED_GB` (default 20 GiB; `engine/settings.py`)
+  in all: that bound is what keeps the disk from filling. Earlier still, a member bigger
+  than 8 MiB may be at most `$MODELYARD_MAX_UNPACK_RATIO` (default 500) times its compressed size. Measured
   with deflate: ordinary tables compress 3-30x, sparse ones (one-hot columns, empty
   cells) up to ~250x at level 9, zeros ~1030x; 500 refuses the cheap bombs (2 GiB from
   2 MB) before their first byte is written without refusing sparse data. A zip's
@@ -26,12 +26,11 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from modelyard.engine.errors import BadInputError, IntakeError
+from modelyard.engine import settings
+from modelyard.engine.errors import IntakeError
 
-CAP_ENV = "MODELYARD_MAX_UNPACKED_GB"
-RATIO_ENV = "MODELYARD_MAX_UNPACK_RATIO"
-DEFAULT_CAP_GB = 20.0
-DEFAULT_RATIO = 500.0
+CAP_ENV = settings.BY_NAME["max_unpacked_gb"].env
+RATIO_ENV = settings.BY_NAME["max_unpack_ratio"].env
 RATIO_FROM = 8 << 20  # smaller members may compress as well as they like
 
 
@@ -81,28 +80,14 @@ def require_plain_folder(root: Path) -> None:
 
 
 # -- unpacking caps -------------------------------------------------------------------------
-def _number(env: str, default: float) -> float:
-    raw = os.environ.get(env, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if value <= 0:
-        raise BadInputError(f"${env} is “{raw}”, not a positive number.",
-                            f"Set it to a number such as {default:g}, or unset it.")
-    return value
-
-
 def unpack_cap() -> int:
     """The most bytes intake unpacks from one archive or stream ($MODELYARD_MAX_UNPACKED_GB)."""
-    return int(_number(CAP_ENV, DEFAULT_CAP_GB) * 2**30)
+    return int(settings.resolve().max_unpacked_gb * 2**30)
 
 
 def max_ratio() -> float:
     """How many times its compressed size a big member may unpack to."""
-    return _number(RATIO_ENV, DEFAULT_RATIO)
+    return settings.resolve().max_unpack_ratio
 
 
 def _size(n: float) -> str:
