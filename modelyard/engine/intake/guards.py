@@ -8,13 +8,13 @@ Policy and its trade-offs:
   entry of a folder being taken in (hidden ones, such as a `.git` folder's sockets, are
   never read).
 - **Archives unpack to a cap.** Zip members, `.gz` streams and the parts of an `.xlsx`
-  unpack to at most `$MODELYARD_MAX_UNPACKED_GB` (default 20 GiB; `engine/settings.py`)
-  in all: that bound is what keeps the disk from filling. Earlier still, a member bigger
-  than 8 MiB may be at most `$MODELYARD_MAX_UNPACK_RATIO` (default 500) times its compressed size. Measured
-  with deflate: ordinary tables compress 3-30x, sparse ones (one-hot columns, empty
-  cells) up to ~250x at level 9, zeros ~1030x; 500 refuses the cheap bombs (2 GiB from
-  2 MB) before their first byte is written without refusing sparse data. A zip's
-  declared sizes are checked before unpacking; the bytes written are counted as well
+  unpack to at most `$MODELYARD_MAX_UNPACKED_GB` (default 20 GiB; `engine/settings.py`) in
+  all: that bound is what keeps the disk from filling. Earlier still, a member bigger than
+  8 MiB may be at most `$MODELYARD_MAX_UNPACK_RATIO` (default 500) times its compressed
+  size. Measured with deflate: ordinary tables compress 3-30x, sparse ones (one-hot
+  columns, empty cells) up to ~250x at level 9, zeros ~1030x; 500 refuses the cheap bombs
+  (2 GiB from 2 MB) before their first byte is written without refusing sparse data. A
+  zip's declared sizes are checked before unpacking; the bytes written are counted as well
   (a gzip stream declares no size), so unpacking stops as soon as it passes the cap.
 """
 
