@@ -205,7 +205,7 @@ def _cmd_rename(ws, args) -> int:
     else:
         record = housekeeping.rename_run(ws.home, ws.catalog, ws.resolve_run(args.ref),
                                          args.name)
-        print(f"{record['id']}: {record['name']}")
+        print(f"{record.id}: {record.name}")
     return EXIT_OK
 
 

@@ -80,12 +80,19 @@ def e2e_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def app_url(e2e_home: Path, artifacts: Path) -> Iterator[str]:
+def app_ollama_host() -> str:
+    """The Ollama address the app is started with: a closed port, unless a test module
+    overrides this fixture (the environment beats a saved address: engine/settings.py)."""
+    return "http://127.0.0.1:9"
+
+
+@pytest.fixture
+def app_url(e2e_home: Path, artifacts: Path, app_ollama_host: str) -> Iterator[str]:
     """The app as `modelyard app` starts it, on a free port; stopped (with its workers)
     afterwards."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MODELYARD_HOME": str(e2e_home), "OLLAMA_HOST": "http://127.0.0.1:9",
+    env = {**os.environ, "MODELYARD_HOME": str(e2e_home), "OLLAMA_HOST": app_ollama_host,
            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
            "PYTHONUNBUFFERED": "1"}
     log_path = artifacts / "e2e_server.log"

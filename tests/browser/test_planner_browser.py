@@ -13,12 +13,17 @@ from pathlib import Path
 import pytest
 
 from modelyard.app.workspace import Workspace
-from modelyard.storage import settings as settings_store
 from modelyard.storage.paths import Home
 from tests.browser.test_e2e import alert, write_customers
 from tests.fake_ollama import Reply, draft_json
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def app_ollama_host(fake_ollama) -> str:
+    """The app is started with OLLAMA_HOST at the fake server."""
+    return fake_ollama.url
 
 
 @pytest.mark.timeout(180)
@@ -27,8 +32,6 @@ def test_progress_stop_and_a_streamed_plan(browser_page, app_url, e2e_home: Path
     page = browser_page
     home = Home(e2e_home)
     home.ensure()
-    # The saved address wins over the app's OLLAMA_HOST (a closed port).
-    settings_store.update(home, ollama_host=fake_ollama.url)
     Workspace(home).ingest(write_customers(tmp_path / "customers.csv"), target="target")
     # First request: a model that never answers (until the fake stops).
     fake_ollama.script(Reply(draft_json(target="target"), delay=120))

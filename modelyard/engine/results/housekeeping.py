@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.engine.errors import BadInputError, NotFoundError
+from modelyard.schemas import RunRecord
 from modelyard.storage import datasets as dataset_store
 from modelyard.storage.catalog import Catalog
 from modelyard.storage.files import read_json
@@ -72,7 +73,7 @@ def rename_dataset(home: Home, catalog: Catalog, dataset_id: str, name: str) -> 
     return meta
 
 
-def rename_run(home: Home, catalog: Catalog, run_id: str, name: str) -> dict[str, Any]:
+def rename_run(home: Home, catalog: Catalog, run_id: str, name: str) -> RunRecord:
     folder = RunFolder(home.run_dir(run_id))
     if not folder.exists():
         raise NotFoundError(f"There is no run “{run_id}”.", "Pick one from the list.")
