@@ -12,7 +12,7 @@ from typing import Any
 
 from modelyard.schemas import ACTIVE_STATUSES as ACTIVE
 from modelyard.schemas import TERMINAL_STATUSES as TERMINAL
-from modelyard.schemas import Profile
+from modelyard.schemas import Event, Profile, RunStatus, TrialResult
 
 # The statuses a page sorts Runs by, from the one place that defines them (RunStatus).
 __all__ = ["ACTIVE", "TERMINAL", "DatasetView", "LeaderboardPage", "RunView"]
@@ -33,16 +33,16 @@ class DatasetView:
 @dataclass(frozen=True)
 class RunView:
     """A Run as the Runs page shows it: its catalog row, the Plan it runs, its Trials, the
-    latest progress, epoch, resource and status events, its learning curves and log."""
+    latest progress, epoch, resource and status Events, its learning curves and log."""
 
     run: dict[str, Any]
     plan: dict[str, Any] | None
-    trials: list[dict[str, Any]]
-    progress: dict[str, Any] | None = None
-    epoch: dict[str, Any] | None = None
-    resource: dict[str, Any] | None = None
-    failure: dict[str, Any] | None = None
-    epochs: list[dict[str, Any]] = field(default_factory=list)
+    trials: list[TrialResult]
+    progress: Event | None = None
+    epoch: Event | None = None
+    resource: Event | None = None
+    failure: Event | None = None
+    epochs: list[Event] = field(default_factory=list)
     log_tail: str = ""
     max_parallel_runs: int = 1
 
@@ -51,8 +51,8 @@ class RunView:
         return self.run["id"]
 
     @property
-    def status(self) -> str:
-        return self.run["status"]
+    def status(self) -> RunStatus:
+        return RunStatus(self.run["status"])
 
 
 @dataclass(frozen=True)

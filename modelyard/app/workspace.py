@@ -23,7 +23,7 @@ from modelyard.engine.planning.image_setup import ImageSetup, image_setup
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.prompt import read_sample_rows
 from modelyard.engine.planning.propose import propose, revise
-from modelyard.schemas import Plan, RunRecord
+from modelyard.schemas import Event, Plan, RunRecord, RunStatus, TrialResult
 from modelyard.storage import datasets as dataset_store
 from modelyard.storage import plans as plan_store
 from modelyard.storage import runs as run_store
@@ -288,16 +288,21 @@ class Workspace:
             return None
         folder = RunFolder(self.home.run_dir(run_id))
 
-        def latest(kind: str) -> dict[str, Any] | None:
-            found = run_store.events(self.catalog, run_id, kinds=(kind,), limit=1)
+        def events(kind: str, limit: int) -> list[Event]:
+            found = run_store.events(self.catalog, run_id, kinds=(kind,), limit=limit)
+            return [Event.model_validate(row) for row in found]
+
+        def latest(kind: str) -> Event | None:
+            found = events(kind, 1)
             return found[-1] if found else None
 
         return RunView(
             run=run, plan=self.run_record(run_id).get("plan"),
-            trials=run_store.trials(self.catalog, run_id),
+            trials=[TrialResult.model_validate(row)
+                    for row in run_store.trials(self.catalog, run_id)],
             progress=latest("progress"), epoch=latest("epoch"), resource=latest("resource"),
-            failure=latest("status") if run["status"] == "failed" else None,
-            epochs=run_store.events(self.catalog, run_id, kinds=("epoch",), limit=5000),
+            failure=latest("status") if run["status"] == RunStatus.failed else None,
+            epochs=events("epoch", 5000),
             log_tail=folder.log_tail() or "",
             max_parallel_runs=jobs.max_parallel_runs(self.home))
 

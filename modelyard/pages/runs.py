@@ -12,6 +12,7 @@ from modelyard.app.results_ui import single_split
 from modelyard.app.ui import TRIAL_COLUMNS, clock, fmt_params, fmt_score, show_error, workspace
 from modelyard.app.views import ACTIVE
 from modelyard.engine.results import figures
+from modelyard.schemas import Event, RunStatus, TrialStatus
 
 ws = workspace()
 st.title("Runs")
@@ -41,11 +42,11 @@ def live_view(run_id: str) -> None:
         st.warning("This run no longer exists.")
         return
     run, status, progress, epoch = view.run, view.status, view.progress, view.epoch
-    live = progress["data"] if progress else {}
-    text = progress["message"] if progress else "starting the worker…"
+    live = progress.data if progress else {}
+    text = progress.message if progress else "starting the worker…"
     # A network reports every epoch, long before its first trial ends: show that.
-    if status in ACTIVE and epoch and (not progress or epoch["seq"] > progress["seq"]):
-        e = epoch["data"]
+    if status in ACTIVE and epoch and (not progress or epoch.seq > progress.seq):
+        e = epoch.data
         text = (f"{e['model']}: epoch {e['epoch']}, validation {run['metric']} "
                 f"{e['val_score']:.4f}")
         if run["started_at"] and run["budget_seconds"]:
@@ -61,7 +62,7 @@ def live_view(run_id: str) -> None:
     c4.metric("Best score", fmt_score(run["best_score"] if run["best_model"]
                                       else live.get("best_score")))
 
-    if status == "queued":
+    if status is RunStatus.queued:
         st.info(f"Waiting in the queue: at most {view.max_parallel_runs} run(s) train at "
                 "once on this machine. It starts by itself when one finishes.")
     if status in ACTIVE:
@@ -76,17 +77,19 @@ def live_view(run_id: str) -> None:
             ws.cancel(run_id)
             st.rerun(scope="app")
     elif run["message"]:
-        say = {"succeeded": st.success, "failed": st.error}.get(status, st.info)
+        say = {RunStatus.succeeded: st.success, RunStatus.failed: st.error}.get(status, st.info)
         say(run["message"])
-        if status == "failed":
-            trace = view.failure["data"].get("traceback") if view.failure else None
+        if status is RunStatus.failed:
+            trace = view.failure.data.get("traceback") if view.failure else None
             if trace:
                 with st.expander("Technical detail"):
                     st.code(trace, language="text")
 
-    trials = view.trials
-    baseline = [t["cv_score"] for t in trials if t["family"] == "dummy" and t["cv_score"]]
-    done = [t for t in trials if t["state"] == "complete" and t["family"] != "dummy"]
+    # The page's tables and charts take rows; the typed Trials become rows here, once.
+    trials = [t.model_dump(mode="json") for t in view.trials]
+    baseline = [t.cv_score for t in view.trials if t.family == "dummy" and t.cv_score]
+    done = [row for t, row in zip(view.trials, trials, strict=True)
+            if t.state is TrialStatus.complete and t.family != "dummy"]
     if len(done) >= 2:
         st.plotly_chart(figures.trials_figure(done, run, baseline[0] if baseline else None),
                         key="runs_chart")
@@ -110,11 +113,11 @@ def live_view(run_id: str) -> None:
         st.session_state["runs_was_active"] = run_id
 
 
-def _resources(sample: dict | None) -> None:
+def _resources(sample: Event | None) -> None:
     """The worker's latest resource sample: CPU, memory, and the GPU when there is one."""
     if not sample:
         return
-    data = sample["data"]
+    data = sample.data
     cols = st.columns(4)
     cols[0].metric("CPU (machine)", f"{data.get('cpu_percent', 0):.0f}%")
     cols[1].metric("RAM used (machine)", f"{data.get('ram_used_percent', 0):.0f}%")
@@ -124,14 +127,14 @@ def _resources(sample: dict | None) -> None:
                               f"{data.get('gpu_memory_used_mb', 0):.0f} MB")
 
 
-def _epoch_curves(epochs: list[dict], metric: str | None) -> None:
+def _epoch_curves(epochs: list[Event], metric: str | None) -> None:
     """Networks report every epoch: their learning curves, live."""
     if not epochs:
         return
-    frame = pd.DataFrame([{"model": e["data"]["model"], "epoch": e["data"]["epoch"],
-                           "train loss": e["data"]["train_loss"],
-                           "validation loss": e["data"]["val_loss"],
-                           "validation " + (metric or "score"): e["data"]["val_score"]}
+    frame = pd.DataFrame([{"model": e.data["model"], "epoch": e.data["epoch"],
+                           "train loss": e.data["train_loss"],
+                           "validation loss": e.data["val_loss"],
+                           "validation " + (metric or "score"): e.data["val_score"]}
                           for e in epochs])
     left, right = st.columns(2)
     score_col = frame.columns[-1]
@@ -181,7 +184,7 @@ except Exception as exc:
 
 if not active:
     _add_time(run_id)
-if by_id[run_id]["status"] == "succeeded":
+if by_id[run_id]["status"] == RunStatus.succeeded:
     c1, c2 = st.columns(2)
     c1.page_link(nav.page("model"), label="How good is it? See the model")
     c2.page_link(nav.page("predict"), label="Use it: predict new rows")
