@@ -175,11 +175,13 @@ class Predictor:
             raise BadInputError(f"{model_dir} is not a Model bundle: it has no metadata.json.",
                                 "Point to a run folder or a folder written by "
                                 "`modelyard export`.")
-        check_bundle(model_dir, trust_unsigned=trust_unsigned, shown=shown)
+        # The metadata is JSON (no code): its format is judged first, so that a bundle of
+        # a newer Modelyard says so. Then the manifest, then the pickle.
         meta = read_metadata(model_dir).as_dict()
         if meta.get("kind") == "image":
             raise BadInputError("This is an image model bundle.",
                                 "Load it with engine.vision.predict.ImagePredictor.")
+        check_bundle(model_dir, trust_unsigned=trust_unsigned, shown=shown)
         return cls(load_pipeline(model_dir / "pipeline.joblib"), meta)
 
     @property
