@@ -14,13 +14,13 @@ Policy and its trade-offs:
 - **A format may demand the exact text** (a competition's header and ids): the writer says
   which columns and values to keep, and is told which formula-like ones it kept, to say so.
 - **Markdown** (`md_text`, for prose and table cells): `<`, `>`, `&` become entities, so no
-  tag or entity from the data is ever HTML; backslash, backticks, `*`, `|`, `[` and `]`
-  (and `!` before `[`) are backslash-escaped, so the data makes no code, emphasis, table
-  cell, link or image; a line break becomes a space and a leading `#`, `>`, `-`, `+`, `=`
-  or `1.` is escaped, so no heading, quote or list starts inside a value. `_` is left
-  alone: snake_case names are the common case, and `a_b` makes no emphasis. A bare URL
-  stays visible text (GitHub may still link it, but the reader sees where it goes).
-  `md_code` writes a value as inline code, whatever backticks it holds.
+  tag or entity from the data is ever HTML; backticks, `*`, `|`, `[` and `]` (and `!`
+  before `[`, a backslash before punctuation) are backslash-escaped, so the data makes no
+  code, emphasis, table cell, link or image; a line break becomes a space and a leading
+  `#`, `>`, `-`, `+`, `=` or `1.` is escaped, so no heading, quote or list starts inside a
+  value. `_` is left alone: snake_case names are the common case, and `a_b` makes no
+  emphasis. A bare URL stays visible text (GitHub may still link it, but the reader sees
+  where it goes). `md_code` writes a value as inline code, whatever backticks it holds.
 - **HTML**: `html.escape`, quotes included. Chart labels (`plotly_text`) too: plotly
   renders `<b>` and `<a href>` in labels, titles and legends.
 """
@@ -139,7 +139,8 @@ class Strong:
 
 
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_MD_SPECIAL = re.compile(r"[\\`*|\[\]]|!(?=\[)|[&<>]")
+# A backslash escapes only ASCII punctuation (before anything else it is shown as it is).
+_MD_SPECIAL = re.compile(r"\\(?=[!-/:-@\[-`{-~]|$)|[`*|\[\]]|!(?=\[)|[&<>]")
 # What opens a block at the start of a line: a heading, a list item, a setext underline.
 _MD_BLOCK = re.compile(r"^(\s*)(?:(#{1,6}|[+-])(?=\s|$)|([=-]+)(?=\s*$)|(\d{1,9})(?=[.)](?:\s|$)))")
 
