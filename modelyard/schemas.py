@@ -520,3 +520,23 @@ class BundleMetadata(BaseModel):
     def as_dict(self) -> dict[str, Any]:
         """The fields the file holds (no defaults added), as JSON values."""
         return self.model_dump(mode="json", exclude_unset=True)
+
+
+class ManifestEntry(BaseModel):
+    """One file of a Model bundle: its path inside the bundle (with `/`), size, SHA-256."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1)
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class BundleManifest(BaseModel):
+    """What a Model bundle's `manifest.json` holds: every file of the bundle, written
+    last (engine/training/manifest.py says what is checked on load, and what is not)."""
+
+    format: int = 1
+    algorithm: str = "sha256"
+    created_at: float | None = None
+    files: list[ManifestEntry] = Field(default_factory=list)

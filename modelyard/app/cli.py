@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -396,25 +395,31 @@ def _wait(ws, folder) -> RunRecord:
 
 
 def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
+    from modelyard.engine.results.escape import copy_for_spreadsheets, safe_row
+
     paths = {}
     plan_path = out / "plan.json"
     plan_path.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
     paths["plan"] = str(plan_path)
     board = ws.ranked_trials(run_id=folder.id)
     board_path = out / "leaderboard.csv"
+    # CSVs for people: formula-like text neutralised (engine/results/escape.py).
     with open(board_path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["rank", "model", "family", "cv_score", "metric", "greater_is_better",
                          "fit_seconds", "params"])
         for row in board:
-            writer.writerow([row["rank"], row["model"], row["family"], row["cv_score"],
-                             row["metric"], row["greater_is_better"],
-                             round(row["fit_seconds"] or 0.0, 4), json.dumps(row["params"])])
+            writer.writerow(safe_row([
+                row["rank"], row["model"], row["family"], row["cv_score"], row["metric"],
+                row["greater_is_better"], round(row["fit_seconds"] or 0.0, 4),
+                json.dumps(row["params"])]))
     paths["leaderboard"] = str(board_path)
     if folder.predictions_path.exists():
         target = out / "predictions.csv"
         if target.resolve() != folder.predictions_path.resolve():
-            shutil.copyfile(folder.predictions_path, target)
+            for line in copy_for_spreadsheets(folder.predictions_path, target).notes(
+                    target.name):
+                _err(f"modelyard: note: {line}")
         paths["predictions"] = str(target)
     if folder.model_dir.exists():
         paths["model"] = str(folder.model_dir)

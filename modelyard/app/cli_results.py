@@ -5,6 +5,7 @@ errors become one line there."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +17,25 @@ EXIT_OK = 0
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("predict", help="predict new rows with a run's model or a bundle")
-    p.add_argument("model", help="a run (id or name), a run folder, a bundle folder or zip")
+    p = sub.add_parser(
+        "predict", help="predict new rows with a run's model or a bundle",
+        description="Predict new rows with a run's model or a Model bundle. Loading a "
+                    "bundle runs its code (pipeline.joblib is a Python pickle): load only "
+                    "bundles you trust. A bundle is checked against its manifest.json "
+                    "before it is loaded, and refused if a file was changed; a bundle "
+                    "without a manifest is refused unless it is in this Modelyard's own "
+                    "run folders or you pass --trust-unsigned.")
+    p.add_argument("model", help="a run id or name (looked up among your runs first), or a "
+                                 "path to a run folder, a bundle folder or a zip: a path "
+                                 "contains / or starts with . or ~ or ends in .zip "
+                                 "(./NAME for a folder here)")
     p.add_argument("input", help="a table of rows to predict (or a folder of images)")
     p.add_argument("--out", required=True, help="the predictions file (.csv or .parquet)")
     p.add_argument("--strict", action="store_true",
                    help="refuse a file with missing or wrongly typed model columns")
+    p.add_argument("--trust-unsigned", action="store_true",
+                   help="load a bundle that has no manifest.json (made before Modelyard "
+                        "checked bundles): only if you trust where it came from")
     p.add_argument("--json", action="store_true")
 
     e = sub.add_parser("export", help="write a run's model as a bundle folder and zip")
@@ -69,27 +83,55 @@ def _progress(fraction: float, message: str) -> None:
         sys.stderr.flush()
 
 
-def _model(ws, ref: str):
-    """(predictor, run result or None) for a run id/name or a bundle path."""
+def is_path(ref: str) -> bool:
+    """Whether `ref` is clearly a path rather than a run's id or name: it contains a path
+    separator, starts with `.` or `~`, or ends in `.zip`. A folder that merely happens to
+    be called like a run never stands in for that run."""
+    separators = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    return (any(s in ref for s in separators) or ref.startswith((".", "~"))
+            or ref.lower().endswith(".zip"))
+
+
+def _model(ws, ref: str, trust_unsigned: bool = False):
+    """(predictor, run result or None) for a run id/name (the catalog first) or a path.
+    Either is checked against its manifest before anything in it is unpickled."""
+    from modelyard.engine.errors import NotFoundError
     from modelyard.engine.results.artifacts import load_model, open_run
 
-    if Path(ref).expanduser().exists():
-        return load_model(Path(ref)), None
-    result = open_run(ws.home, ws.resolve_run(ref))
-    return (load_model(result.model_dir) if result.is_image else result.predictor), result
+    if is_path(ref):
+        path = Path(ref).expanduser()
+        # A run folder of this home was written by this install: it loads without a
+        # manifest, as when it is named by its id (engine/training/manifest.py).
+        own = path.resolve().is_relative_to(ws.home.runs.resolve())
+        if trust_unsigned and not own:
+            _err(f"modelyard: note: --trust-unsigned: {ref} loads even without a manifest; "
+                 "loading a bundle runs its code")
+        return load_model(path, trust_unsigned=trust_unsigned or own), None
+    try:
+        run_id = ws.resolve_run(ref)
+    except NotFoundError as exc:
+        if Path(ref).exists():
+            raise NotFoundError(f"There is no run “{ref}”.",
+                                f"To load the bundle “{ref}” here, write it as a path: "
+                                f"./{ref} (loading a bundle runs its code: only one you "
+                                "trust).") from exc
+        raise
+    result = open_run(ws.home, run_id)
+    return (result.image_predictor() if result.is_image else result.predictor), result
 
 
 def _cmd_predict(ws, args) -> int:
     from modelyard.engine.results import predict
     from modelyard.engine.training.bundle import Predictor
 
-    predictor, _ = _model(ws, args.model)
+    predictor, _ = _model(ws, args.model, args.trust_unsigned)
     out = Path(args.out).expanduser()
     if not isinstance(predictor, Predictor):  # an image model: a folder, zip or image
         from modelyard.engine.vision.predict import predict_images
 
         made = predict_images(predictor, [Path(args.input)], out.parent, on_progress=_progress)
         predict.write_table(made.frame, out)
+        _spreadsheet_notes(made.frame, out)
         for skipped in made.skipped:
             _err(f"modelyard: note: left out {skipped}")
         print(out)
@@ -105,12 +147,22 @@ def _cmd_predict(ws, args) -> int:
                             "Fix the file, or leave out --strict to predict anyway.")
     frame = predict.predict(predictor, table, on_progress=_progress)
     predict.write_table(frame, out)
+    _spreadsheet_notes(frame, out)
     if args.json:
         print(json.dumps({"out": str(out), "rows": len(frame), "columns": list(frame.columns),
                           "issues": check.rows_for_display()}, indent=2))
     else:
         print(f"{out}: {len(frame)} rows")
     return EXIT_OK
+
+
+def _spreadsheet_notes(frame, out: Path) -> None:
+    """Say which cells of a CSV were neutralised (engine/results/escape.py)."""
+    from modelyard.engine.results.escape import for_spreadsheets
+
+    if out.suffix.lower() not in (".parquet", ".pq"):
+        for line in for_spreadsheets(frame)[1].notes(out.name):
+            _err(f"modelyard: note: {line}")
 
 
 def _report_markdown(ws, result) -> str:
@@ -177,7 +229,7 @@ def submission_for_run(ws, run_id: str, sample: str, out_dir: Path) -> str:
 
     made = write_submission(ws, open_run(ws.home, run_id), Path(sample),
                             Path(out_dir) / "submission.csv")
-    for line in made.format.describe():
+    for line in made.format.describe() + made.notes:
         _err(f"modelyard: submission: {line}")
     return str(made.path)
 
@@ -190,6 +242,8 @@ def _cmd_submission(ws, args) -> int:
                             Path(args.test) if args.test else None)
     for line in made.format.describe():
         _err(f"modelyard: {line}")
+    for line in made.notes:
+        _err(f"modelyard: note: {line}")
     print(f"{made.path}: {len(made.frame)} rows, checked against the test file")
     return EXIT_OK
 

@@ -28,7 +28,8 @@ def load_result(ws: Workspace, run_id: str) -> RunResult:
 def _image_model(model_dir: str, stamp: float):  # noqa: ARG001 - cache key
     from modelyard.engine.vision.predict import ImagePredictor
 
-    return ImagePredictor(Path(model_dir))
+    # A run's own model: one made before manifests loads too (engine/training/manifest.py).
+    return ImagePredictor(Path(model_dir), trust_unsigned=True)
 
 
 def image_model(result: RunResult):

@@ -15,6 +15,10 @@ from modelyard.engine.results import predict, submission
 ws = workspace()
 st.title("Predict")
 result = open_finished_run(ws, "predict_run")
+# This page loads only the models of this Modelyard's own runs; a bundle from elsewhere
+# loads with `modelyard predict`, which checks its manifest.
+st.caption("Uses the models trained here. A Model bundle from elsewhere runs its own code "
+           "when it is loaded: load one only if you trust where it came from.")
 run_id, meta = result.run_id, result.meta
 target, classes = meta["target"], result.classes
 inputs_dir = result.results_dir / "inputs"
@@ -93,7 +97,11 @@ if result.is_image:
     _show_saved("images")
     st.stop()
 
-predictor = result.predictor
+try:
+    predictor = result.predictor  # checked against its manifest before it is unpickled
+except Exception as exc:
+    show_error(exc, "Could not load this run's model")
+    st.stop()
 st.caption(f"Predicts **{target}** from {len(predictor.features)} columns: "
            + ", ".join(f"`{c}`" for c in predictor.features[:12])
            + (" …" if len(predictor.features) > 12 else ""))
@@ -207,7 +215,8 @@ with submission_tab:
                 made = submission.make_submission(
                     predictor, sample_path, test,
                     outputs_dir / f"submission-{safe_name(result.name)}.csv")
-            st.session_state["predict_submission"] = (str(made.path), made.format.describe())
+            st.session_state["predict_submission"] = (str(made.path),
+                                                      made.format.describe() + made.notes)
         except Exception as exc:
             show_error(exc, "Could not make the submission")
     made = st.session_state.get("predict_submission")

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from modelyard.engine.errors import ModelyardError
+from modelyard.engine.training.bundle import seal
 from modelyard.engine.vision.predict import (
     ImagePredictor,
     images_under,
@@ -39,6 +40,7 @@ def model(tmp_path_factory) -> ImagePredictor:
         {"backbone": "resnet18", "num_classes": 2, "image_size": 32}))
     (folder / "metadata.json").write_text(json.dumps(
         {"format": 1, "kind": "image", "classes": ["cat", "dog"], "target": "animal"}))
+    seal(folder)  # as every writer of a bundle does last: the manifest
     return ImagePredictor(folder)
 
 

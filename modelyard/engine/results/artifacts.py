@@ -78,7 +78,15 @@ class RunResult:
 
     @cached_property
     def predictor(self) -> Predictor:
-        return Predictor.load(self.model_dir)
+        # A run's own model: checked against its manifest when it has one; one made before
+        # manifests loads too (this install wrote it, in its home; engine/training/manifest.py).
+        return Predictor.load(self.model_dir, trust_unsigned=True)
+
+    def image_predictor(self):
+        """The image model of this run (torch is imported only now), checked as above."""
+        from modelyard.engine.vision.predict import ImagePredictor
+
+        return ImagePredictor(self.model_dir, trust_unsigned=True)
 
     @cached_property
     def profile(self) -> Profile | None:
@@ -141,7 +149,10 @@ def open_run(home: Home, run_id: str) -> RunResult:
 
 def unpacked(path: Path) -> Path:
     """A bundle folder for `path`: itself, a run folder's `model/`, or a zip unpacked into
-    a temporary folder (removed when the process exits)."""
+    a temporary folder (removed when the process exits) with intake's caps and path
+    checks."""
+    from modelyard.engine.intake.archives import extract_zip
+
     path = Path(path).expanduser()
     if not path.exists():
         raise BadInputError(f"{path}: no such file or folder.", "Check the path.")
@@ -151,12 +162,7 @@ def unpacked(path: Path) -> Path:
                                 "Give a folder or zip written by `modelyard export`.")
         target = Path(tempfile.mkdtemp(prefix="modelyard-bundle-"))
         atexit.register(shutil.rmtree, target, ignore_errors=True)
-        with zipfile.ZipFile(path) as zf:
-            for member in zf.namelist():  # never write outside the target folder
-                if Path(member).is_absolute() or ".." in Path(member).parts:
-                    raise BadInputError(f"{path.name} holds an unsafe path: {member}.",
-                                        "Use a zip written by `modelyard export`.")
-            zf.extractall(target)
+        extract_zip(path, target / "unpacked")
         found = [p.parent for p in target.rglob(METADATA_FILE)]
         if not found:
             raise BadInputError(f"{path.name} holds no Model bundle (no metadata.json).",
@@ -167,12 +173,15 @@ def unpacked(path: Path) -> Path:
     return path
 
 
-def load_model(path: Path):
+def load_model(path: Path, *, trust_unsigned: bool = False):
     """The predictor of any Model bundle: a `Predictor` for tables, an `ImagePredictor`
-    for image models (torch is imported only then)."""
+    for image models (torch is imported only then). It is checked against its manifest
+    before anything in it is unpickled; one without a manifest loads only with
+    `trust_unsigned` (engine/training/manifest.py)."""
+    shown = str(Path(path).expanduser())
     folder = unpacked(path)
     if has_metadata(folder) and read_metadata(folder).kind == "image":
         from modelyard.engine.vision.predict import ImagePredictor
 
-        return ImagePredictor(folder)
-    return Predictor.load(folder)
+        return ImagePredictor(folder, trust_unsigned=trust_unsigned, shown=shown)
+    return Predictor.load(folder, trust_unsigned=trust_unsigned, shown=shown)

@@ -9,9 +9,13 @@
     README.md         how to load it and predict, the columns in and out
     MODEL_CARD.md     the Run's report (intended use, limitations, diagnostics)
     requirements.txt  the packages, pinned to the versions it was trained with
+    manifest.json     every file above with its size and SHA-256, written last
 
 It loads with `Predictor.load(folder)` (or `modelyard predict folder rows.csv`) in any
-Python that has these packages: no app, no catalog.
+Python that has these packages: no app, no catalog. Loading it runs its code (a pickle),
+so it is checked against its manifest first (engine/training/manifest.py). Names and
+values from the data reach README.md and MODEL_CARD.md only through `escape.md_text` and
+`escape.md_code`.
 """
 
 from __future__ import annotations
@@ -28,14 +32,17 @@ import polars as pl
 
 from modelyard.engine.errors import BadInputError
 from modelyard.engine.results.artifacts import RunResult
+from modelyard.engine.results.escape import md_code, md_text
 from modelyard.engine.training import families as registry
 from modelyard.engine.training.bundle import (
     BUNDLE_FORMAT,
     METADATA_FILE,
     package_versions,
+    seal,
     write_metadata,
 )
 from modelyard.engine.training.ensemble import WeightedEnsemble
+from modelyard.engine.training.manifest import MANIFEST_FILE, check_bundle
 from modelyard.engine.training.preprocess import NativeFrame
 from modelyard.schemas import BundleMetadata
 
@@ -128,19 +135,39 @@ def _native(pipeline: Any, meta: dict[str, Any], folder: Path) -> list[str]:
     return written
 
 
+_TRUST = [
+    "## Loading it runs its code", "",
+    "`pipeline.joblib` is a Python pickle: loading it runs whatever code it holds, with "
+    "your rights. Load only bundles you trust: ones you made, or got from someone you "
+    "trust. `manifest.json` lists every file with its SHA-256, and Modelyard checks it "
+    "before loading: a changed, missing or added file is refused. The manifest shows the "
+    "bundle is the one that was made; it is not a signature, so it cannot tell you who "
+    "made it.", ""]
+_TRUST_IMAGE = [
+    "## Loading it", "",
+    "`weights.pt` holds the network's weights only and is read with "
+    "`torch.load(weights_only=True)`. `manifest.json` lists every file with its SHA-256, "
+    "and Modelyard checks it before loading: a changed, missing or added file is refused. "
+    "Load only bundles you trust.", ""]
+
+
 def usage_note(result: RunResult, meta: dict[str, Any]) -> str:
-    """README.md of the bundle: what it predicts, how to use it, the columns in and out."""
+    """README.md of the bundle: what it predicts, how to use it, the columns in and out,
+    and that loading it runs its code. Names and values from the data are escaped."""
+    text, code = md_text, md_code
     target, classes = meta["target"], meta.get("classes") or []
-    lines = [f"# Model bundle: {result.name}", "",
-             f"Predicts **{target}** ({meta.get('task')}). Best model `{meta.get('model')}`, "
-             f"{meta.get('metric')} {meta.get('cv_score'):.4g} in cross-validation. Made by "
-             f"Modelyard {meta.get('versions', {}).get('modelyard', '')} from run "
-             f"`{result.run_id}`; bundle format {meta['format']}.", ""]
+    lines = [f"# Model bundle: {text(result.name)}", "",
+             f"Predicts **{text(target)}** ({text(meta.get('task'))}). Best model "
+             f"{code(meta.get('model'))}, {text(meta.get('metric'))} "
+             f"{meta.get('cv_score'):.4g} in cross-validation. Made by Modelyard "
+             f"{text(meta.get('versions', {}).get('modelyard', ''))} from run "
+             f"{code(result.run_id)}; bundle format {meta['format']}.", ""]
     if meta.get("kind") == "image":
         lines += ["## Use it", "", "```python",
                   "from modelyard.engine.vision.predict import ImagePredictor",
                   "model = ImagePredictor(Path('this/folder'))",
-                  "predictions = model.predict_folder(Path('images/'))", "```", ""]
+                  "predictions = model.predict_folder(Path('images/'))", "```", "",
+                  *_TRUST_IMAGE]
         return "\n".join(lines)
     lines += [
         "## Use it", "",
@@ -151,31 +178,37 @@ def usage_note(result: RunResult, meta: dict[str, Any]) -> str:
         "from modelyard.engine.training.bundle import Predictor", "",
         "model = Predictor.load('path/to/this/folder')",
         "predictions = model.predict_frame(pd.read_csv('new_rows.csv'))", "```", "",
+        *_TRUST,
         "## Columns it reads", "", "| column | kind | type in training |", "|---|---|---|"]
     dtypes = meta.get("dtypes", {})
     for kind in ("numeric", "categorical", "datetime"):
         for col in meta.get(kind, []):
-            lines.append(f"| {col} | {kind} | {dtypes.get(col, '')} |")
+            lines.append(f"| {text(col)} | {kind} | {text(dtypes.get(col, ''))} |")
     lines += ["", "Other columns are ignored. A missing column counts as unknown in every row "
               "(less reliable predictions); `modelyard predict` names such columns first.", "",
               "## Columns it writes", ""]
     if meta.get("id_column"):
-        lines.append(f"- `{meta['id_column']}`: copied from the input, when present")
+        lines.append(f"- {code(meta['id_column'])}: copied from the input, when present")
     if classes:
-        lines.append(f"- `{target}`: the most likely class ({', '.join(map(str, classes))})")
-        lines += [f"- `proba_{c}`: the probability of {c}" for c in classes]
+        lines.append(f"- {code(target)}: the most likely class "
+                     f"({', '.join(text(c) for c in classes)})")
+        lines += [f"- {code(f'proba_{c}')}: the probability of {text(c)}" for c in classes]
         if meta.get("threshold"):
             t = meta["threshold"]["threshold"]
-            lines.append(f"\nFor yes/no decisions a cut-off of {t:.3f} on `proba_{classes[1]}` "
-                         "gave the best F1 in validation (the label above uses 0.5).")
+            lines.append(f"\nFor yes/no decisions a cut-off of {t:.3f} on "
+                         f"{code(f'proba_{classes[1]}')} gave the best F1 in validation "
+                         "(the label above uses 0.5).")
     else:
-        lines.append(f"- `{target}`: the predicted value")
-    lines += ["", "## Files", "",
+        lines.append(f"- {code(target)}: the predicted value")
+    lines += ["", "CSV files that Modelyard writes for people start text that a spreadsheet "
+              "would run as a formula (=, +, -, @) with a ' (numbers are left as they are).",
+              "", "## Files", "",
               "- `pipeline.joblib`: the fitted pipeline (preparation + model), loaded by "
               "`Predictor.load`",
               "- `native/`: boosters in their own formats, for use without Python's pickle",
               "- `metadata.json`, `MODEL_CARD.md` (what it is for and its limits), "
-              "`requirements.txt`", ""]
+              "`requirements.txt`",
+              "- `manifest.json`: every file with its size and SHA-256, checked on load", ""]
     return "\n".join(lines)
 
 
@@ -188,6 +221,9 @@ def export_bundle(result: RunResult, out: Path, *, make_zip: bool = True,
         raise BadInputError(f"{out} already exists and is not empty.",
                             "Choose a new folder, or pass --overwrite.")
     meta = dict(result.meta)
+    # The run's own model, checked against its manifest before its files are copied (one
+    # made before manifests is this install's own: engine/training/manifest.py).
+    check_bundle(result.model_dir, trust_unsigned=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -212,6 +248,8 @@ def export_bundle(result: RunResult, out: Path, *, make_zip: bool = True,
         if card:
             (staging / "MODEL_CARD.md").write_text(card, encoding="utf-8")
             files.append("MODEL_CARD.md")
+        seal(staging)  # last: the manifest lists every file above
+        files.append(MANIFEST_FILE)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)

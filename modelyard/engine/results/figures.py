@@ -1,5 +1,6 @@
 """Plotly figures of results: plain data in (from diagnostics, explain, storage), a figure
-out. The pages and the HTML report draw the same figures."""
+out. The pages and the HTML report draw the same figures. Names from the data (classes,
+columns, the target) pass through `escape.plotly_text`: plotly renders markup in labels."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from modelyard.engine.results.escape import plotly_text
 from modelyard.engine.results.explain import Contributions
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), height=380, template="plotly_white")
@@ -28,7 +30,8 @@ def confusion_figure(cm: dict[str, Any], share: bool = False) -> go.Figure:
     if cm.get("threshold") is not None:
         title += f" at threshold {cm['threshold']:.2f}"
     fig = _figure(title, height=max(320, 110 + 45 * len(cm["labels"])))
-    fig.add_heatmap(z=z, x=cm["labels"], y=cm["labels"], text=text, texttemplate="%{text}",
+    labels = [plotly_text(label) for label in cm["labels"]]
+    fig.add_heatmap(z=z, x=labels, y=labels, text=text, texttemplate="%{text}",
                     colorscale="Blues", showscale=False,
                     hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>")
     fig.update_layout(xaxis_title="predicted", yaxis_title="true",
@@ -41,7 +44,7 @@ def roc_figure(curves: list[dict[str, Any]]) -> go.Figure:
     fig = _figure("ROC curve: true positives against false alarms")
     for c in curves:
         fig.add_scatter(x=c["fpr"], y=c["tpr"], mode="lines",
-                        name=f"{c['class']} (AUC {c['auc']:.3f})")
+                        name=f"{plotly_text(c['class'])} (AUC {c['auc']:.3f})")
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="guessing",
                     line=dict(dash="dot", color="grey"))
     fig.update_layout(xaxis_title="false positive rate", yaxis_title="true positive rate",
@@ -53,7 +56,7 @@ def pr_figure(curves: list[dict[str, Any]]) -> go.Figure:
     fig = _figure("Precision against recall")
     for c in curves:
         fig.add_scatter(x=c["recall"], y=c["precision"], mode="lines",
-                        name=f"{c['class']} (AP {c['average_precision']:.3f})")
+                        name=f"{plotly_text(c['class'])} (AP {c['average_precision']:.3f})")
         fig.add_scatter(x=[0, 1], y=[c["base_rate"]] * 2, mode="lines", showlegend=False,
                         line=dict(dash="dot", color="grey"), hoverinfo="skip")
     fig.update_layout(xaxis_title="recall (share of the class found)",
@@ -63,7 +66,7 @@ def pr_figure(curves: list[dict[str, Any]]) -> go.Figure:
 
 
 def calibration_figure(cal: dict[str, Any]) -> go.Figure:
-    fig = _figure(f"Calibration: {cal['label']} against how often it was right")
+    fig = _figure(f"Calibration: {plotly_text(cal['label'])} against how often it was right")
     fig.add_scatter(x=cal["mean_predicted"], y=cal["fraction_positive"],
                     mode="lines+markers", name="model")
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
@@ -74,6 +77,7 @@ def calibration_figure(cal: dict[str, Any]) -> go.Figure:
 
 
 def predicted_vs_actual_figure(reg: dict[str, Any], target: str) -> go.Figure:
+    target = plotly_text(target)
     fig = _figure(f"Predicted against actual {target}")
     fig.add_scattergl(x=reg["actual"], y=reg["predicted"], mode="markers", name="rows",
                       marker=dict(size=5, opacity=0.5))
@@ -86,6 +90,7 @@ def predicted_vs_actual_figure(reg: dict[str, Any], target: str) -> go.Figure:
 
 
 def residuals_figure(reg: dict[str, Any], target: str) -> go.Figure:
+    target = plotly_text(target)
     fig = _figure("Residuals (actual − predicted) against the prediction")
     fig.add_scattergl(x=reg["predicted"], y=reg["residual"], mode="markers", name="rows",
                       marker=dict(size=5, opacity=0.5))
@@ -100,7 +105,7 @@ def importance_figure(frame: pd.DataFrame, top: int = 25) -> go.Figure:
     kind = frame["kind"].iloc[0] if "kind" in frame and len(frame) else ""
     fig = _figure(f"Feature importance ({kind})", height=max(260, 70 + 22 * len(shown)))
     error = dict(type="data", array=shown["spread"].tolist()) if "spread" in shown else None
-    fig.add_bar(x=shown["importance"], y=shown["feature"].astype(str), orientation="h",
+    fig.add_bar(x=shown["importance"], y=shown["feature"].map(plotly_text), orientation="h",
                 error_x=error)
     return fig
 
@@ -108,11 +113,11 @@ def importance_figure(frame: pd.DataFrame, top: int = 25) -> go.Figure:
 def contributions_figure(c: Contributions, top: int = 15) -> go.Figure:
     values = c.values.head(top)
     rest = float(c.values.iloc[top:].sum()) if len(c.values) > top else None
-    names = ["baseline", *values.index.astype(str)] + (["other columns"] if rest else []) + \
-        ["prediction"]
+    names = ["baseline", *map(plotly_text, values.index)] + (
+        ["other columns"] if rest else []) + ["prediction"]
     numbers = [c.base, *values.tolist()] + ([rest] if rest else []) + [c.total]
     measures = ["absolute"] + ["relative"] * (len(numbers) - 2) + ["total"]
-    fig = _figure(f"Why this prediction: contributions to the {c.output}",
+    fig = _figure(f"Why this prediction: contributions to the {plotly_text(c.output)}",
                   height=max(300, 90 + 24 * len(names)))
     fig.add_waterfall(y=names, x=numbers, measure=measures, orientation="h",
                       text=[f"{v:+.3g}" for v in numbers], textposition="outside",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from modelyard.engine.errors import BadInputError
+from modelyard.engine.results.escape import Keep, for_spreadsheets
 from modelyard.engine.training.bundle import Predictor
 from modelyard.engine.training.data import read_table
 
@@ -161,15 +162,18 @@ def predict(predictor: Predictor, frame: pd.DataFrame, *, batch_rows: int = BATC
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> Path:
-    """CSV (full float precision), or Parquet for a `.parquet` name."""
+def write_table(frame: pd.DataFrame, path: Path, *, keep_names: bool = False,
+                keep: Keep | None = None) -> Path:
+    """CSV (full float precision; text a spreadsheet would run as a formula neutralised,
+    except what `keep_names`/`keep` say a format demands: `escape.for_spreadsheets`), or
+    Parquet for a `.parquet` name (every value exact)."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     if path.suffix.lower() in (".parquet", ".pq"):
         frame.to_parquet(tmp, index=False)
     else:
-        frame.to_csv(tmp, index=False)
+        for_spreadsheets(frame, keep_names=keep_names, keep=keep)[0].to_csv(tmp, index=False)
     tmp.replace(path)
     return path
 

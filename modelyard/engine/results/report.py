@@ -1,7 +1,12 @@
 """A Run's report for someone who does not train models: the data and its warnings, the
 Plan and its reasons, the leaderboard, the best model's diagnostics, and a model card
 (intended use and limitations). One list of blocks, rendered as HTML (charts embedded,
-plotly.js inline: it opens offline) or as Markdown (charts as their key numbers)."""
+plotly.js inline: it opens offline) or as Markdown (charts as their key numbers).
+
+A block's text is plain text: names and values from the data (column names, labels, the
+goal, the plan's reasons) are escaped by the renderer, through `escape.html_text` or
+`escape.md_text`, so none becomes a tag, a link or an image. The only markup is `Strong`,
+a part of a text given as a list."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from modelyard.engine.planning.image_setup import bundle_setup
 from modelyard.engine.results import diagnostics, figures, report_images
 from modelyard.engine.results.artifacts import RunResult
 from modelyard.engine.results.compare import leader_verdicts
+from modelyard.engine.results.escape import Strong, html_text, md_text
 from modelyard.engine.results.explain import model_importance, permutation_importance
 from modelyard.schemas import Metric, ValidationKind
 from modelyard.storage import runs as run_store
@@ -29,11 +35,15 @@ SENSITIVE = re.compile(r"(^|_)(sex|gender|race|ethnic\w*|religio\w*|age|birth\w*
                        r"disab\w*|marital|pregnan\w*|orientation)($|_)", re.IGNORECASE)
 
 
+# Plain text, or parts of it: plain strings and `Strong`; escaped when rendered.
+Text = str | list[str | Strong]
+
+
 @dataclass
 class Block:
     kind: str  # h1 h2 p list table figure code
-    text: str = ""
-    items: list[str] | None = None
+    text: Text = ""
+    items: list[Text] | None = None
     columns: list[str] | None = None
     rows: list[list[Any]] | None = None
     figure: go.Figure | None = None
@@ -64,10 +74,18 @@ class Report:
 
 
 # -- rendering ---------------------------------------------------------------------------
-def _inline_html(text: str) -> str:
-    out = html.escape(str(text))
-    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+def _parts(text: Text) -> list[str | Strong]:
+    return [text] if isinstance(text, str) else list(text)
+
+
+def _inline_html(text: Text) -> str:
+    return "".join(f"<b>{html_text(p.text)}</b>" if isinstance(p, Strong) else html_text(p)
+                   for p in _parts(text))
+
+
+def _inline_md(text: Text) -> str:
+    return "".join(f"**{md_text(p.text)}**" if isinstance(p, Strong) else md_text(p)
+                   for p in _parts(text))
 
 
 def _cell(value: Any) -> str:
@@ -82,29 +100,29 @@ def _html(b: Block) -> str:
     if b.kind == "list":
         return "<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b.items) + "</ul>"
     if b.kind == "table":
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in b.columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row)
+        head = "".join(f"<th>{html_text(c)}</th>" for c in b.columns)
+        body = "".join("<tr>" + "".join(f"<td>{html_text(_cell(v))}</td>" for v in row)
                        + "</tr>" for row in b.rows)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     if b.kind == "code":
-        return (f"<details><summary>{html.escape(b.text)}</summary><pre>"
-                f"{html.escape(b.items[0])}</pre></details>")
+        return (f"<details><summary>{_inline_html(b.text)}</summary><pre>"
+                f"{html_text(b.items[0])}</pre></details>")
     raise ValueError(b.kind)
 
 
 def _md(b: Block) -> str:
     if b.kind == "h1":
-        return f"# {b.text}"
+        return f"# {_inline_md(b.text)}"
     if b.kind == "h2":
-        return f"## {b.text}"
+        return f"## {_inline_md(b.text)}"
     if b.kind == "h3":
-        return f"### {b.text}"
+        return f"### {_inline_md(b.text)}"
     if b.kind == "p":
-        return b.text
+        return _inline_md(b.text)
     if b.kind == "list":
-        return "\n".join(f"- {i}" for i in b.items)
+        return "\n".join(f"- {_inline_md(i)}" for i in b.items)
     if b.kind == "table":
-        esc = lambda v: _cell(v).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+        esc = lambda v: md_text(_cell(v))  # noqa: E731
         lines = ["| " + " | ".join(esc(c) for c in b.columns) + " |",
                  "|" + "---|" * len(b.columns)]
         return "\n".join(lines + ["| " + " | ".join(esc(v) for v in row) + " |"
@@ -112,7 +130,10 @@ def _md(b: Block) -> str:
     if b.kind == "figure":
         return "\n\n".join(_md(f) for f in (b.fallback or []))
     if b.kind == "code":
-        return f"<details><summary>{b.text}</summary>\n\n```json\n{b.items[0]}\n```\n</details>"
+        # Inside a fence nothing is markup; JSON escapes line breaks, so no line of it
+        # can close the fence.
+        return (f"<details><summary>{_inline_html(b.text)}</summary>\n\n```json\n"
+                f"{b.items[0]}\n```\n</details>")
     raise ValueError(b.kind)
 
 
@@ -226,11 +247,11 @@ def _summary(result, metric, leaders, families) -> list[Block]:
     source = (_images_in_classes(result) if result.is_image
               else _count(len(feature_names(meta)), "column"))
     kinds = len({f["family"] for f in families} - {"ensemble"})
-    text = (f"This model predicts **{plan.target}** ({plan.task.value}) from {source} of the "
-            f"data set **{result.dataset_name}**. Modelyard tried "
+    text = ["This model predicts ", Strong(plan.target), f" ({plan.task.value}) from {source} "
+            "of the data set ", Strong(result.dataset_name), ". Modelyard tried "
             f"{_count(trials, 'configuration')} of {_count(kinds, 'kind')} of model in "
-            f"{took:.0f} seconds and kept the best: **{meta.get('model')}** "
-            f"({_kind_of_model(meta)}).")
+            f"{took:.0f} seconds and kept the best: ", Strong(str(meta.get("model"))),
+            f" ({_kind_of_model(meta)})."]
     blocks = [Block("h2", "Summary"), Block("p", text)]
     unit = _unit(result)
     points = [metric_sentence(metric, meta["cv_score"], plan.target, result.classes, unit)]
@@ -415,11 +436,11 @@ def _card(result: RunResult, profile, metric: Metric) -> list[Block]:
         blocks.append(Block("p", report_images.intended_use(result)))
         limits = report_images.limits(result, profile)
     else:
-        blocks.append(Block("p", f"**Intended use:** predicting {plan.target} for new rows "
-                                 "that come from the same source as the training data, with "
-                                 "the same columns measured the same way. It supports a "
-                                 "person's decision; it should not make decisions about "
-                                 "people on its own."))
+        blocks.append(Block("p", [
+            Strong("Intended use:"), f" predicting {plan.target} for new rows that come "
+            "from the same source as the training data, with the same columns measured the "
+            "same way. It supports a person's decision; it should not make decisions about "
+            "people on its own."]))
         limits = [
             f"The scores are estimated by {validation_words(plan)}. They hold for rows like "
             "the training rows; data that drifts (new customers, new products, a later "
@@ -443,7 +464,8 @@ def _card(result: RunResult, profile, metric: Metric) -> list[Block]:
                       "the intended use, and compare errors across these groups.")
     blocks.append(Block("list", items=[x for x in limits if x]))
     blocks.append(Block("p", report_images.inputs(result) if result.is_image
-                        else f"**Inputs:** {', '.join(features)}."))
+                        else [Strong("Inputs:"), f" {', '.join(features)}."]))
     if plan.excluded_columns:
-        blocks.append(Block("p", f"**Left out on purpose:** {', '.join(plan.excluded_columns)}."))
+        blocks.append(Block("p", [Strong("Left out on purpose:"),
+                                  f" {', '.join(plan.excluded_columns)}."]))
     return blocks

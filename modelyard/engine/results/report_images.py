@@ -1,11 +1,12 @@
 """The report's words for an image Run, where a table's would mislead: images and classes
 instead of rows and columns, the image size and starting weights instead of input columns.
-Plain strings; report.py puts them into its blocks."""
+Plain text (or parts of it with `Strong`); report.py puts it into its blocks and escapes it."""
 
 from __future__ import annotations
 
 from modelyard.engine.planning.explain import validation_words
 from modelyard.engine.results.artifacts import RunResult
+from modelyard.engine.results.escape import Strong
 from modelyard.schemas import Profile
 
 
@@ -28,14 +29,14 @@ def the_images(profile: Profile) -> str:
     return text
 
 
-def intended_use(result: RunResult) -> str:
+def intended_use(result: RunResult) -> list:
     classes = result.classes
     named = ", ".join(map(str, classes[:10])) + (", …" if len(classes) > 10 else "")
-    return (f"**Intended use:** sorting new images into the {len(classes)} classes it learned "
-            f"({named}), for images like the training images: the same kind of subject, "
-            "taken the same way. An image of anything else still gets one of these classes. "
-            "It supports a person's decision; it should not make decisions about people on "
-            "its own.")
+    return [Strong("Intended use:"),
+            f" sorting new images into the {len(classes)} classes it learned ({named}), for "
+            "images like the training images: the same kind of subject, taken the same way. "
+            "An image of anything else still gets one of these classes. It supports a "
+            "person's decision; it should not make decisions about people on its own."]
 
 
 def limits(result: RunResult, profile: Profile | None) -> list[str]:
@@ -65,7 +66,7 @@ def limits(result: RunResult, profile: Profile | None) -> list[str]:
     return said
 
 
-def inputs(result: RunResult) -> str:
+def inputs(result: RunResult) -> list:
     side = result.meta.get("image_size")
     size = f", resized to {side}×{side} pixels" if side else ""
-    return f"**Inputs:** one image file of any size (converted to RGB{size})."
+    return [Strong("Inputs:"), f" one image file of any size (converted to RGB{size})."]

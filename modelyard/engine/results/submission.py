@@ -5,6 +5,10 @@ must be the ids of a column of the test file, whatever either column is called),
 column names and their order, the row order, and whether each output is a label, a
 probability of one class, or one probability column per class. The result is checked
 (row count, ids, no gaps, probabilities in range) before it is offered.
+
+Text that a spreadsheet would run as a formula is neutralised as in every CSV for people
+(`escape.py`), except where the sample demands the exact text: its header, its ids, and
+labels it shows itself. Those are kept, and the submission says so in its notes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from modelyard.engine.errors import BadInputError
+from modelyard.engine.results.escape import ALL, for_spreadsheets
 from modelyard.engine.results.predict import predict, write_table
 from modelyard.engine.training.bundle import Predictor
 
@@ -57,6 +62,7 @@ class Submission:
     frame: pd.DataFrame
     format: SubmissionFormat
     path: Path | None = None
+    notes: list[str] = field(default_factory=list)  # formula-like text changed or kept
 
 
 def id_key(values: pd.Series) -> pd.Series:
@@ -230,5 +236,20 @@ def make_submission(predictor: Predictor, sample_path: Path, test: pd.DataFrame,
         raise BadInputError("The submission would not be accepted: " + "; ".join(problems)
                             + ".", "Check that the sample submission and the test file belong "
                             "together.")
-    path = write_table(frame, out_path) if out_path is not None else None
-    return Submission(frame, fmt, path)
+    keep = sample_demands(sample, fmt)
+    path = notes = None
+    if out_path is not None:
+        path = write_table(frame, out_path, keep_names=True, keep=keep)
+        if path.suffix.lower() not in (".parquet", ".pq"):
+            notes = for_spreadsheets(frame, keep_names=True, keep=keep)[1].notes(
+                path.name, "the sample submission spells them so")
+    return Submission(frame, fmt, path, notes or [])
+
+
+def sample_demands(sample: pd.DataFrame, fmt: SubmissionFormat) -> dict[str, Any]:
+    """The text the sample demands exactly, as `escape.for_spreadsheets` keeps it: the ids
+    (all of them) and, for labels, the labels the sample itself shows."""
+    keep: dict[str, Any] = {fmt.id_column: ALL}
+    if fmt.mode == "labels":
+        keep.update({c: set(sample[c]) for c in fmt.outputs})
+    return keep

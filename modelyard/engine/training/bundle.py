@@ -1,4 +1,6 @@
-"""The Model bundle: a fitted pipeline plus the metadata needed to use it anywhere."""
+"""The Model bundle: a fitted pipeline plus the metadata needed to use it anywhere, sealed
+by a SHA-256 manifest that is checked before the pipeline is unpickled (the policy is in
+`engine/training/manifest.py`)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from modelyard.engine.errors import BadInputError
+from modelyard.engine.training.manifest import check_bundle, update_entry, write_manifest
 from modelyard.schemas import BUNDLE_FORMAT, BundleFormatError, BundleMetadata
 from modelyard.storage.files import read_json, write_json_atomic
 
@@ -47,8 +50,15 @@ def new_metadata(**fields: Any) -> BundleMetadata:
 
 
 def write_metadata(model_dir: Path, meta: BundleMetadata) -> None:
-    """The one writer of a bundle's `metadata.json`."""
+    """The one writer of a bundle's `metadata.json` (a sealed bundle's manifest follows)."""
     write_json_atomic(Path(model_dir) / METADATA_FILE, meta.as_dict())
+    update_entry(Path(model_dir), METADATA_FILE)
+
+
+def seal(model_dir: Path) -> None:
+    """Write the bundle's manifest: every file, hashed. The last step of every writer of a
+    bundle (the worker's, the image trainer's, the export's)."""
+    write_manifest(Path(model_dir))
 
 
 def has_metadata(model_dir: Path) -> bool:
@@ -80,9 +90,14 @@ def read_metadata(model_dir: Path) -> BundleMetadata:
 
 
 def save_bundle(model_dir: Path, pipeline: Any, meta: dict[str, Any]) -> None:
+    """Write a run's bundle: the pipeline, its metadata, then the manifest over both."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, model_dir / "pipeline.joblib")
+    # Dumped beside and moved in: a pickle cut short is never found under its name.
+    partial = model_dir / ".pipeline.joblib.partial"
+    joblib.dump(pipeline, partial)
+    partial.replace(model_dir / "pipeline.joblib")
     write_metadata(model_dir, new_metadata(**meta))
+    seal(model_dir)
 
 
 # The package moved under `modelyard/`: bundles pickled before that name their classes
@@ -148,8 +163,11 @@ class Predictor:
         self.meta = meta
 
     @classmethod
-    def load(cls, model_dir: Path) -> Predictor:
-        """The bundle in `model_dir` (a bundle folder, or a run folder holding `model/`)."""
+    def load(cls, model_dir: Path, *, trust_unsigned: bool = False,
+             shown: str | None = None) -> Predictor:
+        """The bundle in `model_dir` (a bundle folder, or a run folder holding `model/`),
+        checked against its manifest before it is unpickled: loading a bundle runs its
+        code. `trust_unsigned` lets a bundle without a manifest load (see manifest.py)."""
         model_dir = Path(model_dir)
         if not has_metadata(model_dir) and (model_dir / "model").is_dir():
             model_dir = model_dir / "model"
@@ -157,10 +175,13 @@ class Predictor:
             raise BadInputError(f"{model_dir} is not a Model bundle: it has no metadata.json.",
                                 "Point to a run folder or a folder written by "
                                 "`modelyard export`.")
+        # The metadata is JSON (no code): its format is judged first, so that a bundle of
+        # a newer Modelyard says so. Then the manifest, then the pickle.
         meta = read_metadata(model_dir).as_dict()
         if meta.get("kind") == "image":
             raise BadInputError("This is an image model bundle.",
                                 "Load it with engine.vision.predict.ImagePredictor.")
+        check_bundle(model_dir, trust_unsigned=trust_unsigned, shown=shown)
         return cls(load_pipeline(model_dir / "pipeline.joblib"), meta)
 
     @property

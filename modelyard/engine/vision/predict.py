@@ -30,16 +30,26 @@ def _quiet(fraction: float, message: str) -> None:
 
 
 class ImagePredictor:
-    def __init__(self, model_dir: Path):
+    """An image Model bundle, checked against its manifest before its weights are read
+    (`trust_unsigned`: let a bundle without one load; engine/training/manifest.py)."""
+
+    def __init__(self, model_dir: Path, *, trust_unsigned: bool = False,
+                 shown: str | None = None):
+        from modelyard.engine.training.bundle import read_metadata
+        from modelyard.engine.training.manifest import check_bundle
+
+        model_dir = Path(model_dir)
+        check_bundle(model_dir, trust_unsigned=trust_unsigned, shown=shown)
         torch, timm = require_torch()
         self.torch = torch
-        from modelyard.engine.training.bundle import read_metadata
-
         self.meta = read_metadata(model_dir).as_dict()
         self.config = read_json(model_dir / "config.json")
         self.net = timm.create_model(self.config["backbone"], pretrained=False,
                                      num_classes=self.config["num_classes"])
-        self.net.load_state_dict(torch.load(model_dir / "weights.pt", map_location="cpu"))
+        # A state dict is tensors only: weights_only unpickles nothing else, whatever
+        # the file holds and whichever torch version reads it.
+        self.net.load_state_dict(torch.load(model_dir / "weights.pt", map_location="cpu",
+                                            weights_only=True))
         self.net.eval()
 
     @property

@@ -342,10 +342,11 @@ class ImageSearch:
         write_json_atomic(model_dir / "config.json", {
             "backbone": self.best.backbone, "num_classes": len(self.classes),
             "image_size": self.size, "mean": list(MEAN), "std": list(STD)})
-        from modelyard.engine.training.bundle import new_metadata, write_metadata
+        from modelyard.engine.training.bundle import new_metadata, seal, write_metadata
 
         write_metadata(model_dir, new_metadata(
             kind="image", classes=self.classes, model=self.best.model,
             family=self.best.backbone, params=self.best.params, cv_score=self.best.score,
             weights=self.best.weights, image_size=self.size, **meta))
+        seal(model_dir)  # the manifest comes last: the bundle is complete
 
