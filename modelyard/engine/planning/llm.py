@@ -304,9 +304,10 @@ def ask_for_plan(
             history += [{"role": "assistant", "content": text},
                         repair_message(problems, cut_off)]
         tries = config.max_repairs + 1
+        # The problems quote the reply (the model's words, steerable by the data): they
+        # are the technical detail, shown literally, never part of the sentence.
         raise LLMError("invalid", f"The model “{model}” gave no usable plan in {tries} "
-                                  f"tries (last problem: {problems[0]})",
-                       "\n".join(problems))
+                                  "tries", "\n".join(problems))
     finally:
         client.close()
         record["latency_seconds"] = round(time.monotonic() - began, 3)
