@@ -134,7 +134,9 @@ def propose(
     check_planner(planner)
     goal = (goal or "").strip()
     reading = read_goal(goal, profile) if goal else None
-    provenance: dict[str, Any] = {"requested_planner": planner, "goal": goal}
+    # The target the person named, if any: what `target_needs_approval` compares against.
+    provenance: dict[str, Any] = {"requested_planner": planner, "goal": goal,
+                                  "named_target": target}
     note = _images_only(profile, planner)
     fallback = None
     if note is None and planner != "rules":
@@ -212,6 +214,7 @@ def revise(
     by_rules, rule_changes = revise_by_rules(plan, profile, findings)
     provenance: dict[str, Any] = {
         "requested_planner": planner,
+        "named_target": plan.target,  # the run's plan was approved: its target is theirs
         "review": {"run_id": run.get("id"),
                    "findings": [{"code": f.code, "message": f.message,
                                  "evidence": f.evidence} for f in findings]},
