@@ -100,7 +100,9 @@ def show_origin(doc: dict[str, Any], versions: list[dict[str, Any]]) -> None:
     prov = doc.get("provenance") or {}
     by_id = {v["id"]: v for v in versions}
     if prov.get("fallback_reason"):
-        st.warning(prov["fallback_reason"], icon=":material/info:")
+        # The headline: the reason without the model's words (those are in the detail).
+        st.warning(prov.get("fallback_headline") or prov["fallback_reason"],
+                   icon=":material/info:")
         with st.expander("Technical detail"):
             error = prov.get("llm_error") or {}
             st.code(error.get("detail") or error.get("message") or "", language="text")
@@ -135,7 +137,10 @@ def show_provenance(prov: dict[str, Any]) -> None:
         keys = ("planner", "requested_planner", "model", "host", "server_version",
                 "latency_seconds", "repairs", "prompt_tokens", "reply_tokens",
                 "fallback_reason")
-        st.table({k: [str(prov.get(k))] for k in keys if prov.get(k) is not None})
+        # st.table renders Markdown in its cells: the fallback without the model's words.
+        shown = {**prov, "fallback_reason": prov.get("fallback_headline")
+                 or prov.get("fallback_reason")}
+        st.table({k: [str(shown.get(k))] for k in keys if shown.get(k) is not None})
         if prov.get("prompt"):
             st.markdown("**Prompt**")
             st.code("\n\n".join(f"[{m['role']}]\n{m['content']}" for m in prov["prompt"]),

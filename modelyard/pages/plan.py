@@ -238,7 +238,8 @@ if finished:
                     for f in revision.findings:
                         st.markdown(f"- {f.message}")
                     if revision.fallback_reason:
-                        st.warning(revision.fallback_reason)
+                        st.warning(revision.provenance.get("fallback_headline")
+                                   or revision.fallback_reason)
                 else:
                     st.session_state["plan_select"] = revised["id"]
                     st.rerun()

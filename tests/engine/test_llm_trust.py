@@ -244,3 +244,26 @@ def test_the_models_words_are_shown_as_text_not_links_or_images(ws, hostile_csv,
     markdown = "\n".join(texts(kind) for kind in (at.markdown, at.caption, at.info,
                                                   at.warning, at.success))
     assert "http://evil" not in markdown  # no link or image element anywhere
+
+
+def test_a_refused_reply_is_quoted_only_in_the_detail_on_the_page(ws, hostile_csv, served,
+                                                                  monkeypatch):
+    junk = "![x](http://evil/img.png) [click](http://evil)"
+    served.script(junk, junk, junk)
+    dataset = ws.ingest(hostile_csv)["id"]
+    doc = ws.propose_plan(dataset)
+    prov = doc["provenance"]
+    assert doc["planner"] == "rules"
+    assert junk in prov["fallback_reason"]  # the terminal's sentence names the problem
+    assert prov["fallback_headline"] == ("The model “llama3.2:3b” gave no usable plan in 3 "
+                                         "tries, so the rule planner made this plan.")
+
+    at = plan_page(monkeypatch)
+    assert prov["fallback_headline"] in texts(at.warning)
+    markdown = "\n".join(texts(kind) for kind in (at.markdown, at.caption, at.info,
+                                                  at.warning, at.success))
+    assert "http://evil" not in markdown
+    cells = [str(v) for t in at.table for v in t.value.to_numpy().ravel()]
+    assert prov["fallback_headline"] in cells  # tables render Markdown too
+    assert not [c for c in cells if "http://evil" in c]
+    assert junk in texts(at.code)  # the technical detail, shown literally

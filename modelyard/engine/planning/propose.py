@@ -167,6 +167,9 @@ def propose(
                                 "Start Ollama or choose an installed model, or use the "
                                 "auto or rules planner.") from exc
             fallback = f"{exc.sentence}, so the rule planner made this plan."
+            # What a page shows: the same without the model's quoted words.
+            provenance["fallback_headline"] = (f"{exc.headline}, so the rule planner "
+                                               "made this plan.")
         else:
             provenance.update(record, planner="ollama", fallback_reason=None)
             return Proposal(_fill_notes(plan, profile), "ollama", record.get("model"), None,
@@ -254,6 +257,9 @@ def revise(
                                 "Start Ollama or choose an installed model, or use the "
                                 "auto or rules planner.") from exc
             fallback = f"{exc.sentence}, so the rule planner revised this plan."
+            # What a page shows: the same without the model's quoted words.
+            provenance["fallback_headline"] = (f"{exc.headline}, so the rule planner "
+                                               "revised this plan.")
         else:
             revised = _fill_notes(revised, profile)
             changes = diff_plans(plan, revised)
