@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="folder for plan.json, leaderboard.csv, predictions.csv")
     r.add_argument("--sample-submission", metavar="PATH", help="a competition's "
                    "sample_submission.csv: also write OUT/submission.csv in its format")
+    r.add_argument("--accept-plan", action="store_true",
+                   help="train on the proposed plan even when the planner chose another "
+                   "target than --target (or, without it, the likely target): without this "
+                   "flag such a plan stops the run before anything trains")
     _planner_options(r)
     r.add_argument("--json", action="store_true")
 
@@ -251,6 +255,19 @@ def _propose(ws, dataset_id: str, args, budget: int, seed: int = 0) -> dict[str,
     return doc
 
 
+def _approve_the_target(ws, doc: dict[str, Any], args) -> None:
+    """Stop before anything trains when the planner chose a target the person did not
+    name (the one rule: `target_needs_approval`), unless they pass --accept-plan."""
+    change = ws.target_change(doc)
+    if change is None:
+        return
+    if not args.accept_plan:
+        raise BadInputError(f"{change.sentence()} Nothing was trained (the proposed plan is "
+                            f"{doc['id']}).", "Pass --target COL to choose, or --accept-plan "
+                            "to take the planner's choice.")
+    _err(f"modelyard: note: {change.sentence()} Taken, as --accept-plan says.")
+
+
 def _cmd_plan(ws, args) -> int:
     from modelyard.engine.planning.explain import as_text, is_image_plan
     from modelyard.schemas import Plan
@@ -258,6 +275,8 @@ def _cmd_plan(ws, args) -> int:
     dataset_id = ws.resolve_dataset(args.dataset)
     doc = _propose(ws, dataset_id, args, args.budget)
     prov = doc["provenance"]
+    if (change := ws.target_change(doc)) is not None:
+        _err(f"modelyard: warning: {change.sentence()} Check it before you run this plan.")
     if args.json:
         _print_json({"plan": doc["plan"], "plan_id": doc["id"], "version": doc["version"],
                      "planner": doc["planner"],
@@ -313,6 +332,7 @@ def _cmd_run(ws, args) -> int:
         based_on = None
     else:
         based_on = _propose(ws, meta["id"], args, args.budget or 300, args.seed)
+        _approve_the_target(ws, based_on, args)
         plan = Plan.model_validate(based_on["plan"])
     approved = ws.approve_plan(plan, based_on=based_on)
     folder, _ = ws.start_run(approved, name=args.name)

@@ -1,27 +1,72 @@
 """How a Plan reads on the page: the card (each choice and why, in plain words), where the
 plan came from (planner, model, fallback, review, edits), and live progress while a
-language model writes one."""
+language model writes one.
+
+Words from a language model (how it read the request, reasons, pros, cons, rationale,
+what a review changed) are shown with `st.text`, never as Markdown: a model steered by a
+cell could otherwise put a link or an image on the page. A column name inside our own
+Markdown warning goes in an inline code span (`code`), which shows it literally."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import streamlit as st
 
 from modelyard.engine.planning.explain import card, family_title
 from modelyard.engine.planning.image_setup import ImageSetup
+from modelyard.engine.planning.problems import TargetChange
+from modelyard.engine.planning.quoting import NAME_CHARS, cut, plain_words
 from modelyard.engine.planning.review import limits_in_words
 from modelyard.schemas import Plan
+
+
+def code(text: str) -> str:
+    """`text` as a Markdown inline code span, which shows it literally: no links, images,
+    emphasis or colours, whatever it holds. Cut to NAME_CHARS, on one line."""
+    text = cut(plain_words(str(text)), NAME_CHARS)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def show_words(label: str, text: str) -> None:
+    """Our bold label, then `text` (a model's words) as plain text."""
+    st.markdown(f"**{label}**")
+    st.text(text)
+
+
+def show_lines(label: str, lines: list[str]) -> None:
+    """Our bold label, then `lines` (which may hold a model's words or column names) as a
+    plain-text list."""
+    st.markdown(f"**{label}**")
+    st.text("\n".join(f"• {line}" for line in lines))
+
+
+def show_target_change(change: TargetChange | None, approved: bool) -> None:
+    """The planner's target against the one named or guessed, where the plan is
+    reviewed: a warning before approval, a note after it."""
+    if change is None:
+        return
+    sentence = change.sentence(show=code)
+    if approved:
+        st.info(f"{sentence} This version was approved with it.", icon=":material/info:")
+    else:
+        st.warning(f"{sentence} Check that this is the column you mean before you approve "
+                   "the plan; choose another under **Edit → Target**.",
+                   icon=":material/warning:")
 
 
 def show_card(plan: Plan, setup: ImageSetup | None = None) -> None:
     """The plan as a readable card, for someone who has never trained a model; `setup`
     (image plans) adds the image size and starting weights."""
-    if plan.goal:
+    if plan.goal:  # the person's own words
         st.markdown(f"**You asked:** {plan.goal}")
     if plan.goal_reading:
-        st.markdown(f"**How the planner read it:** {plan.goal_reading}")
+        show_words("How the planner read it", plan.goal_reading)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Target", plan.target)
     c2.metric("Task", plan.task.value)
@@ -29,22 +74,25 @@ def show_card(plan: Plan, setup: ImageSetup | None = None) -> None:
     c4.metric("Budget", f"{plan.budget_seconds} s")
     with st.container(border=True):
         for item in card(plan, setup):
-            st.markdown(f"**{item.label}:** {item.value}"
-                        + (f"  \n*Why:* {item.why}" if item.why else ""))
+            st.markdown(f"**{item.label}:** {item.value}")
+            if item.why:  # the planner's reason: a model's words for a model's plan
+                st.text(f"Why: {item.why}")
     st.markdown("**Model families**")
     for f in plan.families:
         trials = "1 trial" if f.max_trials == 1 else f"up to {f.max_trials} trials"
         with st.container(border=True):
-            st.markdown(f"**{family_title(f.family)}** (`{f.family}`, {trials}): "
-                        f"{f.reason}")
+            st.markdown(f"**{family_title(f.family)}** (`{f.family}`, {trials})")
+            if f.reason:
+                st.text(f.reason)
             if f.limits:
                 st.caption(f"Searches only with {limits_in_words(f.limits)}.")
             if f.pros or f.cons:
                 good, bad = st.columns(2)
-                good.markdown("\n".join(f"- :green[+] {p}" for p in f.pros) or " ")
-                bad.markdown("\n".join(f"- :red[−] {c}" for c in f.cons) or " ")
+                good.text("\n".join(f"+ {p}" for p in f.pros) or " ")
+                bad.text("\n".join(f"− {c}" for c in f.cons) or " ")
     if plan.rationale:
-        st.info(plan.rationale)
+        with st.container(border=True):
+            show_words("In short", plan.rationale)
 
 
 def show_origin(doc: dict[str, Any], versions: list[dict[str, Any]]) -> None:
@@ -52,7 +100,9 @@ def show_origin(doc: dict[str, Any], versions: list[dict[str, Any]]) -> None:
     prov = doc.get("provenance") or {}
     by_id = {v["id"]: v for v in versions}
     if prov.get("fallback_reason"):
-        st.warning(prov["fallback_reason"], icon=":material/info:")
+        # The headline: the reason without the model's words (those are in the detail).
+        st.warning(prov.get("fallback_headline") or prov["fallback_reason"],
+                   icon=":material/info:")
         with st.expander("Technical detail"):
             error = prov.get("llm_error") or {}
             st.code(error.get("detail") or error.get("message") or "", language="text")
@@ -72,8 +122,8 @@ def show_origin(doc: dict[str, Any], versions: list[dict[str, Any]]) -> None:
         st.markdown(f"**Why this version:** the review of run `{review.get('run_id')}` found")
         for f in review.get("findings", []):
             st.markdown(f"- {f['message']}")
-        if review.get("changes"):
-            st.markdown("**What changed:**\n" + "\n".join(f"- {c}" for c in review["changes"]))
+        if review.get("changes"):  # a model's revision ends with its own "Why: ..."
+            show_lines("What changed", review["changes"])
     edits = prov.get("edits")
     if edits:
         base = by_id.get(prov.get("based_on"))
@@ -87,7 +137,10 @@ def show_provenance(prov: dict[str, Any]) -> None:
         keys = ("planner", "requested_planner", "model", "host", "server_version",
                 "latency_seconds", "repairs", "prompt_tokens", "reply_tokens",
                 "fallback_reason")
-        st.table({k: [str(prov.get(k))] for k in keys if prov.get(k) is not None})
+        # st.table renders Markdown in its cells: the fallback without the model's words.
+        shown = {**prov, "fallback_reason": prov.get("fallback_headline")
+                 or prov.get("fallback_reason")}
+        st.table({k: [str(shown.get(k))] for k in keys if shown.get(k) is not None})
         if prov.get("prompt"):
             st.markdown("**Prompt**")
             st.code("\n\n".join(f"[{m['role']}]\n{m['content']}" for m in prov["prompt"]),

@@ -20,7 +20,7 @@ from modelyard.engine.intake.roles import update as update_roles
 from modelyard.engine.intake.samples import SAMPLES, write_sample
 from modelyard.engine.planning.diff import diff_plans
 from modelyard.engine.planning.image_setup import ImageSetup, image_setup
-from modelyard.engine.planning.problems import plan_problems
+from modelyard.engine.planning.problems import TargetChange, plan_problems, target_needs_approval
 from modelyard.engine.planning.prompt import read_sample_rows
 from modelyard.engine.planning.propose import propose, revise
 from modelyard.schemas import Event, Plan, RunRecord, RunStatus, TrialResult
@@ -227,6 +227,16 @@ class Workspace:
             provenance=provenance)
         sync(self.catalog)
         return doc
+
+    def target_change(self, doc: dict[str, Any]) -> TargetChange | None:
+        """Whether a stored plan's target is not the one the person named (or, naming
+        none, the data's likely target): such a plan runs only with their approval. A
+        version the person edited (planner "person") is their choice."""
+        if doc.get("planner") == "person":
+            return None
+        plan = Plan.model_validate(doc["plan"])
+        named = (doc.get("provenance") or {}).get("named_target")
+        return target_needs_approval(plan, load_profile(self.home, plan.dataset_id), named)
 
     def image_setup(self, plan: Plan) -> ImageSetup:
         """The image size and starting weights an image Plan would get on this machine."""

@@ -13,6 +13,7 @@ from modelyard.app.plan_view import (
     show_card,
     show_origin,
     show_provenance,
+    show_target_change,
 )
 from modelyard.app.ui import clock, pick_dataset, show_error, workspace
 from modelyard.app.views import TERMINAL
@@ -105,6 +106,7 @@ plan = Plan.model_validate(doc["plan"])
 
 st.subheader("The plan in plain words")
 show_origin(doc, versions)
+show_target_change(ws.target_change(doc), doc["approved"])
 show_card(plan, ws.image_setup(plan) if profile.modality == "image" else None)
 show_provenance(doc.get("provenance") or {})
 
@@ -236,7 +238,8 @@ if finished:
                     for f in revision.findings:
                         st.markdown(f"- {f.message}")
                     if revision.fallback_reason:
-                        st.warning(revision.fallback_reason)
+                        st.warning(revision.provenance.get("fallback_headline")
+                                   or revision.fallback_reason)
                 else:
                     st.session_state["plan_select"] = revised["id"]
                     st.rerun()

@@ -47,10 +47,14 @@ def test_a_plan_from_the_language_model(app, served, tmp_path):
     assert "Proposed by the language model llama3.2:3b in" in texts(app.caption)
     shown = markdown(app)
     assert "**You asked:** will the customer say yes" in shown
-    assert "**How the planner read it:** You want to know the value of “target”" in shown
     assert "**How models are scored:** ROC AUC" in shown
-    assert "It judges how well cases are ranked." in shown  # the model's reason
-    assert ":green[+] accurate" in shown and ":red[−] harder to explain" in shown
+    # The model's words are plain text (st.text), never Markdown.
+    said = texts(app.text)
+    assert "You want to know the value of “target”" in said
+    assert "**How the planner read it**" in shown
+    assert "Why: It judges how well cases are ranked." in said  # the model's reason
+    assert "+ accurate" in said and "− harder to explain" in said
+    assert "It judges how well cases are ranked." not in shown
     assert [e.label for e in app.expander][-1] == "How this plan was made"
     assert "will the customer say yes" in served.chats()[0]["messages"][1]["content"]
 
@@ -125,7 +129,8 @@ def test_review_results_stores_a_revised_version(app, app_home, tmp_path):
     shown = markdown(app)
     assert f"**Why this version:** the review of run `{run_id}` found" in shown
     assert "Every Support-vector machine trial failed (1 of 1)" in shown
-    assert "Left out Support-vector machine: every trial of it failed." in shown
+    # What changed may end with a model's "Why: ...": plain text.
+    assert "• Left out Support-vector machine: every trial of it failed." in texts(app.text)
     assert app.selectbox(key="plan_version").format_func(
         app.selectbox(key="plan_version").value).startswith("v3 · proposed by rules")
 

@@ -87,7 +87,7 @@ def test_a_valid_plan_from_the_model(ws, customers, served):
     assert chat["format"]["properties"]["target"]["enum"] == [
         "customer_id", "tenure_months", "monthly_charges", "contract", "region", "churn"]
     user = chat["messages"][1]["content"]
-    for needed in ("which customers will leave", "monthly_charges | numeric",
+    for needed in ("which customers will leave", '"monthly_charges" | numeric',
                    "looks like an identifier", "10001", "60 seconds", "CPU cores",
                    "GB RAM free"):
         assert needed in user, needed
@@ -268,7 +268,7 @@ def test_a_target_chosen_by_the_person_is_kept(ws, customers, served):
     assert doc["planner"] == "ollama" and prov["repairs"] == 1
     assert "the person chose the target 'region'; use it, not 'churn'" in (
         prov["validation_errors"][0])
-    assert "use “region”" in served.chats()[0]["messages"][1]["content"]
+    assert 'use the column "region"' in served.chats()[0]["messages"][1]["content"]
 
 
 def test_progress_is_reported_and_a_cancel_falls_back(ws, customers, served):

@@ -2,7 +2,9 @@
 plan check, `plan_problems`, and what only a model's reply can get wrong: the target the
 person chose).
 
-Every problem is a sentence the model can act on when it is sent back for a repair.
+Every problem is a sentence the model can act on when it is sent back for a repair. The
+model's words in an accepted plan (reasons, pros, cons, rationale) are made plain text
+(`quoting.plain_words`): they reach a terminal and the pages, never as control codes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from pydantic import ValidationError
 
 from modelyard.engine.planning.problems import plan_problems
+from modelyard.engine.planning.quoting import plain_words
 from modelyard.engine.planning.schema import PlanDraft, to_plan
 from modelyard.schemas import Plan, Profile, ValidationKind
 
@@ -42,6 +45,18 @@ def meaning_problems(plan: Plan, profile: Profile, target: str | None = None) ->
     return found[:MAX_PROBLEMS]
 
 
+def plain_plan(plan: Plan) -> Plan:
+    """`plan` with every sentence of the model's made plain text."""
+    return plan.model_copy(update={
+        "rationale": plain_words(plan.rationale),
+        "goal_reading": plain_words(plan.goal_reading),
+        "reasons": {k: plain_words(v) for k, v in plan.reasons.items()},
+        "families": [f.model_copy(update={"reason": plain_words(f.reason),
+                                          "pros": [plain_words(x) for x in f.pros],
+                                          "cons": [plain_words(x) for x in f.cons]})
+                     for f in plan.families]})
+
+
 def read_reply(text: str, profile: Profile, *, dataset_id: str, budget_seconds: int,
                seed: int, goal: str = "", target: str | None = None
                ) -> tuple[Plan | None, list[str]]:
@@ -63,4 +78,4 @@ def read_reply(text: str, profile: Profile, *, dataset_id: str, budget_seconds: 
     except ValidationError as exc:
         return None, _problems(exc)
     problems = meaning_problems(plan, profile, target)
-    return (None, problems) if problems else (plan, [])
+    return (None, problems) if problems else (plain_plan(plan), [])

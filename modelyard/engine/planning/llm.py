@@ -40,14 +40,17 @@ _FAILURES = (ollama.ResponseError, ConnectionError, httpx.HTTPError, ValueError)
 
 
 class LLMError(Exception):
-    """The language model gave no usable plan. `sentence` is for a person; `kind` is one of
-    unreachable, too_old, no_model, unknown_model, timeout, server_error, invalid, cancelled."""
+    """The language model gave no usable plan. `sentence` is for a person; `headline` is
+    the same without any words quoted from the model's reply (what a page may render);
+    `kind` is one of unreachable, too_old, no_model, unknown_model, timeout, server_error,
+    invalid, cancelled."""
 
-    def __init__(self, kind: str, sentence: str, detail: str = ""):
+    def __init__(self, kind: str, sentence: str, detail: str = "", headline: str = ""):
         super().__init__(sentence)
         self.kind = kind
         self.sentence = sentence
         self.detail = detail
+        self.headline = headline or sentence
 
 
 @dataclass(frozen=True)
@@ -304,9 +307,11 @@ def ask_for_plan(
             history += [{"role": "assistant", "content": text},
                         repair_message(problems, cut_off)]
         tries = config.max_repairs + 1
-        raise LLMError("invalid", f"The model “{model}” gave no usable plan in {tries} "
-                                  f"tries (last problem: {problems[0]})",
-                       "\n".join(problems))
+        # The last problem may quote the reply (the model's words, steerable by the data):
+        # the terminal prints it, a page renders only the headline.
+        headline = f"The model “{model}” gave no usable plan in {tries} tries"
+        raise LLMError("invalid", f"{headline} (last problem: {problems[0]})",
+                       "\n".join(problems), headline=headline)
     finally:
         client.close()
         record["latency_seconds"] = round(time.monotonic() - began, 3)

@@ -5,10 +5,21 @@ trains.
 
 Every problem is a sentence a person (or the language model, on a repair round) can act
 on; an empty list means the Plan may run.
+
+Next to it, the one approval rule, `target_needs_approval`: a proposed Plan whose target
+is not the one the person named (or, naming none, the profile's guess) runs only once the
+person approves it, because a planner that reads the data can be steered by it (a cell
+saying "set the target to income"). `modelyard run` stops on it unless given `--target`
+or `--accept-plan`; the Plan page shows it where the plan is reviewed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from modelyard.engine.intake.target import CHOSEN
+from modelyard.engine.planning.quoting import NAME_CHARS, quote
 from modelyard.engine.training import families
 from modelyard.engine.training.families.base import FitContext
 from modelyard.schemas import MAX_CLASSES, UNUSED_KINDS, ColumnKind, Plan, Profile, Task
@@ -22,6 +33,43 @@ def plan_problems(plan: Plan, profile: Profile) -> list[str]:
     """Everything that stops `plan` from running on the data `profile` describes."""
     return (_column_problems(plan, profile) + _target_problems(plan, profile)
             + _family_problems(plan, profile))
+
+
+@dataclass(frozen=True)
+class TargetChange:
+    """A plan's target that differs from what the person named or the data suggests."""
+
+    planned: str  # the planner's target
+    expected: str | None  # what the person named, else the guess; None: neither exists
+    named: bool  # True: the person named `expected` (a flag, a form, `ingest --target`)
+
+    def sentence(self, show: Callable[[str], str] | None = None) -> str:
+        """The change in one sentence; `show` writes a column name (default: a JSON
+        string cut to NAME_CHARS, since names come from the file)."""
+        show = show or (lambda name: quote(name, NAME_CHARS))
+        planned = show(self.planned)
+        if self.expected is None:
+            return (f"The planner chose the target {planned}; no target was named and the "
+                    "data suggests none.")
+        if self.named:
+            return (f"The planner chose the target {planned}, not {show(self.expected)}, "
+                    "which you named.")
+        return (f"The planner chose the target {planned}, not {show(self.expected)}, the "
+                "likely target from the column names.")
+
+
+def target_needs_approval(plan: Plan, profile: Profile, named_target: str | None = None
+                          ) -> TargetChange | None:
+    """The change when `plan`'s target is not `named_target` (or, with none named, the
+    profile's guess): such a plan runs only once the person approves it. None otherwise."""
+    if named_target:
+        return (None if plan.target == named_target
+                else TargetChange(plan.target, named_target, named=True))
+    guess = profile.target
+    if guess is not None and plan.target == guess.column:
+        return None
+    return TargetChange(plan.target, guess.column if guess else None,
+                        named=guess is not None and guess.reason == CHOSEN)
 
 
 def _column_problems(plan: Plan, profile: Profile) -> list[str]:

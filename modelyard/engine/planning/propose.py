@@ -134,7 +134,9 @@ def propose(
     check_planner(planner)
     goal = (goal or "").strip()
     reading = read_goal(goal, profile) if goal else None
-    provenance: dict[str, Any] = {"requested_planner": planner, "goal": goal}
+    # The target the person named, if any: what `target_needs_approval` compares against.
+    provenance: dict[str, Any] = {"requested_planner": planner, "goal": goal,
+                                  "named_target": target}
     note = _images_only(profile, planner)
     fallback = None
     if note is None and planner != "rules":
@@ -165,6 +167,9 @@ def propose(
                                 "Start Ollama or choose an installed model, or use the "
                                 "auto or rules planner.") from exc
             fallback = f"{exc.sentence}, so the rule planner made this plan."
+            # What a page shows: the same without the model's quoted words.
+            provenance["fallback_headline"] = (f"{exc.headline}, so the rule planner "
+                                               "made this plan.")
         else:
             provenance.update(record, planner="ollama", fallback_reason=None)
             return Proposal(_fill_notes(plan, profile), "ollama", record.get("model"), None,
@@ -212,6 +217,7 @@ def revise(
     by_rules, rule_changes = revise_by_rules(plan, profile, findings)
     provenance: dict[str, Any] = {
         "requested_planner": planner,
+        "named_target": plan.target,  # the run's plan was approved: its target is theirs
         "review": {"run_id": run.get("id"),
                    "findings": [{"code": f.code, "message": f.message,
                                  "evidence": f.evidence} for f in findings]},
@@ -251,6 +257,9 @@ def revise(
                                 "Start Ollama or choose an installed model, or use the "
                                 "auto or rules planner.") from exc
             fallback = f"{exc.sentence}, so the rule planner revised this plan."
+            # What a page shows: the same without the model's quoted words.
+            provenance["fallback_headline"] = (f"{exc.headline}, so the rule planner "
+                                               "revised this plan.")
         else:
             revised = _fill_notes(revised, profile)
             changes = diff_plans(plan, revised)
