@@ -76,6 +76,8 @@ def _model(ws, ref: str):
     if Path(ref).expanduser().exists():
         return load_model(Path(ref)), None
     result = open_run(ws.home, ws.resolve_run(ref))
+    if result.note:  # a model from a run that failed late: usable, and said so
+        _err(f"modelyard: note: {result.note}")
     return (load_model(result.model_dir) if result.is_image else result.predictor), result
 
 
