@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.app import cli_results
+from modelyard.engine.disk import is_disk_full
 from modelyard.engine.errors import BadInputError, ModelyardError, RunFailedError
 
 if TYPE_CHECKING:  # the CLI starts without pydantic; commands import what they use
@@ -136,8 +137,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"modelyard: {exc}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # an internal error: one line, and where the detail is
+        if is_disk_full(exc):  # not internal: the machine's disk, said as such
+            print(f"modelyard: {_disk_full(args)}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"modelyard: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _disk_full(args: argparse.Namespace) -> str:
+    """The words for a full disk: the one holding `--out` if given, else the home's."""
+    from modelyard.app.workspace import Workspace
+    from modelyard.engine.disk import disk_full_reason
+
+    where = getattr(args, "out", None) or args.home or Workspace.default_root()
+    return disk_full_reason(Path(where).expanduser(), "free space and try again")
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -146,7 +159,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     from modelyard.app.workspace import Workspace
 
     ws = Workspace.at(args.home)
-    ws.refresh()
+    try:
+        ws.refresh()
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        # The folders are the truth: a command that reads them still works.
+        _err(f"modelyard: warning: the catalog could not be brought up to date. "
+             f"{_disk_full(args)}")
+    if notice := ws.catalog_notice():
+        _err(f"modelyard: note: {notice}")
     return COMMANDS[args.command](ws, args)
 
 
@@ -346,9 +368,20 @@ def _cmd_run(ws, args) -> int:
         return EXIT_CANCELLED
     ws.refresh()
     out = Path(args.out).expanduser().resolve() if args.out else folder.path
-    out.mkdir(parents=True, exist_ok=True)
-    paths = _write_outputs(ws, folder, plan, out)
     status = record.status
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        paths = _write_outputs(ws, folder, plan, out)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        from modelyard.engine.disk import disk_full_reason
+
+        raise RunFailedError(
+            f"run {folder.id} {status}, but its outputs could not be written to {out}: "
+            + disk_full_reason(out, "free space, then take them from the run: `modelyard "
+                                    f"show {folder.id}`, `modelyard predict {folder.id} ...`"),
+        ) from None
     if args.sample_submission and status is RunStatus.succeeded:
         paths["submission"] = cli_results.submission_for_run(ws, folder.id,
                                                              args.sample_submission, out)
@@ -415,16 +448,19 @@ def _wait(ws, folder) -> RunRecord:
 
 
 def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
+    from modelyard.engine.disk import replacing, write_text_atomic
     from modelyard.engine.results.escape import copy_for_spreadsheets, safe_row
 
     paths = {}
+    # Each file renamed into place whole: a full disk leaves the earlier file, or none,
+    # never a 0-byte or torn one.
     plan_path = out / "plan.json"
-    plan_path.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
+    write_text_atomic(plan_path, plan.model_dump_json(indent=2))
     paths["plan"] = str(plan_path)
     board = ws.ranked_trials(run_id=folder.id)
     board_path = out / "leaderboard.csv"
     # CSVs for people: formula-like text neutralised (engine/results/escape.py).
-    with open(board_path, "w", newline="", encoding="utf-8") as fh:
+    with replacing(board_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["rank", "model", "family", "cv_score", "metric", "greater_is_better",
                          "fit_seconds", "params"])
@@ -437,8 +473,9 @@ def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
     if folder.predictions_path.exists():
         target = out / "predictions.csv"
         if target.resolve() != folder.predictions_path.resolve():
-            for line in copy_for_spreadsheets(folder.predictions_path, target).notes(
-                    target.name):
+            with replacing(target) as tmp:
+                copied = copy_for_spreadsheets(folder.predictions_path, tmp)
+            for line in copied.notes(target.name):
                 _err(f"modelyard: note: {line}")
         paths["predictions"] = str(target)
     if folder.model_dir.exists():

@@ -117,6 +117,8 @@ def _model(ws, ref: str, trust_unsigned: bool = False):
                                 "trust).") from exc
         raise
     result = open_run(ws.home, run_id)
+    if result.note:  # a model from a run that failed late: usable, and said so
+        _err(f"modelyard: note: {result.note}")
     return (result.image_predictor() if result.is_image else result.predictor), result
 
 

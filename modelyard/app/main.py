@@ -12,7 +12,10 @@ st.set_page_config(page_title="Modelyard", page_icon="🧪", layout="wide")
 page = st.navigation(all_pages())
 
 try:
-    failed = workspace().refresh()
+    ws = workspace()
+    failed = ws.refresh()
+    if notice := ws.catalog_notice():  # a damaged catalog was set aside and rebuilt
+        st.toast(notice, icon=":material/build:")
     for run_id in failed:
         st.toast(f"Run {run_id} stopped unexpectedly and was marked failed.",
                  icon=":material/cancel:")

@@ -15,13 +15,15 @@ from modelyard.engine.training.bundle import METADATA_FILE
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def _result(root: str, run_id: str, stamp: float) -> RunResult:  # noqa: ARG001 - cache key
-    return workspace_at(root).open_result(run_id)
+def _result(root: str, run_id: str, stamp: float, status: str) -> RunResult:  # noqa: ARG001
+    return workspace_at(root).open_result(run_id)  # `stamp`, `status`: the cache key
 
 
 def load_result(ws: Workspace, run_id: str) -> RunResult:
-    """The Run's results, loaded once per model file (a retrained model reloads)."""
-    return _result(str(ws.home.root), run_id, ws.model_stamp(run_id))
+    """The Run's results, loaded once per model file and status (a retrained model
+    reloads; a later session that fails relabels the model)."""
+    status = str(ws.run_folder(run_id).read().get("status"))
+    return _result(str(ws.home.root), run_id, ws.model_stamp(run_id), status)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the image model…")
@@ -41,7 +43,10 @@ def image_model(result: RunResult):
 def pick_finished_run(ws: Workspace, key: str) -> str | None:
     """A chooser over Runs that have a model, remembering the choice across pages
     (`run_id`); None (and a pointer to the next step) when there is none."""
-    runs = ws.runs(statuses=("succeeded",))
+    # A Run that failed or was cancelled after its model was finished keeps that model
+    # (shown with its label, `RunResult.note`).
+    runs = [r for r in ws.runs(statuses=("succeeded", "failed", "cancelled"))
+            if r["status"] == "succeeded" or ws.model_stamp(r["id"])]
     if not runs:
         st.info("No finished run yet. Train one from the **Plan** page, or try a sample on "
                 "the **Home** page.")
@@ -68,10 +73,13 @@ def open_finished_run(ws: Workspace, key: str) -> RunResult:
     if run_id is None:
         st.stop()
     try:
-        return load_result(ws, run_id)
+        result = load_result(ws, run_id)
     except Exception as exc:
         show_error(exc, "Could not open this run's model")
         st.stop()
+    if result.note:
+        st.warning(result.note)
+    return result
 
 
 def single_split(plan: dict | None) -> bool:

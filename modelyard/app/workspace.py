@@ -54,6 +54,11 @@ class Workspace:
         """Rebuild the catalog from the folders; how many of each kind it indexed."""
         return reindex(self.catalog)
 
+    def catalog_notice(self) -> str | None:
+        """Once, if this process found the catalog damaged: that it was set aside and
+        rebuilt from the folders (`storage.catalog`)."""
+        return self.catalog.damage_notice()
+
     def refresh(self) -> list[str]:
         """Find dead workers, then index what changed. Returns runs newly marked failed."""
         failed = jobs.supervise(self.home)

@@ -7,7 +7,9 @@ Runs while fewer than `max_parallel_runs` are active. `schedule` is called by wh
 looks (the app on each rerun, a waiting CLI) and by each worker as it ends, so the queue
 drains even when nobody watches. A worker is a detached process group; its liveness is
 judged from the run folder alone (pid + process start time + not a zombie + a fresh
-heartbeat).
+heartbeat). A Run whose worker died, or that is given more time, has its folder repaired
+first (`RunFolder.repair`: torn journal tails cut), so the next appender starts on a
+fresh line; a worker that died on a nearly full disk is said to have.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from modelyard.engine.errors import BadInputError, NotFoundError
 from modelyard.engine.settings import default_parallel_runs  # noqa: F401 (part of this API)
 from modelyard.engine.training.studies import close_running_trials
 from modelyard.schemas import Plan, RunRecord, RunStatus
+from modelyard.storage.files import disk_full_reason, free_mb, is_disk_full
 from modelyard.storage.paths import Home, new_id
 from modelyard.storage.runfolder import RunFolder
 
 # A worker touches its heartbeat every 2 s; a long silence means it hangs.
 HEARTBEAT_STALE_SECONDS = 180.0
 CANCEL_GRACE_SECONDS = 5.0
+# A worker that died with less than this free on its disk most likely died of it.
+LOW_SPACE_MB = 8.0
 # Workers this process started: polled so that none lingers as a zombie.
 _children: list[subprocess.Popen] = []
 
@@ -150,6 +155,7 @@ def add_time(home: Home, run_id: str, seconds: int) -> RunRecord:
     if record.status.is_active:
         raise BadInputError(f"Run {run_id} is still {record.status}.",
                             "Add time once it has finished, or cancel it first.")
+    folder.repair()  # a session that died mid-line must not have the next glued onto it
     plan = {**record.plan, "budget_seconds": int(seconds)}
     return folder.update(
         force=True, status=RunStatus.queued, queued_at=time.time(), plan=plan,
@@ -190,10 +196,20 @@ def supervise(home: Home) -> list[str]:
         if alive:
             continue
         _kill_group(record.pid, signal.SIGKILL)
-        record = folder.update(status=RunStatus.failed, finished_at=time.time(),
-                               message=f"The run stopped unexpectedly: {reason}.")
+        message = f"The run stopped unexpectedly: {reason}."
+        if free_mb(folder.path) < LOW_SPACE_MB:
+            message += " " + disk_full_reason(folder.path, nearly=True)
+        try:
+            record = folder.update(status=RunStatus.failed, finished_at=time.time(),
+                                   message=message)
+            if record.status is RunStatus.failed:
+                folder.repair()  # before Optuna's journal is appended to below
+                close_running_trials(folder.optuna_path)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            continue  # no room to say so now; the next look, once there is, will
         if record.status is RunStatus.failed:
-            close_running_trials(folder.optuna_path)
             failed.append(folder.id)
     return failed
 
@@ -214,6 +230,8 @@ def cancel(home: Home, run_id: str) -> RunRecord:
         while time.time() < deadline and _group_alive(pid):
             time.sleep(0.1)
         _kill_group(pid, signal.SIGKILL)
+    if not (pid and _group_alive(pid)):
+        folder.repair()
     close_running_trials(folder.optuna_path)
     return record
 

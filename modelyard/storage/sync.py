@@ -16,13 +16,24 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from modelyard.schemas import Event, RunRecord, TrialResult
-from modelyard.storage.catalog import Catalog
+from modelyard.storage.catalog import Catalog, is_corrupt
 from modelyard.storage.files import read_json
 from modelyard.storage.runfolder import RunFolder, read_events
 
 
 def sync(catalog: Catalog) -> None:
-    """Index whatever changed in the folders since the last sync."""
+    """Index whatever changed in the folders since the last sync. A catalog found
+    damaged on the way is set aside (`Catalog.connect`) and the sync done again into the
+    fresh one, which rebuilds it whole."""
+    try:
+        _sync(catalog)
+    except duckdb.Error as exc:
+        if not is_corrupt(exc):
+            raise
+        _sync(catalog)
+
+
+def _sync(catalog: Catalog) -> None:
     home = catalog.home
     with catalog.connect() as con:
         stamps = dict(con.execute("SELECT path, mtime_ns FROM file_stamps").fetchall())

@@ -55,6 +55,18 @@ class RunResult:
         return self.record.get("name") or self.run_id
 
     @property
+    def note(self) -> str:
+        """The label of a model whose Run ended without succeeding (failed or cancelled
+        after the model was finished); "" for a Run that succeeded."""
+        status = self.record.get("status")
+        if status == RunStatus.succeeded:
+            return ""
+        how = "was cancelled" if status == RunStatus.cancelled else "failed late"
+        reason = (self.record.get("message") or str(status)).strip().rstrip(".")
+        return (f"This model is from a run that {how}: {reason}; the best model finished "
+                "before that.")
+
+    @property
     def plan(self) -> Plan:
         return Plan.model_validate(self.record["plan"])
 
@@ -131,14 +143,25 @@ class RunResult:
         return path if path.exists() else None
 
 
+# A Run that ended in one of these after its Model bundle was finished (a full disk in
+# a later session, say) keeps that model usable, labelled (`RunResult.note`): the bundle
+# is only ever swapped in whole, so one that is there is complete.
+_ENDED_WITH_A_MODEL = (RunStatus.failed, RunStatus.cancelled)
+
+
 def open_run(home: Home, run_id: str) -> RunResult:
-    """A succeeded Run with its Model bundle, or a message saying why there is none."""
+    """A Run with its Model bundle (one that succeeded, or that failed or was cancelled
+    after its model was finished: see `RunResult.note`), or a message saying why there is
+    none."""
     folder = RunFolder(home.run_dir(run_id))
     if not folder.exists():
         raise NotFoundError(f"There is no run “{run_id}”.", "List them with `modelyard runs`.")
     record = folder.read()
     name = record.get("name") or run_id
-    if record.get("status") != RunStatus.succeeded:
+    status = record.get("status")
+    if status in _ENDED_WITH_A_MODEL and has_metadata(folder.model_dir):
+        return RunResult(home, run_id, record)
+    if status != RunStatus.succeeded:
         raise BadInputError(f"Run “{name}” has no model: it is {record.get('status')}.",
                             "Use a run that succeeded, or wait for this one to finish.")
     if not has_metadata(folder.model_dir):

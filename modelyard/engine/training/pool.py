@@ -50,8 +50,13 @@ class OofPool:
         if self.folder is None or not self.folder.exists():
             return
         for meta_path in self.folder.glob("*.json"):
-            meta = json.loads(meta_path.read_text())
-            oof = np.load(meta_path.with_suffix(".npy"))
+            try:
+                meta = json.loads(meta_path.read_text())
+                oof = np.load(meta_path.with_suffix(".npy"))
+            except (OSError, ValueError, EOFError):
+                # Cut short by a full disk or a kill: that member is only lost to the
+                # blend (its trial stays in the journal), not the Run's next session.
+                continue
             result = CVResult(meta["fold_scores"], oof, meta["fit_seconds"], 0.0)
             self.members.append(Candidate(meta["model"], meta["family"], meta["params"],
                                           meta["score"], meta["fit_seconds"], result))

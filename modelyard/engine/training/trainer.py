@@ -61,6 +61,7 @@ from modelyard.engine.training.pool import Candidate, OofPool
 from modelyard.engine.training.schedule import Schedule, parallel_trials
 from modelyard.engine.training.search import clip, narrow, suggest
 from modelyard.schemas import EventKind, FamilyChoice, Plan, TrialResult, TrialStatus
+from modelyard.storage.files import is_disk_full
 from modelyard.storage.runfolder import JournalWriter
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -237,6 +238,8 @@ class Trainer:
         except FitStopped as exc:
             return ended(TrialStatus.failed, f"{model} stopped: {exc}")
         except Exception as exc:  # a failing family is a stored state, not a crash
+            if is_disk_full(exc):  # ...but a full disk fails every family: end the run
+                raise
             kind = exc.kind if isinstance(exc, FitFailed) else type(exc).__name__
             return ended(TrialStatus.failed, f"{model} failed: {kind}: {exc}")
         seconds = time.time() - started

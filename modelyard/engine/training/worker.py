@@ -4,6 +4,16 @@ It reads the Plan from `run.json`, searches, refits the winner, saves the Model 
 predicts the test table if the dataset has one, and ends the Run as succeeded or failed
 with a reason. It writes only its run folder (journal, run.json, artifacts) and never
 opens the DuckDB catalog.
+
+A full disk. Writing the reason a run failed takes a few bytes, which a full disk does
+not have; so the worker holds 1 MB back (`SpaceReserve`) from its start and gives it
+back only to record the failure. A full disk (ENOSPC or EDQUOT anywhere in the failure's
+exception chain) is said as such, with the megabytes free and the mount, and the next
+step: free space and Add time. A run that fails for another reason while the disk is
+nearly full says that too. The Model bundle is swapped in whole
+(`RunFolder.writing_model`) and the test predictions renamed into place, so a full disk
+never damages what an earlier session finished: that model stays usable, labelled as
+coming from a run that failed late.
 """
 
 from __future__ import annotations
@@ -32,11 +42,20 @@ from modelyard.engine.training.families.base import FitContext
 from modelyard.engine.training.metrics import f1_threshold
 from modelyard.engine.training.trainer import Trainer
 from modelyard.schemas import Plan, Profile, RunStatus, Task
-from modelyard.storage.files import read_json
+from modelyard.storage.files import (
+    SpaceReserve,
+    disk_full_reason,
+    free_mb,
+    is_disk_full,
+    read_json,
+    replacing,
+)
 from modelyard.storage.runfolder import JournalWriter, RunFolder
 
 HEARTBEAT_SECONDS = 2.0
 RESOURCE_SECONDS = 5.0
+# A run that fails with less than this free says the disk is nearly full too.
+LOW_SPACE_MB = 8.0
 
 
 def _gpu_sample() -> dict:
@@ -68,10 +87,15 @@ def _heartbeat(journal: JournalWriter, stop: threading.Event) -> None:
         if time.time() - last_sample >= RESOURCE_SECONDS:
             last_sample = time.time()
             mem = psutil.virtual_memory()
-            journal.emit("resource", cpu_percent=psutil.cpu_percent(),
-                         process_rss_mb=proc.memory_info().rss / 2**20,
-                         ram_used_percent=mem.percent,
-                         **(_gpu_sample() if has_gpu else {}))
+            try:
+                journal.emit("resource", cpu_percent=psutil.cpu_percent(),
+                             process_rss_mb=proc.memory_info().rss / 2**20,
+                             ram_used_percent=mem.percent,
+                             **(_gpu_sample() if has_gpu else {}))
+            except OSError:
+                # A full disk: the training thread meets it too and says so; the
+                # heartbeat (a touch, no space needed) must go on meanwhile.
+                pass
 
 
 def refit(best, ctx: FitContext, data) -> object:
@@ -85,7 +109,7 @@ def refit(best, ctx: FitContext, data) -> object:
     return make_pipeline(families.get(best.family), best.params, ctx, data).fit(data.X, data.y)
 
 
-def _save_oof(folder: RunFolder, best, data, plan: Plan) -> dict:
+def _save_oof(model_dir: Path, best, data, plan: Plan) -> dict:
     """Keep the winner's out-of-fold predictions beside the model (for diagnostics) and,
     for binary tasks, the F1-optimal decision threshold next to the default one."""
     if best.result is None:
@@ -99,8 +123,8 @@ def _save_oof(folder: RunFolder, best, data, plan: Plan) -> dict:
     else:
         frame["y"] = data.y
         frame["prediction"] = oof
-    folder.model_dir.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(folder.model_dir / "oof.parquet", index=False)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(model_dir / "oof.parquet", index=False)
     if plan.task is Task.binary:
         return {"threshold": f1_threshold(data.y, oof[:, 1])}
     return {}
@@ -124,47 +148,69 @@ def _finish_images(folder, plan, record, journal, started, dataset_dir) -> None:
 
 
 def train(folder: RunFolder) -> None:
+    """Train the Run of `folder` to its end; a failure is recorded, then SystemExit(1)."""
     record = folder.record()
-    plan = Plan.model_validate(record.plan)
-    dataset_dir = Path(record.dataset_dir)
-    profile = Profile.model_validate(read_json(dataset_dir / "profile.json"))
-    journal = JournalWriter(folder)
+    reserve = SpaceReserve(folder.reserve_path)
+    journal: JournalWriter | None = None
     stop = threading.Event()
-    threading.Thread(target=_heartbeat, args=(journal, stop), daemon=True).start()
-    started = time.time()
-    from modelyard.engine.system import hardware
-
-    folder.update(status=RunStatus.running, started_at=started, worker_pid=os.getpid(),
-                  versions=package_versions(), hardware=hardware())
-    journal.status(RunStatus.running, "started")
     try:
-        # The one plan check again: a Plan that does not pass never trains, whoever wrote it.
-        if problems := plan_problems(plan, profile):
-            raise PlanError("The plan does not fit the data: " + "; ".join(problems) + ".",
-                            "Edit the plan and approve it again.")
-        if (dataset_dir / "manifest.parquet").exists():
-            return _finish_images(folder, plan, record, journal, started, dataset_dir)
-        data = load_training_data(dataset_dir, plan, profile)
-        splits, note = make_splits(plan.validation, data.y, plan.task, plan.seed,
-                                   groups=data.groups, order=data.order)
-        if note:
-            journal.emit("log", note, level="warning")
-        journal.emit("log", f"{len(data.y)} rows, {len(data.features.all)} features, "
-                            f"{len(splits)} validation split(s)")
-        threads = int(record.threads or os.cpu_count() or 1)
-        trainer = Trainer(plan, data, splits, journal, folder.optuna_path, n_jobs=threads,
-                          started=started, oof_dir=folder.path / "oof")
-        best = trainer.run()
-        if not best.model:
-            raise ModelyardError("No model could be trained: every trial failed or ran out of "
-                                 "time.", "Look at the failed trials, or give the run more time.")
-        journal.emit("progress", f"refitting {best.model} on all rows", phase="refit",
-                     fraction=min(1.0, (time.time() - started) / plan.budget_seconds))
-        ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
-                         n_jobs=threads, seed=plan.seed)
-        pipeline = refit(best, ctx, data)
-        extra = _save_oof(folder, best, data, plan)
-        save_bundle(folder.model_dir, pipeline, {**extra,
+        # Torn journal tails from an earlier session that died: cut before we append.
+        folder.repair()
+        reserve.take()
+        plan = Plan.model_validate(record.plan)
+        dataset_dir = Path(record.dataset_dir)
+        profile = Profile.model_validate(read_json(dataset_dir / "profile.json"))
+        journal = JournalWriter(folder)
+        threading.Thread(target=_heartbeat, args=(journal, stop), daemon=True).start()
+        started = time.time()
+        from modelyard.engine.system import hardware
+
+        folder.update(status=RunStatus.running, started_at=started, worker_pid=os.getpid(),
+                      versions=package_versions(), hardware=hardware())
+        journal.status(RunStatus.running, "started")
+        _train(folder, record, plan, profile, journal, started, dataset_dir)
+    except Exception as exc:
+        _record_failure(folder, journal, exc, reserve)
+        raise SystemExit(1) from None
+    finally:
+        stop.set()
+        reserve.release()
+        if journal is not None:
+            journal.close()
+
+
+def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: JournalWriter,
+           started: float, dataset_dir: Path) -> None:
+    # The one plan check again: a Plan that does not pass never trains, whoever wrote it.
+    if problems := plan_problems(plan, profile):
+        raise PlanError("The plan does not fit the data: " + "; ".join(problems) + ".",
+                        "Edit the plan and approve it again.")
+    if (dataset_dir / "manifest.parquet").exists():
+        return _finish_images(folder, plan, record, journal, started, dataset_dir)
+    data = load_training_data(dataset_dir, plan, profile)
+    splits, note = make_splits(plan.validation, data.y, plan.task, plan.seed,
+                               groups=data.groups, order=data.order)
+    if note:
+        journal.emit("log", note, level="warning")
+    journal.emit("log", f"{len(data.y)} rows, {len(data.features.all)} features, "
+                        f"{len(splits)} validation split(s)")
+    threads = int(record.threads or os.cpu_count() or 1)
+    trainer = Trainer(plan, data, splits, journal, folder.optuna_path, n_jobs=threads,
+                      started=started, oof_dir=folder.path / "oof")
+    best = trainer.run()
+    if not best.model:
+        raise ModelyardError("No model could be trained: every trial failed or ran out of "
+                             "time.", "Look at the failed trials, or give the run more time.")
+    journal.emit("progress", f"refitting {best.model} on all rows", phase="refit",
+                 fraction=min(1.0, (time.time() - started) / plan.budget_seconds))
+    ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
+                     n_jobs=threads, seed=plan.seed)
+    pipeline = refit(best, ctx, data)
+    # Written aside and swapped in whole: the bundle of an earlier session survives a
+    # failure here.
+    with folder.writing_model() as staging:
+        extra = _save_oof(staging, best, data, plan)
+        save_bundle(staging, pipeline, {**extra,
             "run_id": folder.id, "model": best.model, "family": best.family,
             "params": best.params, "task": plan.task.value, "metric": plan.metric.value,
             "cv_score": best.score, "target": plan.target, "classes": data.classes,
@@ -173,29 +219,54 @@ def train(folder: RunFolder) -> None:
             "dtypes": {c: str(t) for c, t in data.X.dtypes.items()},
             "id_column": data.features.id_column, "plan": plan.model_dump(mode="json"),
         })
-        journal.emit("result", f"best model {best.model}", model=best.model,
-                     cv_score=best.score, **extra)
-        if (dataset_dir / "test.parquet").exists():
-            journal.emit("progress", "predicting the test rows", phase="predict", fraction=1.0)
-            predictor = Predictor.load(folder.model_dir)
-            predictions = predictor.predict_frame(read_table(dataset_dir / "test.parquet"))
-            predictions.to_csv(folder.predictions_path, index=False)
-        folder.update(status=RunStatus.succeeded, finished_at=time.time(),
-                      best_model=best.model,
-                      best_score=best.score, greater_is_better=plan.metric.greater_is_better,
-                      message=f"Best model {best.model} ({plan.metric.value} {best.score:.4g}) "
-                              f"after {_trials(trainer.trial_count)}.")
-        journal.status(RunStatus.succeeded, "succeeded")
-    except Exception as exc:
-        detail = traceback.format_exc()
-        reason = str(exc) if isinstance(exc, ModelyardError) else f"{type(exc).__name__}: {exc}"
-        folder.update(status=RunStatus.failed, finished_at=time.time(), message=reason)
-        journal.status(RunStatus.failed, reason, traceback=detail)
-        print(detail, file=sys.stderr)
-        raise SystemExit(1) from None
-    finally:
-        stop.set()
-        journal.close()
+    # run.json names the model in `model/` from now on, whatever happens next.
+    folder.update(best_model=best.model, best_score=best.score,
+                  greater_is_better=plan.metric.greater_is_better)
+    journal.emit("result", f"best model {best.model}", model=best.model,
+                 cv_score=best.score, **extra)
+    if (dataset_dir / "test.parquet").exists():
+        journal.emit("progress", "predicting the test rows", phase="predict", fraction=1.0)
+        predictor = Predictor.load(folder.model_dir)
+        predictions = predictor.predict_frame(read_table(dataset_dir / "test.parquet"))
+        with replacing(folder.predictions_path) as tmp:
+            predictions.to_csv(tmp, index=False)
+    folder.update(status=RunStatus.succeeded, finished_at=time.time(),
+                  best_model=best.model,
+                  best_score=best.score, greater_is_better=plan.metric.greater_is_better,
+                  message=f"Best model {best.model} ({plan.metric.value} {best.score:.4g}) "
+                          f"after {_trials(trainer.trial_count)}.")
+    journal.status(RunStatus.succeeded, "succeeded")
+
+
+def failure_reason(folder: RunFolder, exc: BaseException) -> str:
+    """What a person reads about why the Run failed; a full disk is named as such."""
+    if is_disk_full(exc):
+        return disk_full_reason(folder.path)
+    reason = str(exc) if isinstance(exc, ModelyardError) else f"{type(exc).__name__}: {exc}"
+    if free_mb(folder.path) < LOW_SPACE_MB:
+        reason = f"{reason.rstrip('.')}. {disk_full_reason(folder.path, nearly=True)}"
+    return reason
+
+
+def _record_failure(folder: RunFolder, journal: JournalWriter | None, exc: BaseException,
+                    reserve: SpaceReserve) -> None:
+    """Record the Run as failed with its reason, even on a full disk: the space held
+    back is given up for it (measured first, so the message tells the free space)."""
+    detail = traceback.format_exc()
+    reason = failure_reason(folder, exc)
+    reserve.release()
+    for write in (
+        lambda: folder.update(status=RunStatus.failed, finished_at=time.time(),
+                              message=reason),
+        lambda: journal and journal.status(RunStatus.failed, reason, traceback=detail),
+        lambda: print(detail, file=sys.stderr, flush=True),
+    ):
+        try:
+            write()
+        except OSError:
+            # Still no room: what could not be written, the supervisor will say (it
+            # checks the free space of a Run whose worker is gone).
+            continue
 
 
 def _on_sigterm(signum, frame):  # noqa: ARG001

@@ -1,4 +1,7 @@
-"""The image branch of the worker: search, save the bundle, predict the test images."""
+"""The image branch of the worker: search, save the bundle, predict the test images.
+
+As in the tabular worker, the bundle is written aside and swapped in whole and the test
+predictions renamed into place, so a full disk never damages what a session finished."""
 
 from __future__ import annotations
 
@@ -11,21 +14,22 @@ from modelyard.engine.errors import ModelyardError
 from modelyard.engine.vision.predict import ImagePredictor
 from modelyard.engine.vision.trainer import ImageSearch
 from modelyard.schemas import Plan, RunRecord
+from modelyard.storage.files import replacing
 from modelyard.storage.runfolder import JournalWriter, RunFolder
 
 
-def _save_oof(folder: RunFolder, search: ImageSearch) -> None:
+def _save_oof(model_dir: Path, search: ImageSearch) -> None:
     """The winner's predictions for the held-out images, in the tabular layout
     (`row`, `y`, `proba_<class>`), so diagnostics and reports work for images too."""
     import pandas as pd
 
     paths, codes = search.valid
-    proba = ImagePredictor(folder.model_dir).predict_paths(paths, [str(p) for p in paths])
+    proba = ImagePredictor(model_dir).predict_paths(paths, [str(p) for p in paths])
     frame = pd.DataFrame({"row": search.valid_rows,
                           "y": [search.classes[c] for c in codes]})
     for cls in search.classes:
         frame[f"proba_{cls}"] = proba[f"proba_{cls}"].to_numpy()
-    frame.to_parquet(folder.model_dir / "oof.parquet", index=False)
+    frame.to_parquet(model_dir / "oof.parquet", index=False)
 
 
 def train_images(folder: RunFolder, plan: Plan, record: RunRecord,
@@ -37,12 +41,15 @@ def train_images(folder: RunFolder, plan: Plan, record: RunRecord,
     if best is None:
         raise ModelyardError("No image model finished an epoch within the budget.",
                              "Give the run more time, or choose a smaller backbone.")
-    search.save_bundle(folder.model_dir, {"run_id": folder.id, "task": plan.task.value,
-                                          "metric": plan.metric.value, "target": plan.target,
-                                          "plan": plan.model_dump(mode="json")})
+    with folder.writing_model() as staging:
+        search.save_bundle(staging, {"run_id": folder.id, "task": plan.task.value,
+                                     "metric": plan.metric.value, "target": plan.target,
+                                     "plan": plan.model_dump(mode="json")})
+        _save_oof(staging, search)
+    folder.update(best_model=best.model, best_score=best.score,
+                  greater_is_better=plan.metric.greater_is_better)
     journal.emit("result", f"best model {best.model}", model=best.model, cv_score=best.score,
                  weights=best.weights)
-    _save_oof(folder, search)
     test_manifest = dataset_dir / "test_manifest.parquet"
     if test_manifest.exists():
         journal.emit("progress", "predicting the test images", phase="predict", fraction=1.0)
@@ -52,6 +59,7 @@ def train_images(folder: RunFolder, plan: Plan, record: RunRecord,
         order = sorted(range(len(rel)), key=lambda i: names[i])
         predictions = ImagePredictor(folder.model_dir).predict_paths(
             [dataset_dir / rel[i] for i in order], [names[i] for i in order])
-        predictions.to_csv(folder.predictions_path, index=False)
+        with replacing(folder.predictions_path) as tmp:
+            predictions.to_csv(tmp, index=False)
     return {"model": best.model, "score": best.score, "trials": max(1, search.trial_count),
             "weights": best.weights}
