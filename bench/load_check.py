@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -222,6 +223,7 @@ def main() -> None:
             server.wait(timeout=15)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(server.pid, signal.SIGKILL)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
