@@ -24,6 +24,9 @@ BENCHES = [
     ("Leaderboard with 100,000 stored trials: SQL aggregates vs all trials in pandas, and "
      "one page rerun vs the page that loaded every trial",
      ["-m", "bench.leaderboard_100k", "--repeats", "5"]),
+    ("Load check: 8 runs queued by the limit, a browser polling the Runs and Leaderboard "
+     "pages and the CLI reading the leaderboard every second, for 10 minutes",
+     ["-m", "bench.load_check", "--minutes", "10", "--runs", "8", "--budget", "60"]),
 ]
 
 
