@@ -104,6 +104,33 @@ def rules_with_goal(profile: Profile, dataset_id: str, *, goal: str, reading: Go
     return plan.model_copy(update={"goal": goal, "goal_reading": note})
 
 
+def _ask_model(messages: list[dict[str, str]], read: Callable[[str], Any], profile: Profile,
+               config: LLMConfig, planner: str, provenance: dict[str, Any], verb: str, *,
+               on_progress: Callable[[Progress], None] | None,
+               cancel_event: threading.Event | None) -> tuple[Plan | None, str | None]:
+    """The language model's Plan, or None and the sentence saying why the rule planner
+    stands in ("… so the rule planner {verb} this plan"). The one "model, else rules"
+    step of `propose` and `revise`: the exchange goes into `provenance`, and with planner
+    "ollama" no model to ask is a PlanError (the person asked for the model)."""
+    record: dict[str, Any] = {}
+    try:
+        plan = ask_for_plan(messages, read, config, draft_schema(profile.column_names),
+                            record, on_progress=on_progress, cancel_event=cancel_event)
+    except LLMError as exc:
+        provenance.update(record)
+        provenance["llm_error"] = {"kind": exc.kind, "message": exc.sentence,
+                                   "detail": exc.detail}
+        if planner == "ollama" and exc.kind in NO_MODEL_KINDS:
+            raise PlanError(f"{exc.sentence}.",
+                            "Start Ollama or choose an installed model, or use the "
+                            "auto or rules planner.") from exc
+        # What a page shows: the same without the model's quoted words.
+        provenance["fallback_headline"] = f"{exc.headline}, so the rule planner {verb} this plan."
+        return None, f"{exc.sentence}, so the rule planner {verb} this plan."
+    provenance.update(record, planner="ollama", fallback_reason=None)
+    return _fill_notes(plan, profile), None
+
+
 def propose(
     profile: Profile,
     dataset_id: str,
@@ -154,26 +181,11 @@ def propose(
                               budget_seconds=budget_seconds, seed=seed, goal=goal,
                               target=target)
 
-        record: dict[str, Any] = {}
-        try:
-            plan = ask_for_plan(messages, read, config, draft_schema(profile.column_names),
-                                record, on_progress=on_progress, cancel_event=cancel_event)
-        except LLMError as exc:
-            provenance.update(record)
-            provenance["llm_error"] = {"kind": exc.kind, "message": exc.sentence,
-                                       "detail": exc.detail}
-            if planner == "ollama" and exc.kind in NO_MODEL_KINDS:
-                raise PlanError(f"{exc.sentence}.",
-                                "Start Ollama or choose an installed model, or use the "
-                                "auto or rules planner.") from exc
-            fallback = f"{exc.sentence}, so the rule planner made this plan."
-            # What a page shows: the same without the model's quoted words.
-            provenance["fallback_headline"] = (f"{exc.headline}, so the rule planner "
-                                               "made this plan.")
-        else:
-            provenance.update(record, planner="ollama", fallback_reason=None)
-            return Proposal(_fill_notes(plan, profile), "ollama", record.get("model"), None,
-                            provenance)
+        plan, fallback = _ask_model(messages, read, profile, config, planner, provenance,
+                                    "made", on_progress=on_progress,
+                                    cancel_event=cancel_event)
+        if plan is not None:
+            return Proposal(plan, "ollama", provenance.get("model"), None, provenance)
     plan = rules_with_goal(profile, dataset_id, goal=goal, reading=reading, target=target,
                            budget_seconds=budget_seconds, seed=seed)
     provenance.update(planner="rules", fallback_reason=fallback, planner_note=note)
@@ -243,32 +255,16 @@ def revise(
                               budget_seconds=by_rules.budget_seconds, seed=plan.seed,
                               goal=plan.goal, target=plan.target)
 
-        record: dict[str, Any] = {}
-        try:
-            revised = ask_for_plan(messages, read, config,
-                                   draft_schema(profile.column_names), record,
-                                   on_progress=on_progress, cancel_event=cancel_event)
-        except LLMError as exc:
-            provenance.update(record)
-            provenance["llm_error"] = {"kind": exc.kind, "message": exc.sentence,
-                                       "detail": exc.detail}
-            if planner == "ollama" and exc.kind in NO_MODEL_KINDS:
-                raise PlanError(f"{exc.sentence}.",
-                                "Start Ollama or choose an installed model, or use the "
-                                "auto or rules planner.") from exc
-            fallback = f"{exc.sentence}, so the rule planner revised this plan."
-            # What a page shows: the same without the model's quoted words.
-            provenance["fallback_headline"] = (f"{exc.headline}, so the rule planner "
-                                               "revised this plan.")
-        else:
-            revised = _fill_notes(revised, profile)
+        revised, fallback = _ask_model(messages, read, profile, config, planner, provenance,
+                                       "revised", on_progress=on_progress,
+                                       cancel_event=cancel_event)
+        if revised is not None:
             changes = diff_plans(plan, revised)
             if revised.rationale:
                 changes.append(f"Why: {revised.rationale}")
-            provenance.update(record, planner="ollama", fallback_reason=None)
             provenance["review"]["changes"] = changes
-            return Revision(findings, revised, changes, "ollama", record.get("model"), None,
-                            provenance)
+            return Revision(findings, revised, changes, "ollama", provenance.get("model"),
+                            None, provenance)
     provenance.update(planner="rules", fallback_reason=fallback, planner_note=note)
     provenance["review"]["changes"] = rule_changes
     if not rule_changes:
