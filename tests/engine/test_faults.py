@@ -15,6 +15,7 @@ import random
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -443,3 +444,60 @@ def test_a_worker_killed_at_a_random_point(ws, tmp_path, make_messy, wait, seed)
     assert journal_lines(folder.optuna_path)
     assert open_run(ws.home, folder.id).note == ""
     assert {p.name: p.read_bytes() for p in dataset_dir.iterdir() if p.is_file()} == stored
+
+
+# -- the app killed at random points ---------------------------------------------------------
+# What the app does on every rerun of the Runs page, in a loop: find dead workers, index the
+# journals into the catalog, read the run's view. Killed mid-way it may hold the catalog's
+# lock or be inside a DuckDB write.
+_APP = """
+import sys
+from modelyard.app.workspace import Workspace
+from modelyard.storage.paths import Home
+from pathlib import Path
+ws = Workspace(Home(Path(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    ws.refresh()
+    ws.runs()
+    ws.run_view(sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_app_killed_at_a_random_point_loses_nothing(ws, tmp_path, make_messy, wait, seed):
+    rng = random.Random(seed)
+    data = tmp_path / "customers.csv"
+    make_messy(n=400, seed=seed).to_csv(data, index=False)
+    folder, proc = start(ws, data, budget=8)
+    app = subprocess.Popen([sys.executable, "-c", _APP, str(ws.home.root), folder.id],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        assert app.stdout.readline().strip() == "ready", app.stderr.read()
+        time.sleep(rng.uniform(0.5, 6.0))
+        assert app.poll() is None, app.stderr.read()
+        os.killpg(app.pid, signal.SIGKILL)
+        app.wait(timeout=10)
+    finally:
+        if app.poll() is None:
+            os.killpg(app.pid, signal.SIGKILL)
+            app.wait(timeout=10)
+
+    # The worker never depended on the app: it finishes, and the next look indexes it all.
+    wait(lambda: not RunStatus(folder.read()["status"]).is_active, 120,
+         what="the run to end")
+    assert folder.read()["status"] == "succeeded", explain(folder)
+    assert ws.refresh() == []
+    events = journal_lines(folder.events_path)
+    trials = {e["model"] for e in events if e["kind"] == "trial"}
+    assert run_store.get_run(ws.catalog, folder.id)["status"] == "succeeded"
+    assert {t["model"] for t in run_store.trials(ws.catalog, folder.id)} == trials
+    assert [e["seq"] for e in run_store.events(ws.catalog, folder.id, limit=100_000)] == \
+        [e["seq"] for e in events]
+    # And a catalog rebuilt from the folders says the same.
+    ws.reindex()
+    assert {t["model"] for t in run_store.trials(ws.catalog, folder.id)} == trials
+    assert open_run(ws.home, folder.id).predictor is not None
