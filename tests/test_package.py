@@ -165,7 +165,8 @@ def test_the_app_command_passes_the_shipped_settings_and_warns_before_listening_
     assert command[:4] == [sys.executable, "-m", "streamlit", "run"]
     assert Path(command[4]).name == "main.py"
     for flag in ("--server.address=127.0.0.1", "--server.port=8600", "--server.headless=true",
-                 "--browser.gatherUsageStats=false", "--client.showErrorLinks=false"):
+                 "--browser.gatherUsageStats=false", "--client.showErrorLinks=false",
+                 "--client.disableDataExport=true"):
         assert flag in command
     started: list[list[str]] = []
     monkeypatch.setattr(subprocess, "call", lambda cmd, env=None: started.append(cmd) or 0)
