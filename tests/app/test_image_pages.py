@@ -200,7 +200,8 @@ def test_plan_page_reads_as_an_image_plan(at, tmp_path, monkeypatch):
     assert "**Image size:** 32×32 pixels" in said  # 20 px squares, rounded up to 32
     assert ("**Starting weights:** ResNet-18: no pretrained weights found: it trains from "
             "scratch") in said
-    assert f"put resnet18.safetensors (or .pth) in {at.home / 'weights'}" in said
+    # The card's reasons are shown as plain text (a model's words never render as Markdown).
+    assert f"put resnet18.safetensors (or .pth) in {at.home / 'weights'}" in texts(at.text)
     # A weights file put where the card says is found (and would be used) at once.
     (at.home / "weights").mkdir()
     (at.home / "weights" / "resnet18.safetensors").write_bytes(b"")

@@ -105,7 +105,7 @@ def test_run_succeeds_with_a_model_and_a_leaderboard(finished):
     assert finished.proc.returncode == 0, explain(folder)
     assert record["status"] == "succeeded", explain(folder)
     assert {p.name for p in folder.model_dir.iterdir()} == {"pipeline.joblib", "metadata.json",
-                                                            "oof.parquet"}
+                                                            "oof.parquet", "manifest.json"}
     meta = read_json(folder.model_dir / "metadata.json")
     assert (meta["run_id"], meta["target"], meta["task"]) == (folder.id, "diagnosis", "binary")
     assert meta["classes"] == ["benign", "malignant"]
