@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from modelyard.engine.training.bundle import (
     write_metadata,
 )
 from modelyard.engine.training.manifest import MANIFEST_FILE, sha256_of
+from tests.app.test_cli_results import cli, one_line_error
 
 
 class Payload:
@@ -188,20 +187,6 @@ def test_an_image_bundle_is_checked_and_its_weights_unpickle_no_code(tmp_path):
 
 
 # -- `modelyard predict` on the shared trained Run ---------------------------------------------
-def cli(*args, env, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "modelyard.app.cli", *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=cwd, timeout=180)
-
-
-def one_line_error(result, code: int, *needles: str) -> str:
-    assert result.returncode == code, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("modelyard: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, child_env):
     from tests.results_run import shared_run
