@@ -1,3 +1,4 @@
+SHELL := /bin/bash
 # Two commands on a fresh machine: `make run` and `make test`.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,15 +7,29 @@ PORT   ?= 8501
 
 .PHONY: setup run test test-fast check bench chromium clean
 
+APP_STAMP := $(VENV)/.installed-app
+
+# The app alone: the tables-only package, pip's progress shown. Image models (torch + timm,
+# about 5 GB) are offered by the app itself the first time they are needed.
+$(APP_STAMP): pyproject.toml
+	@test -x $(PY) || { echo "Creating the virtual environment in $(VENV) ..."; python3 -m venv $(VENV); }
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then touch $@; exit 0; fi; \
+	echo "Installing Modelyard for tables into $(VENV) (the first time takes a minute or two;"; \
+	echo "image models are offered later, from the app, when you first need them) ..."; \
+	$(PY) -m pip install --disable-pip-version-check -e . | grep -E --line-buffered '^(Collecting|Successfully|ERROR)' ; \
+	test $${PIPESTATUS[0]} -eq 0 && touch $@
+
+# Everything the tests need: the vision extra (torch with CUDA, ~5 GB) and the dev tools.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "Installing Modelyard with image models and test tools into $(VENV) (first time: a few minutes, ~7 GB) ..."
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[vision,dev]'
-	@touch $(STAMP)
+	@touch $@
 
 setup: $(STAMP)
 
 ## Serve the app at http://127.0.0.1:$(PORT) (data in $$MODELYARD_HOME, default ~/.modelyard)
-run: setup
+run: $(APP_STAMP)
 	$(VENV)/bin/modelyard app --port $(PORT)
 
 ## The whole suite, browser test included

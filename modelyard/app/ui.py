@@ -99,3 +99,38 @@ def clock(ts: float | None) -> str:
 
 def fmt_score(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
+
+
+def offer_extra(ws: Workspace, extra: str, why: str) -> bool:
+    """True when the optional part `extra` is installed; otherwise say why it is needed,
+    offer to download it (the person's click is the only thing that sends a request), and
+    follow the install's progress."""
+    from modelyard.engine.extras import SIZE_WORDS
+
+    if ws.extra_state(extra).status == "succeeded":
+        return True
+
+    def follow() -> None:
+        state = ws.extra_state(extra)
+        if state.status == "succeeded":
+            st.success("Installed. Reload the page (or press the button again) to use it.",
+                       icon=":material/check_circle:")
+            return
+        if state.status == "running":
+            st.info(state.message + " This takes a few minutes; you can use the other "
+                    "pages meanwhile.", icon=":material/downloading:")
+        elif state.status == "failed":
+            st.error(state.message, icon=":material/error:")
+        if state.log_tail:
+            st.code(state.log_tail, language="text")
+        if state.status in ("none", "failed") and st.button(
+                f"Download and install ({SIZE_WORDS[extra]}) from the package index",
+                key=f"install_{extra}", icon=":material/download:"):
+            ws.install_extra(extra)
+            st.rerun()
+
+    st.warning(f"{why} This needs {SIZE_WORDS[extra]}, which is not installed yet. It is "
+               "downloaded only if you press the button.", icon=":material/extension:")
+    running = ws.extra_state(extra).running
+    st.fragment(follow, run_every=2.0 if running else None)()
+    return False

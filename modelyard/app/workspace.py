@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.app.views import DatasetView, LeaderboardPage, RunView
-from modelyard.engine import jobs
+from modelyard.engine import extras, jobs
 from modelyard.engine import settings as engine_settings
 from modelyard.engine.errors import BadInputError, NotFoundError, PlanError
 from modelyard.engine.intake import ingest
@@ -65,6 +65,28 @@ class Workspace:
         jobs.schedule(self.home)
         sync(self.catalog)
         return failed
+
+    # -- optional parts ---------------------------------------------------------------
+    def extra_state(self, extra: str) -> extras.InstallState:
+        """Whether an optional part (`vision`) is installed, or where its install stands."""
+        return extras.read(self.home.installs, extra)
+
+    @staticmethod
+    def _require_extras(plan: Plan) -> None:
+        """Refuse, before a worker starts, a Run whose models need a part not installed."""
+        from modelyard.engine.training import families
+
+        images = any(families.is_image(c.family) for c in plan.families)
+        if images and extras.missing("vision"):
+            from modelyard.engine.vision import INSTALL_HINT
+
+            raise BadInputError("This plan trains image models, which need PyTorch and "
+                                "timm; they are not installed.", INSTALL_HINT + " The "
+                                "Plan page offers to download them.")
+
+    def install_extra(self, extra: str) -> extras.InstallState:
+        """Start downloading and installing an optional part (the person asked)."""
+        return extras.start(self.home.installs, extra)
 
     # -- data -------------------------------------------------------------------------
     def ingest(self, path: str | Path, *, name: str | None = None, target: str | None = None,
@@ -250,6 +272,7 @@ class Workspace:
     # -- runs -------------------------------------------------------------------------
     def start_run(self, plan_doc: dict[str, Any], name: str | None = None):
         plan = Plan.model_validate(plan_doc["plan"])
+        self._require_extras(plan)
         if not name:
             # A name a person can tell apart in lists: the data set and a counter.
             meta = dataset_store.read_meta(self.home, plan.dataset_id)

@@ -61,6 +61,11 @@ class Home:
         return self.root / "weights"
 
     @property
+    def installs(self) -> Path:
+        """Logs and state of optional parts installed from the app (`engine/extras.py`)."""
+        return self.root / "installs"
+
+    @property
     def db_path(self) -> Path:
         return self.root / "modelyard.duckdb"
 
