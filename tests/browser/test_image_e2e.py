@@ -17,7 +17,7 @@ from tests.app.test_image_pages import write_colour_images, zip_folder
 from tests.browser.test_e2e import alert, metric_value, nav_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-BUDGET = 15
+BUDGET = 30  # an epoch must fit after torch loads, which takes 15 s on a busy 2-core runner
 
 
 @pytest.mark.timeout(300)
