@@ -38,13 +38,14 @@ test: setup chromium
 
 ## Everything but the slow and browser tests
 test-fast: setup
-	$(PY) -m pytest -m "not slow and not browser"
+	$(PY) -m pytest -m "not slow and not browser and not bench"
 
 check: setup
 	$(VENV)/bin/ruff check modelyard tests bench
 
 bench: setup
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[vision,dev,bench]'
+	$(PY) -m pytest -m bench
 	$(PY) -m bench.run
 
 ## Debian's Chromium for the browser test (never `playwright install`: no internet)

@@ -208,7 +208,7 @@ def test_an_ordinary_zip_still_ingests(ws, tmp_path):
     assert meta["n_rows"] == 2_000
 
 
-@pytest.mark.slow
+@pytest.mark.bench  # 2 GiB written to disk first; the small bombs above are in `make test`
 def test_a_two_gib_bomb_through_the_cli_is_refused_in_seconds(tmp_path, child_env):
     bomb = zeros_zip(tmp_path / "bomb.zip", {"data.csv": 2 << 30})
     home = tmp_path / "cli-home"
