@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sklearn.dummy import DummyClassifier, DummyRegressor
-
 from modelyard.engine.training.families.base import FitContext, ModelFamily, Space
 
 
@@ -27,6 +25,8 @@ class Dummy(ModelFamily):
         return {}
 
     def build(self, params: dict, ctx: FitContext):
+        from sklearn.dummy import DummyClassifier, DummyRegressor  # see linear.py
+
         if ctx.task.is_classification:
             return DummyClassifier(strategy="prior")
         return DummyRegressor(strategy="mean")

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-from sklearn.ensemble import (
-    ExtraTreesClassifier,
-    ExtraTreesRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
-
 from modelyard.engine.training.families.base import (
     CLASS_WEIGHT,
     Choice,
@@ -34,8 +27,8 @@ class _Forest(ModelFamily):
     hold_back = {"min_samples_leaf": "at least"}
     hold_back_words = ("more rows per leaf (min_samples_leaf) and fewer columns per split "
                        "(max_features)")
-    classifier: type
-    regressor: type
+    classifier: str  # sklearn.ensemble names, imported when built (see linear.py)
+    regressor: str
 
     def search_space(self, ctx: FitContext) -> Space:
         weights = {"class_weight": CLASS_WEIGHT} if ctx.task.is_classification else {}
@@ -67,11 +60,14 @@ class _Forest(ModelFamily):
         return tree_pros_cons(self, profile)
 
     def build(self, params: dict, ctx: FitContext):
+        from sklearn import ensemble  # see linear.py
+
         if ctx.task.is_classification:
-            return self.classifier(**without(params, "class_weight"),
-                                   class_weight=class_weight(params), n_jobs=ctx.n_jobs,
-                                   random_state=ctx.seed)
-        return self.regressor(**params, n_jobs=ctx.n_jobs, random_state=ctx.seed)
+            return getattr(ensemble, self.classifier)(
+                **without(params, "class_weight"), class_weight=class_weight(params),
+                n_jobs=ctx.n_jobs, random_state=ctx.seed)
+        return getattr(ensemble, self.regressor)(**params, n_jobs=ctx.n_jobs,
+                                                 random_state=ctx.seed)
 
 
 class RandomForest(_Forest):
@@ -81,8 +77,8 @@ class RandomForest(_Forest):
     speed = "moderate"
     accuracy = "robust, rarely the worst"
     why = "Many independent trees: robust with little tuning, rarely the worst."
-    classifier = RandomForestClassifier
-    regressor = RandomForestRegressor
+    classifier = "RandomForestClassifier"
+    regressor = "RandomForestRegressor"
 
 
 class ExtraTrees(_Forest):
@@ -92,5 +88,5 @@ class ExtraTrees(_Forest):
     speed = "fast"
     accuracy = "a useful second opinion for the ensemble"
     why = "Randomised trees: fast, and a useful different opinion for the ensemble."
-    classifier = ExtraTreesClassifier
-    regressor = ExtraTreesRegressor
+    classifier = "ExtraTreesClassifier"
+    regressor = "ExtraTreesRegressor"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
 from modelyard.engine.training.families.base import (
     FitContext,
     Float,
@@ -63,6 +61,11 @@ class HistGradientBoosting(ModelFamily):
         return shrink(params, self.search_space(ctx), max_leaf_nodes=0.5, max_iter=0.5)
 
     def build(self, params: dict, ctx: FitContext):
+        from sklearn.ensemble import (  # see linear.py
+            HistGradientBoostingClassifier,
+            HistGradientBoostingRegressor,
+        )
+
         cls = (HistGradientBoostingClassifier if ctx.task.is_classification
                else HistGradientBoostingRegressor)
         return cls(**params, early_stopping=False, random_state=ctx.seed)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, Ridge
 
 from modelyard.engine.training.families.base import (
     CLASS_WEIGHT,
@@ -64,6 +63,10 @@ class Linear(ModelFamily):
             else {"alpha": 1.0}
 
     def build(self, params: dict, ctx: FitContext):
+        # sklearn is imported here, not at the top: the registry is read by every CLI
+        # command and page, and importing sklearn (with scipy) costs seconds there.
+        from sklearn.linear_model import LogisticRegression, Ridge
+
         if ctx.task.is_classification:
             return LogisticRegression(C=params["C"], max_iter=2000, random_state=ctx.seed,
                                       class_weight=class_weight(params))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sklearn.neural_network import MLPClassifier, MLPRegressor
-
 from modelyard.engine.training.families.base import (
     Choice,
     FitContext,
@@ -52,6 +50,8 @@ class MLP(ModelFamily):
         return {**params, "layers": narrower[-1]} if narrower else None
 
     def build(self, params: dict, ctx: FitContext):
+        from sklearn.neural_network import MLPClassifier, MLPRegressor  # see linear.py
+
         cls = MLPClassifier if ctx.task.is_classification else MLPRegressor
         return cls(hidden_layer_sizes=_LAYERS[params["layers"]], alpha=params["alpha"],
                    learning_rate_init=params["learning_rate_init"], max_iter=300,

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.svm import SVC, SVR
-
 from modelyard.engine.training.families.base import (
     Choice,
     FitContext,
@@ -48,6 +44,8 @@ class KNearestNeighbors(ModelFamily):
         return {"n_neighbors": 5, "weights": "uniform", "p": 2}
 
     def build(self, params: dict, ctx: FitContext):
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor  # linear.py
+
         cls = KNeighborsClassifier if ctx.task.is_classification else KNeighborsRegressor
         return cls(**params, n_jobs=ctx.n_jobs)
 
@@ -84,6 +82,9 @@ class SupportVectorMachine(ModelFamily):
         return 4 * data_bytes + 8 * ctx.n_rows**2 // 4
 
     def build(self, params: dict, ctx: FitContext):
+        from sklearn.calibration import CalibratedClassifierCV  # see linear.py
+        from sklearn.svm import SVC, SVR
+
         if ctx.task.is_classification:
             # Platt-scaled probabilities from one SVC (what `probability=True` did).
             return CalibratedClassifierCV(SVC(**params, random_state=ctx.seed),
