@@ -209,22 +209,26 @@ def test_plan_page_without_data(app):
 
 def test_plan_propose_approve_and_launch(app, app_home, tmp_path):
     open_plan_page_with_proposal(app, tmp_path)
-    assert app.button(key="plan_approve").label == "Approve as proposed"
+    assert app.button(key="plan_approve").label == "Approve and launch"
     assert not [b for b in app.button if b.key == "plan_launch"]  # not approved yet
 
+    # One click: the proposed plan is approved as version 2 and its run starts.
     app.button(key="plan_approve").click().run()
-    assert not app.exception
-    assert not app.error, texts(app.error)
-    assert "Approved as version 2" in texts(app.success)
-    assert app.button(key="plan_launch").label == "Launch a run with this plan"
-    assert app.session_state["plan_id"]
-
-    # The next rerun must show the approved version, or the Launch click is lost.
-    app.button(key="plan_launch").click().run()
     assert not app.exception
     assert not app.error, texts(app.error)
     assert app.title[0].value.endswith("Runs")
     assert len(list(app_home.glob("runs/*/run.json"))) == 1
+    assert app.session_state["plan_id"]
+
+    # Back on the Plan page the approved version is shown; launching it again is one click.
+    app.switch_page(f"{PAGES}/plan.py").run()
+    assert app.selectbox(key="plan_version").value == app.session_state["plan_id"]
+    assert app.button(key="plan_launch").label == "Launch"
+    app.button(key="plan_launch").click().run()
+    assert not app.exception
+    assert not app.error, texts(app.error)
+    assert app.title[0].value.endswith("Runs")
+    assert len(list(app_home.glob("runs/*/run.json"))) == 2
 
 
 def test_plan_json_invalid_is_refused(app, tmp_path):
@@ -234,21 +238,21 @@ def test_plan_json_invalid_is_refused(app, tmp_path):
     assert plan["target"] == "target"
 
     app.text_area[0].input("{this is not json").run()
-    app.button(key="plan_approve_json").click().run()
+    assert app.button(key="plan_approve_json").disabled
     assert not app.exception
     assert app.error, "invalid JSON was accepted"
     assert "Approved as version" not in texts(app.success)
 
     plan["metric"] = "definitely_not_a_metric"
     app.text_area[0].input(json.dumps(plan)).run()
-    app.button(key="plan_approve_json").click().run()
+    assert app.button(key="plan_approve_json").disabled
     assert not app.exception
     assert any(e.value.startswith("metric:") for e in app.error), texts(app.error)
     assert "Approved as version" not in texts(app.success)
 
     plan["metric"] = "rmse"  # a real metric, but not one for a binary task
     app.text_area[0].input(json.dumps(plan)).run()
-    app.button(key="plan_approve_json").click().run()
+    assert app.button(key="plan_approve_json").disabled
     assert not app.exception
     assert app.error, "a regression metric was accepted for a binary task"
     assert "Approved as version" not in texts(app.success)
