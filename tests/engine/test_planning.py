@@ -111,6 +111,16 @@ def test_workspace_propose_and_approve(ws, messy_csv):
     assert len(list_plans(ws.catalog, meta["id"])) == 2  # nothing stored
 
 
+def test_a_samples_target_is_named_by_the_sample(ws):
+    meta = ws.ingest_sample("wine")
+    assert ws.ingest_sample("wine")["id"] == meta["id"]  # the same sample, once
+    assert ws.dataset(meta["id"]).profile.target.reason == "named by the sample data set"
+    plan = Plan.model_validate(ws.propose_plan(meta["id"], planner="rules")["plan"])
+    assert plan.reasons["target"] == "Named by the sample data set."
+    ws.set_roles(meta["id"], target="cultivar")  # now the person chose it
+    assert ws.dataset(meta["id"]).profile.target.reason == "chosen by you"
+
+
 # -- the schema ------------------------------------------------------------------------
 def base_plan(**changes) -> dict:
     raw = {"dataset_id": "ds_x", "target": "y", "task": "binary", "metric": "roc_auc",

@@ -175,9 +175,7 @@ def rule_plan(
     )
     guess = profile.target
     reasons = {
-        "target": ("You chose it." if target_given or (guess and guess.reason == CHOSEN)
-                   else f"It looks like the thing to predict: {guess.reason}." if guess
-                   else ""),
+        "target": _target_reason(target_given, guess),
         "task": _task_reason(task, col),
         "metric": ("It is the measure you asked for." if metric_given else
                    _METRIC_REASONS[task]),
@@ -203,6 +201,17 @@ _METRIC_REASONS = {
                      "across every class.",
     Task.regression: "RMSE is in the target's own units and punishes big misses most.",
 }
+
+
+def _target_reason(given: bool, guess) -> str:
+    """Who chose the target, or why it looks like one (the profile's reason)."""
+    if given or (guess and guess.reason == CHOSEN):
+        return "You chose it."
+    if guess is None:
+        return ""
+    if guess.confidence >= 1.0:  # named, not guessed: by a sample, a sample submission
+        return f"{guess.reason[:1].upper()}{guess.reason[1:]}."
+    return f"It looks like the thing to predict: {guess.reason}."
 
 
 def _task_reason(task: Task, col) -> str:
