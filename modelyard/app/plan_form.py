@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from modelyard.app.plan_view import errors_of, parse_json, pretty, show_lines
 from modelyard.engine.intake.target import task_for
+from modelyard.engine.planning.diff import as_edited
 from modelyard.engine.planning.explain import METRIC_WORDS, family_title
 from modelyard.engine.planning.labels import (
     changes_in_words,
@@ -124,8 +125,8 @@ def settings_form(plan: Plan, profile: Profile, key: str) -> Plan | None:
     first = plan.metric if plan.metric in metrics else DEFAULT_METRIC[task]
     metric = c3.selectbox("Metric", metrics, index=metrics.index(first),
                           format_func=metric_label, key=f"plan_f_metric_{key}_{task.value}")
-    st.caption(METRIC_WORDS[metric].format(unit="image" if profile.modality == "image"
-                                           else "row").capitalize() + ".")
+    words = METRIC_WORDS[metric].format(unit="image" if profile.modality == "image" else "row")
+    st.caption(f"{words[:1].upper()}{words[1:]}.")
     validation, problems = _validation(plan, profile, task, key)
     trials = _families(plan, profile, key)
     current = {f.family: f for f in plan.families}
@@ -133,7 +134,7 @@ def settings_form(plan: Plan, profile: Profile, key: str) -> Plan | None:
                               default=[c for c in plan.excluded_columns if c != target],
                               key=f"plan_f_excluded_{key}")
     c1, c2 = st.columns(2)
-    budget = c1.number_input("Time budget (seconds)", 5, 86_400, plan.budget_seconds,
+    budget = c1.number_input("Time budget for the search (seconds)", 5, 86_400, plan.budget_seconds,
                              key=f"plan_f_budget_{key}")
     seed = c2.number_input("Seed (the same seed repeats the same search)", 0, 2**31 - 1,
                            plan.seed, key=f"plan_f_seed_{key}")
@@ -151,6 +152,7 @@ def settings_form(plan: Plan, profile: Profile, key: str) -> Plan | None:
         except ValidationError as exc:
             problems = errors_of(exc)
     if candidate is not None:
+        candidate = as_edited(plan, candidate)
         problems = plan_problems(candidate, profile)
     return _approve_button(plan, candidate, problems, "Approve these changes",
                            "plan_approve_form")

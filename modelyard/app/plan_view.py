@@ -69,7 +69,8 @@ def show_target_change(change: TargetChange | None, approved: bool) -> None:
 
 def show_summary(plan: Plan) -> None:
     """The plan's main choices as tiles, in words (never identifiers such as roc_auc)."""
-    c1, c2, c3, c4, c5 = st.columns([1.4, 1, 1, 1, 0.8])
+    # Widths for the longest values ("Categories", "20% holdout"): a tile cuts its value.
+    c1, c2, c3, c4, c5 = st.columns([1.2, 1, 0.9, 1.3, 0.7])
     c1.metric("Target", plan.target)
     c2.metric("Kind of problem", TASK_SHORT[plan.task])
     c3.metric("Metric", metric_label(plan.metric))

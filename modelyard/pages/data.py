@@ -215,8 +215,8 @@ def _target_section(dataset: dict, profile: Profile) -> None:
         if t.confidence >= 1.0:
             st.markdown(f"**Target:** `{t.column}` — {kind}; {t.reason}.")
         else:
-            st.markdown(f"**Likely target:** `{t.column}` — {kind} (confidence "
-                        f"{t.confidence:.0%}: {t.reason}).")
+            st.markdown(f"**Likely target:** `{t.column}` — {kind}; {t.confidence:.0%} sure: "
+                        f"{t.reason}.")
     elif images:
         st.warning("These images carry no labels to learn from. Sort them into one folder "
                    "per class, or add a table of file names and labels.")
@@ -281,7 +281,7 @@ COLUMN_TABLE = {
                                               help="How many different values"),
     "min": _TEXT("Min"), "mean": _TEXT("Mean"), "median": _TEXT("Median"),
     "max": _TEXT("Max"),
-    "top values": _TEXT("Most common values (rows)", width="large"),
+    "top values": _TEXT("Most common values (rows)", width="medium"),
     "with target": _TEXT(
         "Tells about the target",
         help="How much this column alone tells about the target, from 0 (nothing) to 1 "
@@ -296,9 +296,12 @@ def _number(value: float | None) -> str:
     separated; "—" when there is none (a text column has no mean)."""
     if value is None or not math.isfinite(value):
         return "—"
-    if abs(value) >= 1e9:
+    size = abs(value)
+    if size >= 1e12:
         return f"{value:.3g}"
-    if abs(value) >= 10_000 or float(value).is_integer():
+    if size >= 1e6:  # 2.54 million reads whole in a narrow column; 2,539,537 does not
+        return f"{value / 1e9:.3g} bn" if size >= 1e9 else f"{value / 1e6:.3g} M"
+    if size >= 10_000 or float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:.4g}"
 
@@ -311,15 +314,18 @@ def _columns_table(profile: Profile) -> None:
             return "(the target)"
         return "—" if c.association is None else f"{c.association:.2f}"
 
+    # What matters most first (how much a column tells about the target), so it shows
+    # without scrolling sideways; how it is stored last.
     st.dataframe(pd.DataFrame([{
         "column": c.name, "kind": KIND_WORDS.get(c.kind, c.kind.value),
-        "role": c.role.value if c.role else "", "type": c.dtype,
+        "role": c.role.value if c.role else "",
         "missing": f"{c.missing_share:.0%}", "distinct": c.n_distinct,
+        "with target": told(c),
         "min": _number(c.min), "mean": _number(c.mean),
         "median": _number(c.quantiles.get("50%")), "max": _number(c.max),
         "top values": ", ".join(f"{cut(str(v), 24)} ({n:,})" for v, n in c.top_values[:3])
         or "—",
-        "with target": told(c),
+        "type": c.dtype,
     } for c in profile.columns]), hide_index=True, column_config=COLUMN_TABLE,
         key="data_columns")
 

@@ -113,6 +113,7 @@ doc = by_id[chosen_id]
 plan = Plan.model_validate(doc["plan"])
 if said := st.session_state.pop("plan_approved_note", None):
     st.success(said, icon=":material/check_circle:")  # what changed: show_origin below
+    st.toast(said, icon=":material/check_circle:")  # seen wherever the page is scrolled
 
 
 def approve(edited: Plan, *, launch: bool) -> None:
@@ -164,7 +165,8 @@ else:
     st.caption("Approving keeps this version as yours and starts training at once, in the "
                "background. To change something first, open “Change the plan” below.")
 
-with st.expander("Change the plan"):
+# Per version: a new version starts with its changes folded away.
+with st.expander(f"Change the plan (version {doc['version']})"):
     form_tab, json_tab = st.tabs(["Settings", "JSON"])
     with form_tab:
         edited = settings_form(plan, profile, doc["id"])

@@ -62,11 +62,11 @@ def validation_short(v: Validation) -> str:
 
 
 def validation_tile(v: Validation) -> str:
-    """The split for a metric tile: "5 folds", "20% holdout", "5 time splits"."""
+    """The split for a metric tile: "5 folds", "20% holdout", "By time"."""
     if v.kind is ValidationKind.holdout:
         return f"{v.holdout_fraction:.0%} holdout"
     if v.kind is ValidationKind.time_split:
-        return f"{v.n_splits} time splits"
+        return "By time"
     return f"{v.n_splits} folds"
 
 
