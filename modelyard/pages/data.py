@@ -40,6 +40,11 @@ SEVERITY = {"error": (st.error, ":material/error:"),
             "info": (st.info, ":material/info:")}
 
 
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """“1 row”, “2,000 rows”: a number and its noun, in the right number."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
 def _show(dataset_id: str) -> None:
     """Make `dataset_id` the one shown below (the picker keeps its own choice otherwise)."""
     st.session_state["dataset_id"] = dataset_id
@@ -176,7 +181,7 @@ def _summary(dataset: dict, profile: Profile) -> None:
                        "size.")
     else:
         c3.metric("Duplicate rows", f"{profile.duplicate_rows:,}")
-    c4.metric("Test file", f"yes ({profile.test_rows:,} rows)" if profile.test_rows
+    c4.metric("Test file", f"yes ({count(profile.test_rows, 'row')})" if profile.test_rows
               else ("yes" if dataset.get("has_test") else "no"))
     c5.metric("Kind of data", profile.modality)
     source = profile.source
@@ -347,11 +352,13 @@ def _tabs_section(dataset: dict, profile: Profile) -> None:
 
     if images:
         with tabs["Images"]:
-            st.caption(f"{images.n_images:,} images in {images.n_classes} classes; width "
+            st.caption(f"{count(images.n_images, 'image')} in "
+                       f"{count(images.n_classes, 'class', 'classes')}; width "
                        f"{images.width.get('min', 0):.0f}–{images.width.get('max', 0):.0f} px, "
                        f"height {images.height.get('min', 0):.0f}–"
                        f"{images.height.get('max', 0):.0f} px"
-                       + (f"; {images.n_test_images:,} test images" if images.n_test_images
+                       + (f"; {count(images.n_test_images, 'test image')}"
+                          if images.n_test_images
                           else "") + ".")
             if fig := charts.image_classes(profile):
                 st.plotly_chart(fig, key="data_chart_images")
@@ -453,7 +460,9 @@ def _tabs_section(dataset: dict, profile: Profile) -> None:
     if "Train vs test" in tabs:
         with tabs["Train vs test"]:
             if profile.train_test_overlap:
-                st.warning(f"{profile.train_test_overlap:,} test rows also appear in training.")
+                st.warning(f"{count(profile.train_test_overlap, 'test row')} also "
+                           f"{'appears' if profile.train_test_overlap == 1 else 'appear'} in "
+                           "training.")
             if fig := charts.drift_bars(profile):
                 st.plotly_chart(fig, key="data_chart_drift")
 
