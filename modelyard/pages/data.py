@@ -277,7 +277,7 @@ KIND_WORDS = {ColumnKind.datetime: "date", ColumnKind.id: "identifier",
               ColumnKind.boolean: "yes/no", ColumnKind.image: "image path"}
 _TEXT = st.column_config.TextColumn
 COLUMN_TABLE = {
-    "column": _TEXT("Column"),
+    "column": _TEXT("Column", width="medium", pinned=True),  # names read whole
     "kind": _TEXT("Kind", help="What the values are, as the profile read them"),
     "role": _TEXT("Role", help="What you said the column is (under Roles); blank: as read"),
     "type": _TEXT("Stored as"),
