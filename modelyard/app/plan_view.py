@@ -17,6 +17,13 @@ import streamlit as st
 
 from modelyard.engine.planning.explain import card, family_title
 from modelyard.engine.planning.image_setup import ImageSetup
+from modelyard.engine.planning.labels import (
+    TASK_SHORT,
+    changes_in_words,
+    metric_label,
+    validation_short,
+    validation_tile,
+)
 from modelyard.engine.planning.problems import TargetChange
 from modelyard.engine.planning.quoting import NAME_CHARS, cut, plain_words
 from modelyard.engine.planning.review import limits_in_words
@@ -56,8 +63,20 @@ def show_target_change(change: TargetChange | None, approved: bool) -> None:
         st.info(f"{sentence} This version was approved with it.", icon=":material/info:")
     else:
         st.warning(f"{sentence} Check that this is the column you mean before you approve "
-                   "the plan; choose another under **Edit → Target**.",
+                   "the plan; choose another under **Change the plan → What to predict**.",
                    icon=":material/warning:")
+
+
+def show_summary(plan: Plan) -> None:
+    """The plan's main choices as tiles, in words (never identifiers such as roc_auc)."""
+    # Widths for the longest values ("Categories", "20% holdout"): a tile cuts its value.
+    c1, c2, c3, c4, c5 = st.columns([1.2, 1, 0.9, 1.3, 0.7])
+    c1.metric("Target", plan.target)
+    c2.metric("Kind of problem", TASK_SHORT[plan.task])
+    c3.metric("Metric", metric_label(plan.metric))
+    c4.metric("Checked on", validation_tile(plan.validation), help=validation_short(
+        plan.validation))
+    c5.metric("Budget", f"{plan.budget_seconds} s")
 
 
 def show_card(plan: Plan, setup: ImageSetup | None = None) -> None:
@@ -67,11 +86,6 @@ def show_card(plan: Plan, setup: ImageSetup | None = None) -> None:
         st.markdown(f"**You asked:** {plan.goal}")
     if plan.goal_reading:
         show_words("How the planner read it", plan.goal_reading)
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Target", plan.target)
-    c2.metric("Task", plan.task.value)
-    c3.metric("Metric", plan.metric.value)
-    c4.metric("Budget", f"{plan.budget_seconds} s")
     with st.container(border=True):
         for item in card(plan, setup):
             st.markdown(f"**{item.label}:** {item.value}")
@@ -81,7 +95,7 @@ def show_card(plan: Plan, setup: ImageSetup | None = None) -> None:
     for f in plan.families:
         trials = "1 trial" if f.max_trials == 1 else f"up to {f.max_trials} trials"
         with st.container(border=True):
-            st.markdown(f"**{family_title(f.family)}** (`{f.family}`, {trials})")
+            st.markdown(f"**{family_title(f.family)}** ({trials})")
             if f.reason:
                 st.text(f.reason)
             if f.limits:
@@ -127,8 +141,11 @@ def show_origin(doc: dict[str, Any], versions: list[dict[str, Any]]) -> None:
     edits = prov.get("edits")
     if edits:
         base = by_id.get(prov.get("based_on"))
-        since = f" from version {base['version']}" if base else ""
-        st.markdown(f"**Your changes{since}:**\n" + "\n".join(f"- {e}" for e in edits))
+        if base is not None:  # the same changes, in the words of the page
+            edits = changes_in_words(Plan.model_validate(base["plan"]),
+                                     Plan.model_validate(doc["plan"])) or edits
+        show_lines(f"Your changes from version {base['version']}" if base else "Your changes",
+                   edits)
 
 
 def show_provenance(prov: dict[str, Any]) -> None:

@@ -18,12 +18,13 @@ from modelyard.engine.intake import ingest
 from modelyard.engine.intake.ingest import content_key, load_profile
 from modelyard.engine.intake.roles import update as update_roles
 from modelyard.engine.intake.samples import SAMPLES, write_sample
+from modelyard.engine.intake.target import CHOSEN
 from modelyard.engine.planning.diff import diff_plans
 from modelyard.engine.planning.image_setup import ImageSetup, image_setup
 from modelyard.engine.planning.problems import TargetChange, plan_problems, target_needs_approval
 from modelyard.engine.planning.prompt import read_sample_rows
 from modelyard.engine.planning.propose import propose, revise
-from modelyard.schemas import Event, Plan, RunRecord, RunStatus, TrialResult
+from modelyard.schemas import Event, Plan, Profile, RunRecord, RunStatus, TrialResult
 from modelyard.storage import datasets as dataset_store
 from modelyard.storage import plans as plan_store
 from modelyard.storage import runs as run_store
@@ -31,6 +32,9 @@ from modelyard.storage.catalog import Catalog
 from modelyard.storage.paths import Home
 from modelyard.storage.runfolder import RunFolder, read_events
 from modelyard.storage.sync import reindex, sync
+
+# Why a sample's target is its target (in place of "chosen by you").
+SAMPLE_REASON = "named by the sample data set"
 
 
 class Workspace:
@@ -121,13 +125,30 @@ class Workspace:
         """Set column roles (None removes one) and/or the target and task of a data set;
         `target=""` hands the choice back to the guess."""
         meta = update_roles(self.home, dataset_id, roles=roles, target=target, task=task)
+        if target is not None and meta.get("target_named_by"):  # the person chose now
+            meta = dataset_store.update_meta(self.home, dataset_id, {"target_named_by": None})
         sync(self.catalog)
         return meta
 
     def ingest_sample(self, key: str) -> dict[str, Any]:
         sample = SAMPLES[key]
         path = write_sample(key, self.home.samples)
-        return self.ingest(path, name=sample.title, target=sample.target, reuse=True)
+        if found := self.find_existing(path):
+            return found
+        meta = self.ingest(path, name=sample.title, target=sample.target)
+        # The sample names its target, not the person (`_profile` says so).
+        meta = dataset_store.update_meta(self.home, meta["id"], {"target_named_by": "sample"})
+        sync(self.catalog)
+        return meta
+
+    def _profile(self, dataset_id: str) -> Profile:
+        """A data set's Profile, its target's reason saying truthfully who named it: the
+        profile says "chosen by you" for any target named when the data was added."""
+        profile = load_profile(self.home, dataset_id)
+        if profile.target is not None and profile.target.reason == CHOSEN and \
+                dataset_store.read_meta(self.home, dataset_id).get("target_named_by"):
+            profile.target.reason = SAMPLE_REASON
+        return profile
 
     def resolve_dataset(self, ref: str) -> str:
         found = dataset_store.resolve(self.catalog, ref)
@@ -185,7 +206,7 @@ class Workspace:
                      ) -> dict[str, Any]:
         """Propose a Plan (the language model's, or the rule planner's with the reason)
         and store it as a new, unapproved version; its provenance says how it was made."""
-        profile = load_profile(self.home, dataset_id)
+        profile = self._profile(dataset_id)
         proposal = propose(
             profile, dataset_id, goal=goal, target=target, budget_seconds=budget_seconds,
             seed=seed, **self.llm_options(planner, host, model),
@@ -307,7 +328,7 @@ class Workspace:
         if row is None:
             raise NotFoundError(f"There is no data set “{dataset_id}”.",
                                 "Add one on the Data page.")
-        return DatasetView(row, load_profile(self.home, dataset_id))
+        return DatasetView(row, self._profile(dataset_id))
 
     def plans(self, dataset_id: str) -> list[dict[str, Any]]:
         """Every version of every Plan of a data set."""

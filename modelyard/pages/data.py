@@ -1,7 +1,12 @@
 """Data: add data (upload, a path on disk, or a sample), then read what is in it: the
 profile, its warnings with one-click fixes, charts, roles and target, a preview; images
-per class for an image set, text lengths and examples per class for free-text columns."""
+per class for an image set, text lengths and examples per class for free-text columns.
 
+A chosen file is taken in at once (no second button), once per file; while it is read,
+the previous data set's profile is replaced by a note, so the two never mix. The page is
+a few sections, each a function, drawn in order at the end."""
+
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -16,15 +21,28 @@ from modelyard.engine.intake.roles import ROLE_WORDS
 from modelyard.engine.intake.samples import SAMPLES
 from modelyard.engine.intake.sizes import size_words
 from modelyard.engine.intake.texts import class_target, look_at_text, text_columns
-from modelyard.schemas import ColumnKind, ColumnRole, Task
+from modelyard.engine.planning.labels import TASK_SHORT, task_label
+from modelyard.engine.planning.quoting import cut
+from modelyard.engine.planning.time_order import time_order
+from modelyard.schemas import ColumnKind, ColumnRole, Profile, Task
 
 ws = workspace()
 st.title("Data")
+tabs_row = st.tabs(["Upload a file", "Open a file on this computer", "Sample data"])
+notices = st.container()  # what adding data said: added, already here, failed
+# The profile of the data set shown. Adding a file first writes a note here, which
+# replaces the previous data set's profile on the screen while the new one is read.
+below = st.empty()
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "zip", "parquet", "pq", "json", "ndjson", "jsonl",
                 "xlsx"]
 SEVERITY = {"error": (st.error, ":material/error:"),
             "warning": (st.warning, ":material/warning:"),
             "info": (st.info, ":material/info:")}
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """“1 row”, “2,000 rows”: a number and its noun, in the right number."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
 
 
 def _show(dataset_id: str) -> None:
@@ -42,6 +60,8 @@ def _ingest(path: Path, *, name: str | None = None, test: str | None = None,
             st.session_state["data_pending"] = {"path": str(path), "name": name, "test": test,
                                                 "sheet": sheet, "existing": existing}
             return
+    below.info(f"Adding {name or path.name}: its profile appears here once it is read.",
+               icon=":material/hourglass_top:")
     bar = st.progress(0.0, text=f"Reading {path.name}…")
     meta = ws.ingest(path, name=name, test_path=test, sheet=sheet,
                      progress=lambda f, message: bar.progress(min(1.0, f), text=message))
@@ -65,28 +85,39 @@ def _saved_upload(uploaded) -> Path:
     return path
 
 
-upload_tab, path_tab, sample_tab = st.tabs(["Upload a file", "Open a file on this computer",
-                                            "Sample data"])
-with upload_tab:
+def _upload_tab() -> None:
+    """Choosing a file is enough: it is taken in at once, once per chosen file."""
     uploaded = st.file_uploader("A table (CSV, TSV, Parquet, JSON, Excel, .gz) or a zip of "
                                 "a folder (images per class, or train/test files)",
                                 type=UPLOAD_TYPES, key="data_upload")
+    if uploaded is None:
+        return
     sheet = None
-    if uploaded is not None and uploaded.name.lower().endswith((".xlsx", ".xlsm")):
+    if uploaded.name.lower().endswith((".xlsx", ".xlsm")):
         try:
             sheets = excel_sheets(_saved_upload(uploaded))
-            sheet = st.selectbox("Sheet", sheets, key="data_sheet") if len(sheets) > 1 \
-                else None
         except Exception as exc:
             show_error(exc, f"Could not open {uploaded.name}")
-    if uploaded is not None and st.button("Add this file", type="primary",
-                                          key="data_add_upload"):
-        try:
-            _ingest(_saved_upload(uploaded), name=Path(uploaded.name).name.split(".")[0],
-                    sheet=sheet)
-        except Exception as exc:
-            show_error(exc, f"Could not read {uploaded.name}")
-with path_tab:
+            return
+        if len(sheets) > 1:
+            sheet = st.selectbox("Sheet", sheets, index=None, key="data_sheet",
+                                 placeholder="The one that holds the table",
+                                 help="Left empty, Modelyard reads the sheet that holds a "
+                                      "table; choose one to read another.")
+    # A rerun of the page (any click) must not take the same file in again; choosing it
+    # again (a new upload, a new id) or another sheet does.
+    ident = [getattr(uploaded, "file_id", ""), uploaded.name, uploaded.size, sheet]
+    if st.session_state.get("data_taken") == ident:
+        return
+    st.session_state["data_taken"] = ident
+    try:
+        _ingest(_saved_upload(uploaded), name=Path(uploaded.name).name.split(".")[0],
+                sheet=sheet)
+    except Exception as exc:
+        show_error(exc, f"Could not read {uploaded.name}")
+
+
+def _path_tab() -> None:
     st.caption("For big files and folders: nothing is copied through the browser.")
     raw_path = st.text_input("Path to a file, a folder or a zip", key="data_path")
     test_path = st.text_input("Optional: a test file to predict after training",
@@ -98,10 +129,13 @@ with path_tab:
                     sheet=path_sheet.strip() or None)
         except Exception as exc:
             show_error(exc, "Could not open the file")
-with sample_tab:
+
+
+def _sample_tab() -> None:
     for key, sample in SAMPLES.items():
         c1, c2 = st.columns([4, 1])
-        c1.markdown(f"**{sample.title}** ({sample.task}) — {sample.blurb}")
+        c1.markdown(f"**{sample.title}** ({TASK_SHORT[Task(sample.task)].lower()}) — "
+                    f"{sample.blurb}")
         if c2.button("Use", key=f"data_sample_{key}"):
             try:
                 st.session_state["data_added"] = ws.ingest_sample(key)
@@ -109,93 +143,92 @@ with sample_tab:
             except Exception as exc:
                 show_error(exc, "Could not load the sample")
 
-if pending := st.session_state.get("data_pending"):
-    old = pending["existing"]
-    st.info(f"You already have this data as **{old['name']}** ({size_words(old)}, "
-            f"id {old['id']}).", icon=":material/content_copy:")
-    c1, c2 = st.columns(2)
-    if c1.button(f"Open {old['name']}", type="primary", key="data_use_existing"):
-        _show(old["id"])
-        st.session_state.pop("data_pending")
-        st.rerun()
-    if c2.button("Add it again anyway", key="data_add_again"):
-        try:
-            _ingest(Path(pending["path"]), name=pending["name"], test=pending["test"],
-                    sheet=pending["sheet"], force=True)
+
+def _notices() -> None:
+    """The offer to reuse data already here, and what was added."""
+    if pending := st.session_state.get("data_pending"):
+        old = pending["existing"]
+        st.info(f"You already have this data as **{old['name']}** ({size_words(old)}, "
+                f"id {old['id']}).", icon=":material/content_copy:")
+        c1, c2 = st.columns(2)
+        if c1.button(f"Open {old['name']}", type="primary", key="data_use_existing"):
+            _show(old["id"])
+            st.session_state.pop("data_pending")
             st.rerun()
-        except Exception as exc:
-            show_error(exc, "Could not add the data")
-if added := st.session_state.pop("data_added", None):
-    st.success(f"Added **{added['name']}**: {size_words(added, columns=True)}.")
+        if c2.button("Add it again anyway", key="data_add_again"):
+            try:
+                _ingest(Path(pending["path"]), name=pending["name"], test=pending["test"],
+                        sheet=pending["sheet"], force=True)
+                st.rerun()
+            except Exception as exc:
+                show_error(exc, "Could not add the data")
+    if added := st.session_state.pop("data_added", None):
+        st.success(f"Added **{added['name']}**: {size_words(added, columns=True)}.")
 
-st.divider()
-dataset = pick_dataset(ws, key="data_pick")
-if dataset is None:
-    st.stop()
-try:
-    profile = ws.dataset(dataset["id"]).profile
-except Exception as exc:
-    show_error(exc, "Could not read this data set's profile")
-    st.stop()
 
-images = profile.images
-texts = text_columns(profile)
-# The last metric is the widest: "tabular+text" must not be cut off.
-c1, c2, c3, c4, c5 = st.columns([1, 1, 1.2, 1.2, 1.6])
-c1.metric("Images" if images else "Rows", f"{profile.n_rows:,}")
-c2.metric("Classes" if images else "Columns", images.n_classes if images else profile.n_cols)
-if images:
-    w, h = images.width.get("median"), images.height.get("median")
-    c3.metric("Typical size", f"{w:.0f}×{h:.0f} px" if w and h else "—",
-              help="The median width × height; the network sees every image at one size.")
-else:
-    c3.metric("Duplicate rows", f"{profile.duplicate_rows:,}")
-c4.metric("Test file", f"yes ({profile.test_rows:,} rows)" if profile.test_rows
-          else ("yes" if dataset.get("has_test") else "no"))
-c5.metric("Kind of data", profile.modality)
-source = profile.source
-if source:
-    said = [f"read as {source.get('format', '?')}"]
-    if source.get("compression"):
-        said.append(f"{source['compression']}-compressed")
-    if source.get("encoding_name"):
-        said.append(f"encoding {source['encoding_name']}"
-                    + (" (detected)" if source.get("encoding") != "utf-8" else ""))
-    if source.get("delimiter"):
-        said.append(f"delimiter {source['delimiter']!r}")
-    if "header" in source:
-        said.append("first row is the header" if source["header"] else "no header row")
-    if source.get("sheet"):
-        said.append(f"sheet “{source['sheet']}” of {len(source.get('sheets', []))}")
-    st.caption(f"{source.get('file', '')}: " + ", ".join(said) + ".")
-if profile.sampled_rows:
-    st.caption(f"Shapes (quantiles, charts, associations) come from a sample of "
-               f"{profile.sampled_rows:,} rows; counts are exact.")
-if profile.time_column:
-    ordered = "the rows are in time order by" if profile.findings.get("time_sorted") \
-        else "a time column:"
-    st.caption(f"Time: {ordered} “{profile.time_column}”; a model should be validated on "
-               "later rows than it learns from.")
-if comp := profile.competition:
-    st.caption(f"Competition folder: train {comp.get('train_file')}, test "
-               f"{comp.get('test_file') or '—'}, id column {comp.get('id_column') or '—'}, "
-               f"a submission gives {', '.join(comp.get('output_columns') or []) or '—'}.")
-
-# -- target and task ---------------------------------------------------------------------
-st.subheader("What to predict")
-if profile.target:
-    t = profile.target
-    if t.confidence >= 1.0:
-        st.markdown(f"**Target:** `{t.column}` — a **{t.task.value}** problem ({t.reason}).")
+def _summary(dataset: dict, profile: Profile) -> None:
+    """Counts, how the file was read, sampling, time order, competition folder."""
+    images = profile.images
+    # The last metric is the widest: "tabular+text" must not be cut off.
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1.2, 1.2, 1.6])
+    c1.metric("Images" if images else "Rows", f"{profile.n_rows:,}")
+    c2.metric("Classes" if images else "Columns", images.n_classes if images
+              else profile.n_cols)
+    if images:
+        w, h = images.width.get("median"), images.height.get("median")
+        c3.metric("Typical size", f"{w:.0f}×{h:.0f} px" if w and h else "—",
+                  help="The median width × height; the network sees every image at one "
+                       "size.")
     else:
-        st.markdown(f"**Likely target:** `{t.column}` — a **{t.task.value}** problem "
-                    f"(confidence {t.confidence:.0%}: {t.reason}).")
-elif images:
-    st.warning("These images carry no labels to learn from. Sort them into one folder per "
-               "class, or add a table of file names and labels.")
-else:
-    st.warning("No column looks like a target; choose one below.")
-if not images:  # an image set's target is its label: nothing to choose
+        c3.metric("Duplicate rows", f"{profile.duplicate_rows:,}")
+    c4.metric("Test file", f"yes ({count(profile.test_rows, 'row')})" if profile.test_rows
+              else ("yes" if dataset.get("has_test") else "no"))
+    c5.metric("Kind of data", profile.modality)
+    source = profile.source
+    if source:
+        said = [f"read as {source.get('format', '?')}"]
+        if source.get("compression"):
+            said.append(f"{source['compression']}-compressed")
+        if source.get("encoding_name"):
+            said.append(f"encoding {source['encoding_name']}"
+                        + (" (detected)" if source.get("encoding") != "utf-8" else ""))
+        if source.get("delimiter"):
+            said.append(f"delimiter {source['delimiter']!r}")
+        if "header" in source:
+            said.append("first row is the header" if source["header"] else "no header row")
+        if source.get("sheet"):
+            said.append(f"sheet “{source['sheet']}” of {len(source.get('sheets', []))}")
+        st.caption(f"{source.get('file', '')}: " + ", ".join(said) + ".")
+    if profile.sampled_rows:
+        st.caption(f"Shapes (quantiles, charts, associations) come from a sample of "
+                   f"{profile.sampled_rows:,} rows; counts are exact.")
+    if (timing := time_order(profile)) is not None:
+        # The plan's own words (engine/planning/time_order.py): page and plan agree.
+        st.caption(f"Time: {timing.why}")
+    if comp := profile.competition:
+        st.caption(f"Competition folder: train {comp.get('train_file')}, test "
+                   f"{comp.get('test_file') or '—'}, id column {comp.get('id_column') or '—'}, "
+                   f"a submission gives {', '.join(comp.get('output_columns') or []) or '—'}.")
+
+
+def _target_section(dataset: dict, profile: Profile) -> None:
+    st.subheader("What to predict")
+    images = profile.images
+    if profile.target:
+        t = profile.target
+        kind = task_label(t.task).lower()
+        if t.confidence >= 1.0:
+            st.markdown(f"**Target:** `{t.column}` — {kind}; {t.reason}.")
+        else:
+            st.markdown(f"**Likely target:** `{t.column}` — {kind}; {t.confidence:.0%} sure: "
+                        f"{t.reason}.")
+    elif images:
+        st.warning("These images carry no labels to learn from. Sort them into one folder "
+                   "per class, or add a table of file names and labels.")
+    else:
+        st.warning("No column looks like a target; choose one below.")
+    if images:  # an image set's target is its label: nothing to choose
+        return
     with st.expander("Change the target or the task"):
         guess_label = "(let Modelyard guess)"
         options = [guess_label] + [c.name for c in profile.columns if c.role is None]
@@ -204,168 +237,264 @@ if not images:  # an image set's target is its label: nothing to choose
         chosen = st.selectbox("Target column", options,
                               index=options.index(current) if current in options else 0,
                               key="data_target")
-        tasks = ["(from the target)"] + [t.value for t in Task]
-        task = st.selectbox("Task", tasks, key="data_task")
+        from_target = "(from the target)"
+        tasks = [from_target] + [t.value for t in Task]
+        task = st.selectbox("Kind of problem", tasks, key="data_task",
+                            format_func=lambda v: v if v == from_target else task_label(v))
         if st.button("Apply", key="data_apply_target"):
             try:
                 ws.set_roles(dataset["id"], target="" if chosen == guess_label else chosen,
-                             task=None if task == tasks[0] else task)
+                             task=None if task == from_target else task)
                 st.rerun()
             except Exception as exc:
                 show_error(exc, "Could not change the target")
 
-# -- warnings ------------------------------------------------------------------------------
-st.subheader("What to look at")
-if not profile.warnings:
-    st.success("Nothing looks wrong with this data.", icon=":material/check_circle:")
-for i, w in enumerate(profile.warnings):
-    say, icon = SEVERITY.get(w.severity, (st.info, ":material/info:"))
-    if w.suggested_role and w.column:
-        c1, c2 = st.columns([5, 1])
-        with c1:
-            say(f"{w.message} {w.action}", icon=icon)
-        label = {"ignore": "Ignore this column", "id": "Mark as id"}.get(
-            w.suggested_role.value, f"Mark as {w.suggested_role.value}")
-        if c2.button(label, key=f"data_fix_{i}_{w.column}"):
-            try:
-                ws.set_roles(dataset["id"], roles={w.column: w.suggested_role.value})
-                st.rerun()
-            except Exception as exc:
-                show_error(exc, "Could not change the column's role")
-    else:
-        say(f"{w.message} {w.action}", icon=icon)
 
-# -- columns, charts, roles, preview ---------------------------------------------------------
-st.subheader("Columns, charts and preview")
-# An image set's table is its file list: its classes chart is under Images, and its
-# columns (path, label, size) have no roles to give.
-tab_names = ["Images", "Columns", "Preview"] if images else ["Columns", "Charts", "Roles",
-                                                             "Preview"]
-if texts and not images:
-    tab_names.insert(0, "Text")
-if any(c.drift is not None for c in profile.columns):
-    tab_names.append("Train vs test")
-tabs = dict(zip(tab_names, st.tabs(tab_names), strict=True))
-
-if images:
-    with tabs["Images"]:
-        st.caption(f"{images.n_images:,} images in {images.n_classes} classes; width "
-                   f"{images.width.get('min', 0):.0f}–{images.width.get('max', 0):.0f} px, "
-                   f"height {images.height.get('min', 0):.0f}–"
-                   f"{images.height.get('max', 0):.0f} px"
-                   + (f"; {images.n_test_images:,} test images" if images.n_test_images
-                      else "") + ".")
-        if fig := charts.image_classes(profile):
-            st.plotly_chart(fig, key="data_chart_images")
-        for label, paths in examples(ws.home.dataset_dir(dataset["id"])).items():
-            st.markdown(f"**{label}**")
-            st.image([str(p) for p in paths], width=96, caption=[p.name for p in paths])
-
-if "Text" in tabs:
-    with tabs["Text"]:
-        column = st.selectbox("Text column", texts, key="data_text_column") \
-            if len(texts) > 1 else texts[0]
-        length = profile.column(column).text_length
-        if length:
-            st.markdown(f"**“{column}”** is free text: {length['min']:,.0f} to "
-                        f"{length['max']:,.0f} characters, {length['mean']:,.0f} on average. "
-                        "Models read it as words (TF-IDF).")
-        target = class_target(profile)
-        table = table_path(ws.home, dataset["id"])
-        try:
-            look = _text_look(str(table), column, target, table.stat().st_mtime)
-        except Exception as exc:
-            show_error(exc, f"Could not read the texts of {column}")
-            look = None
-        if look is not None and look.lengths:
-            by = f"per class of “{target}”" if look.target else "over all rows"
-            st.caption(f"Length {by}"
-                       + (f" (the first {look.rows_read:,} rows)"
-                          if look.rows_read < profile.n_rows else "") + ".")
-            st.dataframe(pd.DataFrame(look.lengths), hide_index=True,
-                         key="data_text_lengths")
-            st.markdown("**Examples of each class**" if look.target else "**Examples**")
-            st.table(pd.DataFrame([{"class": label, "text": text}
-                                   for label, found in look.samples.items()
-                                   for text in found]).set_index("class"))
-        elif look is not None:
-            st.info(f"“{column}” holds no text in the rows read.")
-
-with tabs["Columns"]:
-    st.dataframe(
-        pd.DataFrame([{
-            "column": c.name, "kind": c.kind.value,
-            "role": c.role.value if c.role else "", "type": c.dtype,
-            "missing": f"{c.missing_share:.0%}", "distinct": c.n_distinct,
-            "min": c.min, "mean": c.mean, "max": c.max,
-            "median": c.quantiles.get("50%"),
-            "top values": ", ".join(f"{v} ({n})" for v, n in c.top_values[:3]),
-            "with target": c.association,
-        } for c in profile.columns]),
-        hide_index=True, key="data_columns",
-    )
-
-if not images:
-    with tabs["Charts"]:
-        left, right = st.columns(2)
-        with left:
-            if fig := charts.target_distribution(profile):
-                st.plotly_chart(fig, key="data_chart_target")
-        with right:
-            if fig := charts.associations(profile):
-                st.plotly_chart(fig, key="data_chart_assoc")
-        names = profile.column_names
-        shown = st.selectbox("Column", names, key="data_chart_column")
-        if fig := charts.column_chart(profile.column(shown)):
-            st.plotly_chart(fig, key="data_chart_col")
+def _warnings_section(dataset: dict, profile: Profile) -> None:
+    st.subheader("What to look at")
+    if not profile.warnings:
+        st.success("Nothing looks wrong with this data.", icon=":material/check_circle:")
+    for i, w in enumerate(profile.warnings):
+        say, icon = SEVERITY.get(w.severity, (st.info, ":material/info:"))
+        if w.suggested_role and w.column:
+            c1, c2 = st.columns([5, 1])
+            with c1:
+                say(f"{w.message} {w.action}", icon=icon)
+            label = {"ignore": "Ignore this column", "id": "Mark as id"}.get(
+                w.suggested_role.value, f"Mark as {w.suggested_role.value}")
+            if c2.button(label, key=f"data_fix_{i}_{w.column}"):
+                try:
+                    ws.set_roles(dataset["id"], roles={w.column: w.suggested_role.value})
+                    st.rerun()
+                except Exception as exc:
+                    show_error(exc, "Could not change the column's role")
         else:
-            st.caption("Free text: its lengths and examples are under Text."
-                       if profile.column(shown).kind is ColumnKind.text
-                       else "No chart for this column (identifiers, dates).")
-        left, right = st.columns(2)
-        with left:
-            if fig := charts.missingness(profile):
-                st.plotly_chart(fig, key="data_chart_missing")
-            else:
-                st.caption("No column has missing values.")
-        with right:
-            if fig := charts.correlation_heatmap(profile):
-                st.plotly_chart(fig, key="data_chart_corr")
+            say(f"{w.message} {w.action}", icon=icon)
 
-    with tabs["Roles"]:
-        st.caption("Say what a column is when the profile got it wrong. Roles are saved with "
-                   "the data set and used by every plan made after.")
-        roles = {c.name: c.role.value for c in profile.columns if c.role}
-        if roles:
-            st.dataframe(pd.DataFrame([{"column": k, "role": v,
-                                        "means": ROLE_WORDS[ColumnRole(v)]}
-                                       for k, v in roles.items()]),
-                         hide_index=True, key="data_roles_table")
-        c1, c2, c3 = st.columns([3, 2, 1])
-        role_column = c1.selectbox("Column", profile.column_names, key="data_role_column")
-        none_label = "(none: as detected)"
-        role = c2.selectbox("Role", [none_label] + [r.value for r in ColumnRole],
-                            key="data_role_value")
-        if c3.button("Set role", key="data_set_role"):
+
+# Column kinds in words; the others read as they are (numeric, categorical, text, ...).
+KIND_WORDS = {ColumnKind.datetime: "date", ColumnKind.id: "identifier",
+              ColumnKind.boolean: "yes/no", ColumnKind.image: "image path"}
+_TEXT = st.column_config.TextColumn
+COLUMN_TABLE = {
+    "column": _TEXT("Column", width="medium", pinned=True),  # names read whole
+    "kind": _TEXT("Kind", help="What the values are, as the profile read them"),
+    "role": _TEXT("Role", help="What you said the column is (under Roles); blank: as read"),
+    "type": _TEXT("Stored as"),
+    "missing": _TEXT("Missing", help="The share of rows without a value"),
+    "distinct": st.column_config.NumberColumn("Distinct", format="%d",
+                                              help="How many different values"),
+    "min": _TEXT("Min"), "mean": _TEXT("Mean"), "median": _TEXT("Median"),
+    "max": _TEXT("Max"),
+    "top values": _TEXT("Most common values (rows)", width="medium"),
+    "with target": _TEXT(
+        "Tells about the target",
+        help="How much this column alone tells about the target, from 0 (nothing) to 1 "
+             "(everything): the correlation ratio (η) or Cramér's V. Near 1, check that "
+             "the column is known before the answer is; otherwise it gives the answer "
+             "away."),
+}
+
+
+def _number(value: float | None) -> str:
+    """A statistic short enough to read whole: 4 significant digits, thousands
+    separated; "—" when there is none (a text column has no mean)."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    size = abs(value)
+    if size >= 1e12:
+        return f"{value:.3g}"
+    if size >= 1e6:  # 2.54 million reads whole in a narrow column; 2,539,537 does not
+        return f"{value / 1e9:.3g} bn" if size >= 1e9 else f"{value / 1e6:.3g} M"
+    if size >= 10_000 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def _columns_table(profile: Profile) -> None:
+    target = profile.target.column if profile.target else None
+
+    def told(c) -> str:
+        if c.name == target:
+            return "(the target)"
+        return "—" if c.association is None else f"{c.association:.2f}"
+
+    # What matters most first (how much a column tells about the target), so it shows
+    # without scrolling sideways; how it is stored last.
+    st.dataframe(pd.DataFrame([{
+        "column": c.name, "kind": KIND_WORDS.get(c.kind, c.kind.value),
+        "role": c.role.value if c.role else "",
+        "missing": f"{c.missing_share:.0%}", "distinct": c.n_distinct,
+        "with target": told(c),
+        "min": _number(c.min), "mean": _number(c.mean),
+        "median": _number(c.quantiles.get("50%")), "max": _number(c.max),
+        "top values": ", ".join(f"{cut(str(v), 24)} ({n:,})" for v, n in c.top_values[:3])
+        or "—",
+        "type": c.dtype,
+    } for c in profile.columns]), hide_index=True, column_config=COLUMN_TABLE,
+        key="data_columns")
+
+
+def _tabs_section(dataset: dict, profile: Profile) -> None:
+    """Columns, charts, roles and a preview; images and texts where they are."""
+    images = profile.images
+    texts = text_columns(profile)
+    st.subheader("Columns, charts and preview")
+    # An image set's table is its file list: its classes chart is under Images, and its
+    # columns (path, label, size) have no roles to give.
+    tab_names = ["Images", "Columns", "Preview"] if images else ["Columns", "Charts", "Roles",
+                                                                 "Preview"]
+    if texts and not images:
+        tab_names.insert(0, "Text")
+    if any(c.drift is not None for c in profile.columns):
+        tab_names.append("Train vs test")
+    tabs = dict(zip(tab_names, st.tabs(tab_names), strict=True))
+
+    if images:
+        with tabs["Images"]:
+            st.caption(f"{count(images.n_images, 'image')} in "
+                       f"{count(images.n_classes, 'class', 'classes')}; width "
+                       f"{images.width.get('min', 0):.0f}–{images.width.get('max', 0):.0f} px, "
+                       f"height {images.height.get('min', 0):.0f}–"
+                       f"{images.height.get('max', 0):.0f} px"
+                       + (f"; {count(images.n_test_images, 'test image')}"
+                          if images.n_test_images
+                          else "") + ".")
+            if fig := charts.image_classes(profile):
+                st.plotly_chart(fig, key="data_chart_images")
+            for label, paths in examples(ws.home.dataset_dir(dataset["id"])).items():
+                st.markdown(f"**{label}**")
+                st.image([str(p) for p in paths], width=96, caption=[p.name for p in paths])
+
+    if "Text" in tabs:
+        with tabs["Text"]:
+            column = st.selectbox("Text column", texts, key="data_text_column") \
+                if len(texts) > 1 else texts[0]
+            length = profile.column(column).text_length
+            if length:
+                st.markdown(f"**“{column}”** is free text: {length['min']:,.0f} to "
+                            f"{length['max']:,.0f} characters, {length['mean']:,.0f} on average. "
+                            "Models read it as words (TF-IDF).")
+            target = class_target(profile)
+            table = table_path(ws.home, dataset["id"])
             try:
-                ws.set_roles(dataset["id"],
-                             roles={role_column: None if role == none_label else role})
-                st.rerun()
+                look = _text_look(str(table), column, target, table.stat().st_mtime)
             except Exception as exc:
-                show_error(exc, "Could not set the role")
+                show_error(exc, f"Could not read the texts of {column}")
+                look = None
+            if look is not None and look.lengths:
+                by = f"per class of “{target}”" if look.target else "over all rows"
+                st.caption(f"Length {by}"
+                           + (f" (the first {look.rows_read:,} rows)"
+                              if look.rows_read < profile.n_rows else "") + ".")
+                st.dataframe(pd.DataFrame(look.lengths), hide_index=True,
+                             key="data_text_lengths")
+                st.markdown("**Examples of each class**" if look.target else "**Examples**")
+                st.table(pd.DataFrame([{"class": label, "text": text}
+                                       for label, found in look.samples.items()
+                                       for text in found]).set_index("class"))
+            elif look is not None:
+                st.info(f"“{column}” holds no text in the rows read.")
 
-with tabs["Preview"]:
-    pages = max(1, (profile.n_rows + 99) // 100)
-    page = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="data_page") \
-        if pages > 1 else 1
-    st.dataframe(preview(ws.home, dataset["id"], offset=(page - 1) * 100, limit=100),
-                 key="data_preview")
+    with tabs["Columns"]:
+        _columns_table(profile)
 
-if "Train vs test" in tabs:
-    with tabs["Train vs test"]:
-        if profile.train_test_overlap:
-            st.warning(f"{profile.train_test_overlap:,} test rows also appear in training.")
-        if fig := charts.drift_bars(profile):
-            st.plotly_chart(fig, key="data_chart_drift")
+    if not images:
+        with tabs["Charts"]:
+            left, right = st.columns(2)
+            with left:
+                if fig := charts.target_distribution(profile):
+                    st.plotly_chart(fig, key="data_chart_target")
+            with right:
+                if fig := charts.associations(profile):
+                    st.plotly_chart(fig, key="data_chart_assoc")
+            names = profile.column_names
+            shown = st.selectbox("Column", names, key="data_chart_column")
+            if fig := charts.column_chart(profile.column(shown)):
+                st.plotly_chart(fig, key="data_chart_col")
+            else:
+                st.caption("Free text: its lengths and examples are under Text."
+                           if profile.column(shown).kind is ColumnKind.text
+                           else "No chart for this column (identifiers, dates).")
+            left, right = st.columns(2)
+            with left:
+                if fig := charts.missingness(profile):
+                    st.plotly_chart(fig, key="data_chart_missing")
+                else:
+                    st.caption("No column has missing values.")
+            with right:
+                if fig := charts.correlation_heatmap(profile):
+                    st.plotly_chart(fig, key="data_chart_corr")
 
-st.page_link(nav.page("plan"), label="Next: review the training plan")
+        with tabs["Roles"]:
+            st.caption("Say what a column is when the profile got it wrong. Roles are saved with "
+                       "the data set and used by every plan made after.")
+            roles = {c.name: c.role.value for c in profile.columns if c.role}
+            if roles:
+                st.dataframe(pd.DataFrame([{"column": k, "role": v,
+                                            "means": ROLE_WORDS[ColumnRole(v)]}
+                                           for k, v in roles.items()]),
+                             hide_index=True, key="data_roles_table")
+            c1, c2, c3 = st.columns([3, 2, 1])
+            role_column = c1.selectbox("Column", profile.column_names, key="data_role_column")
+            none_label = "(none: as detected)"
+            role = c2.selectbox("Role", [none_label] + [r.value for r in ColumnRole],
+                                key="data_role_value",
+                                format_func=lambda v: v if v == none_label
+                                else f"{v}: {ROLE_WORDS[ColumnRole(v)]}")
+            if c3.button("Set role", key="data_set_role"):
+                try:
+                    ws.set_roles(dataset["id"],
+                                 roles={role_column: None if role == none_label else role})
+                    st.rerun()
+                except Exception as exc:
+                    show_error(exc, "Could not set the role")
+
+    with tabs["Preview"]:
+        pages = max(1, (profile.n_rows + 99) // 100)
+        page = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="data_page") \
+            if pages > 1 else 1
+        st.dataframe(preview(ws.home, dataset["id"], offset=(page - 1) * 100, limit=100),
+                     key="data_preview")
+
+    if "Train vs test" in tabs:
+        with tabs["Train vs test"]:
+            if profile.train_test_overlap:
+                st.warning(f"{count(profile.train_test_overlap, 'test row')} also "
+                           f"{'appears' if profile.train_test_overlap == 1 else 'appear'} in "
+                           "training.")
+            if fig := charts.drift_bars(profile):
+                st.plotly_chart(fig, key="data_chart_drift")
+
+
+def _profile_section() -> None:
+    """The data set shown: its summary, target, warnings and tables."""
+    st.divider()
+    if not ws.datasets():
+        st.info("No data yet: upload a file, open one on this computer, or use a sample "
+                "(the tabs above).", icon=":material/info:")
+        return
+    dataset = pick_dataset(ws, key="data_pick")
+    try:
+        profile = ws.dataset(dataset["id"]).profile
+    except Exception as exc:
+        show_error(exc, "Could not read this data set's profile")
+        return
+    _summary(dataset, profile)
+    _target_section(dataset, profile)
+    _warnings_section(dataset, profile)
+    _tabs_section(dataset, profile)
+    st.page_link(nav.page("plan"), label="Next: review the training plan")
+
+
+upload_tab, path_tab, sample_tab = tabs_row
+with upload_tab:
+    _upload_tab()
+with path_tab:
+    _path_tab()
+with sample_tab:
+    _sample_tab()
+with notices:
+    _notices()
+with below.container():
+    _profile_section()

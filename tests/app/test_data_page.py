@@ -74,7 +74,8 @@ def test_target_override_and_role_tab(app, tmp_path):
     app.selectbox(key="data_target").select("region").run()
     app.button(key="data_apply_target").click().run()
     assert not app.exception and not app.error
-    assert "**Target:** `region` — a **binary** problem (chosen by you)" in texts(app.markdown)
+    assert "**Target:** `region` — yes or no (two classes); chosen by you." in \
+        texts(app.markdown)
     app.selectbox(key="data_role_column").select("visits").run()
     app.selectbox(key="data_role_value").select("group").run()
     app.button(key="data_set_role").click().run()
@@ -87,18 +88,35 @@ def test_target_override_and_role_tab(app, tmp_path):
     assert "**Target:** `region`" in texts(app.markdown)
 
 
+def upload(app, name: str, content: bytes, mime: str = "text/csv") -> None:
+    """Choose a file in the uploader, as a person does: nothing else to click."""
+    app.file_uploader(key="data_upload").upload(name, content, mime)
+    app.run()
+    assert not app.exception
+
+
+def test_choosing_a_file_adds_it_once(app, app_home):
+    app.switch_page(f"{PAGES}/data.py").run()
+    upload(app, "customers.csv", customers_csv())
+    assert "Added **customers**: 200 rows × 4 columns" in texts(app.success)
+    assert not [b for b in app.button if b.key == "data_add_upload"]  # no second step
+    assert metric(app, "Rows") == "200"
+    # Any later rerun (a click elsewhere) leaves the chosen file alone.
+    app.run()
+    app.selectbox(key="data_chart_column").select("charges").run()
+    assert "You already have this data" not in texts(app.info)
+    assert len(list(app_home.glob("datasets/*/dataset.json"))) == 1
+
+
 def test_same_upload_twice_is_offered_back(app, app_home):
     app.switch_page(f"{PAGES}/data.py").run()
-    app.file_uploader(key="data_upload").upload("customers.csv", customers_csv(), "text/csv")
-    app.run()
-    app.button(key="data_add_upload").click().run()
+    upload(app, "customers.csv", customers_csv())
     assert "Added **customers**" in texts(app.success)
-    app.button(key="data_add_upload").click().run()
-    assert not app.exception
+    upload(app, "customers.csv", customers_csv())  # chosen again
     assert "You already have this data as **customers**" in texts(app.info)
     app.button(key="data_use_existing").click().run()
     assert len(list(app_home.glob("datasets/*/dataset.json"))) == 1
-    app.button(key="data_add_upload").click().run()
+    upload(app, "customers.csv", customers_csv())
     app.button(key="data_add_again").click().run()
     assert not app.exception
     assert len(list(app_home.glob("datasets/*/dataset.json"))) == 2
@@ -111,12 +129,9 @@ def test_excel_upload_asks_for_the_sheet(app, tmp_path):
         pd.read_csv(__import__("io").BytesIO(customers_csv())).to_excel(
             writer, sheet_name="Data", index=False)
     app.switch_page(f"{PAGES}/data.py").run()
-    app.file_uploader(key="data_upload").upload("book.xlsx", path.read_bytes(),
-                                                "application/vnd.ms-excel")
-    app.run()
+    upload(app, "book.xlsx", path.read_bytes(), "application/vnd.ms-excel")
     assert app.selectbox(key="data_sheet").options == ["Cover", "Data"]
     app.selectbox(key="data_sheet").select("Data").run()
-    app.button(key="data_add_upload").click().run()
     assert not app.exception and not app.error, texts(app.error)
     assert "Added **book**: 200 rows × 4 columns" in texts(app.success)
     assert "sheet “Data” of 2" in texts(app.caption)
@@ -146,3 +161,61 @@ def test_bad_path_inputs_say_why(app, tmp_path):
     assert not app.exception
     assert "line 3 has 2" in texts(app.error)
     assert "No data yet" in texts(app.info)
+
+
+def test_the_empty_data_page_points_at_its_own_tabs(app):
+    app.switch_page(f"{PAGES}/data.py").run()
+    said = texts(app.info)
+    assert "No data yet: upload a file, open one on this computer, or use a sample" in said
+    # Not "Go to Data" on the Data page itself.
+    assert not [link for link in app.get("page_link") if "Go to Data" in str(link.proto)]
+
+
+def test_the_columns_table_has_no_none_and_explains_the_target_measure(app, tmp_path):
+    frame = pd.read_csv(__import__("io").BytesIO(customers_csv()))
+    frame["charges"] = frame["charges"] * 123_457.891  # long numbers, read whole
+    open_path(app, table_to(frame, tmp_path / "wide.csv"))
+    columns = table_with(app, "column", "mean", "with target").set_index("column")
+    assert not columns.isna().any().any()
+    assert "None" not in columns.astype(str).to_numpy().ravel().tolist()
+    assert columns.loc["contract", "mean"] == "—"  # a category has no mean
+    assert columns.loc["target", "with target"] == "(the target)"
+    assert len(columns.loc["charges", "mean"]) <= 12  # thousands separated, no long tail
+    config = json.loads(next(f for f in app.dataframe if "with target" in f.value.columns)
+                        .proto.columns)["with target"]
+    assert config["label"] == "Tells about the target" and "Cramér's V" in config["help"]
+
+
+def table_to(frame, path):
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_date_column_says_what_plans_do_with_it(app, tmp_path):
+    rng = np.random.default_rng(2)
+    n = 120
+    frame = pd.DataFrame({"signup_date": pd.date_range("2023-01-01", periods=n, freq="D")
+                          .strftime("%Y-%m-%d"), "spend": rng.normal(size=n),
+                          "churn": rng.choice(["yes", "no"], size=n)})
+    open_path(app, table_to(frame.sample(frac=1.0, random_state=3), tmp_path / "c.csv"))
+    said = texts(app.caption)
+    assert "Time: “signup_date” holds dates, but the rows are not in date order, so they " \
+           "are shuffled into folds." in said
+    open_path(app, table_to(frame, tmp_path / "log.csv"))
+    assert "Time: The rows are in time order by “signup_date”, so every score comes from " \
+           "later rows" in texts(app.caption)
+
+
+def test_a_samples_target_is_named_by_the_sample_not_by_you(app):
+    app.switch_page(f"{PAGES}/data.py").run()
+    app.button(key="data_sample_breast_cancer").click().run()
+    assert not app.exception
+    said = texts(app.markdown)
+    assert "**Target:** `diagnosis` — yes or no (two classes); named by the sample data " \
+           "set." in said
+    assert "chosen by you" not in said
+    assert "**Breast cancer diagnosis** (yes or no)" in said
+    # Choosing it yourself makes it yours.
+    app.selectbox(key="data_target").select("diagnosis").run()
+    app.button(key="data_apply_target").click().run()
+    assert "`diagnosis` — yes or no (two classes); chosen by you." in texts(app.markdown)

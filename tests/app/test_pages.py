@@ -143,9 +143,7 @@ def test_data_page_empty(app):
 def test_data_upload_shows_profile(app, app_home):
     app.switch_page(f"{PAGES}/data.py").run()
     app.file_uploader(key="data_upload").upload("customers.csv", customers_csv(), "text/csv")
-    app.run()
-    assert not app.exception
-    app.button(key="data_add_upload").click().run()
+    app.run()  # choosing the file is enough: it is taken in at once
     assert not app.exception
     assert not app.error, texts(app.error)
     assert "Added **customers**: 200 rows × 4 columns" in texts(app.success)
@@ -170,8 +168,7 @@ def test_data_upload_shows_profile(app, app_home):
 def test_data_upload_of_a_bad_file_says_why(app, name, content, says):
     app.switch_page(f"{PAGES}/data.py").run()
     app.file_uploader(key="data_upload").upload(name, content, "application/octet-stream")
-    app.run()
-    app.button(key="data_add_upload").click().run()
+    app.run()  # choosing the file is enough: it is taken in at once
     assert not app.exception
     assert app.error, "no error shown"
     assert says in texts(app.error)
@@ -209,22 +206,26 @@ def test_plan_page_without_data(app):
 
 def test_plan_propose_approve_and_launch(app, app_home, tmp_path):
     open_plan_page_with_proposal(app, tmp_path)
-    assert app.button(key="plan_approve").label == "Approve as proposed"
+    assert app.button(key="plan_approve").label == "Approve and launch"
     assert not [b for b in app.button if b.key == "plan_launch"]  # not approved yet
 
+    # One click: the proposed plan is approved as version 2 and its run starts.
     app.button(key="plan_approve").click().run()
-    assert not app.exception
-    assert not app.error, texts(app.error)
-    assert "Approved as version 2" in texts(app.success)
-    assert app.button(key="plan_launch").label == "Launch a run with this plan"
-    assert app.session_state["plan_id"]
-
-    # The next rerun must show the approved version, or the Launch click is lost.
-    app.button(key="plan_launch").click().run()
     assert not app.exception
     assert not app.error, texts(app.error)
     assert app.title[0].value.endswith("Runs")
     assert len(list(app_home.glob("runs/*/run.json"))) == 1
+    assert app.session_state["plan_id"]
+
+    # Back on the Plan page the approved version is shown; launching it again is one click.
+    app.switch_page(f"{PAGES}/plan.py").run()
+    assert app.selectbox(key="plan_version").value == app.session_state["plan_id"]
+    assert app.button(key="plan_launch").label == "Launch"
+    app.button(key="plan_launch").click().run()
+    assert not app.exception
+    assert not app.error, texts(app.error)
+    assert app.title[0].value.endswith("Runs")
+    assert len(list(app_home.glob("runs/*/run.json"))) == 2
 
 
 def test_plan_json_invalid_is_refused(app, tmp_path):
@@ -234,21 +235,21 @@ def test_plan_json_invalid_is_refused(app, tmp_path):
     assert plan["target"] == "target"
 
     app.text_area[0].input("{this is not json").run()
-    app.button(key="plan_approve_json").click().run()
+    assert app.button(key="plan_approve_json").disabled
     assert not app.exception
     assert app.error, "invalid JSON was accepted"
     assert "Approved as version" not in texts(app.success)
 
     plan["metric"] = "definitely_not_a_metric"
     app.text_area[0].input(json.dumps(plan)).run()
-    app.button(key="plan_approve_json").click().run()
+    assert app.button(key="plan_approve_json").disabled
     assert not app.exception
     assert any(e.value.startswith("metric:") for e in app.error), texts(app.error)
     assert "Approved as version" not in texts(app.success)
 
     plan["metric"] = "rmse"  # a real metric, but not one for a binary task
     app.text_area[0].input(json.dumps(plan)).run()
-    app.button(key="plan_approve_json").click().run()
+    assert app.button(key="plan_approve_json").disabled
     assert not app.exception
     assert app.error, "a regression metric was accepted for a binary task"
     assert "Approved as version" not in texts(app.success)

@@ -58,9 +58,11 @@ def test_a_plan_from_the_language_model(app, served, tmp_path):
     assert [e.label for e in app.expander][-1] == "How this plan was made"
     assert "will the customer say yes" in served.chats()[0]["messages"][1]["content"]
 
+    # One click approves the proposed plan and starts its run.
+    assert app.button(key="plan_approve").label == "Approve and launch"
     app.button(key="plan_approve").click().run()
     assert not app.exception and not app.error, texts(app.error)
-    assert "Approved as version 2." in texts(app.success)
+    assert app.title[0].value.endswith("Runs")
 
 
 def test_without_ollama_the_page_says_why_the_rules_planned(app, tmp_path):
@@ -79,23 +81,53 @@ def test_form_edits_are_diffed_and_approved_as_a_new_version(app, app_home, tmp_
     add_dataset(app, tmp_path)
     propose(app)
     doc_id = app.selectbox(key="plan_version").value
-    app.selectbox(key=f"plan_f_metric_{doc_id}").select("accuracy")
-    app.number_input(key=f"plan_f_trials_svm_{doc_id}").set_value(0)
-    next(b for b in app.button if b.label == "Approve these settings").click().run()
+    # Words, not identifiers: the choices read as a person says them.
+    task = app.selectbox(key=f"plan_f_task_{doc_id}_3")
+    assert task.value == "binary" and task.format_func(task.value) == "Yes or no (two classes)"
+    metric_box = app.selectbox(key=f"plan_f_metric_{doc_id}_binary")
+    assert metric_box.options == ["ROC AUC", "Log loss", "Accuracy", "F1 (macro)"]
+    kind = app.selectbox(key=f"plan_f_vkind_{doc_id}")
+    assert kind.format_func(kind.value) == "Folds keeping the class balance"
+    assert app.button(key="plan_approve_form").disabled  # nothing changed yet
+    metric_box.select("accuracy").run()
+    app.number_input(key=f"plan_f_trials_svm_{doc_id}").set_value(0).run()
+    assert "• Metric: ROC AUC → Accuracy\n• Left out Support-vector machine" in texts(app.text)
+    app.button(key="plan_approve_form").click().run()
     assert not app.exception and not app.error, texts(app.error)
-    assert ("Approved as version 2. Your changes: metric: roc_auc → accuracy; families: − svm."
-            in texts(app.success))
-    app.run()  # the approved version is now the one shown
-    shown = markdown(app)
-    assert ("**Your changes from version 1:**\n- metric: roc_auc → accuracy\n- families: − svm"
-            in shown)
+    assert "Approved as version 2. Launch it when you are ready." in texts(app.success)
+    # In the same run of the page: the new version is the one selected and shown, and
+    # the one action left is to launch it.
     label = app.selectbox(key="plan_version").format_func(app.selectbox(key="plan_version")
                                                           .value)
-    assert label.startswith("v2 · approved by person")
+    assert label.startswith("v2 · edited and approved by you")
+    assert app.button(key="plan_launch").label == "Launch"
+    assert not [b for b in app.button if b.key == "plan_approve"]
+    assert metric(app, "Metric") == "Accuracy"
+    assert ("**Your changes from version 1**" in markdown(app))
     docs = [json.loads(p.read_text()) for p in (app_home / "plans").glob("*.json")]
     approved = next(d for d in docs if d["version"] == 2)
     assert (approved["planner"], approved["approved"]) == ("person", True)
     assert approved["provenance"]["edits"] == ["metric: roc_auc → accuracy", "families: − svm"]
+
+
+def test_the_form_shows_only_the_controls_that_apply(app, tmp_path):
+    add_dataset(app, tmp_path)
+    propose(app)
+    doc_id = app.selectbox(key="plan_version").value
+    keys = lambda: {w.key for w in app.slider}  # noqa: E731
+    assert f"plan_f_folds_{doc_id}" in keys() and f"plan_f_holdout_{doc_id}" not in keys()
+    app.selectbox(key=f"plan_f_vkind_{doc_id}").select("holdout").run()
+    assert f"plan_f_holdout_{doc_id}" in keys() and f"plan_f_folds_{doc_id}" not in keys()
+    assert app.slider(key=f"plan_f_holdout_{doc_id}").value == 20
+    app.slider(key=f"plan_f_holdout_{doc_id}").set_value(30).run()
+    assert "• How scores are checked: 5 folds, class balance kept → 30% held out" in \
+        texts(app.text)
+    # A numeric target brings its own kind of problem, and that its own metrics.
+    app.selectbox(key=f"plan_f_target_{doc_id}").select("charges").run()
+    task = app.selectbox(key=f"plan_f_task_{doc_id}_1")
+    assert task.value == "regression"
+    assert app.selectbox(key=f"plan_f_metric_{doc_id}_regression").value == "rmse"
+    assert not app.exception
 
 
 def test_the_json_editor_shows_edits_and_problems_as_you_type(app, tmp_path):
@@ -104,13 +136,12 @@ def test_the_json_editor_shows_edits_and_problems_as_you_type(app, tmp_path):
     plan = json.loads(app.text_area[0].value)
     plan["metric"] = "accuracy"
     app.text_area[0].input(json.dumps(plan)).run()
-    assert "**Your edits:**\n- metric: roc_auc → accuracy" in markdown(app)
+    assert "• Metric: ROC AUC → Accuracy" in texts(app.text)
     assert not app.error
     plan["excluded_columns"] = ["ghost"]
     app.text_area[0].input(json.dumps(plan)).run()
     assert "excluded columns do not exist: 'ghost'" in texts(app.error)
-    app.button(key="plan_approve_json").click().run()
-    assert "Approved as version" not in texts(app.success)
+    assert app.button(key="plan_approve_json").disabled
 
 
 def test_review_results_stores_a_revised_version(app, app_home, tmp_path):
@@ -188,16 +219,16 @@ def test_form_group_split_needs_its_column(app, tmp_path):
     add_dataset(app, tmp_path)
     propose(app)
     doc_id = app.selectbox(key="plan_version").value
-    submit = next(b for b in app.button if b.label == "Approve these settings")
-    app.selectbox(key=f"plan_f_vkind_{doc_id}").select("group_kfold")
-    submit.click().run()
-    assert any("group_kfold needs group_column" in e for e in texts(app.error).splitlines())
-    assert "Approved as version" not in texts(app.success)
-    app.selectbox(key=f"plan_f_splitcol_{doc_id}").select("contract")
-    next(b for b in app.button if b.label == "Approve these settings").click().run()
+    app.selectbox(key=f"plan_f_vkind_{doc_id}").select("group_kfold").run()
+    assert "Choose the column whose rows stay together." in texts(app.error)
+    assert app.button(key="plan_approve_form").disabled
+    app.selectbox(key=f"plan_f_splitcol_{doc_id}").select("contract").run()
     assert not app.error, texts(app.error)
-    assert ("Your changes: validation.kind: stratified_kfold → group_kfold; "
-            "validation.group_column: none → contract.") in texts(app.success)
+    app.button(key="plan_approve_form").click().run()
+    assert not app.error, texts(app.error)
+    assert "Approved as version 2." in texts(app.success)
+    assert ("• How scores are checked: 5 folds, class balance kept → 5 folds, “contract” "
+            "groups kept together") in texts(app.text)
 
 
 def test_settings_for_training_reach_the_worker_launch(app, app_home, monkeypatch):

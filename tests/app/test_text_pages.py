@@ -47,8 +47,7 @@ def open_csv(app, frame: pd.DataFrame, name: str = "reviews.csv") -> None:
     app.switch_page(f"{PAGES}/data.py").run()
     app.file_uploader(key="data_upload").upload(name, frame.to_csv(index=False).encode(),
                                                 "text/csv")
-    app.run()
-    app.button(key="data_add_upload").click().run()
+    app.run()  # choosing the file is enough: it is taken in at once
     assert not app.exception and not app.error, texts(app.error)
 
 

@@ -63,8 +63,7 @@ def test_upload_plan_train_leaderboard(browser_page, app_url, artifacts, tmp_pat
         page.goto(f"{app_url}/data")
         page.get_by_role("heading", name=re.compile("Data")).first.wait_for()
         page.get_by_text("No data yet").wait_for()
-        page.set_input_files('input[type="file"]', str(csv))
-        page.get_by_role("button", name="Add this file").click()
+        page.set_input_files('input[type="file"]', str(csv))  # taken in at once
         alert(page, "300 rows × 5 columns").wait_for()
         page.get_by_role("heading", name="Columns").wait_for()
         assert metric_value(page, "Rows").inner_text() == "300"
@@ -86,10 +85,7 @@ def test_upload_plan_train_leaderboard(browser_page, app_url, artifacts, tmp_pat
         assert metric_value(page, "Budget").inner_text() == "10 s"
         shot("2_plan_proposed")
 
-        page.get_by_role("button", name="Approve as proposed").click()
-        alert(page, "Approved as version").wait_for()
-        shot("3_plan_approved")
-        page.get_by_role("button", name="Launch a run with this plan").click()
+        page.get_by_role("button", name="Approve and launch").click()  # one click
 
         # -- Runs: watch it finish --------------------------------------------------------
         page.get_by_role("heading", name=re.compile("Runs")).first.wait_for()

@@ -33,8 +33,7 @@ def test_images_from_zip_to_predictions(browser_page, app_url, artifacts, tmp_pa
         # -- Data: upload the zip, see the images per class -------------------------------
         page.goto(f"{app_url}/data")
         page.get_by_text("No data yet").wait_for()
-        page.set_input_files('input[type="file"]', str(train))
-        page.get_by_role("button", name="Add this file").click()
+        page.set_input_files('input[type="file"]', str(train))  # taken in at once
         alert(page, "Added colours: 60 images.").wait_for()
         assert metric_value(page, "Images").inner_text() == "60"
         assert metric_value(page, "Classes").inner_text() == "3"
@@ -55,10 +54,8 @@ def test_images_from_zip_to_predictions(browser_page, app_url, artifacts, tmp_pa
             "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
             f".some(e => e.innerText.trim() === '{BUDGET} s')")
         assert metric_value(page, "Target").inner_text() == "label"
-        assert metric_value(page, "Metric").inner_text() == "accuracy"
-        page.get_by_role("button", name="Approve as proposed").click()
-        alert(page, "Approved as version").wait_for()
-        page.get_by_role("button", name="Launch a run with this plan").click()
+        assert metric_value(page, "Metric").inner_text() == "Accuracy"
+        page.get_by_role("button", name="Approve and launch").click()
 
         # -- Runs: epochs, then the end --------------------------------------------------
         page.get_by_role("heading", name=re.compile("Runs")).first.wait_for()

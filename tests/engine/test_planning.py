@@ -111,6 +111,16 @@ def test_workspace_propose_and_approve(ws, messy_csv):
     assert len(list_plans(ws.catalog, meta["id"])) == 2  # nothing stored
 
 
+def test_a_samples_target_is_named_by_the_sample(ws):
+    meta = ws.ingest_sample("wine")
+    assert ws.ingest_sample("wine")["id"] == meta["id"]  # the same sample, once
+    assert ws.dataset(meta["id"]).profile.target.reason == "named by the sample data set"
+    plan = Plan.model_validate(ws.propose_plan(meta["id"], planner="rules")["plan"])
+    assert plan.reasons["target"] == "Named by the sample data set."
+    ws.set_roles(meta["id"], target="cultivar")  # now the person chose it
+    assert ws.dataset(meta["id"]).profile.target.reason == "chosen by you"
+
+
 # -- the schema ------------------------------------------------------------------------
 def base_plan(**changes) -> dict:
     raw = {"dataset_id": "ds_x", "target": "y", "task": "binary", "metric": "roc_auc",
@@ -209,3 +219,59 @@ def test_folds_follow_the_budget_on_a_table_with_long_texts(home, tmp_path):
     assert "holdout" in rule_plan(profile, dataset_id, budget_seconds=30).rationale
     assert kinds[300] == (ValidationKind.stratified_kfold, 3)
     assert kinds[3600] == (ValidationKind.stratified_kfold, 5)
+
+
+def dated_csv(path, *, in_order: bool, n: int = 300, days: int | None = None):
+    """Customers with a sign-up date: rows kept in date order, or shuffled."""
+    rng = np.random.default_rng(5)
+    dates = pd.date_range("2022-01-01", periods=days or n, freq="D")[
+        np.sort(rng.integers(0, days or n, size=n)) if days else np.arange(n)]
+    frame = pd.DataFrame({"signup_date": dates.strftime("%Y-%m-%d"),
+                          "tenure": rng.integers(1, 60, size=n),
+                          "plan": rng.choice(["a", "b"], size=n),
+                          "churn": rng.choice(["yes", "no"], size=n)})
+    if not in_order:
+        frame = frame.sample(frac=1.0, random_state=1)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_rows_in_date_order_are_validated_on_later_rows(home, tmp_path):
+    dataset_id, profile = profile_of(home, dated_csv(tmp_path / "log.csv", in_order=True))
+    assert profile.time_column == "signup_date" and profile.findings.get("time_sorted")
+    plan = rule_plan(profile, dataset_id, budget_seconds=60)
+    assert plan.validation.kind is ValidationKind.time_split
+    assert plan.validation.time_column == "signup_date"
+    assert plan.reasons["validation"].startswith(
+        "The rows are in time order by “signup_date”, so every score comes from later rows")
+    assert "in time order by “signup_date”" in plan.rationale
+    assert plan_problems(plan, profile) == []
+
+
+def test_a_date_column_out_of_order_is_shuffled_and_the_plan_says_why(home, tmp_path):
+    dataset_id, profile = profile_of(home, dated_csv(tmp_path / "c.csv", in_order=False))
+    assert profile.time_column == "signup_date" and not profile.findings.get("time_sorted")
+    plan = rule_plan(profile, dataset_id, budget_seconds=60)
+    assert plan.validation.kind is ValidationKind.stratified_kfold
+    why = plan.reasons["validation"]
+    assert "“signup_date” holds dates, but the rows are not in date order" in why
+    assert "give “signup_date” the role time" in why
+
+
+def test_few_distinct_dates_are_batches_not_a_time_line(home, tmp_path):
+    dataset_id, profile = profile_of(home, dated_csv(tmp_path / "b.csv", in_order=True,
+                                                     days=4))
+    assert profile.findings.get("time_sorted")
+    plan = rule_plan(profile, dataset_id, budget_seconds=60)
+    assert plan.validation.kind is ValidationKind.stratified_kfold
+    assert "holds only 4 different dates, too few to split on" in plan.reasons["validation"]
+
+
+def test_a_group_the_person_named_beats_an_order_found_in_the_rows(home, tmp_path):
+    from modelyard.engine.intake.roles import update
+
+    dataset_id, _ = profile_of(home, dated_csv(tmp_path / "g.csv", in_order=True))
+    update(home, dataset_id, roles={"plan": "group"})
+    plan = rule_plan(load_profile(home, dataset_id), dataset_id, budget_seconds=60)
+    assert (plan.validation.kind, plan.validation.group_column) == (
+        ValidationKind.group_kfold, "plan")

@@ -11,16 +11,23 @@ import pytest
 from modelyard.engine.intake import ingest
 from modelyard.engine.intake.ingest import load_profile
 from modelyard.engine.planning.checks import read_reply
-from modelyard.engine.planning.diff import diff_plans
+from modelyard.engine.planning.diff import as_edited, diff_plans
 from modelyard.engine.planning.explain import as_text, card
 from modelyard.engine.planning.goal import read_goal
+from modelyard.engine.planning.labels import (
+    METRIC_LABELS,
+    TASK_LABELS,
+    TASK_SHORT,
+    VALIDATION_LABELS,
+    changes_in_words,
+)
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.prompt import hardware_summary
 from modelyard.engine.planning.rules import rule_plan
 from modelyard.engine.planning.schema import PlanDraft, draft_schema, flatten, from_plan, to_plan
 from modelyard.engine.training import families
 from modelyard.engine.training.families import Family
-from modelyard.schemas import Metric, Profile, Task
+from modelyard.schemas import Metric, Profile, Task, ValidationKind
 from tests.fake_ollama import draft
 
 
@@ -198,6 +205,41 @@ def test_diff_lists_decisions_not_prose(customers):
         "excluded_columns: + region", "excluded_columns: − customer_id (used again)",
         "budget_seconds: 300 → 99", "families: − svm", "linear trials: 30 → 5"]
     assert diff_plans(before, before.model_copy(update={"rationale": "x"})) == []
+
+
+def test_changes_in_words_name_no_identifiers(customers):
+    dataset_id, profile = customers
+    before = rule_plan(profile, dataset_id)
+    after = before.model_copy(update={
+        "metric": Metric.accuracy, "budget_seconds": 99, "excluded_columns": ["region"],
+        "validation": before.validation.model_copy(update={"kind": ValidationKind.holdout}),
+        "families": [f.model_copy(update={"max_trials": 5}) if f.family == Family.linear
+                     else f for f in before.families if f.family != Family.svm]})
+    assert changes_in_words(before, after) == [
+        "Metric: ROC AUC → Accuracy",
+        "How scores are checked: 5 folds, class balance kept → 20% held out",
+        "Columns left out: “region”", "Columns used again: “customer_id”",
+        "Time budget: 300 s → 99 s", "Linear model: 30 trials → 5 trials",
+        "Left out Support-vector machine"]
+    assert changes_in_words(before, before.model_copy(update={"rationale": "x"})) == []
+
+
+def test_every_choice_has_a_label():
+    assert set(TASK_LABELS) == set(Task) == set(TASK_SHORT)
+    assert set(METRIC_LABELS) == set(Metric)
+    assert set(VALIDATION_LABELS) == set(ValidationKind)
+    labels = [*TASK_LABELS.values(), *METRIC_LABELS.values(), *VALIDATION_LABELS.values()]
+    assert not [w for w in labels if "_" in w]
+
+
+def test_an_edited_plan_keeps_no_stale_reason(customers):
+    dataset_id, profile = customers
+    before = rule_plan(profile, dataset_id)
+    after = as_edited(before, before.model_copy(update={"metric": Metric.accuracy}))
+    assert after.reasons["metric"] == "You chose it."
+    assert after.reasons["target"] == before.reasons["target"]
+    assert after.rationale == f"Before your changes: {before.rationale}"
+    assert as_edited(before, before) == before
 
 
 def test_the_card_says_every_choice_and_why(customers):

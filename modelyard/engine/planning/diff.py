@@ -54,3 +54,22 @@ def diff_plans(before: Plan, after: Plan) -> list[str]:
             lines.append(f"{name} search limits: {dict(before_f[name].limits) or 'none'} → "
                          f"{dict(after_f[name].limits) or 'none'}")
     return lines
+
+
+# The plan fields a reason in `Plan.reasons` explains.
+_REASONED = ("target", "task", "metric", "validation", "excluded_columns", "budget_seconds")
+
+
+def as_edited(before: Plan, after: Plan) -> Plan:
+    """`after`, a person's edit of `before`, with the planner's words that no longer hold
+    replaced: a changed choice's reason says the person chose it, and the planner's
+    summary is marked as written before the changes."""
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    changed = [k for k in _REASONED if old[k] != new[k]]
+    if not changed and not diff_plans(before, after):
+        return after
+    reasons = {**after.reasons, **{k: "You chose it." for k in changed}}
+    rationale = after.rationale
+    if rationale and rationale == before.rationale:
+        rationale = f"Before your changes: {rationale}"
+    return after.model_copy(update={"reasons": reasons, "rationale": rationale})

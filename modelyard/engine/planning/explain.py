@@ -49,11 +49,17 @@ def validation_words(plan: Plan) -> str:
     if v.kind is ValidationKind.holdout:
         return (f"a {v.holdout_fraction:.0%} holdout: that share of rows is kept aside and "
                 "only used to score the models")
+    if v.kind is ValidationKind.time_split:
+        return (f"{v.n_splits} splits in time order by “{v.time_column}”: each time the model "
+                "learns from the earlier rows and is scored on the block of rows that "
+                "follows")
     words = (f"{v.n_splits}-fold cross-validation: the rows are split into {v.n_splits} "
              f"parts, and each part is predicted by a model trained on the other "
              f"{v.n_splits - 1}")
     if v.kind is ValidationKind.stratified_kfold:
         words += ", keeping the share of each class the same in every part"
+    elif v.kind is ValidationKind.group_kfold:
+        words += f", keeping all rows of one “{v.group_column}” in the same part"
     return words
 
 

@@ -29,6 +29,7 @@ from modelyard.engine.planning.quoting import (
     quote_value,
     safe_json,
 )
+from modelyard.engine.planning.time_order import time_order
 from modelyard.engine.training import families
 from modelyard.schemas import METRICS_FOR_TASK, Plan, Profile
 
@@ -191,6 +192,10 @@ def plan_messages(profile: Profile, *, goal: str | None, target: str | None,
                        f"{quote(target, NAME_CHARS)}.")
     elif guess := target_guess(profile):
         request.append(guess + " Choose another only if the request asks for it.")
+    if (timing := time_order(profile)) is not None and timing.split:
+        # Our reading of the rows' order (time_order.py), outside the data block.
+        request.append(f"The rows are in time order by {quote(timing.column, NAME_CHARS)}: "
+                       "validate with time_split on that column.")
     user = "\n".join(request + _context(profile, budget_seconds=budget_seconds,
                                         hardware=hardware, sample_rows=sample_rows))
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from modelyard.engine.errors import PlanError
 from modelyard.engine.intake.target import CHOSEN, task_for
 from modelyard.engine.planning.family_notes import pros_cons
+from modelyard.engine.planning.time_order import time_order
 from modelyard.engine.training import families
 from modelyard.schemas import (
     ColumnKind,
@@ -130,12 +131,17 @@ def rule_plan(
         metric = DEFAULT_METRIC[task]
 
     # Roles the person gave decide the split: rows of one group stay together, and time
-    # runs forward (validation always after training).
+    # runs forward (validation always after training); so does data kept in time order
+    # (time_order.py says when, and why not otherwise).
     group = next((c.name for c in profile.columns if c.role == ColumnRole.group), None)
-    clock = next((c.name for c in profile.columns if c.role == ColumnRole.time), None)
-    if clock is not None:
-        validation = Validation(kind=ValidationKind.time_split, n_splits=5, time_column=clock)
-        how = f"5 splits in time order by “{clock}”, always validating on later rows"
+    timing = time_order(profile)
+    k = folds_for(profile, target, budget_seconds)
+    if timing is not None and timing.split and (timing.by_role or group is None):
+        splits = 5 if timing.by_role else 2 if profile.n_rows > HOLDOUT_ROWS else max(2, k)
+        validation = Validation(kind=ValidationKind.time_split, n_splits=splits,
+                                time_column=timing.column)
+        how = (f"{splits} splits in time order by “{timing.column}”, always validating on "
+               "later rows")
     elif group is not None:
         validation = Validation(kind=ValidationKind.group_kfold, n_splits=5,
                                 group_column=group)
@@ -143,7 +149,7 @@ def rule_plan(
     elif profile.n_rows > HOLDOUT_ROWS:
         validation = Validation(kind=ValidationKind.holdout, holdout_fraction=0.2)
         how = "a 20% holdout (the data set is large)"
-    elif (k := folds_for(profile, target, budget_seconds)) == 1:
+    elif k == 1:
         validation = Validation(kind=ValidationKind.holdout, holdout_fraction=0.2)
         how = (f"a 20% holdout (cross-validating {profile.n_rows:,} rows would leave "
                f"little of the {budget_seconds} s budget for the search)")
@@ -169,14 +175,15 @@ def rule_plan(
     )
     guess = profile.target
     reasons = {
-        "target": ("You chose it." if target_given or (guess and guess.reason == CHOSEN)
-                   else f"It looks like the thing to predict: {guess.reason}." if guess
-                   else ""),
+        "target": _target_reason(target_given, guess),
         "task": _task_reason(task, col),
         "metric": ("It is the measure you asked for." if metric_given else
                    _METRIC_REASONS[task]),
-        "validation": f"Every score comes from {how}, so it shows how the model does on rows "
-                      "it has not seen.",
+        "validation": (timing.why
+                       if timing is not None and validation.time_column == timing.column
+                       else f"Every score comes from {how}, so it shows how the model does "
+                            "on rows it has not seen."
+                       + (f" {timing.why}" if timing is not None and group is None else "")),
         "excluded_columns": ("; ".join(f"“{c.name}” is {_UNUSED_KINDS[c.kind]}"
                                        for c in profile.columns if c.name in excluded) + "."
                              if excluded else "Every other column can help the model."),
@@ -194,6 +201,17 @@ _METRIC_REASONS = {
                      "across every class.",
     Task.regression: "RMSE is in the target's own units and punishes big misses most.",
 }
+
+
+def _target_reason(given: bool, guess) -> str:
+    """Who chose the target, or why it looks like one (the profile's reason)."""
+    if given or (guess and guess.reason == CHOSEN):
+        return "You chose it."
+    if guess is None:
+        return ""
+    if guess.confidence >= 1.0:  # named, not guessed: by a sample, a sample submission
+        return f"{guess.reason[:1].upper()}{guess.reason[1:]}."
+    return f"It looks like the thing to predict: {guess.reason}."
 
 
 def _task_reason(task: Task, col) -> str:
