@@ -14,7 +14,7 @@ from modelyard.app.plan_view import (
     show_summary,
     show_target_change,
 )
-from modelyard.app.ui import clock, pick_dataset, show_error, workspace
+from modelyard.app.ui import clock, offer_extra, pick_dataset, show_error, workspace
 from modelyard.app.views import TERMINAL
 from modelyard.engine.planning.propose import IMAGE_NOTE
 from modelyard.schemas import Plan
@@ -153,14 +153,18 @@ st.subheader("The plan in plain words")
 show_origin(doc, versions)
 show_target_change(ws.target_change(doc), doc["approved"])
 show_summary(plan)
+# Image models need the vision extra; make run leaves it out, so it is offered here.
+ready = profile.modality != "image" or offer_extra(
+    ws, "vision", "Image models are trained with PyTorch and timm.")
 if doc["approved"]:
-    if st.button("Launch", type="primary", key="plan_launch", icon=":material/play_arrow:"):
+    if st.button("Launch", type="primary", key="plan_launch", icon=":material/play_arrow:",
+                 disabled=not ready):
         start(doc)
     st.caption("Trains in the background with this version; you can follow it on the Runs "
                "page and leave this page at any time.")
 else:
     if st.button("Approve and launch", type="primary", key="plan_approve",
-                 icon=":material/play_arrow:"):
+                 icon=":material/play_arrow:", disabled=not ready):
         approve(plan, launch=True)
     st.caption("Approving keeps this version as yours and starts training at once, in the "
                "background. To change something first, open “Change the plan” below.")

@@ -231,3 +231,23 @@ def test_the_report_of_an_image_run_speaks_of_images(at, image_run):
            "red)" in report
     assert "**Inputs:** one image file of any size (converted to RGB, resized to 32×32 " \
            "pixels)." in report
+
+
+def test_without_torch_the_plan_page_offers_the_download_and_holds_the_launch(
+        app, app_home, tmp_path, monkeypatch):
+    from modelyard.app.workspace import Workspace
+    from modelyard.engine import extras
+
+    meta = Workspace.at(app_home).ingest(write_colour_images(tmp_path / "colours", 6))
+    monkeypatch.setitem(extras.MODULES, "vision", ("modelyard_no_such_module",))
+    app.session_state["dataset_id"] = meta["id"]
+    app.switch_page(f"{PAGES}/plan.py").run()
+    app.button(key="plan_propose").click().run()
+    assert not app.exception, app.exception
+    said = texts(app.warning)
+    assert "Image models are trained with PyTorch" in said and "not installed" in said
+    assert "only if you press the button" in said
+    offer = app.button(key="install_vision")
+    assert offer.label.startswith("Download and install") and not offer.disabled
+    assert app.button(key="plan_approve").disabled  # nothing launches without torch
+    assert not (app_home / "installs").exists()  # and nothing was downloaded unasked
