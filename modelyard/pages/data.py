@@ -9,7 +9,7 @@ import streamlit as st
 
 from modelyard.app import charts, nav
 from modelyard.app.ui import pick_dataset, show_error, workspace
-from modelyard.engine.intake.formats import excel_sheets
+from modelyard.engine.intake.formats import excel_sheets, table_sheet
 from modelyard.engine.intake.images import examples
 from modelyard.engine.intake.ingest import preview, table_path
 from modelyard.engine.intake.roles import ROLE_WORDS
@@ -51,6 +51,24 @@ def _ingest(path: Path, *, name: str | None = None, test: str | None = None,
     st.session_state["data_added"] = meta
 
 
+def _words_choice(dataset_id: str, finding) -> None:
+    """Cells such as “None” in text columns: kept as values unless the person treats them
+    as missing here (the whole data set is read again; the other button undoes it)."""
+    c1, c2 = st.columns([5, 1])
+    with c1:
+        st.info(f"{finding.message} {finding.action}", icon=":material/info:")
+    treat = finding.code == "words_kept"
+    label = "Treat them as missing" if treat else "Keep them as values"
+    if c2.button(label, key="data_words_missing" if treat else "data_words_keep"):
+        try:
+            with st.spinner("Reading the data set again…"):
+                ws.treat_words_as_missing(dataset_id, treat)
+        except Exception as exc:
+            show_error(exc, "Could not read the data set again")
+        else:
+            st.rerun()
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def _text_look(table: str, column: str, target: str | None, stamp: float):  # noqa: ARG001
     return look_at_text(Path(table), column, target)
@@ -75,8 +93,9 @@ with upload_tab:
     if uploaded is not None and uploaded.name.lower().endswith((".xlsx", ".xlsm")):
         try:
             sheets = excel_sheets(_saved_upload(uploaded))
-            sheet = st.selectbox("Sheet", sheets, key="data_sheet") if len(sheets) > 1 \
-                else None
+            sheet = st.selectbox("Sheet", sheets, key="data_sheet",  # the table, not a cover
+                                 index=sheets.index(table_sheet(_saved_upload(uploaded)))) \
+                if len(sheets) > 1 else None
         except Exception as exc:
             show_error(exc, f"Could not open {uploaded.name}")
     if uploaded is not None and st.button("Add this file", type="primary",
@@ -219,6 +238,9 @@ st.subheader("What to look at")
 if not profile.warnings:
     st.success("Nothing looks wrong with this data.", icon=":material/check_circle:")
 for i, w in enumerate(profile.warnings):
+    if w.code in ("words_kept", "words_missing"):
+        _words_choice(dataset["id"], w)
+        continue
     say, icon = SEVERITY.get(w.severity, (st.info, ":material/info:"))
     if w.suggested_role and w.column:
         c1, c2 = st.columns([5, 1])
