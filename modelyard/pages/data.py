@@ -37,7 +37,7 @@ def _ingest(path: Path, *, name: str | None = None, test: str | None = None,
             sheet: str | None = None, force: bool = False) -> None:
     """Take `path` in with a progress bar, unless the same content is already here."""
     if not force:
-        existing = ws.find_existing(path, sheet=sheet)
+        existing = ws.find_existing(path, sheet=sheet, test_path=test)
         if existing:
             st.session_state["data_pending"] = {"path": str(path), "name": name, "test": test,
                                                 "sheet": sheet, "existing": existing}
