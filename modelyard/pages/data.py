@@ -58,7 +58,7 @@ def _words_choice(dataset_id: str, finding) -> None:
     with c1:
         st.info(f"{finding.message} {finding.action}", icon=":material/info:")
     treat = finding.code == "words_kept"
-    label = "Treat them as missing" if treat else "Keep them as values"
+    label = "Treat as missing" if treat else "Keep as values"
     if c2.button(label, key="data_words_missing" if treat else "data_words_keep"):
         try:
             with st.spinner("Reading the data set again…"):

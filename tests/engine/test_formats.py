@@ -222,6 +222,11 @@ def test_a_workbook_is_read_from_its_first_table_sheet(home, tmp_path):
     named = load_profile(home, ingest(home, path, sheet="More")["id"])
     assert named.n_rows == 5
     assert "(as chosen)" in next(w.message for w in named.warnings if w.code == "sheet")
+    # Naming the sheet that would be read anyway (as the Data page's picker does) is not
+    # a choice that differs from it.
+    same = load_profile(home, ingest(home, path, sheet="Customers")["id"])
+    assert "(the first that holds a table)" in next(w.message for w in same.warnings
+                                                     if w.code == "sheet")
 
 
 # -- words that often mean "no value" -------------------------------------------------------

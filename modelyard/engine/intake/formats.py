@@ -351,7 +351,9 @@ def _sniff_excel(path: Path, sheet: str | None) -> Source:
     if sheet not in sheets:
         raise IntakeError(f"{path.name} has no sheet “{sheet}”.",
                           f"Its sheets are: {', '.join(sheets)}.")
-    return Source(path, "excel", sheet=sheet, sheets=sheets, sheet_chosen=True)
+    # A picker that starts on the table sheet names it too: "chosen" only when it differs.
+    return Source(path, "excel", sheet=sheet, sheets=sheets,
+                  sheet_chosen=sheet != table_sheet(path))
 
 
 def table_sheet(path: Path) -> str:
