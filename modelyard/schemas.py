@@ -98,6 +98,17 @@ class ColumnProfile(BaseModel):
     drift: float | None = None  # 0..1 train/test distribution difference
 
 
+class MissingWords(BaseModel):
+    """Cells of one column reading a word that often means "no value" (None, NA, null):
+    among numbers or dates they are read as missing; in text, only when the person says
+    so (`engine/intake/missing_words.py`)."""
+
+    column: str
+    counts: dict[str, int]  # the word as written -> how many cells read it
+    values: str = "text"  # what the column's other cells are: "text", "numbers", "dates"
+    as_missing: bool = False
+
+
 class TargetGuess(BaseModel):
     column: str
     task: Task
@@ -153,6 +164,7 @@ class Profile(BaseModel):
     competition: dict[str, Any] | None = None  # id column, expected output columns
     # Set-ups we recognise but cannot train yet: "multi_label", "forecasting", ...
     findings: dict[str, Any] = Field(default_factory=dict)
+    missing_words: list[MissingWords] = Field(default_factory=list)
 
     def column(self, name: str) -> ColumnProfile:
         for col in self.columns:
@@ -488,6 +500,9 @@ class BundleMetadata(BaseModel):
     datetime: list[str] = Field(default_factory=list)
     text: list[str] = Field(default_factory=list)
     dtypes: dict[str, str] = Field(default_factory=dict)
+    # Words read as missing in text columns, as the training data was read ({column: words}):
+    # new rows are read the same way before they are predicted.
+    missing_words: dict[str, list[str]] = Field(default_factory=dict)
     id_column: str | None = None
     plan: dict[str, Any] | None = None
     threshold: dict[str, Any] | None = None  # binary: the default and the F1-optimal cut

@@ -58,9 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--name")
     i.add_argument("--target")
     i.add_argument("--test", help="a test table to predict later")
-    i.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
-    i.add_argument("--reuse", action="store_true",
-                   help="if the same content was ingested before, use that data set")
+    _intake_options(i)
     i.add_argument("--progress", action="store_true",
                    help="show progress on stderr (shown anyway for big inputs)")
     i.add_argument("--json", action="store_true")
@@ -76,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("train")
     r.add_argument("--target")
     r.add_argument("--test")
+    _intake_options(r)
     r.add_argument("--plan", help="a plan JSON file to use instead of proposing one")
     r.add_argument("--budget", type=int, default=None, help="seconds for search and refit "
                    "(default 300)")
@@ -113,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("reindex", help="rebuild the catalog from the folders")
     cli_results.add_parsers(sub)
     return p
+
+
+def _intake_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sheet", help="the Excel sheet to read (default: the first that holds "
+                   "a table)")
+    p.add_argument("--copy", action="store_true",
+                   help="add the file as a new data set even if the same content was added "
+                   "before (by default that data set is used)")
+    p.add_argument("--reuse", action="store_true", help=argparse.SUPPRESS)  # the default now
+    p.add_argument("--words-as-missing", action="store_true",
+                   help="read cells such as None, NA or null in text columns as missing "
+                   "(by default they are values; among numbers they are always missing)")
 
 
 def _planner_options(p: argparse.ArgumentParser) -> None:
@@ -199,18 +210,25 @@ def _app(args) -> int:
     return subprocess.call(streamlit_command(args.port, args.address), env=env)
 
 
+def _take_in(ws, args, path: str, *, name: str | None = None, progress=None
+             ) -> dict[str, Any]:
+    """The data set for `path`: the one of the same content if there is one (said on
+    stderr) unless --copy, else a new one; with --words-as-missing, chosen so."""
+    meta = ws.ingest(path, name=name, target=args.target, test_path=args.test,
+                     sheet=args.sheet, reuse=not args.copy, progress=progress)
+    if meta.get("reused"):
+        _err(f"modelyard: {meta['reused']} Pass --copy to add it again.")
+    if args.words_as_missing and not meta.get("missing_words"):
+        profile = ws.profile_record(meta["id"])
+        if any(w["values"] == "text" for w in profile.get("missing_words", [])):
+            meta = {**ws.treat_words_as_missing(meta["id"]), "reused": meta.get("reused")}
+            _err("modelyard: cells such as “None” or “NA” in text columns are read as "
+                 "missing, as --words-as-missing asks.")
+    return meta
+
+
 def _cmd_ingest(ws, args) -> int:
-    existing = ws.find_existing(args.path, sheet=args.sheet)
-    if existing and args.reuse:
-        _err(f"modelyard: already have this content as {existing['id']} "
-             f"(“{existing['name']}”); using it.")
-        meta = existing
-    else:
-        if existing:
-            _err(f"modelyard: note: the same content is already data set {existing['id']} "
-                 f"(“{existing['name']}”); adding it again. Pass --reuse to use that one.")
-        meta = ws.ingest(args.path, name=args.name, target=args.target, test_path=args.test,
-                         sheet=args.sheet, progress=_ingest_progress(args))
+    meta = _take_in(ws, args, args.path, name=args.name, progress=_ingest_progress(args))
     from modelyard.engine.intake.sizes import size_words
 
     profile = ws.profile_record(meta["id"])
@@ -225,6 +243,8 @@ def _cmd_ingest(ws, args) -> int:
               f"{target['confidence']:.0%}): {target['reason']}")
     for w in profile.get("warnings", []):
         print(f"  [{w['severity']}] {w['message']} {w['action']}")
+        if w["code"] == "words_kept":
+            print("    (pass --words-as-missing to read them as missing)")
     return EXIT_OK
 
 
@@ -346,7 +366,10 @@ def _cmd_run(ws, args) -> int:
 
     if args.sample_submission:  # a bad sample fails now, not after the training
         cli_results.check_sample(args.sample_submission)
-    meta = ws.ingest(args.train, target=args.target, test_path=args.test)
+    meta = _take_in(ws, args, args.train)
+    for w in ws.profile_record(meta["id"]).get("warnings", []):
+        if w["code"] in ("sheet", "words_kept", "words_in_numbers"):
+            _err(f"modelyard: note: {w['message']}")
     if args.sample_submission:
         cli_results.check_test_table(ws, meta)
     if args.plan:
@@ -358,7 +381,11 @@ def _cmd_run(ws, args) -> int:
         plan = Plan.model_validate(based_on["plan"])
     approved = ws.approve_plan(plan, based_on=based_on)
     folder, _ = ws.start_run(approved, name=args.name)
-    _err(f"run {folder.id}: training on {meta['name']} ({size_words(meta)}), "
+    run_name = folder.read().get("name")
+    if args.name and run_name != args.name:
+        _err(f"modelyard: note: another run is named “{args.name}”; this one is "
+             f"“{run_name}”.")
+    _err(f"run {folder.id} (“{run_name}”): training on {meta['name']} ({size_words(meta)}), "
          f"budget {plan.budget_seconds} s")
     try:
         record = _wait(ws, folder)

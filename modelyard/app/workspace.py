@@ -14,8 +14,8 @@ from modelyard.app.views import DatasetView, LeaderboardPage, RunView
 from modelyard.engine import extras, jobs
 from modelyard.engine import settings as engine_settings
 from modelyard.engine.errors import BadInputError, NotFoundError, PlanError
-from modelyard.engine.intake import ingest
-from modelyard.engine.intake.ingest import content_key, load_profile
+from modelyard.engine.intake import ingest, missing_words
+from modelyard.engine.intake.ingest import content_key, load_profile, reuse_note, same_content
 from modelyard.engine.intake.roles import update as update_roles
 from modelyard.engine.intake.samples import SAMPLES, write_sample
 from modelyard.engine.intake.target import CHOSEN
@@ -96,19 +96,23 @@ class Workspace:
     def ingest(self, path: str | Path, *, name: str | None = None, target: str | None = None,
                test_path: str | Path | None = None, reuse: bool = False,
                **options: Any) -> dict[str, Any]:
-        """`options`: `sheet`, `header` and `progress` of `engine.intake.ingest`."""
+        """Take a file, folder or zip in as a data set; with `reuse`, a data set of the same
+        content (and test file) is returned instead of a copy, its meta carrying
+        "reused": the sentence to show. `options`: `sheet`, `header` and `progress` of
+        `engine.intake.ingest`."""
         if reuse:
-            found = self.find_existing(path)
+            found = self.find_existing(path, sheet=options.get("sheet"), test_path=test_path)
             if found:
-                return found
+                return {**found, "reused": reuse_note(found)}
         meta = ingest(self.home, path, name=name, target=target, test_path=test_path,
                       **options)
         sync(self.catalog)
         return meta
 
-    def find_existing(self, path: str | Path, sheet: str | None = None
-                      ) -> dict[str, Any] | None:
-        """The meta of a data set ingested from the same content, if there is one."""
+    def find_existing(self, path: str | Path, sheet: str | None = None,
+                      test_path: str | Path | None = None) -> dict[str, Any] | None:
+        """The meta of a data set ingested from the same content (and the same test file,
+        or none), if there is one."""
         path = Path(path).expanduser()
         if not path.exists():
             return None
@@ -117,8 +121,27 @@ class Workspace:
         except (OSError, BadInputError):  # unreadable or broken: ingest will say so
             return None
         self.refresh()
-        found = dataset_store.find_by_hash(self.catalog, digest)
-        return dataset_store.read_meta(self.home, found["id"]) if found else None
+        for found in dataset_store.find_all_by_hash(self.catalog, digest):
+            meta = dataset_store.read_meta(self.home, found["id"])
+            try:
+                if same_content(meta, test_path):
+                    return meta
+            except OSError:  # an unreadable test file: ingest will say so
+                return None
+        return None
+
+    def treat_words_as_missing(self, dataset_id: str, as_missing: bool = True
+                               ) -> dict[str, Any]:
+        """Read cells such as “None” or “NA” in the data set's text columns as missing (or,
+        with `as_missing=False`, as values again); the profile, plans, training and
+        predictions follow. Refused while a run of the data set is training on it."""
+        busy = [r for r in self.runs(dataset_id) if RunStatus(r["status"]).is_active]
+        if busy:
+            raise BadInputError(f"The run “{busy[0]['name']}” is training on this data set.",
+                                "Wait for it to finish (or cancel it), then try again.")
+        meta = missing_words.choose(self.home, dataset_id, as_missing)
+        sync(self.catalog)
+        return meta
 
     def set_roles(self, dataset_id: str, *, roles: dict[str, str | None] | None = None,
                   target: str | None = None, task: str | None = None) -> dict[str, Any]:
@@ -294,12 +317,11 @@ class Workspace:
     def start_run(self, plan_doc: dict[str, Any], name: str | None = None):
         plan = Plan.model_validate(plan_doc["plan"])
         self._require_extras(plan)
-        if not name:
-            # A name a person can tell apart in lists: the data set and a counter.
-            meta = dataset_store.read_meta(self.home, plan.dataset_id)
-            earlier = run_store.list_runs(self.catalog, plan.dataset_id)
-            name = f"{meta['name']} #{len(earlier) + 1}"
-        folder = jobs.create_run(self.home, plan, plan_id=plan_doc["id"], name=name)
+        # A name no other run has (`name`, else the data set's and a counter), taken
+        # under a lock until the run exists: two runs started at once get two names.
+        base = dataset_store.read_meta(self.home, plan.dataset_id)["name"]
+        with run_store.new_run_name(self.home, base, name) as unique:
+            folder = jobs.create_run(self.home, plan, plan_id=plan_doc["id"], name=unique)
         started = jobs.schedule(self.home)
         sync(self.catalog)
         # The worker, if this Run started now; None while it waits in the queue.

@@ -55,7 +55,7 @@ def _ingest(path: Path, *, name: str | None = None, test: str | None = None,
             sheet: str | None = None, force: bool = False) -> None:
     """Take `path` in with a progress bar, unless the same content is already here."""
     if not force:
-        existing = ws.find_existing(path, sheet=sheet)
+        existing = ws.find_existing(path, sheet=sheet, test_path=test)
         if existing:
             st.session_state["data_pending"] = {"path": str(path), "name": name, "test": test,
                                                 "sheet": sheet, "existing": existing}
@@ -69,6 +69,24 @@ def _ingest(path: Path, *, name: str | None = None, test: str | None = None,
     st.session_state.pop("data_pending", None)
     _show(meta["id"])
     st.session_state["data_added"] = meta
+
+
+def _words_choice(dataset_id: str, finding) -> None:
+    """Cells such as “None” in text columns: kept as values unless the person treats them
+    as missing here (the whole data set is read again; the other button undoes it)."""
+    c1, c2 = st.columns([5, 1])
+    with c1:
+        st.info(f"{finding.message} {finding.action}", icon=":material/info:")
+    treat = finding.code == "words_kept"
+    label = "Treat as missing" if treat else "Keep as values"
+    if c2.button(label, key="data_words_missing" if treat else "data_words_keep"):
+        try:
+            with st.spinner("Reading the data set again…"):
+                ws.treat_words_as_missing(dataset_id, treat)
+        except Exception as exc:
+            show_error(exc, "Could not read the data set again")
+        else:
+            st.rerun()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -255,6 +273,9 @@ def _warnings_section(dataset: dict, profile: Profile) -> None:
     if not profile.warnings:
         st.success("Nothing looks wrong with this data.", icon=":material/check_circle:")
     for i, w in enumerate(profile.warnings):
+        if w.code in ("words_kept", "words_missing"):
+            _words_choice(dataset["id"], w)
+            continue
         say, icon = SEVERITY.get(w.severity, (st.info, ":material/info:"))
         if w.suggested_role and w.column:
             c1, c2 = st.columns([5, 1])

@@ -48,12 +48,12 @@ def list_datasets(catalog: Catalog) -> list[dict[str, Any]]:
     )
 
 
-def find_by_hash(catalog: Catalog, content_hash: str) -> dict[str, Any] | None:
-    found = catalog.query(
-        "SELECT id, name FROM datasets WHERE content_hash = ? ORDER BY created_at LIMIT 1",
+def find_all_by_hash(catalog: Catalog, content_hash: str) -> list[dict[str, Any]]:
+    """Every data set of this content key, oldest first."""
+    return catalog.query(
+        "SELECT id, name FROM datasets WHERE content_hash = ? ORDER BY created_at",
         [content_hash],
     )
-    return found[0] if found else None
 
 
 def resolve(catalog: Catalog, ref: str) -> list[dict[str, Any]]:

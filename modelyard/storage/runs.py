@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from modelyard.storage.catalog import Catalog, loads, rows
+from modelyard.storage.paths import Home
 
 _RUN_COLUMNS = (
     "r.id, r.name, r.dataset_id, d.name AS dataset, r.plan_id, r.status, r.created_at, "
@@ -37,6 +43,36 @@ def resolve(catalog: Catalog, ref: str) -> list[dict[str, Any]]:
     return found or catalog.query(
         "SELECT id, name FROM runs WHERE name = ? ORDER BY created_at", [ref]
     )
+
+
+@contextmanager
+def new_run_name(home: Home, base: str, wanted: str | None = None) -> Iterator[str]:
+    """A name no run in `home` has: `wanted` if it is free (else `wanted #2`, `#3`, ...),
+    or `base #n` past the highest n in use. The names are read from every run folder
+    (the truth, whatever the catalog has indexed yet), under a lock held until the block
+    ends: create the run inside it, and two runs started at once get two names."""
+    with open(home.root / ".run-names.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        taken = _run_names(home)
+        if wanted and wanted not in taken:
+            yield wanted
+            return
+        stem = wanted or base
+        pattern = re.compile(re.escape(stem) + r" #(\d+)")
+        used = [int(m.group(1)) for name in taken if (m := pattern.fullmatch(name))]
+        start = max(used, default=1 if wanted else 0) + 1
+        yield next(f"{stem} #{n}" for n in range(start, start + len(taken) + 2)
+                   if f"{stem} #{n}" not in taken)
+
+
+def _run_names(home: Home) -> set[str]:
+    names = set()
+    for run_json in home.runs.glob("*/run.json"):
+        try:
+            names.add(json.loads(run_json.read_text(encoding="utf-8")).get("name") or "")
+        except (OSError, ValueError):  # a half-written or damaged run.json names nothing
+            continue
+    return names
 
 
 def leaderboard(

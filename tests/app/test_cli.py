@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -189,6 +190,40 @@ def test_reindex_rebuilds_a_deleted_catalog(trained, summary, tmp_path):
     assert after == before
     runs = as_json(cli("runs", "--json", env=env))
     assert [(r["id"], r["status"]) for r in runs] == [(summary["run_id"], "succeeded")]
+
+
+@pytest.mark.slow
+def test_the_same_file_run_twice(tmp_path, child_env, make_messy):
+    """The second run reuses the data set (and says so) and gets its own name; a run
+    trained with "None" read as missing predicts a "None" as it predicts a gap."""
+    env = child_env(tmp_path / "home")
+    frame = make_messy(n=200)
+    frame["plan_type"] = np.where(frame.index % 4 == 0, "None", "basic")
+    frame.to_csv(tmp_path / "churn.csv", index=False)
+    first = as_json(cli("run", tmp_path / "churn.csv", "--target", "churn", "--budget", 5,
+                        "--words-as-missing", "--json", env=env, timeout=180))
+    second = cli("run", tmp_path / "churn.csv", "--target", "churn", "--budget", 5, "--json",
+                 env=env, timeout=180)
+    assert second.returncode == 0, second.stderr
+    assert "modelyard: Using data set “churn” (same content, added 20" in second.stderr
+    assert len(as_json(cli("datasets", "--json", env=env))) == 1
+    runs = as_json(cli("runs", "--json", env=env))
+    assert sorted(r["name"] for r in runs) == ["churn #1", "churn #2"]
+    shown = as_json(cli("show", "churn #1", "--json", env=env))
+    assert shown["id"] == first["run_id"]
+    # Both runs trained on the data set as chosen, and their models say so.
+    bundle = json.loads((Path(first["paths"]["model"]) / "metadata.json").read_text())
+    assert bundle["missing_words"] == {"plan_type": ["None"]}
+    rows = frame.drop(columns="churn").head(40)
+    rows.to_csv(tmp_path / "words.csv", index=False)
+    rows.assign(plan_type=rows["plan_type"].replace("None", "")).to_csv(
+        tmp_path / "gaps.csv", index=False)
+    for name in ("words", "gaps"):
+        made = cli("predict", first["run_id"], tmp_path / f"{name}.csv", "--out",
+                   tmp_path / f"{name}-out.csv", env=env, timeout=120)
+        assert made.returncode == 0, made.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "words-out.csv"),
+                                  pd.read_csv(tmp_path / "gaps-out.csv"))
 
 
 # -- fast commands -------------------------------------------------------------------------------

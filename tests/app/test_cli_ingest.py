@@ -33,18 +33,49 @@ def test_ingest_an_excel_sheet(modelyard_home, tmp_path, make_messy):
                    "Cover, Customers")
 
 
-def test_same_content_twice_is_noticed_and_reused(modelyard_home, messy_csv, tmp_path):
+def test_same_content_twice_is_reused_unless_a_copy_is_asked(modelyard_home, messy_csv,
+                                                              tmp_path):
     first = as_json(cli("ingest", messy_csv, "--json"))
     copy = tmp_path / "copy-of-customers.csv"
     copy.write_bytes(messy_csv.read_bytes())
     again = cli("ingest", copy, "--json")
-    assert again.returncode == 0, again.stderr
-    assert f"already data set {first['id']}" in again.stderr and "--reuse" in again.stderr
-    assert as_json(again)["id"] != first["id"]
-    reused = cli("ingest", copy, "--reuse", "--json")
-    assert as_json(reused)["id"] == first["id"]
-    assert "using it" in reused.stderr
+    assert as_json(again)["id"] == first["id"]
+    assert again.stderr.startswith("modelyard: Using data set “customers” (same content, "
+                                   "added 20")
+    assert "Pass --copy to add it again." in again.stderr
+    assert as_json(cli("ingest", copy, "--reuse", "--json"))["id"] == first["id"]  # as before
+    copied = cli("ingest", copy, "--copy", "--json")
+    assert as_json(copied)["id"] != first["id"] and "Using" not in copied.stderr
     assert len(as_json(cli("datasets", "--json"))) == 2
+
+
+def test_a_workbook_with_a_cover_page(modelyard_home, tmp_path, make_messy):
+    """No --sheet: the first sheet holding a table is read, and the output says so."""
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        pd.DataFrame({"Churn, 2026": []}).to_excel(writer, sheet_name="Cover", index=False)
+        make_messy(n=80).to_excel(writer, sheet_name="Customers", index=False)
+    result = cli("ingest", path)
+    assert result.returncode == 0, result.stderr
+    assert "80 rows × 6 columns" in result.stdout
+    assert ("Read the sheet “Customers” of book.xlsx (the first that holds a table); its "
+            "other sheets are “Cover”.") in result.stdout
+
+
+def test_words_kept_are_said_and_can_be_read_as_missing(modelyard_home, tmp_path):
+    path = tmp_path / "churn.csv"
+    path.write_text("internet_service,tenure,churn\n" + "".join(
+        f"{'None' if i % 5 == 0 else 'DSL'},{i},{'yes' if i % 3 else 'no'}\n"
+        for i in range(50)))
+    shown = cli("ingest", path)
+    assert "“internet_service” has 10 cells reading “None”: kept as a category." in \
+        shown.stdout and "--words-as-missing" in shown.stdout
+    chosen = cli("ingest", path, "--words-as-missing", "--json")
+    doc = as_json(chosen)
+    assert doc["missing_words"] == {"internet_service": ["None"]}
+    assert "Using data set “churn”" in chosen.stderr and "read as missing" in chosen.stderr
+    column = next(c for c in doc["profile"]["columns"] if c["name"] == "internet_service")
+    assert column["n_missing"] == 10
 
 
 def test_progress_on_stderr(modelyard_home, messy_csv):

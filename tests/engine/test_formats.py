@@ -192,9 +192,104 @@ def test_excel_with_a_chosen_sheet(home, tmp_path):
     assert (source["format"], source["sheet"], meta["sheet"]) == ("excel", "Data", "Data")
     with pytest.raises(IntakeError, match=r"no sheet “Nope”.*About, Data"):
         ingest(home, path, sheet="Nope")
-    # The default sheet is the first: one column, which is refused with its reason.
-    with pytest.raises(IntakeError, match="single column"):
-        ingest(home, path)
+    # A sheet named is read, even a cover page: refused with its reason and the others.
+    with pytest.raises(IntakeError, match=r"sheet “About” of book.xlsx has a single column"
+                                          r".*Choose another sheet \(Data\)"):
+        ingest(home, path, sheet="About")
+
+
+def test_a_workbook_is_read_from_its_first_table_sheet(home, tmp_path):
+    """A cover page (one cell) and a notes sheet before the table: the table is read, and
+    the profile says which sheet it was and names the others."""
+    expected = frame()
+    path = tmp_path / "report.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        pd.DataFrame({"Customer report 2026": []}).to_excel(writer, sheet_name="Cover",
+                                                              index=False)
+        pd.DataFrame({"note": ["a", "b", "c"]}).to_excel(writer, sheet_name="Notes",
+                                                         index=False)
+        expected.to_excel(writer, sheet_name="Customers", index=False)
+        expected.head(5).to_excel(writer, sheet_name="More", index=False)
+    meta = ingest(home, path)
+    assert_same_table(home, meta, expected)
+    profile = load_profile(home, meta["id"])
+    assert (profile.source["sheet"], meta["sheet"]) == ("Customers", "Customers")
+    said = [w for w in profile.warnings if w.code == "sheet"]
+    assert [w.message for w in said] == [
+        "Read the sheet “Customers” of report.xlsx (the first that holds a table); its "
+        "other sheets are “Cover”, “Notes”, “More”."]
+    # The same workbook with the sheet named: the same data, and the finding says so.
+    named = load_profile(home, ingest(home, path, sheet="More")["id"])
+    assert named.n_rows == 5
+    assert "(as chosen)" in next(w.message for w in named.warnings if w.code == "sheet")
+    # Naming the sheet that would be read anyway (as the Data page's picker does) is not
+    # a choice that differs from it.
+    same = load_profile(home, ingest(home, path, sheet="Customers")["id"])
+    assert "(the first that holds a table)" in next(w.message for w in same.warnings
+                                                     if w.code == "sheet")
+
+
+# -- words that often mean "no value" -------------------------------------------------------
+def test_words_stay_values_in_text_and_are_gaps_among_numbers(home, tmp_path):
+    """"None" in a text column is a category (kept, and said); "NA", "nan" among numbers or
+    dates are gaps (said too); an empty cell is missing as ever."""
+    n = 2_000
+    rows = ["id,internet_service,tenure,charges,signup,note"]
+    for i in range(n):
+        service = "None" if i % 5 == 0 else ("DSL" if i % 2 else "Fiber optic")
+        tenure = "NA" if i % 100 == 3 else str(i % 70)
+        charges = "nan" if i % 250 == 7 else f"{20 + i % 90}.5"
+        signup = "NA" if i % 400 == 1 else f"2024-0{1 + i % 9}-1{i % 10}"
+        note = "" if i % 10 == 9 else ("null" if i % 10 == 8 else "ok")
+        rows.append(f"{i},{service},{tenure},{charges},{signup},{note}")
+    path = tmp_path / "churn.csv"
+    path.write_text("\n".join(rows) + "\n")
+    meta = ingest(home, path)
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    assert table.schema["internet_service"] == pl.String
+    assert table["internet_service"].null_count() == 0
+    assert (table["internet_service"] == "None").sum() == 400
+    assert (table.schema["tenure"], table["tenure"].null_count()) == (pl.Int64, 20)
+    assert (table.schema["charges"], table["charges"].null_count()) == (pl.Float64, 8)
+    assert (table.schema["signup"], table["signup"].null_count()) == (pl.Date, 5)
+    assert table["note"].null_count() == 200 and (table["note"] == "null").sum() == 200
+    profile = load_profile(home, meta["id"])
+    assert profile.column("internet_service").n_missing == 0
+    found = {w.column: (w.values, w.counts, w.as_missing) for w in profile.missing_words}
+    assert found == {"tenure": ("numbers", {"NA": 20}, True),
+                     "charges": ("numbers", {"nan": 8}, True),
+                     "signup": ("dates", {"NA": 5}, True),
+                     "internet_service": ("text", {"None": 400}, False),
+                     "note": ("text", {"null": 200}, False)}
+    words = {w.code: w.message for w in profile.warnings if w.code.startswith("words")}
+    assert words["words_kept"].startswith(
+        "2 columns have cells reading a word that often means “no value”: "
+        "“internet_service”: 400 cells reading “None”; “note”: 200 cells reading “null”.")
+    assert words["words_in_numbers"] == (
+        "In columns of numbers or dates, these cells were read as missing: “tenure”: 20 "
+        "cells reading “NA”; “charges”: 8 cells reading “nan”; “signup”: 5 cells reading "
+        "“NA”.")
+
+
+def test_a_number_column_with_na_past_the_inferred_rows(home, tmp_path):
+    """"NA" only after the rows polars infers types from: still numbers, the cell a gap."""
+    lines = ["x,y"] + [f"{i},{i % 2}" for i in range(12_000)] + ["NA,1", "7,0"]
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join(lines) + "\n")
+    meta = ingest(home, path)
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    assert (table.schema["x"], table["x"].null_count(), table["x"][-1]) == (pl.Int64, 1, 7)
+    assert load_profile(home, meta["id"]).missing_words[0].counts == {"NA": 1}
+
+
+def test_one_column_of_words_is_a_category(home, tmp_path):
+    """A column whose only values are a word and blanks is not a number column."""
+    path = tmp_path / "w.csv"
+    path.write_text("a,b\n" + "".join(f"{'None' if i % 2 else ''},{i}\n" for i in range(20)))
+    profile = load_profile(home, ingest(home, path)["id"])
+    assert [(w.column, w.values) for w in profile.missing_words] == [("a", "text")]
+    kept = next(w for w in profile.warnings if w.code == "words_kept")
+    assert kept.message.startswith("“a” has 10 cells reading “None”: kept as")
 
 
 # -- bad input -----------------------------------------------------------------------------

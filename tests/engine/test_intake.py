@@ -71,9 +71,107 @@ def test_reuse_finds_the_same_content(ws, messy_csv):
     first = ws.ingest(messy_csv, reuse=True)
     again = ws.ingest(messy_csv, reuse=True)
     assert again["id"] == first["id"]
+    assert again["reused"].startswith("Using data set “customers” (same content, added 20")
+    assert "reused" not in first
     assert len(list_datasets(ws.catalog)) == 1
     other = ws.ingest(messy_csv)  # without reuse, a second dataset
     assert other["id"] != first["id"]
+
+
+def test_reuse_needs_the_same_test_file(ws, tmp_path, make_messy):
+    """The same training table with another test file (or none) is another data set."""
+    frame = make_messy(n=120)
+    frame.iloc[:100].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[100:].to_csv(tmp_path / "test.csv", index=False)
+    frame.iloc[105:].to_csv(tmp_path / "other_test.csv", index=False)
+    with_test = ws.ingest(tmp_path / "train.csv", test_path=tmp_path / "test.csv", reuse=True)
+    alone = ws.ingest(tmp_path / "train.csv", reuse=True)
+    assert alone["id"] != with_test["id"] and "reused" not in alone
+    assert ws.ingest(tmp_path / "train.csv", reuse=True)["id"] == alone["id"]
+    assert ws.ingest(tmp_path / "train.csv", test_path=tmp_path / "test.csv",
+                     reuse=True)["id"] == with_test["id"]
+    other = ws.ingest(tmp_path / "train.csv", test_path=tmp_path / "other_test.csv",
+                      reuse=True)
+    assert other["id"] not in (alone["id"], with_test["id"])
+
+
+# -- words such as "None": kept as values until the person says otherwise ------------------
+def _internet_csv(path, n=2_000):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({
+        "internet_service": np.where(np.arange(n) % 5 == 0, "None",
+                                     rng.choice(["DSL", "Fiber optic"], size=n)),
+        "tenure": rng.integers(0, 70, size=n),
+        "churn": rng.choice(["yes", "no"], size=n),
+    })
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_words_as_missing_is_a_choice_that_can_be_undone(ws, home, tmp_path):
+    path = _internet_csv(tmp_path / "churn.csv")
+    (tmp_path / "test.csv").write_text("internet_service,tenure\nNone,3\nDSL,4\n")
+    meta = ws.ingest(path, target="churn", test_path=tmp_path / "test.csv")
+    folder = home.dataset_dir(meta["id"])
+    before = load_profile(home, meta["id"])
+    assert before.column("internet_service").n_missing == 0
+    kept = next(w for w in before.warnings if w.code == "words_kept")
+    assert kept.message == "“internet_service” has 400 cells reading “None”: kept as a category."
+
+    first_read = pl.read_parquet(folder / "train.parquet")
+    chosen = ws.treat_words_as_missing(meta["id"])
+    assert chosen["missing_words"] == {"internet_service": ["None"]}
+    after = load_profile(home, meta["id"])
+    assert after.column("internet_service").n_missing == 400
+    assert after.column("internet_service").missing_share == pytest.approx(0.2)
+    assert [w.code for w in after.warnings if w.code.startswith("words")] == ["words_missing"]
+    assert after.target.column == "churn" and after.target.confidence == 1.0
+    train = pl.read_parquet(folder / "train.parquet")
+    assert train["internet_service"].null_count() == 400
+    assert pl.read_parquet(folder / "test.parquet")["internet_service"].to_list() == [None,
+                                                                                      "DSL"]
+    # The catalog follows, so the pages and plans do.
+    assert ws.dataset(meta["id"]).profile.column("internet_service").n_missing == 400
+    assert "None" not in dict(after.column("internet_service").top_values)
+
+    undone = ws.treat_words_as_missing(meta["id"], False)
+    assert undone["missing_words"] == {}
+    again = load_profile(home, meta["id"])
+    assert again.column("internet_service").n_missing == 0
+    assert [w.code for w in again.warnings if w.code.startswith("words")] == ["words_kept"]
+    assert pl.read_parquet(folder / "train.parquet").equals(first_read)
+    assert not (folder / "as_read").exists()
+
+
+def test_words_as_missing_follows_into_the_model_bundle(tmp_path):
+    """A Model bundle carries the words its training read as missing; predicting reads a
+    new row's "None" as it reads an empty cell."""
+    from sklearn.dummy import DummyClassifier
+
+    from modelyard.engine.training.bundle import Predictor
+
+    class Echo(DummyClassifier):
+        """Says, per row, whether the column is missing: what the model was shown."""
+
+        def predict_proba(self, X):
+            gap = X["internet_service"].isna().to_numpy(dtype=float)
+            return np.column_stack([1 - gap, gap])
+
+    meta = {"target": "churn", "classes": ["kept", "gap"], "numeric": [],
+            "categorical": ["internet_service"], "missing_words": {"internet_service":
+                                                                  ["None"]}}
+    rows = pd.DataFrame({"internet_service": ["None", None, "DSL"]})
+    told = Predictor(Echo(), meta).predict_frame(rows)["churn"].tolist()
+    assert told == ["gap", "gap", "kept"]
+    meta.pop("missing_words")
+    assert Predictor(Echo(), meta).predict_frame(rows)["churn"].tolist() == ["kept", "gap",
+                                                                            "kept"]
+
+
+def test_the_choice_is_refused_without_such_words(ws, messy_csv):
+    meta = ws.ingest(messy_csv)
+    with pytest.raises(IntakeError, match="No text column of this data set has cells"):
+        ws.treat_words_as_missing(meta["id"])
 
 
 # -- failures: a clear IntakeError, and no folder ---------------------------------------

@@ -333,3 +333,25 @@ def test_iso_times_with_a_zone_are_dates_in_utc(home, tmp_path, style):
     fraction = pd.Timedelta(milliseconds=250) if style == ".250Z" else pd.Timedelta(0)
     assert stored.dtype == pl.Datetime and stored.dtype.time_zone is None
     assert stored[0] == (stamps[0] - shift + fraction).to_pydatetime()
+
+
+def test_word_findings_count_in_plain_words():
+    """One cell is "1 cell"; several words in a column are listed most common first; a
+    free-text column's words are "kept as a value", a category's "kept as a category"."""
+    from modelyard.engine.intake.warnings import warnings_for
+    from modelyard.schemas import ColumnProfile, MissingWords, Profile
+
+    def column(name, kind):
+        return ColumnProfile(name=name, dtype="String", kind=kind, n_missing=0,
+                             missing_share=0.0, n_distinct=3)
+
+    profile = Profile(n_rows=10, n_cols=2, columns=[column("plan", ColumnKind.categorical),
+                                                    column("memo", ColumnKind.text)],
+                      missing_words=[MissingWords(column="plan", counts={"NA": 1,
+                                                                         "None": 3})])
+    said = {w.code: w.message for w in warnings_for(profile)}
+    assert said["words_kept"] == ("“plan” has 3 cells reading “None” and 1 reading “NA”: "
+                                  "kept as a category.")
+    profile.missing_words = [MissingWords(column="memo", counts={"null": 1})]
+    assert {w.code: w.message for w in warnings_for(profile)}["words_kept"] == \
+        "“memo” has 1 cell reading “null”: kept as a value."

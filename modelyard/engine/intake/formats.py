@@ -13,6 +13,11 @@ decodes and Windows-1252 (or Latin-1) where it does not, because files pasted to
 from two systems mix them, and reading all of it as Windows-1252 would silently turn
 every UTF-8 “Café” into “CafÃ©”. The lines read each way are counted in the source info
 and a mix is reported as a warning.
+
+Only empty cells are read as missing here; words such as "None" or "NA" are values until
+`missing_words` says otherwise (among numbers they are gaps; in text, the person decides).
+A workbook is read from its first sheet that holds a table (`table_sheet`), not blindly
+from its first sheet, which is often a cover page.
 """
 
 from __future__ import annotations
@@ -33,13 +38,13 @@ import polars as pl
 
 from modelyard.engine.errors import IntakeError
 from modelyard.engine.intake import guards
+from modelyard.engine.intake.missing_words import numbers_past_words
 
 Progress = Callable[[float, str], None]
 MAX_COLUMNS = 10_000
 SAMPLE_BYTES = 4 << 20
 SAMPLE_ROWS_CHECKED = 20_000  # rows whose field count is checked before converting
 DELIMITERS = (",", "\t", ";", "|")
-NULL_VALUES = ["NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A"]
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat", ".parquet", ".pq", ".json",
                   ".ndjson", ".jsonl", ".xlsx", ".xlsm", ".gz"}
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16",
@@ -68,15 +73,19 @@ class Source:
     header: bool = True
     sheet: str | None = None
     sheets: list[str] = field(default_factory=list)
+    sheet_chosen: bool = False  # named by the person, not picked as the first table
     columns: list[str] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)  # as in the file -> as stored
     utf8_lines: int = 0  # lines with non-ASCII text read as UTF-8 (when transcoding)
     fallback_lines: int = 0  # lines read as `encoding` because they are not UTF-8
+    # Columns of numbers (or dates) whose word cells ("NA", ...) were read as missing.
+    words_read_as_missing: list[Any] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         """What the person is shown about how the file was read."""
         info = {k: v for k, v in asdict(self).items()
-                if k not in ("path", "columns", "utf8_lines", "fallback_lines")}
+                if k not in ("path", "columns", "utf8_lines", "fallback_lines",
+                             "words_read_as_missing")}
         info["file"] = self.path.name
         other = ENCODING_NAMES.get(self.encoding, self.encoding)
         if self.utf8_lines and self.fallback_lines:
@@ -90,7 +99,7 @@ class Source:
         else:
             info["encoding_name"] = other
         if self.format != "excel":
-            info.pop("sheet"), info.pop("sheets")
+            info.pop("sheet"), info.pop("sheets"), info.pop("sheet_chosen")
         return {k: v for k, v in info.items() if v not in (None, {}, [])}
 
 
@@ -338,11 +347,40 @@ def _sniff_excel(path: Path, sheet: str | None) -> Source:
     if not sheets:
         raise IntakeError(f"{path.name} has no worksheets.", "Choose a workbook with data.")
     if sheet is None:
-        sheet = sheets[0]
-    elif sheet not in sheets:
+        return Source(path, "excel", sheet=table_sheet(path), sheets=sheets)
+    if sheet not in sheets:
         raise IntakeError(f"{path.name} has no sheet “{sheet}”.",
                           f"Its sheets are: {', '.join(sheets)}.")
-    return Source(path, "excel", sheet=sheet, sheets=sheets)
+    # A picker that starts on the table sheet names it too: "chosen" only when it differs.
+    return Source(path, "excel", sheet=sheet, sheets=sheets,
+                  sheet_chosen=sheet != table_sheet(path))
+
+
+def table_sheet(path: Path) -> str:
+    """The sheet a workbook is read from unless the person names one: the first with at
+    least two columns and two rows under its header (a cover page or a notes sheet is
+    not a table), else the first sheet."""
+    return next(iter(table_sheets(path)), None) or excel_sheets(path)[0]
+
+
+def table_sheets(path: Path) -> list[str]:
+    """The sheets of a workbook that hold a table (two columns and two rows at least)."""
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(str(path))
+    except Exception as exc:  # fastexcel raises its own tree and plain errors alike
+        raise IntakeError(f"{path.name} could not be opened as an Excel workbook: "
+                          f"{first_line(exc)}", "Save it again from Excel as .xlsx.") from exc
+    found = []
+    for name in reader.sheet_names:
+        try:
+            sheet = reader.load_sheet(name, n_rows=2)
+        except Exception:  # an empty or odd sheet is not the table
+            continue
+        if sheet.width >= 2 and sheet.height >= 2:
+            found.append(name)
+    return found
 
 
 def excel_sheets(path: Path) -> list[str]:
@@ -371,6 +409,8 @@ def to_parquet(source: Source, dest: Path, workdir: Path,
             _write_csv(source, dest, workdir, progress)
         else:  # pragma: no cover - zip archives are unpacked before we get here
             raise ValueError(source.format)
+        if source.format in ("csv", "excel"):  # typed formats (Parquet, JSON) say what is null
+            source.words_read_as_missing = numbers_past_words(dest)
     except IntakeError:
         raise
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError, ValueError) as exc:
@@ -427,9 +467,9 @@ def _write_csv(source: Source, dest: Path, workdir: Path, progress: Progress) ->
         # dates are recognised on a sample below and parsed while streaming.
         lf = pl.scan_csv(path, separator=source.delimiter, has_header=source.header,
                          new_columns=source.columns, infer_schema_length=10_000,
-                         null_values=NULL_VALUES, schema_overrides=overrides or None)
+                         schema_overrides=overrides or None)
         try:
-            _sink(_parse_dates(lf), dest, progress, source.path, expected)
+            _sink(parse_dates(lf), dest, progress, source.path, expected)
             return
         except pl.exceptions.ComputeError as exc:
             text = str(exc)
@@ -455,7 +495,7 @@ def _write_csv(source: Source, dest: Path, workdir: Path, progress: Progress) ->
                       "Clean the file so each column holds one kind of value.")
 
 
-def _parse_dates(lf: pl.LazyFrame, rows: int = 2_000) -> pl.LazyFrame:
+def parse_dates(lf: pl.LazyFrame, rows: int = 2_000) -> pl.LazyFrame:
     """Text columns whose values (nearly) all read as dates or times become dates."""
     schema = lf.collect_schema()
     texts = [n for n, t in schema.items() if t == pl.String]
@@ -520,8 +560,7 @@ def _expected_size(path: Path, source: Source, workdir: Path) -> float | None:
     try:
         frame = pl.read_csv(io.BytesIO(sample), separator=source.delimiter,
                             has_header=source.header, new_columns=source.columns,
-                            infer_schema_length=5_000, null_values=NULL_VALUES,
-                            truncate_ragged_lines=True)
+                            infer_schema_length=5_000, truncate_ragged_lines=True)
         buf = io.BytesIO()
         frame.write_parquet(buf)
     except pl.exceptions.PolarsError:

@@ -27,12 +27,13 @@ from modelyard.engine.intake.formats import (
     MAX_COLUMNS,
     TABLE_SUFFIXES,
     Progress,
-    excel_sheets,
     kind_of,
     no_progress,
     sniff,
+    table_sheet,
     to_parquet,
 )
+from modelyard.engine.intake.missing_words import found_in
 from modelyard.engine.intake.profile import profile_table
 from modelyard.engine.intake.roles import apply_roles
 from modelyard.engine.intake.target import Hints
@@ -42,7 +43,7 @@ from modelyard.storage import datasets as dataset_store
 from modelyard.storage.paths import Home, new_id
 
 __all__ = ["ingest", "content_hash", "content_key", "convert", "load_profile", "preview",
-           "table_path"]
+           "same_content", "table_path"]
 
 
 @dataclass
@@ -73,8 +74,23 @@ def content_key(path: Path, sheet: str | None = None) -> str:
     sheet read (the same file gives a different data set per sheet)."""
     digest = content_hash(path)
     if path.is_file() and kind_of(path) == "excel":
-        digest += f"#sheet={sheet or next(iter(excel_sheets(path)), '')}"
+        digest += f"#sheet={sheet or table_sheet(path)}"
     return digest
+
+
+def same_content(meta: dict[str, Any], test_path: str | Path | None) -> bool:
+    """Whether a data set found by its content key also has the test file given (or,
+    given none, has none of its own beside the data)."""
+    test_hash = content_hash(Path(test_path).expanduser()) if test_path else None
+    if "test_content_hash" in meta:
+        return meta["test_content_hash"] == test_hash
+    return test_hash is None and not meta.get("test_source")
+
+
+def reuse_note(meta: dict[str, Any]) -> str:
+    """What a person is told when a data set is reused rather than added again."""
+    added = time.strftime("%Y-%m-%d %H:%M", time.localtime(meta.get("created_at") or 0))
+    return f"Using data set “{meta['name']}” (same content, added {added})."
 
 
 def _check_readable(path: Path, *, folder_ok: bool = True) -> None:
@@ -145,6 +161,7 @@ def ingest(
         shutil.rmtree(work)
         meta = _meta(dataset_id, name or _default_name(path), path, digest, built, test,
                      target, sheet)
+        meta["test_content_hash"] = content_hash(test) if test is not None else None
         dataset_store.write_meta(home, meta, dump(built.profile), folder=staging)
         staging.rename(home.dataset_dir(dataset_id))
         progress(1.0, "Done")
@@ -173,13 +190,18 @@ def _convert_checked(path: Path, dest: Path, work: Path, *, sheet, header, progr
         raise IntakeError(f"{shown} is a zip archive inside a data set.",
                           "Unpack it and point to the table itself.")
     source = to_parquet(source, dest, work, progress)
+    if source.format == "excel" and len(source.sheets) > 1:
+        shown = f"The sheet “{source.sheet}” of {shown}"
     n_cols = len(source.columns)
     if n_cols > MAX_COLUMNS:
         raise IntakeError(f"{shown} has {n_cols:,} columns; Modelyard handles at most "
                           f"{MAX_COLUMNS:,}.", "Keep the columns you need and retry.")
     n_rows = pl.scan_parquet(dest).select(pl.len()).collect().item()
     if n_rows == 0:
-        raise IntakeError(f"{shown} has a header but no rows.", "Choose a file with data in it.")
+        others = [s for s in source.sheets if s != source.sheet]
+        raise IntakeError(f"{shown} has a header but no rows.",
+                          f"Choose another sheet ({', '.join(others)})." if others else
+                          "Choose a file with data in it.")
     return source
 
 
@@ -189,8 +211,11 @@ def _from_table(path: Path, staging: Path, work: Path, *, target, test, sheet, h
     source = _convert_checked(path, train_path, work, sheet=sheet, header=header,
                               progress=_stage(progress, 0.0, 0.5))
     if len(source.columns) == 1:
-        raise IntakeError(f"{path.name} has a single column (“{source.columns[0]}”): there is "
+        others = [s for s in source.sheets if s != source.sheet]
+        where = f"The sheet “{source.sheet}” of {path.name}" if others else path.name
+        raise IntakeError(f"{where} has a single column (“{source.columns[0]}”): there is "
                           "nothing to learn from besides the target.",
+                          f"Choose another sheet ({', '.join(others)})." if others else
                           "If its values are separated by another character, save it as a "
                           "CSV with commas; otherwise add the columns to learn from.")
     test_lf = None
@@ -209,6 +234,9 @@ def _from_table(path: Path, staging: Path, work: Path, *, target, test, sheet, h
     hints, extra = hints_for(lf, test_lf) if hints_for else (None, None)
     profile = profile_table(lf, target=target, test=test_lf, hints=hints,
                             source=source.describe(), progress=_stage(progress, 0.6, 1.0))
+    profile.missing_words = found_in(lf, source.words_read_as_missing)
+    if profile.missing_words:
+        profile.warnings = warnings_for(profile)
     if extra:
         profile.competition = extra
         if extra.get("multi_output"):

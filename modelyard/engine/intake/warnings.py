@@ -31,6 +31,7 @@ def warnings_for(profile: Profile) -> list[Warning_]:
             found += _column_warnings(profile, col, target)
     found += _target_warnings(profile, target)
     found += _dataset_warnings(profile)
+    found += _word_warnings(profile)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(found, key=lambda w: order.get(w.severity, 3))
 
@@ -194,9 +195,68 @@ def _dataset_warnings(profile: Profile) -> list[Warning_]:
                       f"with accents or symbols are {counts}. Each line was read in its own "
                       "encoding.", "Check a few values with accents (é, €); saving the file "
                       "as UTF-8 removes the doubt."))
+    sheets = profile.source.get("sheets") or []
+    if profile.source.get("format") == "excel" and len(sheets) > 1:
+        sheet = profile.source.get("sheet")
+        others = ", ".join(f"“{s}”" for s in sheets if s != sheet)
+        how = "as chosen" if profile.source.get("sheet_chosen") else \
+            "the first that holds a table"
+        out.append(_w("info", "sheet", f"Read the sheet “{sheet}” of "
+                      f"{profile.source.get('file', 'the workbook')} ({how}); its other "
+                      f"sheets are {others}.", "To read another one, add the file again "
+                      "and choose its sheet."))
     if profile.images is not None and profile.images.n_skipped:
         images = profile.images
         out.append(_w("warning", "skipped_files", f"{images.n_skipped} file(s) were left out: "
                       f"{'; '.join(images.skipped[:3])}.", "Remove or fix them if they "
                       "should be images."))
+    return out
+
+
+# -- cells reading "None", "NA", ... (engine/intake/missing_words.py) ---------------------------
+WORD_CODES = ("words_kept", "words_missing", "words_in_numbers")
+
+
+def _cells(counts: dict[str, int]) -> str:
+    """“400 cells reading “None” and 3 reading “NA””."""
+    parts = [f"{n:,} {'cell' if n == 1 else 'cells'} reading “{w}”" if i == 0 else
+             f"{n:,} reading “{w}”"
+             for i, (w, n) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1]))]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _listed(found, limit: int = 4) -> str:
+    shown = "; ".join(f"“{w.column}”: {_cells(w.counts)}" for w in found[:limit])
+    return shown + (f"; and {len(found) - limit} more" if len(found) > limit else "")
+
+
+def _word_warnings(profile: Profile) -> list[Warning_]:
+    """Words such as “None” or “NA”: kept as values in text, read as missing among numbers
+    or dates; each said, so nothing turns into a gap unseen."""
+    out = []
+    kept = [w for w in profile.missing_words if w.values == "text" and not w.as_missing]
+    chosen = [w for w in profile.missing_words if w.values == "text" and w.as_missing]
+    numbers = [w for w in profile.missing_words if w.values != "text"]
+    if len(kept) == 1:
+        w = kept[0]
+        kind = profile.column(w.column).kind if w.column in profile.column_names else None
+        what = "a category" if kind is ColumnKind.categorical else "a value"
+        out.append(_w("info", "words_kept", f"“{w.column}” has {_cells(w.counts)}: kept as "
+                      f"{what}.", "If they mean “no value”, they can be treated as missing "
+                      "instead.", w.column))
+    elif kept:
+        out.append(_w("info", "words_kept", f"{len(kept)} columns have cells reading a word "
+                      f"that often means “no value”: {_listed(kept)}. They are kept as "
+                      "values.", "If they mean “no value”, they can be treated as missing "
+                      "instead."))
+    if chosen:
+        out.append(_w("info", "words_missing", f"Treated as missing, as you chose: "
+                      f"{_listed(chosen)}.", "Training and predictions read them so; this "
+                      "can be undone.", chosen[0].column if len(chosen) == 1 else None))
+    if numbers:
+        what = " or ".join(sorted({w.values for w in numbers}, reverse=True))
+        out.append(_w("info", "words_in_numbers", f"In columns of {what}, these cells were "
+                      f"read as missing: {_listed(numbers)}.", "That is what they usually "
+                      "mean there; nothing to do unless they mean something else.",
+                      numbers[0].column if len(numbers) == 1 else None))
     return out

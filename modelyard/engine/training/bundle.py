@@ -155,6 +155,18 @@ def load_pipeline(path: Path) -> Any:
         return joblib.load(path)
 
 
+def blank_words(frame: pd.DataFrame, words: dict[str, list[str]]) -> pd.DataFrame:
+    """`frame` with the `words` of each column read as missing (engine/intake/
+    missing_words.py: cells such as "None" that the person chose to treat so)."""
+    present = {c: w for c, w in words.items() if c in frame.columns}
+    if not present:
+        return frame
+    frame = frame.copy()
+    for column, found in present.items():
+        frame[column] = frame[column].mask(frame[column].isin(found), None)
+    return frame
+
+
 class Predictor:
     """A loaded Model bundle; needs neither Streamlit nor the catalog."""
 
@@ -203,7 +215,8 @@ class Predictor:
             raise BadInputError(
                 f"The file lacks {len(missing)} column(s) the model needs: "
                 f"{', '.join(missing[:10])}.", "Provide a file with the training columns.")
-        X = table[features].copy()
+        # Words the training rows read as missing ("None", "NA" in text), read so here.
+        X = blank_words(table[features], self.meta.get("missing_words") or {}).copy()
         out = pd.DataFrame(index=table.index)
         id_column = self.meta.get("id_column")
         if id_column and id_column in table.columns:

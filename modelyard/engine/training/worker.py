@@ -31,6 +31,7 @@ import pandas as pd
 import psutil
 
 from modelyard.engine.errors import ModelyardError, PlanError
+from modelyard.engine.intake.missing_words import words_to_blank
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.training import families
 from modelyard.engine.training.bundle import Predictor, package_versions, save_bundle
@@ -217,6 +218,7 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
             "numeric": data.features.numeric, "categorical": data.features.categorical,
             "datetime": data.features.datetime, "text": data.features.text,
             "dtypes": {c: str(t) for c, t in data.X.dtypes.items()},
+            "missing_words": words_to_blank(profile),
             "id_column": data.features.id_column, "plan": plan.model_dump(mode="json"),
         })
     # run.json names the model in `model/` from now on, whatever happens next.
