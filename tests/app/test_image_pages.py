@@ -180,7 +180,7 @@ def test_runs_and_leaderboard_leave_the_fold_spread_blank(at):
     at.switch_page(f"{PAGES}/leaderboard.py").run()
     assert not at.exception and not at.error, texts(at.error)
     best = next(f.value for f in at.dataframe if "versus" in f.value.columns)
-    assert best["cv_std"].isna().all() and (best["family"] == "resnet18").all()
+    assert best["cv_std"].isna().all() and (best["family"] == "ResNet-18").all()
 
 
 def test_plan_page_reads_as_an_image_plan(at, tmp_path, monkeypatch):
