@@ -506,7 +506,7 @@ def _cmd_show(ws, args) -> int:
         return EXIT_OK
     for key in ("id", "name", "dataset", "status", "task", "metric", "best_model",
                 "best_score", "message", "folder"):
-        print(f"{key:>12}: {run.get(key)}")
+        print(f"{key:>12}: {_fmt(run.get(key))}")  # nothing prints as "None"
     _table(board[:10], ["rank", "model", "family", "cv_score", "fit_seconds"])
     return EXIT_OK
 

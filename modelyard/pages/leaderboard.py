@@ -167,8 +167,11 @@ else:
         page["state"] = page["state"].map(say.state_name)
         shown = ["rank", "run_name", "model", "family", "state", "cv_score", "cv_std",
                  "train_score", "fit_seconds", "predict_seconds", "params"]
+        if len(run_names) == 1:  # one run: its name in every row would crowd the numbers
+            shown.remove("run_name")
         st.dataframe(page[shown], hide_index=True, key="leaderboard_trials",
-                     column_config=COLUMNS, placeholder="—")
+                     column_config=COLUMNS | {"model": TRIAL_COLUMNS["model"]},
+                     placeholder="—")
         if pages > 1:
             st.number_input(f"Page (of {pages}; {say.plural(board.total, 'model')}, "
                             f"{PAGE_ROWS} a page)", 1, pages, key="leaderboard_page")

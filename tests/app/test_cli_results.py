@@ -4,6 +4,7 @@ person runs them, on the shared trained Run (tests/results_run.py)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -161,7 +162,7 @@ def test_leaderboard_shows_one_data_set_and_says_which(trained, tmp_path):
     _copy_run(home, trained.run_id, "run_other001", name="other run",
               dataset_id="ds_other0001", created_at=created + 60)
     env = {**trained.env, "MODELYARD_HOME": str(home)}
-    trials, _ = journal_counts(home / "runs" / trained.run_id)
+    trials, _, _ = journal_counts(home / "runs" / trained.run_id)
 
     newest = cli("leaderboard", env=env)  # the newest run's data set, said first
     assert newest.returncode == 0, newest.stderr
@@ -170,7 +171,7 @@ def test_leaderboard_shows_one_data_set_and_says_which(trained, tmp_path):
                             f"(lower is better) within each run: 1 run, {trials} trials")
     assert "modelyard leaderboard DATASET" in first
     assert header.split() == ["rank", "run", "model", "family", "CV", "score", "fit", "(s)"]
-    assert {row.split("  ")[1].strip() for row in rows} == {"other run"}
+    assert {re.split(r"\s{2,}", row)[1] for row in rows} == {"other run"}
     assert "None" not in newest.stdout
 
     by_name = cli("leaderboard", "train", "--json", env=env)

@@ -155,9 +155,7 @@ def _scale_scores(fig: go.Figure, scores, greater_is_better: bool, baseline: flo
 def _with_note(fig: go.Figure, title: str, note: str) -> None:
     """The title, and under it in small type what the axis leaves out."""
     if note:
-        # Anchored at the top, so that a legend above the plot stays clear of it.
-        fig.update_layout(title=dict(text=f"{title}<br><sup>{note}</sup>", y=0.98,
-                                     yref="container", yanchor="top"))
+        fig.update_layout(title=f"{title}<br><sup>{note}</sup>")
 
 
 def _infer_greater(best: pd.Series) -> bool:
@@ -251,7 +249,7 @@ def trials_figure(trials: list[dict[str, Any]], run: dict[str, Any],
     metric = words.metric_name(run.get("metric"))
     title = f"Trials ({metric}, {words.direction(run.get('greater_is_better'))})"
     # The legend sits above the plot, so it never covers the axis or its title.
-    fig = _figure(title, margin=dict(l=10, r=10, t=130, b=10), height=420,
+    fig = _figure(title, margin=dict(l=10, r=10, t=110, b=10),
                   legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     frame = pd.DataFrame(trials)
     if not len(frame):
@@ -270,7 +268,10 @@ def trials_figure(trials: list[dict[str, Any]], run: dict[str, Any],
         x, y = [*x, end], [*y, y[-1]]
     fig.add_scatter(x=x, y=y, mode="lines", line_shape="hv", name="best so far",
                     line=dict(color="black"))
-    _with_note(fig, title, _scale_scores(fig, frame["cv_score"], greater, baseline))
+    note = _scale_scores(fig, frame["cv_score"], greater, baseline)
+    _with_note(fig, title, note)
+    if note:  # room for the title's second line above the legend
+        fig.update_layout(margin=dict(l=10, r=10, t=150, b=10), height=440)
     fig.update_layout(xaxis_title="seconds into the run", yaxis_title=metric,
                       xaxis_rangemode="tozero")
     return fig
