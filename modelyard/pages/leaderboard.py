@@ -283,9 +283,9 @@ if others:
         st.caption("Each data set's best model so far. They are not ranked against each "
                    "other: different data and metrics give scores that do not compare.")
         st.dataframe(pd.DataFrame([{
-            "data set": s["dataset"] or s["dataset_id"], "metric": say.metric_name(s["metric"]),
-            "how to read": say.direction(s["greater_is_better"]), "runs": s["runs"],
-            "best model": s["best_model"], "best run": s["best_run"],
-            "best CV score": s["best_score"]} for s in others]),
+            "Data set": s["dataset"] or s["dataset_id"], "Metric": say.metric_name(s["metric"]),
+            "How to read": say.direction(s["greater_is_better"]), "Runs": s["runs"],
+            "Best model": s["best_model"], "Best run": s["best_run"],
+            "Best CV score": s["best_score"]} for s in others]),
             hide_index=True, key="leaderboard_others", placeholder="—",
-            column_config={"best CV score": st.column_config.NumberColumn(format="%.4f")})
+            column_config={"Best CV score": st.column_config.NumberColumn(format="%.4f")})

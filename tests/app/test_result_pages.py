@@ -132,8 +132,8 @@ def test_leaderboard_ranks_the_models_of_one_data_set(at_two, trained):
     assert len(table_with(at, "rank", "state", "model")) == ranked
     assert "ranked by log loss (lower is better): 1 run" in texts(at.caption)
     # The other data set: listed apart with its best model, not ranked against this one.
-    others = table_with(at, "data set", "best model")
-    assert list(others["data set"]) == ["other data"]
+    others = table_with(at, "Data set", "Best model")
+    assert list(others["Data set"]) == ["other data"]
     assert "not ranked against each other" in texts(at.caption)
     # Picking it ranks its own runs only.
     picker.select("ds_other0001").run()

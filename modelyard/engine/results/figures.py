@@ -120,8 +120,10 @@ def contributions_figure(c: Contributions, top: int = 15) -> go.Figure:
         ["other columns"] if rest else []) + ["prediction"]
     numbers = [c.base, *values.tolist()] + ([rest] if rest else []) + [c.total]
     measures = ["absolute"] + ["relative"] * (len(numbers) - 2) + ["total"]
+    # Room on the right: the labels sit outside the bars and were cut off at the edge.
     fig = _figure(f"Why this prediction: contributions to the {plotly_text(c.output)}",
-                  height=max(300, 90 + 24 * len(names)))
+                  height=max(300, 90 + 24 * len(names)),
+                  margin=dict(l=10, r=70, t=50, b=10))
     fig.add_waterfall(y=names, x=numbers, measure=measures, orientation="h",
                       text=[f"{v:+.3g}" for v in numbers], textposition="outside",
                       cliponaxis=False)
