@@ -163,13 +163,17 @@ def _families(trials: list[dict], greater_is_better: bool) -> None:
         done = group[group["state"] == "complete"]["cv_score"]
         best = (done.max() if greater_is_better else done.min()) if len(done) else float("nan")
         if family == "ensemble":
-            continue  # the blend is no trial (engine/results/counts.py); the table says it
+            continue  # the blend is no trial (engine/results/counts.py); the caption says it
         rows.append({"family": say.family_name(family), "trials": len(group),
                      "stopped early": int((group["state"] == "pruned").sum()),
                      "failed": int((group["state"] == "failed").sum()),
                      "cv_score": best})
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_families", placeholder="—",
                  column_config=TRIAL_COLUMNS | {
+                     "trials": st.column_config.NumberColumn("Trials", format="%d"),
+                     "stopped early": st.column_config.NumberColumn("Stopped early",
+                                                                    format="%d"),
+                     "failed": st.column_config.NumberColumn("Failed", format="%d"),
                      "cv_score": st.column_config.NumberColumn("Best CV score", format="%.4f")})
 
 
