@@ -142,7 +142,7 @@ def test_predict_page_takes_image_files_and_says_what_it_left_out(at):
     at.button(key="predict_image_run").click().run()
     got = _predictions(at)
     assert got["path"].tolist() == ["a.png", "b.png"]
-    assert "1 file(s) left out: broken.png: not a readable image" in texts(at.caption)
+    assert "1 file left out: broken.png: not a readable image" in texts(at.caption)
 
 
 def test_predict_page_takes_a_folder_on_disk(at, image_run):
