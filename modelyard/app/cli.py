@@ -103,11 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("run")
     at.add_argument("seconds", type=int)
     at.add_argument("--wait", action="store_true", help="wait for it and print the result")
-    lb = sub.add_parser("leaderboard", help="trials ranked by score, for one run, one data set "
-                                              "or all")
-    lb.add_argument("ref", nargs="?", metavar="RUN_OR_DATASET",
-                    help="a run or a data set (id or name); all runs when left out")
-    lb.add_argument("--json", action="store_true")
+    cli_results.add_leaderboard_parser(sub)
     sub.add_parser("doctor", help="check versions, Ollama, GPU, disk")
     sub.add_parser("reindex", help="rebuild the catalog from the folders")
     cli_results.add_parsers(sub)
@@ -537,7 +533,7 @@ def _cmd_show(ws, args) -> int:
         return EXIT_OK
     for key in ("id", "name", "dataset", "status", "task", "metric", "best_model",
                 "best_score", "message", "folder"):
-        print(f"{key:>12}: {run.get(key)}")
+        print(f"{key:>12}: {_fmt(run.get(key))}")  # nothing prints as "None"
     _table(board[:10], ["rank", "model", "family", "cv_score", "fit_seconds"])
     return EXIT_OK
 
@@ -563,26 +559,7 @@ def _cmd_add_time(ws, args) -> int:
 
 
 def _cmd_leaderboard(ws, args) -> int:
-    from modelyard.engine.errors import NotFoundError
-
-    run_id = dataset_id = None
-    if args.ref:
-        try:
-            run_id = ws.resolve_run(args.ref)
-        except NotFoundError:
-            try:
-                dataset_id = ws.resolve_dataset(args.ref)
-            except NotFoundError:
-                raise NotFoundError(f"There is no run or data set “{args.ref}”.",
-                                    "List them with `modelyard runs` or `modelyard datasets`."
-                                    ) from None
-    rows = ws.ranked_trials(run_id=run_id, dataset_id=dataset_id)
-    if args.json:
-        _print_json(rows)
-    else:
-        _table(rows, ["run_id", "dataset", "rank", "model", "cv_score", "metric",
-                      "fit_seconds"])
-    return EXIT_OK
+    return cli_results.leaderboard(ws, args)
 
 
 def _cmd_doctor(ws, args) -> int:

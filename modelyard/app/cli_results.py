@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.engine.errors import BadInputError
+from modelyard.engine.results.words import plural
 
 EXIT_OK = 0
 
@@ -70,6 +71,101 @@ def add_parsers(sub) -> None:
     c = sub.add_parser("clean", help="remove old runs' checkpoints (their models stay)")
     c.add_argument("--older-than", type=float, default=7.0, metavar="DAYS")
     c.add_argument("--dry-run", action="store_true")
+
+
+def add_leaderboard_parser(sub) -> None:
+    lb = sub.add_parser(
+        "leaderboard", help="the models of one data set, ranked by its metric",
+        description="The models of one data set, each run's trials ranked by the data "
+                    "set's metric; or one run's. Models of different data sets (or "
+                    "metrics) are never ranked together.")
+    lb.add_argument("ref", nargs="?", metavar="DATASET_OR_RUN",
+                    help="a data set or a run (id or name); when left out, the data set "
+                         "of the newest run (the first line says which)")
+    lb.add_argument("--metric", help="of a data set whose runs use several metrics: which "
+                                     "one ranks (default: the newest run's)")
+    lb.add_argument("--json", action="store_true", help="the ranked rows as JSON (which "
+                                                        "data set: on stderr)")
+
+
+def leaderboard(ws, args) -> int:
+    """`modelyard leaderboard [DATASET_OR_RUN]`: one data set's (or run's) ranked models,
+    with a first line saying which data set and metric and how many trials."""
+    from modelyard.engine.errors import NotFoundError
+    from modelyard.engine.results.words import direction, metric_name
+
+    run_id = dataset_id = None
+    scopes = ws.leaderboard_scopes()
+    if args.ref:
+        try:
+            dataset_id = ws.resolve_dataset(args.ref)
+        except NotFoundError:
+            try:
+                run_id = ws.resolve_run(args.ref)
+            except NotFoundError:
+                raise NotFoundError(f"There is no run or data set “{args.ref}”.",
+                                    "List them with `modelyard runs` or `modelyard datasets`."
+                                    ) from None
+    elif scopes:
+        dataset_id = scopes[0]["dataset_id"]
+    if not run_id and not dataset_id:  # nothing trained yet
+        _print_rows([], args.json)
+        return EXIT_OK
+    if run_id:
+        run = ws.run(run_id) or {}
+        dataset_id, metric = run.get("dataset_id"), run.get("metric")
+        rows = ws.ranked_trials(run_id=run_id)
+        runs = [run_id]
+    else:
+        mine = [s for s in scopes if s["dataset_id"] == dataset_id]
+        metrics = [s["metric"] for s in mine]
+        metric = args.metric or (metrics[0] if metrics else None)
+        if args.metric and args.metric not in metrics:
+            raise BadInputError(f"No run of this data set is scored by “{args.metric}”.",
+                                "Its metrics: " + (", ".join(metrics) or "none yet") + ".")
+        rows = ws.ranked_trials(dataset_id=dataset_id, metric=metric)
+        runs = list(dict.fromkeys(r["run_id"] for r in rows))
+        if len(metrics) > 1:
+            _err(f"modelyard: note: this data set's runs use {len(metrics)} metrics; "
+                 f"ranked by {metric}. Others: --metric "
+                 + ", --metric ".join(m for m in metrics if m != metric) + ".")
+    counts = ws.trial_counts_of(runs)
+    name = next((s["dataset"] for s in scopes if s["dataset_id"] == dataset_id), None) \
+        or dataset_id
+    what = f"run {run_id} of " if run_id else ""
+    greater = rows[0]["greater_is_better"] if rows else True
+    tried = sum(c.trials for c in counts.values())
+    header = (f"{what}data set “{name}” ({dataset_id}), ranked by {metric_name(metric)} "
+              f"({direction(greater)}) within each run: {plural(len(runs), 'run')}, "
+              f"{plural(tried, 'trial')}")
+    if not args.ref and len({s["dataset_id"] for s in scopes}) > 1:
+        header += "; for another data set: modelyard leaderboard DATASET"
+    if args.json:
+        _err(f"modelyard: {header}")
+        _print_rows(rows, True)
+        return EXIT_OK
+    print(header[:1].upper() + header[1:] + ".")
+    _print_rows(rows, False)
+    return EXIT_OK
+
+
+def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        print("(none)")
+        return
+    from modelyard.engine.results.words import family_name
+
+    columns = ("rank", "run", "model", "family", "CV score", "fit (s)")
+    cells = [(str(r["rank"]), r["run_name"] or r["run_id"], r["model"],
+              family_name(r["family"]), f"{r['cv_score']:.4f}",
+              "" if r["fit_seconds"] is None else f"{r['fit_seconds']:.2f}") for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _err(message: str) -> None:
@@ -144,7 +240,7 @@ def _cmd_predict(ws, args) -> int:
         _err(f"modelyard: note: {line}")
     serious = [i for i in check.issues if i.problem in ("missing", "type")]
     if args.strict and serious:
-        raise BadInputError(f"{len(serious)} column problem(s): "
+        raise BadInputError(f"{plural(len(serious), 'column problem')}: "
                             + "; ".join(f"{i.column}: {i.detail}" for i in serious) + ".",
                             "Fix the file, or leave out --strict to predict anyway.")
     frame = predict.predict(predictor, table, on_progress=_progress)
@@ -274,7 +370,8 @@ def _cmd_delete(ws, args) -> int:
         if not args.yes:
             runs = ", ".join(f"{r['id']} (“{r['name']}”)" for r in deps["runs"]) or "none"
             raise BadInputError(f"Deleting data set {dataset_id} also deletes "
-                                f"{len(deps['plans'])} plan version(s); its runs: {runs}.",
+                                f"{plural(len(deps['plans']), 'plan version')}; its runs: "
+                                f"{runs}.",
                                 "Pass --yes to delete" + (" and --with-runs to delete its "
                                                           "runs too." if deps["runs"] else "."))
         done = housekeeping.delete_dataset(ws.home, ws.catalog, dataset_id,
@@ -316,7 +413,7 @@ def _cmd_clean(ws, args) -> int:
     for c in cleaned:
         print(f"{c['id']} (“{c['name']}”): {verb} {human_bytes(c['freed_bytes'])}")
     total = sum(c["freed_bytes"] for c in cleaned)
-    print(f"{len(cleaned)} run(s), {verb} {human_bytes(total)}")
+    print(f"{plural(len(cleaned), 'run')}, {verb} {human_bytes(total)}")
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from modelyard.app import nav
 from modelyard.app.ui import clock, fmt_score, workspace_at
 from modelyard.app.workspace import Workspace
 from modelyard.engine.results.artifacts import RunResult
+from modelyard.engine.results.words import metric_name
 from modelyard.engine.training.bundle import METADATA_FILE
 
 
@@ -58,7 +59,8 @@ def pick_finished_run(ws: Workspace, key: str) -> str | None:
     chosen = st.selectbox(
         "Run", ids, index=ids.index(current) if current in ids else 0, key=key,
         format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['dataset'] or ''} · "
-                              f"{by_id[i]['metric']} {fmt_score(by_id[i]['best_score'])} · "
+                              f"{metric_name(by_id[i]['metric'])} "
+                              f"{fmt_score(by_id[i]['best_score'])} · "
                               f"{clock(by_id[i]['finished_at'])}")
     st.session_state["run_id"] = chosen
     return chosen

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelyard.engine.results.counts import TrialCounts
 from modelyard.schemas import ACTIVE_STATUSES as ACTIVE
 from modelyard.schemas import TERMINAL_STATUSES as TERMINAL
 from modelyard.schemas import Event, Profile, RunStatus, TrialResult
 
 # The statuses a page sorts Runs by, from the one place that defines them (RunStatus).
-__all__ = ["ACTIVE", "TERMINAL", "DatasetView", "LeaderboardPage", "RunView"]
+__all__ = ["ACTIVE", "TERMINAL", "DatasetView", "LeaderboardPage", "RunView", "TrialCounts"]
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,20 @@ class RunView:
     def status(self) -> RunStatus:
         return RunStatus(self.run["status"])
 
+    @property
+    def counts(self) -> TrialCounts:
+        """Its trials counted as every page counts them (`TrialCounts`)."""
+        return TrialCounts.of((t.family, str(t.state), 1) for t in self.trials)
+
 
 @dataclass(frozen=True)
 class LeaderboardPage:
     """The Leaderboard page's tables: the two best trials of each Run (`leaders`), one
-    page of trials and how many there are, and per Run and family a summary."""
+    page of trials and how many there are, per Run and family a summary, and each Run's
+    trial counts (the one definition, `TrialCounts`)."""
 
     leaders: list[dict[str, Any]]
     page: list[dict[str, Any]]
     total: int
     families: list[dict[str, Any]]
+    counts: dict[str, TrialCounts] = field(default_factory=dict)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from modelyard.app.views import DatasetView, LeaderboardPage, RunView
+from modelyard.app.views import DatasetView, LeaderboardPage, RunView, TrialCounts
 from modelyard.engine import extras, jobs
 from modelyard.engine import settings as engine_settings
 from modelyard.engine.errors import BadInputError, NotFoundError, PlanError
@@ -401,11 +401,12 @@ class Workspace:
         after it (a line still being written waits for the next call)."""
         return read_events(folder.events_path, offset)
 
-    def ranked_trials(self, *, run_id: str | None = None,
-                      dataset_id: str | None = None) -> list[dict[str, Any]]:
-        """Complete Trials ranked by CV score within their Run (of one Run, one data set
-        or all)."""
-        return run_store.leaderboard(self.catalog, run_id=run_id, dataset_id=dataset_id)
+    def ranked_trials(self, *, run_id: str | None = None, dataset_id: str | None = None,
+                      metric: str | None = None) -> list[dict[str, Any]]:
+        """Complete Trials ranked by CV score within their Run (of one Run, or of one data
+        set's Runs scored by `metric`, or all)."""
+        return run_store.leaderboard(self.catalog, run_id=run_id, dataset_id=dataset_id,
+                                     metric=metric)
 
     def profile_record(self, dataset_id: str) -> dict[str, Any]:
         """A data set's Profile as stored (profile.json), for JSON output."""
@@ -426,14 +427,30 @@ class Workspace:
         """The best Trial of a Run, as the leaderboard ranks it."""
         return next(iter(run_store.run_leaders(self.catalog, run_ids=[run_id], top=1)), None)
 
-    def trial_facets(self, dataset_id: str | None = None) -> dict[str, Any]:
+    def trial_facets(self, dataset_id: str | None = None,
+                     metric: str | None = None) -> dict[str, Any]:
         """What the leaderboard can filter on: runs, families and states, with counts."""
-        return run_store.trial_facets(self.catalog, dataset_id)
+        return run_store.trial_facets(self.catalog, dataset_id, metric)
+
+    def leaderboard_scopes(self) -> list[dict[str, Any]]:
+        """What a leaderboard can rank: each data set and metric with scored trials, its
+        number of Runs and best model; the data set of the newest Run first."""
+        return run_store.scopes(self.catalog)
 
     def leaderboard(self, **query: Any) -> LeaderboardPage:
-        """The Leaderboard page's tables; `query`: dataset_id, run_ids, families, states,
-        sort, descending, limit, offset, as `storage.runs.overview` takes them."""
-        return LeaderboardPage(**run_store.overview(self.catalog, **query))
+        """The Leaderboard page's tables; `query`: dataset_id, metric, run_ids, families,
+        states, sort, descending, limit, offset, as `storage.runs.overview` takes them."""
+        found = run_store.overview(self.catalog, **query)
+        return LeaderboardPage(**{**found, "counts": _counts_by_run(found["counts"])})
+
+    def trial_counts(self, run_id: str) -> TrialCounts:
+        """How many trials a Run has, by the one definition every page and the CLI show
+        (`engine.results.counts`)."""
+        return self.trial_counts_of([run_id]).get(run_id, TrialCounts())
+
+    def trial_counts_of(self, run_ids: list[str] | None = None) -> dict[str, TrialCounts]:
+        """`trial_counts` of several Runs (all when None), by Run id."""
+        return _counts_by_run(run_store.trial_counts(self.catalog, run_ids))
 
     def best_over_time(self, run_ids: list[str]) -> list[dict[str, Any]]:
         """Each Run's best score as its search went on."""
@@ -463,3 +480,12 @@ class Workspace:
         from modelyard.engine.results.artifacts import open_run
 
         return open_run(self.home, run_id)
+
+
+def _counts_by_run(found: list[dict[str, Any]]) -> dict[str, TrialCounts]:
+    """The catalog's (run, blend or not, state, how many) rows as one TrialCounts a Run."""
+    by_run: dict[str, list[tuple[str, str, int]]] = {}
+    for row in found:
+        by_run.setdefault(row["run_id"], []).append(
+            ("ensemble" if row["blend"] else "", row["state"], row["n"]))
+    return {run_id: TrialCounts.of(records) for run_id, records in by_run.items()}

@@ -9,8 +9,10 @@ from modelyard.app import nav
 from modelyard.app.results_ui import open_finished_run, safe_name, single_split
 from modelyard.app.ui import TRIAL_COLUMNS, fmt_params, show_error, workspace
 from modelyard.engine.results import diagnostics, explain, figures, report
+from modelyard.engine.results import words as say
 from modelyard.engine.results.export import export_bundle
 from modelyard.engine.vision.predict import image_mistakes
+from modelyard.schemas import Metric
 
 MISTAKES_SHOWN = 32
 ws = workspace()
@@ -20,15 +22,21 @@ run_id, meta = result.run_id, result.meta
 
 classes, target, oof = result.classes, meta["target"], result.oof
 leader = ws.run_leader(run_id)
+counts = ws.trial_counts(run_id)
 one_split = single_split(result.record.get("plan"))
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric("Best model", meta.get("model", "—"))
-c2.metric(f"{'Validation' if one_split else 'CV'} {meta['metric']}", f"{meta['cv_score']:.4f}")
+c1.metric("Best model", meta.get("model", "—"),
+          help=f"{say.family_name(meta.get('family'))}: the model this run delivers")
+c2.metric(f"{'Validation' if one_split else 'CV'} {say.metric_name(meta['metric'])}",
+          f"{meta['cv_score']:.4f}",
+          help=say.direction(Metric(meta["metric"]).greater_is_better).capitalize())
 c3.metric("± across folds", "—" if one_split or not leader or leader.get("cv_std") is None
           else f"{leader['cv_std']:.4f}",
           help="Scored on one validation split: there is no spread across folds."
           if one_split else None)
-c4.metric("Trials", leader["complete_trials"] if leader else "—")
+# The count every page shows (engine/results/counts.py); what it holds, on hover.
+c4.metric("Trials", f"{counts.trials:,}", help=counts.words()[:1].upper()
+          + counts.words()[1:] + ".")
 c5.metric("Images validated" if result.is_image else "Rows validated",
           f"{len(oof):,}" if oof is not None else "—")
 
@@ -113,8 +121,9 @@ if features is not None:
             if len(classes) > 2:
                 label = st.selectbox("Explain the probability of", classes, key="model_row_class")
             left, right = st.columns([1, 2])
-            left.dataframe(row.T.rename(columns={row.index[0]: "value"}).astype(str),
-                           key="model_row_values")
+            # Text for every kind of value; a missing one blank, not "None" or "nan".
+            left.dataframe(row.T.rename(columns={row.index[0]: "value"}).map(
+                lambda v: "" if pd.isna(v) else str(v)), key="model_row_values")
             predicted = result.predictor.predict_frame(row)
             left.markdown(f"Actual **{row[target].iloc[0]}** · predicted "
                           f"**{predicted[target].iloc[0]}**")
@@ -125,7 +134,7 @@ if features is not None:
                 right.plotly_chart(figures.contributions_figure(found), key="model_contrib")
                 right.caption(f"Explained through {found.explained_by}. Bars push the "
                               f"{found.output} up or down from the baseline (the model's "
-                              "output for a typical row).")
+                              f"output for a typical row). {found.scale_words()}")
             except Exception as exc:
                 right.info(str(exc))
 
@@ -160,15 +169,20 @@ with trials:
         if meta.get("family") == "ensemble":
             members = meta["params"]["members"]
             st.markdown("The best model is a **blend** of: " + ", ".join(
-                f"{m['model']} (weight {m['weight']:.2f})" for m in members))
+                f"{m['model']} (weight {m['weight']:.2f})" for m in members)
+                + f". Below, its members and the blend; the run tried {counts.words()}.")
             behind = frame[frame["model"].isin([m["model"] for m in members] + ["ensemble"])]
         else:
-            st.markdown(f"The best model is **{meta['model']}**; below, every "
-                        f"{meta.get('family')} trial of the run.")
+            family = say.family_name(meta.get("family"))
             behind = frame[frame["family"] == meta.get("family")]
-        behind = behind.assign(params=behind["params"].map(fmt_params))
+            st.markdown(f"The best model is **{meta['model']}**; below, every {family} trial "
+                        f"of the run: {say.plural(len(behind), 'trial')} of the "
+                        f"{counts.trials:,} it tried.")
+        behind = behind.assign(params=behind["params"].map(fmt_params),
+                               state=behind["state"].map(say.state_name))
         st.dataframe(behind[["model", "state", "cv_score", "cv_std", "fit_seconds", "params"]],
-                     hide_index=True, key="model_trials", column_config=TRIAL_COLUMNS)
+                     hide_index=True, key="model_trials", placeholder="—",
+                     column_config=TRIAL_COLUMNS)
     st.page_link(nav.page("leaderboard"), label="Every trial on the Leaderboard")
 
 with report_tab:

@@ -11,6 +11,7 @@ import streamlit as st
 from modelyard.app.results_ui import open_finished_run, safe_name
 from modelyard.app.ui import show_error, workspace
 from modelyard.engine.results import predict, submission
+from modelyard.engine.results.words import plural
 
 ws = workspace()
 st.title("Predict")
@@ -38,7 +39,8 @@ def _show_saved(what: str) -> None:
     note = st.session_state.get("predict_note")
     if note and note.get("path") == saved:
         st.caption(note["text"])
-    st.dataframe(out, hide_index=True, key="predict_preview")
+    # A missing value shows as the empty cell it is in the file, not as "None".
+    st.dataframe(out, hide_index=True, key="predict_preview", placeholder="")
     if len(out) == 200:
         st.caption(f"The first 200 {what}; the download has them all.")
     st.download_button("Download predictions (CSV)", Path(saved).read_bytes(),
@@ -79,7 +81,7 @@ def _image_page() -> None:
         path = predict.write_table(made.frame, outputs_dir / name)
         text = f"{made.count:,} images predicted in {made.seconds:.1f} s."
         if made.skipped:
-            text += (f" {len(made.skipped)} file(s) left out: "
+            text += (f" {plural(len(made.skipped), 'file')} left out: "
                      + "; ".join(made.skipped[:5]) + (" …" if len(made.skipped) > 5 else ""))
         st.session_state["predict_output"] = str(path)
         st.session_state["predict_note"] = {"path": str(path), "text": text}
@@ -146,7 +148,8 @@ with file_tab:
                        "training data; here is what will happen:")
         shown = check.rows_for_display()
         if shown:
-            st.dataframe(pd.DataFrame(shown), hide_index=True, key="predict_check")
+            st.dataframe(pd.DataFrame(shown), hide_index=True, key="predict_check",
+                         placeholder="—")
         if st.button(f"Predict {check.rows:,} rows", type="primary", key="predict_go"):
             bar = st.progress(0.0, text="predicting…")
             try:
@@ -224,7 +227,7 @@ with submission_tab:
         path, described = Path(made[0]), made[1]
         st.success("Checked: the same columns and rows as the sample, the ids of the test "
                    "file, no missing values. " + "; ".join(described) + ".")
-        st.dataframe(pd.read_csv(path, nrows=50, dtype=str), hide_index=True,
+        st.dataframe(pd.read_csv(path, nrows=50, dtype=str), hide_index=True, placeholder="",
                      key="predict_submission_preview")
         st.download_button("Download submission.csv", path.read_bytes(), "submission.csv",
                            "text/csv", key="predict_submission_download")

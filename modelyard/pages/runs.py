@@ -12,6 +12,7 @@ from modelyard.app.results_ui import single_split
 from modelyard.app.ui import TRIAL_COLUMNS, clock, fmt_params, fmt_score, show_error, workspace
 from modelyard.app.views import ACTIVE
 from modelyard.engine.results import figures
+from modelyard.engine.results import words as say
 from modelyard.schemas import Event, RunStatus, TrialStatus
 
 ws = workspace()
@@ -56,15 +57,17 @@ def live_view(run_id: str) -> None:
                                     elapsed / run["budget_seconds"])}
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Status", status)
-    c2.metric("Metric", run["metric"] or "—")
+    c2.metric("Metric", say.metric_name(run["metric"]) if run["metric"] else "—",
+              help=say.direction(run["greater_is_better"]).capitalize()
+              if run["metric"] else None)
     c3.metric("Best model" if run["best_model"] else "Best so far",
               run["best_model"] or live.get("best_model") or "—")
     c4.metric("Best score", fmt_score(run["best_score"] if run["best_model"]
                                       else live.get("best_score")))
 
     if status is RunStatus.queued:
-        st.info(f"Waiting in the queue: at most {view.max_parallel_runs} run(s) train at "
-                "once on this machine. It starts by itself when one finishes.")
+        st.info(f"Waiting in the queue: at most {say.plural(view.max_parallel_runs, 'run')} "
+                "train at once on this machine. It starts by itself when one finishes.")
     if status in ACTIVE:
         fraction = live.get("fraction", 0.0)
         elapsed = live.get("elapsed")
@@ -77,8 +80,8 @@ def live_view(run_id: str) -> None:
             ws.cancel(run_id)
             st.rerun(scope="app")
     elif run["message"]:
-        say = {RunStatus.succeeded: st.success, RunStatus.failed: st.error}.get(status, st.info)
-        say(run["message"])
+        show = {RunStatus.succeeded: st.success, RunStatus.failed: st.error}.get(status, st.info)
+        show(run["message"])
         if status is RunStatus.failed:
             trace = view.failure.data.get("traceback") if view.failure else None
             if trace:
@@ -95,15 +98,20 @@ def live_view(run_id: str) -> None:
                         key="runs_chart")
     _epoch_curves(view.epochs, run["metric"])
     if trials:
+        # The count every page shows (engine/results/counts.py), in words.
+        st.caption(("So far: " if status in ACTIVE else "") + view.counts.words() + ".")
         _families(trials, run["greater_is_better"])
         table = pd.DataFrame(trials)
         table["params"] = table["params"].map(fmt_params)
+        table["family"] = table["family"].map(say.family_name)
+        table["state"] = table["state"].map(say.state_name)
         if single_split(view.plan):
             table["cv_std"] = None  # one validation split: no spread to show
         st.dataframe(
-            table[["model", "family", "state", "cv_score", "cv_std",
-                                  "fit_seconds", "params"]],
-            hide_index=True, key="runs_trials", column_config=TRIAL_COLUMNS)
+            table[["model", "family", "state", "cv_score", "cv_std", "fit_seconds", "params"]],
+            hide_index=True, key="runs_trials", placeholder="—",
+            column_config=TRIAL_COLUMNS | {"cv_score": st.column_config.NumberColumn(
+                f"CV {say.metric_name(run['metric'])}", format="%.4f")})
     with st.expander("Worker log"):
         st.code(view.log_tail or "(empty)", language="text")
     if status not in ACTIVE and st.session_state.get("runs_was_active") == run_id:
@@ -154,12 +162,18 @@ def _families(trials: list[dict], greater_is_better: bool) -> None:
     for family, group in frame.groupby("family", sort=False):
         done = group[group["state"] == "complete"]["cv_score"]
         best = (done.max() if greater_is_better else done.min()) if len(done) else float("nan")
-        rows.append({"family": family, "trials": len(group),
+        if family == "ensemble":
+            continue  # the blend is no trial (engine/results/counts.py); the caption says it
+        rows.append({"family": say.family_name(family), "trials": len(group),
                      "stopped early": int((group["state"] == "pruned").sum()),
                      "failed": int((group["state"] == "failed").sum()),
                      "cv_score": best})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_families",
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_families", placeholder="—",
                  column_config=TRIAL_COLUMNS | {
+                     "trials": st.column_config.NumberColumn("Trials", format="%d"),
+                     "stopped early": st.column_config.NumberColumn("Stopped early",
+                                                                    format="%d"),
+                     "failed": st.column_config.NumberColumn("Failed", format="%d"),
                      "cv_score": st.column_config.NumberColumn("Best CV score", format="%.4f")})
 
 

@@ -76,17 +76,17 @@ def _run_names(home: Home) -> set[str]:
 
 
 def leaderboard(
-    catalog: Catalog, *, run_id: str | None = None, dataset_id: str | None = None
+    catalog: Catalog, *, run_id: str | None = None, dataset_id: str | None = None,
+    metric: str | None = None
 ) -> list[dict[str, Any]]:
     """Completed trials ranked by CV score within their Run (best first). `train_score`
     is the metric on rows the model was fitted on (NULL for runs recorded before it was)."""
     filters, params = ["t.state = 'complete'"], []
-    if run_id:
-        filters.append("t.run_id = ?")
-        params.append(run_id)
-    if dataset_id:
-        filters.append("r.dataset_id = ?")
-        params.append(dataset_id)
+    for column, value in (("t.run_id", run_id), ("r.dataset_id", dataset_id),
+                          ("r.metric", metric)):
+        if value:
+            filters.append(f"{column} = ?")
+            params.append(value)
     found = catalog.query(
         f"""
         SELECT row_number() OVER (
@@ -156,9 +156,10 @@ SORTS = {"rank": "t.run_id, k.rank", "cv_score": "t.cv_score", "train_score": "t
          "family": "t.family, t.run_id, k.rank", "model": "t.model"}
 
 
-def _where(dataset_id=None, run_ids=None, families=None, states=("complete",)):
+def _where(dataset_id=None, run_ids=None, families=None, states=("complete",), metric=None):
     filters, params = ["TRUE"], []
     for column, values in (("r.dataset_id", [dataset_id] if dataset_id else None),
+                           ("r.metric", [metric] if metric else None),
                            ("t.run_id", run_ids), ("t.family", families), ("t.state", states)):
         if values:
             filters.append(f"{column} IN ({', '.join('?' for _ in values)})")
@@ -174,8 +175,8 @@ def _parsed(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def _facets(con, dataset_id) -> dict[str, Any]:
-    where, params = _where(dataset_id, states=None)
+def _facets(con, dataset_id, metric=None) -> dict[str, Any]:
+    where, params = _where(dataset_id, states=None, metric=metric)
     runs = rows(con.execute(
         f"SELECT t.run_id, any_value(r.name) AS run_name, any_value(r.created_at) AS created, "
         f"count(*) AS trials {_FROM} WHERE {where} GROUP BY t.run_id ORDER BY created DESC",
@@ -251,18 +252,20 @@ def _families(con, where, params) -> list[dict[str, Any]]:
         """, params))
 
 
-def trial_facets(catalog: Catalog, dataset_id: str | None = None) -> dict[str, Any]:
-    """What the filters can offer: Runs with trials, families, states, and the count."""
+def trial_facets(catalog: Catalog, dataset_id: str | None = None,
+                 metric: str | None = None) -> dict[str, Any]:
+    """What the filters can offer: Runs with trials, families, states, and the count (of
+    one data set's Runs scored by one metric, or of all)."""
     with catalog.connect() as con:
-        return _facets(con, dataset_id)
+        return _facets(con, dataset_id, metric)
 
 
 def run_leaders(catalog: Catalog, *, dataset_id: str | None = None,
                 run_ids: list[str] | None = None, families: list[str] | None = None,
-                top: int = 2) -> list[dict[str, Any]]:
+                top: int = 2, metric: str | None = None) -> list[dict[str, Any]]:
     """The best `top` complete trials of each Run (rank 1 is its winner) with their fold
     scores, and how many complete trials each Run has; newest Run first."""
-    where, params = _where(dataset_id, run_ids, families)
+    where, params = _where(dataset_id, run_ids, families, metric=metric)
     with catalog.connect() as con:
         return _leaders(con, where, params, top)
 
@@ -290,36 +293,93 @@ def family_summary(catalog: Catalog, *, dataset_id: str | None = None,
 def overview(catalog: Catalog, *, dataset_id: str | None = None,
              run_ids: list[str] | None = None, families: list[str] | None = None,
              states: tuple[str, ...] | list[str] | None = ("complete",), sort: str = "rank",
-             descending: bool = False, limit: int = 200, offset: int = 0) -> dict[str, Any]:
+             descending: bool = False, limit: int = 200, offset: int = 0,
+             metric: str | None = None) -> dict[str, Any]:
     """The Leaderboard page's tables in one connection: `leaders` (two best per Run),
-    `page` + `total` (the trials table), `families` (per Run and family)."""
+    `page` + `total` (the trials table), `families` (per Run and family), `counts` (each
+    Run's trials by family and state, as `trial_counts` gives them)."""
     with catalog.connect() as con:
-        where, params = _where(dataset_id, run_ids, families)
+        where, params = _where(dataset_id, run_ids, families, metric=metric)
         leaders = _leaders(con, where, params, 2)
-        where, params = _where(dataset_id, run_ids, families, states)
+        where, params = _where(dataset_id, run_ids, families, states, metric)
         page, total = _page(con, where, params, sort, descending, limit, offset)
-        where, params = _where(dataset_id, run_ids, families, None)
+        where, params = _where(dataset_id, run_ids, families, None, metric)
         summary = _families(con, where, params)
-    return {"leaders": leaders, "page": page, "total": total, "families": summary}
+        counts = _counts(con, *_where(dataset_id, run_ids, None, None, metric))
+    return {"leaders": leaders, "page": page, "total": total, "families": summary,
+            "counts": counts}
+
+
+def _counts(con, where, params) -> list[dict[str, Any]]:
+    return rows(con.execute(
+        f"""
+        SELECT t.run_id, t.family = 'ensemble' AS blend, t.state, count(*) AS n
+        {_FROM} WHERE {where} GROUP BY ALL ORDER BY ALL
+        """, params))
+
+
+def trial_counts(catalog: Catalog, run_ids: list[str] | None = None
+                 ) -> list[dict[str, Any]]:
+    """Per Run: how many trials (`blend`: the blend's record or the others) ended in each
+    state; `engine.results.counts.TrialCounts` turns them into the one count shown."""
+    with catalog.connect() as con:
+        return _counts(con, *_where(run_ids=run_ids, states=None))
+
+
+def scopes(catalog: Catalog) -> list[dict[str, Any]]:
+    """What a leaderboard can rank: each data set and metric with scored trials, its Runs
+    and its best score; the data set of the newest Run first."""
+    return catalog.query(
+        f"""
+        SELECT r.dataset_id, any_value(d.name) AS dataset, r.metric,
+               bool_or(r.greater_is_better) AS greater_is_better, any_value(r.task) AS task,
+               count(DISTINCT r.id) AS runs, max(r.created_at) AS newest,
+               arg_min(t.model, ({_LOSS}, {_TIE})) AS best_model,
+               arg_min(r.name, ({_LOSS}, {_TIE})) AS best_run,
+               arg_min(t.cv_score, ({_LOSS}, {_TIE})) AS best_score
+        {_FROM} LEFT JOIN datasets d ON d.id = r.dataset_id
+        WHERE t.state = 'complete' AND isfinite(t.cv_score)
+        GROUP BY r.dataset_id, r.metric
+        ORDER BY max(max(r.created_at)) OVER (PARTITION BY r.dataset_id) DESC,
+                 r.dataset_id, newest DESC
+        """)
 
 
 def best_over_time(catalog: Catalog, run_ids: list[str]) -> list[dict[str, Any]]:
     """Each Run's best score so far, only where it improved (a step line needs no more),
-    with the seconds since the Run started."""
+    with the seconds since the Run started; `end_seconds`: when its search ended (the
+    Run's end, or its last trial's while it runs), where the step line has to reach."""
     if not run_ids:
         return []
     where, params = _where(run_ids=run_ids)
     return catalog.query(
         f"""
-        WITH running AS (
-            SELECT t.run_id, r.name AS run_name, t.model, t.cv_score,
-                   t.finished_at - coalesce(r.started_at, r.created_at) AS seconds,
-                   CASE WHEN r.greater_is_better
-                        THEN max(t.cv_score) OVER w ELSE min(t.cv_score) OVER w END AS best
-            {_FROM} WHERE {where} AND isfinite(t.cv_score)
-            WINDOW w AS (PARTITION BY t.run_id ORDER BY t.finished_at, t.model
+        WITH timed AS (
+            -- Seconds count from the worker's start; for a Run given more time (its worker
+            -- started again after earlier trials), from its creation, as on the Runs page.
+            SELECT t.*, r.name AS run_name, r.greater_is_better, r.finished_at AS run_end,
+                   CASE WHEN min(t.finished_at) OVER (PARTITION BY t.run_id)
+                             < coalesce(r.started_at, r.created_at)
+                        THEN r.created_at ELSE coalesce(r.started_at, r.created_at)
+                   END AS start
+            {_FROM} WHERE {where} AND isfinite(t.cv_score)),
+        running AS (
+            SELECT run_id, run_name, model, cv_score, finished_at - start AS seconds,
+                   greatest(max(finished_at) OVER (PARTITION BY run_id),
+                            coalesce(run_end, 0)) - start AS end_seconds,
+                   -- The worse end of the run's real models (the baseline left out): a
+                   -- chart's score axis starts there, not at the baseline's first step.
+                   CASE WHEN greater_is_better
+                        THEN quantile_cont(cv_score, 0.1) FILTER (family <> 'dummy')
+                                 OVER (PARTITION BY run_id)
+                        ELSE quantile_cont(cv_score, 0.9) FILTER (family <> 'dummy')
+                                 OVER (PARTITION BY run_id) END AS worse_end,
+                   CASE WHEN greater_is_better
+                        THEN max(cv_score) OVER w ELSE min(cv_score) OVER w END AS best
+            FROM timed
+            WINDOW w AS (PARTITION BY run_id ORDER BY finished_at, model
                          ROWS UNBOUNDED PRECEDING))
-        SELECT run_id, run_name, seconds, best, model FROM running
+        SELECT run_id, run_name, seconds, best, model, end_seconds, worse_end FROM running
         QUALIFY best IS DISTINCT FROM lag(best) OVER (PARTITION BY run_id
                                                       ORDER BY seconds, model)
         ORDER BY run_id, seconds

@@ -4,6 +4,8 @@ person runs them, on the shared trained Run (tests/results_run.py)."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,7 +70,7 @@ def test_predict_names_column_problems_and_strict_refuses(trained, tmp_path):
     assert len(pd.read_csv(tmp_path / "p.csv")) == 38
     strict = cli("predict", trained.run_id, tmp_path / "odd.csv", "--out", tmp_path / "q.csv",
                  "--strict", env=trained.env)
-    assert strict.returncode == 2 and "2 column problem(s)" in strict.stderr
+    assert strict.returncode == 2 and "2 column problems" in strict.stderr
     assert not (tmp_path / "q.csv").exists()
 
 
@@ -134,13 +136,52 @@ def test_rename_du_clean_delete(trained, tmp_path):
     asked = cli("delete", "dataset", "train", env=env)
     one_line_error(asked, 2, f"{trained.run_id} (“wine lots”)", "--with-runs")
     refused = cli("delete", "dataset", "train", "--yes", env=env)
-    one_line_error(refused, 2, "has 1 run(s) with their models: “wine lots”")
+    one_line_error(refused, 2, "has 1 run with its model: “wine lots”")
     assert (home / "runs" / trained.run_id).exists()
     gone = cli("delete", "run", "wine lots", "--yes", env=env)
     assert gone.returncode == 0 and gone.stdout.startswith("deleted run “wine lots”")
     assert not (home / "runs" / trained.run_id).exists()
     assert json.loads(cli("runs", "--json", env=env).stdout) == []
     dataset = cli("delete", "dataset", "train", "--yes", env=env)
-    assert dataset.returncode == 0 and "2 plan version(s)" in dataset.stdout
+    assert dataset.returncode == 0 and "2 plan versions" in dataset.stdout
     assert json.loads(cli("datasets", "--json", env=env).stdout) == []
     assert Path(trained.home / "runs" / trained.run_id).exists()  # the original is untouched
+
+
+def test_leaderboard_shows_one_data_set_and_says_which(trained, tmp_path):
+    from tests.app.test_result_pages import _copy_run, journal_counts
+
+    home = copy_home(trained.home, tmp_path / "home")
+    source = next(p for p in (home / "datasets").iterdir() if p.is_dir())
+    shutil.copytree(source, home / "datasets" / "ds_other0001")
+    meta = json.loads((home / "datasets" / "ds_other0001" / "dataset.json").read_text())
+    meta.update(id="ds_other0001", name="other data", content_hash="other")
+    (home / "datasets" / "ds_other0001" / "dataset.json").write_text(json.dumps(meta))
+    created = json.loads((home / "runs" / trained.run_id / "run.json").read_text())[
+        "created_at"]
+    _copy_run(home, trained.run_id, "run_other001", name="other run",
+              dataset_id="ds_other0001", created_at=created + 60)
+    env = {**trained.env, "MODELYARD_HOME": str(home)}
+    trials, _, _ = journal_counts(home / "runs" / trained.run_id)
+
+    newest = cli("leaderboard", env=env)  # the newest run's data set, said first
+    assert newest.returncode == 0, newest.stderr
+    first, header, *rows = newest.stdout.splitlines()
+    assert first.startswith("Data set “other data” (ds_other0001), ranked by log loss "
+                            f"(lower is better) within each run: 1 run, {trials} trials")
+    assert "modelyard leaderboard DATASET" in first
+    assert header.split() == ["rank", "run", "model", "family", "CV", "score", "fit", "(s)"]
+    assert {re.split(r"\s{2,}", row)[1] for row in rows} == {"other run"}
+    assert "None" not in newest.stdout
+
+    by_name = cli("leaderboard", "train", "--json", env=env)
+    board = json.loads(by_name.stdout)
+    assert {r["run_id"] for r in board} == {trained.run_id}
+    assert "data set “train” (" in by_name.stderr and f"{trials} trials" in by_name.stderr
+    one = cli("leaderboard", trained.run_id, env=env)
+    assert one.stdout.startswith(f"Run {trained.run_id} of data set “train”")
+    wrong = cli("leaderboard", "train", "--metric", "roc_auc", env=env)
+    one_line_error(wrong, 2, "No run of this data set is scored by “roc_auc”")
+    # The run's own message counts the same trials.
+    shown = json.loads(cli("show", trained.run_id, "--json", env=env).stdout)
+    assert f"after {trials} trials" in shown["message"]

@@ -143,7 +143,7 @@ def test_predict_page_takes_image_files_and_says_what_it_left_out(at):
     at.button(key="predict_image_run").click().run()
     got = _predictions(at)
     assert got["path"].tolist() == ["a.png", "b.png"]
-    assert "1 file(s) left out: broken.png: not a readable image" in texts(at.caption)
+    assert "1 file left out: broken.png: not a readable image" in texts(at.caption)
 
 
 def test_predict_page_takes_a_folder_on_disk(at, image_run):
@@ -181,7 +181,7 @@ def test_runs_and_leaderboard_leave_the_fold_spread_blank(at):
     at.switch_page(f"{PAGES}/leaderboard.py").run()
     assert not at.exception and not at.error, texts(at.error)
     best = next(f.value for f in at.dataframe if "versus" in f.value.columns)
-    assert best["cv_std"].isna().all() and (best["family"] == "resnet18").all()
+    assert best["cv_std"].isna().all() and (best["family"] == "ResNet-18").all()
 
 
 def test_plan_page_reads_as_an_image_plan(at, tmp_path, monkeypatch):

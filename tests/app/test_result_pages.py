@@ -71,6 +71,115 @@ def at(trained, tmp_path, monkeypatch):
     return app
 
 
+def _copy_run(home: Path, source: str, new_id: str, **changes) -> None:
+    dest = home / "runs" / new_id
+    shutil.copytree(home / "runs" / source, dest)
+    record = json.loads((dest / "run.json").read_text())
+    record.update(id=new_id, **changes)
+    (dest / "run.json").write_text(json.dumps(record))
+
+
+def journal_counts(run_dir: Path) -> tuple[int, int, int]:
+    """(trials, complete ones, models ranked) read straight from a Run's journal, apart
+    from the code under test: every trial record but the blend's, the last record of a
+    model winning; the ranking holds the complete ones and a chosen blend."""
+    latest = {}
+    for line in (run_dir / "events.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event["kind"] == "trial":
+            latest[event["model"]] = event
+    singles = [e for e in latest.values() if e["family"] != "ensemble"]
+    complete = sum(e["state"] == "complete" for e in singles)
+    return len(singles), complete, sum(e["state"] == "complete" for e in latest.values())
+
+
+@pytest.fixture
+def at_two(trained, tmp_path, monkeypatch):
+    """The app over a copy of the trained home plus a newer run on another data set."""
+    from streamlit.testing.v1 import AppTest
+
+    home = copy_home(trained.home, tmp_path / "home")
+    source = next(p for p in (home / "datasets").iterdir() if p.is_dir())
+    other = home / "datasets" / "ds_other0001"
+    shutil.copytree(source, other)
+    meta = json.loads((other / "dataset.json").read_text())
+    meta.update(id="ds_other0001", name="other data", content_hash="other")
+    (other / "dataset.json").write_text(json.dumps(meta))
+    record = json.loads((home / "runs" / trained.run_id / "run.json").read_text())
+    _copy_run(home, trained.run_id, "run_other001", name="other run",
+              dataset_id="ds_other0001", created_at=record["created_at"] + 60)
+    monkeypatch.setenv("MODELYARD_HOME", str(home))
+    monkeypatch.chdir(REPO)
+    app = AppTest.from_file(str(MAIN), default_timeout=120)
+    app.run()
+    assert not app.exception
+    return app
+
+
+@pytest.mark.slow
+def test_leaderboard_ranks_the_models_of_one_data_set(at_two, trained):
+    at = at_two
+    # Coming from a run: its data set, and nothing of the other one in the ranking.
+    at.session_state["run_id"] = trained.run_id
+    at.switch_page(f"{PAGES}/leaderboard.py").run()
+    assert not at.exception and not at.error, texts(at.error)
+    picker = at.selectbox(key="leaderboard_dataset")
+    assert picker.value != "ds_other0001" and len(picker.options) == 2
+    best = table_with(at, "place", "run_name", "cv_score")
+    assert list(best["run_name"]) == ["train #1"] and list(best["place"]) == [1]
+    # One run in this data set: the trials table holds its ranked models only.
+    ranked = journal_counts(trained.home / "runs" / trained.run_id)[2]
+    assert len(table_with(at, "rank", "state", "model")) == ranked
+    assert "ranked by log loss (lower is better): 1 run" in texts(at.caption)
+    # The other data set: listed apart with its best model, not ranked against this one.
+    others = table_with(at, "Data set", "Best model")
+    assert list(others["Data set"]) == ["other data"]
+    assert "not ranked against each other" in texts(at.caption)
+    # Picking it ranks its own runs only.
+    picker.select("ds_other0001").run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert list(table_with(at, "place", "run_name", "cv_score")["run_name"]) == ["other run"]
+    for view in ["Best so far", "Per family", "Score vs time"]:
+        at.segmented_control(key="leaderboard_view").set_value(view).run()
+        assert not at.exception and not at.error, (view, texts(at.error))
+
+
+@pytest.mark.slow
+def test_leaderboard_starts_at_the_newest_runs_data_set(at_two):
+    at_two.switch_page(f"{PAGES}/leaderboard.py").run()
+    assert not at_two.exception
+    assert at_two.selectbox(key="leaderboard_dataset").value == "ds_other0001"
+    assert "1 run" in at_two.selectbox(key="leaderboard_dataset").options[0]  # not "1 runs"
+
+
+@pytest.mark.slow
+def test_runs_leaderboard_model_and_cli_count_the_same_trials(at, trained):
+    trials, complete, _ = journal_counts(trained.home / "runs" / trained.run_id)
+    assert trials >= complete >= 2
+    said = f"{trials} trials"
+    # Runs: the run's message (the worker's) and the caption under its chart.
+    at.switch_page(f"{PAGES}/runs.py").run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert at.selectbox(key="runs_pick").value == trained.run_id
+    assert f"after {said}" in texts(at.success)
+    assert texts(at.caption).count(said) >= 1
+    runs_table = table_with(at, "model", "state")
+    assert (runs_table["model"] != "ensemble").sum() == trials
+    # Leaderboard: the Trials column of the run's best model; the state filter's words.
+    at.switch_page(f"{PAGES}/leaderboard.py").run()
+    assert not at.exception and not at.error, texts(at.error)
+    best = table_with(at, "place", "run_name", "trials").set_index("run_name")
+    assert best.loc["train #1", "trials"] == trials
+    assert f"({said}" in texts(at.caption)
+    # Model: the Trials metric, with what it holds on hover.
+    at.switch_page(f"{PAGES}/model.py").run()
+    assert not at.exception and not at.error, texts(at.error)
+    metric = next(m for m in at.metric if m.label == "Trials")
+    assert metric.value == str(trials) and metric.help.startswith(said)
+    assert f"{complete} complete" in metric.help or (
+        complete == trials and "all complete" in metric.help)
+
+
 @pytest.mark.slow
 def test_leaderboard_ranks_tests_and_charts(at, trained):
     at.switch_page(f"{PAGES}/leaderboard.py").run()
@@ -97,13 +206,14 @@ def test_leaderboard_filters_and_groups(at):
     at.switch_page(f"{PAGES}/leaderboard.py").run()
     at.multiselect(key="leaderboard_families").set_value(["linear"]).run()
     assert not at.exception
-    assert set(table_with(at, "rank", "state", "family")["family"]) == {"linear"}
-    assert set(table_with(at, "run_name", "cv_score")["family"]) == {"linear"}
+    # Families by their names for people.
+    assert set(table_with(at, "rank", "state", "family")["family"]) == {"Linear model"}
+    assert set(table_with(at, "run_name", "cv_score")["family"]) == {"Linear model"}
     at.multiselect(key="leaderboard_states").set_value([]).run()  # every state
     at.toggle(key="leaderboard_group").set_value(True).run()
     assert not at.exception
     grouped = table_with(at, "family", "complete", "stopped_early")
-    assert set(grouped["family"]) == {"linear"} and len(grouped) == 2  # one per run
+    assert set(grouped["family"]) == {"Linear model"} and len(grouped) == 2  # one per run
 
 
 @pytest.mark.slow
@@ -112,7 +222,7 @@ def test_model_page_diagnostics_report_and_export(at, trained):
     assert not at.exception and not at.error, texts(at.error)
     assert at.selectbox(key="model_run").value == trained.run_id
     labels = [m.label for m in at.metric]
-    assert labels == ["Best model", "CV log_loss", "± across folds", "Trials",
+    assert labels == ["Best model", "CV log loss", "± across folds", "Trials",
                       "Rows validated"]
     assert at.metric[4].value == "140"
     assert len(at.get("plotly_chart")) >= 4  # confusion, ROC, PR, calibration (+ features)

@@ -217,7 +217,7 @@ def test_housekeeping_renames_and_deletes_with_dependents_named(trained, tmp_pat
     assert (ws.home.run_dir(trained.run_id) / "model" / "pipeline.joblib").exists()
 
     done = housekeeping.delete_dataset(ws.home, ws.catalog, dataset_id, with_runs=True)
-    assert "1 run(s)" in done.what and done.freed_bytes > 0
+    assert "with 1 run and" in done.what and done.freed_bytes > 0
     assert not ws.home.dataset_dir(dataset_id).exists()
     assert not ws.home.run_dir(trained.run_id).exists()
     assert not list(ws.home.plans.glob("*.json"))

@@ -368,8 +368,9 @@ def test_the_trials_chart_counts_seconds_into_the_run_with_the_legend_above_it()
                "finished_at": 1031.5}]
     fig = figures.trials_figure(trials, run, baseline=1.0986)
     by_name = {t.name: t for t in fig.data}
-    assert list(by_name["resnet18"].x) == [8.0, 18.0]  # not clock times
-    assert list(by_name["convnext_nano"].x) == [29.5]
+    # Families by their names for people (the legend).
+    assert list(by_name["ResNet-18"].x) == [8.0, 18.0]  # not clock times
+    assert list(by_name["ConvNeXt nano"].x) == [29.5]
     assert list(by_name["best so far"].y) == [0.9, 0.5, 0.5]  # lower is better
     assert fig.layout.xaxis.title.text == "seconds into the run"
     # Above the plot: a horizontal legend under it covered the axis and its labels.

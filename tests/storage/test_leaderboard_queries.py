@@ -183,3 +183,56 @@ def test_migration_2_fills_predict_times_of_trials_indexed_before_it(home, monke
     assert rows["xgboost_5"] == pytest.approx(0.005)
     assert rows["lightgbm_3"] is None  # pruned: no predict time
 
+
+
+# -- one data set, one metric (issue 13) ------------------------------------------------------
+def test_scopes_are_per_data_set_and_metric_newest_first(catalog, home):
+    _run(home, "run_c", "ds_b", TRIALS_A, "roc_auc", True, created=3.0)
+    sync(catalog)
+    found = [(s["dataset_id"], s["metric"], s["runs"], s["best_model"])
+             for s in run_store.scopes(catalog)]
+    # ds_b holds the newest run: it comes first, its newest metric first.
+    assert found == [("ds_b", "roc_auc", 1, "xgboost_5"), ("ds_b", "rmse", 1, "xgboost_3"),
+                     ("ds_a", "roc_auc", 1, "xgboost_5")]
+    board = run_store.overview(catalog, dataset_id="ds_b", metric="rmse")
+    assert {r["run_id"] for r in board["leaders"]} == {"run_b"}
+    assert board["total"] == 4 and {r["run_id"] for r in board["page"]} == {"run_b"}
+    facets = run_store.trial_facets(catalog, "ds_b", "roc_auc")
+    assert [r["run_id"] for r in facets["runs"]] == ["run_c"]
+    assert [r["run_id"] for r in run_store.leaderboard(catalog, dataset_id="ds_b",
+                                                       metric="rmse")] == ["run_b"] * 4
+
+
+def test_trial_counts_separate_the_blend(catalog, home):
+    _run(home, "run_e", "ds_a", [*TRIALS_B, ("ensemble", "not chosen", 7.5, 1.0, 0.1)],
+         "rmse", False, created=4.0)
+    sync(catalog)
+    found = {(r["run_id"], r["blend"], r["state"]): r["n"]
+             for r in run_store.trial_counts(catalog, ["run_a", "run_e"])}
+    assert found == {("run_a", False, "complete"): 5, ("run_a", False, "pruned"): 1,
+                     ("run_a", False, "failed"): 1, ("run_e", False, "complete"): 4,
+                     ("run_e", True, "not chosen"): 1}
+    board = run_store.overview(catalog, dataset_id="ds_a", metric="rmse")
+    assert {(r["run_id"], r["state"], r["n"]) for r in board["counts"]} == {
+        ("run_e", "complete", 4), ("run_e", "not chosen", 1)}
+
+
+def test_best_over_time_reaches_the_end_and_knows_the_worse_end(catalog, home):
+    steps = run_store.best_over_time(catalog, ["run_a"])
+    last = max(s["seconds"] for s in steps)  # xgboost_5, the last scored trial, improved
+    assert [s["end_seconds"] for s in steps] == pytest.approx([last] * len(steps))
+    # The worse tenth of the real models (the baseline left out): 0.80 .. 0.92.
+    assert 0.8 <= steps[0]["worse_end"] < 0.85
+    # Once the Run has ended, the step line reaches its end.
+    folder = RunFolder(home.run_dir("run_a"))
+    started = run_store.get_run(catalog, "run_a")["started_at"]
+    folder.update(finished_at=started + 120.0)
+    sync(catalog)
+    steps = run_store.best_over_time(catalog, ["run_a"])
+    assert [s["end_seconds"] for s in steps] == pytest.approx([120.0] * len(steps))
+    # A Run given more time: its worker started after its first trials, which still count
+    # from the Run's creation (never before zero).
+    folder.update(started_at=started + 3600)
+    sync(catalog)
+    assert run_store.get_run(catalog, "run_a")["started_at"] == started + 3600
+    assert all(s["seconds"] >= 0 for s in run_store.best_over_time(catalog, ["run_a"]))

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import stats
 
 from modelyard.engine.planning.diff import diff_plans
+from modelyard.engine.results.words import metric_name
 from modelyard.schemas import Plan
 
 ALPHA = 0.05
@@ -124,10 +125,12 @@ def compare_runs(run_a: dict[str, Any], run_b: dict[str, Any], plan_a: dict[str,
         line("run", lambda r, b, p: r.get("name")),
         line("data set", lambda r, b, p: r.get("dataset") or r.get("dataset_id")),
         line("status", lambda r, b, p: r.get("status")),
-        line("task · metric", lambda r, b, p: f"{p.get('task')} · {p.get('metric')}"),
+        line("metric", lambda r, b, p: metric_name(p.get("metric"))),
         line("budget", lambda r, b, p: f"{p.get('budget_seconds')} s"),
         line("took", duration),
-        line("complete trials", lambda r, b, p: b["complete_trials"] if b else 0),
+        # `trials`: the words of the one count (engine/results/counts.py) when given.
+        line("trials", lambda r, b, p: r.get("trials") or (b["complete_trials"] if b
+                                                           else 0)),
         line("best model", lambda r, b, p: b["model"] if b else "—"),
         line("CV score", lambda r, b, p: f"{b['cv_score']:.4f} ± {b['cv_std'] or 0:.4f}"
              if b else "—"),

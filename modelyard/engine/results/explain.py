@@ -141,10 +141,25 @@ class Contributions:
     output: str  # what the numbers add up to
     class_label: Any | None
     explained_by: str  # which model: the winner, or the member of a blend
+    two_classes: bool = False  # one output, whose total maps to a probability
 
     @property
     def total(self) -> float:
         return float(self.base + self.values.sum())
+
+    def scale_words(self) -> str:
+        """What the numbers mean, for someone who has never met log-odds."""
+        if self.class_label is None:
+            return f"The numbers are in the units of the {self.output.split(' ', 1)[-1]}."
+        text = ("The numbers are the model's evidence for “{c}” (its log-odds): 0 means "
+                "even odds, and each +1 makes “{c}” about 2.7 times as likely against the "
+                "rest.").format(c=self.class_label)
+        if self.two_classes:
+            text += (f" This row adds up to {self.total:+.2f}: a probability of "
+                     f"{1 / (1 + np.exp(-self.total)):.0%}.")
+        else:
+            text += " The probabilities come from weighing every class's evidence together."
+        return text
 
 
 def _explainable(predictor: Predictor) -> tuple[Any, str, str]:
@@ -188,9 +203,9 @@ def contributions(predictor: Predictor, row: pd.DataFrame,
             vector = per_class[0] if k == 1 else -per_class[0]
         else:
             vector = per_class[k]
-        output, label = f"log-odds of “{classes[k]}”", classes[k]
+        output, label = f"evidence for “{classes[k]}”", classes[k]
     else:
         vector, output, label = per_class[0], f"predicted {predictor.meta['target']}", None
     values = _by_column(vector[:-1], source_columns(pipeline))
     values = values.reindex(values.abs().sort_values(ascending=False).index)
-    return Contributions(values, float(vector[-1]), output, label, who)
+    return Contributions(values, float(vector[-1]), output, label, who, len(classes) == 2)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.engine.errors import BadInputError, NotFoundError
+from modelyard.engine.results.words import plural
 from modelyard.schemas import RunRecord
 from modelyard.storage import datasets as dataset_store
 from modelyard.storage.catalog import Catalog
@@ -145,14 +146,16 @@ def delete_dataset(home: Home, catalog: Catalog, dataset_id: str, *,
     if deps["runs"] and not with_runs:
         listed = ", ".join(f"“{r['name']}”" for r in deps["runs"][:10])
         raise BadInputError(
-            f"Data set “{name}” has {len(deps['runs'])} run(s) with their models: {listed}.",
+            f"Data set “{name}” has {plural(len(deps['runs']), 'run')} with "
+            f"{'its model' if len(deps['runs']) == 1 else 'their models'}: {listed}.",
             "Delete those runs first, or delete the data set together with its runs.")
     freed = sum(_remove(home, home.run_dir(r["id"])) for r in deps["runs"])
     freed += sum(_remove(home, home.plan_path(p["id"])) for p in deps["plans"])
     freed += _remove(home, folder)
     sync(catalog)
-    extra = f" with {len(deps['runs'])} run(s)" if deps["runs"] else ""
-    return Deleted(f"data set “{name}”{extra} and {len(deps['plans'])} plan version(s)", freed)
+    extra = f" with {plural(len(deps['runs']), 'run')}" if deps["runs"] else ""
+    return Deleted(f"data set “{name}”{extra} and {plural(len(deps['plans']), 'plan version')}",
+                   freed)
 
 
 # -- disk ----------------------------------------------------------------------------------

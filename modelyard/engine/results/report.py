@@ -24,8 +24,10 @@ from modelyard.engine.planning.image_setup import bundle_setup
 from modelyard.engine.results import diagnostics, figures, report_images
 from modelyard.engine.results.artifacts import RunResult
 from modelyard.engine.results.compare import leader_verdicts
+from modelyard.engine.results.counts import TrialCounts
 from modelyard.engine.results.escape import Strong, html_text, md_text
 from modelyard.engine.results.explain import model_importance, permutation_importance
+from modelyard.engine.results.words import family_name, metric_name
 from modelyard.schemas import Metric, ValidationKind
 from modelyard.storage import runs as run_store
 from modelyard.storage.catalog import Catalog
@@ -242,7 +244,11 @@ def _images_in_classes(result: RunResult) -> str:
 def _summary(result, metric, leaders, families) -> list[Block]:
     plan, meta, run = result.plan, result.meta, result.record
     best = next((r for r in leaders if r["rank"] == 1), None)
-    trials = sum(f["trials"] for f in families)
+    # The one count (engine/results/counts.py): a blend of the best is no configuration.
+    trials = TrialCounts.of((f["family"], state, f[column]) for f in families
+                            for state, column in (("complete", "complete"),
+                                                  ("pruned", "stopped_early"),
+                                                  ("failed", "failed"))).trials
     took = (run.get("finished_at") or 0) - (run.get("started_at") or 0)
     source = (_images_in_classes(result) if result.is_image
               else _count(len(feature_names(meta)), "column"))
@@ -342,22 +348,22 @@ def _plan(result: RunResult) -> list[Block]:
 
 
 def _leaderboard(metric: Metric, leaders, families, one_split: bool) -> list[Block]:
-    scored = (f"{metric.value} on the holdout" if one_split
-              else f"cross-validated {metric.value}")
+    scored = (f"{metric_name(metric)} on the holdout" if one_split
+              else f"cross-validated {metric_name(metric)}")
     blocks = [Block("h2", "Leaderboard"),
               Block("p", f"The best configurations by {scored} ("
                          f"{'higher' if metric.greater_is_better else 'lower'} is better).")]
     # One split has no spread across folds: no column of zeros that reads as certainty.
     spread = [] if one_split else ["± folds"]
-    blocks.append(Block("table", columns=["rank", "model", "family", metric.value, *spread,
+    blocks.append(Block("table", columns=["rank", "model", "family", metric_name(metric), *spread,
                                           "fit time (s)"],
                         rows=[[r["rank"], r["model"], family_title(r["family"]), r["cv_score"],
                                *([] if one_split else [r["cv_std"]]), r["fit_seconds"]]
                               for r in leaders]))
     blocks.append(Block("h3", "Per model family"))
     blocks.append(Block("table", columns=["family", "trials", "completed", "stopped early",
-                                          "failed", f"best {metric.value}"],
-                        rows=[[family_title(f["family"]), f["trials"], f["complete"],
+                                          "failed", f"best {metric_name(metric)}"],
+                        rows=[[family_name(f["family"]), f["trials"], f["complete"],
                                f["stopped_early"], f["failed"], f["best_score"]]
                               for f in families]))
     return blocks

@@ -33,6 +33,7 @@ import psutil
 from modelyard.engine.errors import ModelyardError, PlanError
 from modelyard.engine.intake.missing_words import words_to_blank
 from modelyard.engine.planning.problems import plan_problems
+from modelyard.engine.results.words import metric_name
 from modelyard.engine.training import families
 from modelyard.engine.training.bundle import Predictor, package_versions, save_bundle
 from modelyard.engine.training.cv import make_splits
@@ -131,8 +132,12 @@ def _save_oof(model_dir: Path, best, data, plan: Plan) -> dict:
     return {}
 
 
-def _trials(n: int) -> str:
-    return f"{n} trial" if n == 1 else f"{n} trials"
+def _trials(folder: RunFolder) -> str:
+    # Counted from the journal by the one definition the pages and the CLI use
+    # (engine/results/counts.py), earlier sessions of the Run included.
+    from modelyard.engine.results.counts import from_journal
+
+    return from_journal(folder.events_path).words()
 
 
 def _finish_images(folder, plan, record, journal, started, dataset_dir) -> None:
@@ -142,8 +147,8 @@ def _finish_images(folder, plan, record, journal, started, dataset_dir) -> None:
     folder.update(status=RunStatus.succeeded, finished_at=time.time(),
                   best_model=found["model"],
                   best_score=found["score"], greater_is_better=plan.metric.greater_is_better,
-                  message=f"Best model {found['model']} ({plan.metric.value} "
-                          f"{found['score']:.4g}) after {_trials(found['trials'])}; "
+                  message=f"Best model {found['model']} ({metric_name(plan.metric)} "
+                          f"{found['score']:.4g}) after {_trials(folder)}; "
                           f"{found['weights']}.")
     journal.status(RunStatus.succeeded, "succeeded")
 
@@ -235,8 +240,8 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
     folder.update(status=RunStatus.succeeded, finished_at=time.time(),
                   best_model=best.model,
                   best_score=best.score, greater_is_better=plan.metric.greater_is_better,
-                  message=f"Best model {best.model} ({plan.metric.value} {best.score:.4g}) "
-                          f"after {_trials(trainer.trial_count)}.")
+                  message=f"Best model {best.model} ({metric_name(plan.metric)} "
+                          f"{best.score:.4g}) after {_trials(folder)}.")
     journal.status(RunStatus.succeeded, "succeeded")
 
 
