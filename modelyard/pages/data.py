@@ -14,7 +14,7 @@ import streamlit as st
 
 from modelyard.app import charts, nav
 from modelyard.app.ui import pick_dataset, show_error, workspace
-from modelyard.engine.intake.formats import excel_sheets
+from modelyard.engine.intake.formats import excel_sheets, table_sheet
 from modelyard.engine.intake.images import examples
 from modelyard.engine.intake.ingest import preview, table_path
 from modelyard.engine.intake.roles import ROLE_WORDS
@@ -122,6 +122,8 @@ def _upload_tab() -> None:
                                  placeholder="The one that holds the table",
                                  help="Left empty, Modelyard reads the sheet that holds a "
                                       "table; choose one to read another.")
+            if sheet is not None and sheet == table_sheet(_saved_upload(uploaded)):
+                sheet = None  # the sheet already read: choosing it is not a new file
     # A rerun of the page (any click) must not take the same file in again; choosing it
     # again (a new upload, a new id) or another sheet does.
     ident = [getattr(uploaded, "file_id", ""), uploaded.name, uploaded.size, sheet]
