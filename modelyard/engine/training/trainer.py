@@ -247,7 +247,9 @@ class Trainer:
         if not np.isfinite(value):
             return ended(TrialStatus.failed, f"{model} gave a non-finite score",
                          seconds=seconds)
-        done = ended(TrialStatus.complete, f"{model}: {self.plan.metric.value} {value:.5g}",
+        learnt = "".join(f"; {k} {v} learnt on the folds" for k, v in result.learnt.items())
+        done = ended(TrialStatus.complete,
+                     f"{model}: {self.plan.metric.value} {value:.5g}{learnt}",
                      cv=result, seconds=seconds)
         done.result = done.result.model_copy(update=dict(
             cv_score=value, cv_std=result.std, fold_scores=result.fold_scores,
@@ -278,8 +280,10 @@ class Trainer:
 
     def _scored(self, result: TrialResult, cv: CVResult) -> None:
         self.schedule.scored(result.family, result.cv_score)
-        candidate = Candidate(result.model, result.family, result.params, result.cv_score,
-                              cv.fit_seconds, cv)
+        # The refit and the ensemble build it with what its folds learnt (a booster's
+        # number of rounds); the trial record keeps the searched settings, as Optuna has.
+        candidate = Candidate(result.model, result.family, result.params | cv.learnt,
+                              result.cv_score, cv.fit_seconds, cv)
         if result.family != "dummy":
             self.pool.add(candidate)
         if better(self.plan.metric, result.cv_score, self.best.score):

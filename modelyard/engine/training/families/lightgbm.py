@@ -83,7 +83,7 @@ class LightGBM(ModelFamily):
     def smaller(self, params: dict, ctx: FitContext) -> dict | None:
         return shrink(params, self.search_space(ctx), num_leaves=0.5, n_estimators=0.5)
 
-    def fit_params(self, deadline: float | None) -> dict:
+    def fit_params(self, deadline: float | None, valid=None) -> dict:
         if deadline is None:
             return {}
 
