@@ -47,6 +47,7 @@ MISSING = "(missing)"  # what a missing category is called, as in the "scaled" p
 MAX_ROUNDS = 5000
 EARLY_STOPPING_ROUNDS = 50
 DEFAULT_ROUNDS = 1000
+ONE_HOT_MAX = 10
 
 
 def catboost_frame(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -189,7 +190,7 @@ class CatBoost(ModelFamily):
             "depth": Int(3, 10),
             "l2_leaf_reg": Float(0.5, 30.0, log=True),
             "random_strength": Float(0.01, 10.0, log=True),
-            "bagging_temperature": Float(0.0, 1.0),
+            "subsample": Float(0.5, 1.0),
         }
 
     def default_params(self, ctx: FitContext) -> dict:
@@ -197,7 +198,7 @@ class CatBoost(ModelFamily):
         # the data at fit time, and 0.05 with early stopping is AutoGluon's choice.
         weights = {"class_weight": "none"} if ctx.task.is_classification else {}
         return weights | {"learning_rate": 0.05, "depth": 6, "l2_leaf_reg": 3.0,
-                          "random_strength": 1.0, "bagging_temperature": 1.0}
+                          "random_strength": 1.0, "subsample": 0.8}
 
     def memory_bytes(self, params: dict, ctx: FitContext, data_bytes: int) -> int:
         # The data and its quantised copy (a byte per value); histograms of 254 borders
@@ -231,9 +232,18 @@ class CatBoost(ModelFamily):
         native = {k: v for k, v in params.items() if k not in ("class_weight", "iterations")}
         if params.get("class_weight") == "balanced":
             native["auto_class_weights"] = "Balanced"
-        device = {"task_type": "GPU", "devices": "0"} if cuda_available() else {}
+        gpu = cuda_available()
+        device = {"task_type": "GPU", "devices": "0"} if gpu else {}
+        # The searched subsample needs a bootstrap that takes one: MVS (CatBoost's CPU
+        # default) where it applies, else Bernoulli (the GPU's and MultiClass's default,
+        # Bayesian, refuses a subsample).
+        native["bootstrap_type"] = "Bernoulli" if gpu or loss == "MultiClass" else "MVS"
         native |= {"loss_function": loss, "thread_count": ctx.n_jobs,
                    "random_seed": ctx.seed, "verbose": False,
+                   # Categories of up to ONE_HOT_MAX levels one-hot rather than as target
+                   # statistics and their combinations: several times faster on tables
+                   # with many small categorical columns (measured: 7x on telco churn).
+                   "one_hot_max_size": ONE_HOT_MAX,
                    # Otherwise it writes catboost_info/ into the working directory.
                    "allow_writing_files": False, **device}
         cls = CatBoostClassifierModel if classification else CatBoostRegressorModel
