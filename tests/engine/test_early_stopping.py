@@ -21,7 +21,7 @@ from modelyard.engine.training.evaluate import (
     predict_matrix,
 )
 from modelyard.engine.training.families.base import FitContext
-from modelyard.engine.training.families.catboost import MAX_ROUNDS, MISSING, catboost_frame
+from modelyard.engine.training.families.catboost import MISSING, catboost_frame
 from modelyard.engine.training.trainer import Trainer
 from modelyard.schemas import FamilyChoice, Metric, Plan, Task
 from modelyard.storage.runfolder import JournalWriter, RunFolder, read_events
@@ -55,28 +55,45 @@ def test_the_mean_of_what_the_folds_learnt_rounds_up_and_needs_every_fold():
     assert mean_learnt([]) == {}
 
 
+# The boosters that learn their number of trees: the setting it lands in, and how many
+# rounds a fitted model holds.
+STOPPING = {
+    "catboost": ("iterations", lambda m: m.model_.tree_count_),
+    "lightgbm": ("n_estimators", lambda m: m.booster_.current_iteration()),
+}
+
+
 @pytest.mark.parametrize("task", [Task.binary, Task.multiclass, Task.regression])
-def test_catboost_learns_its_trees_on_the_folds_and_the_final_model_uses_them(task):
+@pytest.mark.parametrize("name", list(STOPPING))
+def test_boosters_learn_their_trees_on_the_folds_and_the_final_model_uses_them(name, task):
+    family = families.get(name)
+    setting, rounds_of = STOPPING[name]
+    assert setting not in family.search_space(FitContext(task, 300, 3, 1, 0))  # not searched
     data = _noisy(task)
     ctx = FitContext(task, len(data.y), data.n_classes, 1, 0)
-    params = CATBOOST.default_params(ctx) | {"learning_rate": 0.3}
+    params = family.default_params(ctx) | {"learning_rate": 0.3}
     metric = {Task.binary: Metric.roc_auc, Task.multiclass: Metric.log_loss,
               Task.regression: Metric.rmse}[task]
-    result = cross_validate(CATBOOST, params, ctx, data, _splits(len(data.y)), metric)
-    rounds = result.learnt["iterations"]
-    # Early stopping ended it long before the cap, on this small and simple table.
-    assert isinstance(rounds, int) and 1 <= rounds < MAX_ROUNDS // 10
-    final = make_pipeline(CATBOOST, params | result.learnt, ctx, data).fit(data.X, data.y)
-    assert final.named_steps["model"].model_.tree_count_ == rounds
-    # Without anything learnt a plain fit grows CatBoost's default number of trees.
-    plain = make_pipeline(CATBOOST, params, ctx, data).fit(data.X.head(60), data.y[:60])
+    result = cross_validate(family, params, ctx, data, _splits(len(data.y)), metric)
+    rounds = result.learnt[setting]
+    # Early stopping ended it long before the cap, on this small and noisy table.
+    assert isinstance(rounds, int) and 1 <= rounds < 200
+    final = make_pipeline(family, params | result.learnt, ctx, data).fit(data.X, data.y)
+    assert rounds_of(final.named_steps["model"]) == rounds
+
+
+def test_catboost_without_a_learnt_number_grows_its_default_trees():
+    data = _data(Task.binary, n=60)
+    ctx = FitContext(Task.binary, len(data.y), 2, 1, 0)
+    plain = make_pipeline(CATBOOST, CATBOOST.default_params(ctx), ctx, data)
+    plain.fit(data.X, data.y)
     assert plain.named_steps["model"].model_.tree_count_ == 1000
 
 
 def test_families_that_do_not_stop_early_learn_nothing():
     data = _data(Task.binary)
     ctx = FitContext(Task.binary, len(data.y), 2, 1, 0)
-    for name in ("linear", "lightgbm"):
+    for name in ("linear", "xgboost"):
         family = families.get(name)
         result = cross_validate(family, family.default_params(ctx), ctx, data,
                                 _splits(len(data.y)), Metric.roc_auc)
