@@ -21,7 +21,8 @@ from modelyard.engine.training.evaluate import (
     predict_matrix,
 )
 from modelyard.engine.training.families.base import FitContext
-from modelyard.engine.training.families.catboost import MISSING, catboost_frame
+from modelyard.engine.training.families.catboost import MISSING
+from modelyard.engine.training.families.catboost_model import catboost_frame
 from modelyard.engine.training.trainer import Trainer
 from modelyard.schemas import FamilyChoice, Metric, Plan, Task
 from modelyard.storage.runfolder import JournalWriter, RunFolder, read_events
