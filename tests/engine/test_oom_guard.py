@@ -210,7 +210,7 @@ def test_a_trial_that_ran_out_of_memory_teaches_the_trainer(tmp_path):
 def test_smaller_shrinks_the_configuration_and_its_estimate(task):
     ctx = FitContext(task, 50_000, 0 if task is Task.regression else 3, 2, 0)
     data_bytes = 50_000 * 30 * 8
-    shrinking = {"random_forest", "extra_trees", "lightgbm", "xgboost",
+    shrinking = {"random_forest", "extra_trees", "lightgbm", "xgboost", "catboost",
                  "hist_gradient_boosting", "mlp"}
     for member in Family:
         if families.is_image(member):

@@ -60,7 +60,7 @@ def test_a_person_editing_the_target_to_an_id_column_is_refused(ws, customers):
 
 @pytest.mark.parametrize(
     ("change", "problem"),
-    [({"families": [{"family": "catboost"}]}, "unknown model families: catboost"),
+    [({"families": [{"family": "made_up"}]}, "unknown model families: made_up"),
      ({"families": [{"family": "resnet18"}]}, "model families resnet18 do not fit tabular"),
      ({"families": [{"family": "lightgbm", "limits": {"depth": [1, 2]}}]},
       "limits of lightgbm: it does not search 'depth'"),
@@ -78,16 +78,16 @@ def test_every_rule_of_the_one_check(ws, customers, change, problem):
 def test_the_model_can_only_name_registered_tabular_families():
     with pytest.raises(ValidationError, match="family"):
         PlanDraft.model_validate(draft(families=[{
-            "family": "catboost", "max_trials": 5, "reason": "", "pros": [], "cons": []}]))
+            "family": "made_up", "max_trials": 5, "reason": "", "pros": [], "cons": []}]))
 
 
 def test_a_plan_that_does_not_pass_never_trains(ws, customers):
     dataset_id, plan = customers
-    bad = plan.model_copy(update={"families": [FamilyChoice(family="catboost")]})
+    bad = plan.model_copy(update={"families": [FamilyChoice(family="made_up")]})
     folder = jobs.create_run(ws.home, bad, plan_id="p_test", name="bad")
     with pytest.raises(SystemExit):
         worker.train(folder)
     record = folder.read()
     assert record["status"] == "failed"
-    assert "unknown model families: catboost" in record["message"]
+    assert "unknown model families: made_up" in record["message"]
     assert not (folder.path / "model").exists()

@@ -95,7 +95,7 @@ def test_overfitting_when_flexible_models_lose_to_a_linear_one(ws, customers):
         ("dummy", "complete", 0.5, 0.0), ("linear", "complete", 0.80, 0.01),
         ("lightgbm", "complete", 0.70, 0.05), ("xgboost", "complete", 0.69, 0.05),
         ("random_forest", "complete", 0.71, 0.04), ("extra_trees", "complete", 0.70, 0.04),
-        ("knn", "complete", 0.66, 0.04), ("svm", "complete", 0.72, 0.03)])
+        ("catboost", "complete", 0.66, 0.04), ("svm", "complete", 0.72, 0.03)])
     revision, doc = ws.review_run(run_id, planner="rules")
     assert codes(revision) == ["overfitting"]
     assert "train scores per trial are not recorded" in revision.findings[0].evidence
@@ -140,7 +140,7 @@ def test_a_good_run_needs_no_new_version(ws, customers):
         ("dummy", "complete", 0.5, 0.0), ("lightgbm", "complete", 0.82, 0.01),
         ("linear", "complete", 0.79, 0.01), ("xgboost", "complete", 0.80, 0.01),
         ("random_forest", "complete", 0.80, 0.01), ("extra_trees", "complete", 0.79, 0.01),
-        ("knn", "complete", 0.74, 0.01), ("svm", "complete", 0.78, 0.01)])
+        ("catboost", "complete", 0.74, 0.01), ("svm", "complete", 0.78, 0.01)])
     before = len(list_plans(ws.catalog, customers.dataset_id))
     revision, doc = ws.review_run(run_id, planner="rules")
     assert codes(revision) == ["fine"] and doc is None and revision.plan is None

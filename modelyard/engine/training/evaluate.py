@@ -33,6 +33,9 @@ class CVResult:
     predict_seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
     train_scores: list[float] = field(default_factory=list)  # on (a sample of) the fit rows
+    # What the folds learnt for the final model (a booster's number of rounds, found by
+    # early stopping on each validation fold), averaged: see `ModelFamily.learnt_params`.
+    learnt: dict[str, Any] = field(default_factory=dict)
 
     @property
     def train_mean(self) -> float | None:
@@ -87,11 +90,17 @@ def cross_validate(
 ) -> CVResult:
     """Fit and score `params` on each split. `after_fold(i, mean so far)` may raise to
     stop early (pruning); past `deadline` the CV stops with `OutOfTime`. With `folds`,
-    each fold's preprocessing is fitted once per kind and shared by later trials."""
+    each fold's preprocessing is fitted once per kind and shared by later trials.
+
+    A family that stops early does so on the fold's validation rows, the rows it is then
+    scored on: the out-of-fold score is a little optimistic for it (one number, the
+    round count, is chosen on those rows), as in AutoGluon's bagging; the final model
+    uses the mean round count and never sees a validation fold."""
     classification = ctx.task.is_classification
     shape = (len(data.y), data.n_classes) if classification else (len(data.y),)
     oof = np.full(shape, np.nan)
     fold_scores, fit_times, predict_times, train_scores = [], [], [], []
+    learnt: list[dict[str, Any]] = []
     for fold, (train_idx, valid_idx) in enumerate(splits):
         if deadline is not None and time.time() > deadline:
             raise OutOfTime()
@@ -99,20 +108,13 @@ def cross_validate(
         # overfitting, both low means underfitting. A sample keeps it cheap.
         seen_at = np.arange(0, len(train_idx), max(1, len(train_idx) // TRAIN_SCORE_ROWS))
         seen = train_idx[seen_at]
-        if folds is None:
-            model = make_pipeline(family, params, ctx, data)
-            rows_train, rows_valid, rows_seen = (data.X.iloc[train_idx],
-                                                 data.X.iloc[valid_idx], data.X.iloc[seen])
-            fit_params = {f"model__{k}": v for k, v in family.fit_params(deadline).items()}
-            prep_fit = prep_valid = 0.0
-        else:
-            prepared = folds.get(family.preprocessing, fold, partial(
-                prepare, make_preprocessor(family, data), data.X, data.y, train_idx,
-                valid_idx, seen_at))
-            model = family.build(params, ctx)
-            rows_train, rows_valid, rows_seen = prepared.train, prepared.valid, prepared.seen
-            fit_params = family.fit_params(deadline)
-            prep_fit, prep_valid = prepared.fit_seconds, prepared.valid_seconds
+        make = partial(prepare, make_preprocessor(family, data), data.X, data.y, train_idx,
+                       valid_idx, seen_at)
+        prepared = make() if folds is None else folds.get(family.preprocessing, fold, make)
+        model = family.build(params, ctx)
+        rows_train, rows_valid, rows_seen = prepared.train, prepared.valid, prepared.seen
+        fit_params = family.fit_params(deadline, valid=(rows_valid, data.y[valid_idx]))
+        prep_fit, prep_valid = prepared.fit_seconds, prepared.valid_seconds
         started = time.perf_counter()
         model.fit(rows_train, data.y[train_idx], **fit_params)
         fit_times.append(time.perf_counter() - started + prep_fit)
@@ -120,6 +122,7 @@ def cross_validate(
         pred = predict_matrix(model, rows_valid, classification, data.n_classes)
         predict_times.append(time.perf_counter() - started + prep_valid)
         oof[valid_idx] = pred
+        learnt.append(family.learnt_params(model))
         fold_scores.append(score(metric, data.y[valid_idx], pred, data.n_classes))
         seen_pred = predict_matrix(model, rows_seen, classification, data.n_classes)
         try:
@@ -129,4 +132,17 @@ def cross_validate(
         if after_fold is not None:
             after_fold(len(fold_scores) - 1, float(np.mean(fold_scores)))
     return CVResult(fold_scores, oof, float(np.mean(fit_times)), float(np.mean(predict_times)),
-                    train_scores=train_scores)
+                    train_scores=train_scores, learnt=mean_learnt(learnt))
+
+
+def mean_learnt(per_fold: list[dict[str, Any]]) -> dict[str, Any]:
+    """The settings every fold learnt, averaged for the final model (whole numbers stay
+    whole, rounded up: the final model fits on more rows than any fold)."""
+    if not per_fold or not all(per_fold):
+        return {}
+    out: dict[str, Any] = {}
+    for name in per_fold[0]:
+        values = [p[name] for p in per_fold if name in p]
+        mean = float(np.mean(values))
+        out[name] = int(np.ceil(mean)) if all(isinstance(v, int) for v in values) else mean
+    return out

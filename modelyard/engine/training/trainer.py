@@ -14,11 +14,16 @@ clearly worse than earlier ones stops after a fold or two. Each fold's features 
 prepared once per kind of preprocessing and shared by every later trial of that kind
 (`folds.py`): on free text, TF-IDF costs more than most models. A guarded fit still
 running when the budget (plus 10%) is over is killed, so it cannot overrun the budget.
-A fit in-process cannot be stopped (LightGBM stops itself at the deadline), so a trial
+A fit in-process cannot be stopped (LightGBM, and CatBoost on the CPU, stop themselves
+at the deadline: their `fit_params` hook), so a trial
 of a family without such a hook is guarded too when the family's last trials took more
 than a quarter of the time left or, before it has any, when the data has 10,000 rows
 or more. Below that, fits are short and the guard's start-up (~1.5 s once, then ~0.1 s
 a trial) would cost more than it saves.
+
+Boosters learn their number of trees by early stopping on each validation fold; what
+the folds learnt (`CVResult.learnt`) is added to the winner's settings for the refit and
+to an ensemble member's, while the trial record keeps the searched ones.
 
 Every trial ends in one `Outcome` (complete, pruned, or failed, which includes skipped,
 with its reason), recorded in one place (`_record`): the journal's trial event and the
@@ -247,7 +252,9 @@ class Trainer:
         if not np.isfinite(value):
             return ended(TrialStatus.failed, f"{model} gave a non-finite score",
                          seconds=seconds)
-        done = ended(TrialStatus.complete, f"{model}: {self.plan.metric.value} {value:.5g}",
+        learnt = "".join(f"; {k} {v} learnt on the folds" for k, v in result.learnt.items())
+        done = ended(TrialStatus.complete,
+                     f"{model}: {self.plan.metric.value} {value:.5g}{learnt}",
                      cv=result, seconds=seconds)
         done.result = done.result.model_copy(update=dict(
             cv_score=value, cv_std=result.std, fold_scores=result.fold_scores,
@@ -278,8 +285,10 @@ class Trainer:
 
     def _scored(self, result: TrialResult, cv: CVResult) -> None:
         self.schedule.scored(result.family, result.cv_score)
-        candidate = Candidate(result.model, result.family, result.params, result.cv_score,
-                              cv.fit_seconds, cv)
+        # The refit and the ensemble build it with what its folds learnt (a booster's
+        # number of rounds); the trial record keeps the searched settings, as Optuna has.
+        candidate = Candidate(result.model, result.family, result.params | cv.learnt,
+                              result.cv_score, cv.fit_seconds, cv)
         if result.family != "dummy":
             self.pool.add(candidate)
         if better(self.plan.metric, result.cv_score, self.best.score):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from modelyard.engine.training.families.base import FitContext, ModelFamily
+from modelyard.engine.training.families.catboost import CatBoost
 from modelyard.engine.training.families.dummy import Dummy
 from modelyard.engine.training.families.forests import ExtraTrees, RandomForest
 from modelyard.engine.training.families.histgb import HistGradientBoosting
@@ -24,6 +25,7 @@ FAMILY_CLASSES: list[type[ModelFamily]] = [
     Linear,
     LightGBM,
     XGBoost,
+    CatBoost,
     HistGradientBoosting,
     RandomForest,
     ExtraTrees,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from modelyard.schemas import Profile, Task
@@ -56,6 +57,14 @@ def shrink(params: dict[str, Any], space: Space, **factors: float) -> dict[str, 
             value += 1
         out[name] = min(spec.high, max(spec.low, value))
     return None if out == params else out
+
+
+@lru_cache(maxsize=1)
+def cuda_available() -> bool:
+    """Whether an NVIDIA GPU is there for the families that can train on one."""
+    from modelyard.engine.system import gpus
+
+    return bool(gpus())
 
 
 def columns(ctx: FitContext, data_bytes: int) -> int:
@@ -152,9 +161,18 @@ class ModelFamily(ABC):
         `params` ran out of it; None when the family has no such knob or is at its floor."""
         return None
 
-    def fit_params(self, deadline: float | None) -> dict[str, Any]:
+    def fit_params(self, deadline: float | None, valid: tuple[Any, Any] | None = None
+                   ) -> dict[str, Any]:
         """Extra arguments for `fit` during the search: a family that can stop mid-fit
-        returns the hook that stops it at `deadline` (raising `OutOfTime`)."""
+        returns the hook that stops it at `deadline` (raising `OutOfTime`); one that
+        stops early takes `valid`, the fold's prepared validation rows and their
+        targets, to learn its number of rounds on (see `learnt_params`)."""
+        return {}
+
+    def learnt_params(self, model: Any) -> dict[str, Any]:
+        """What a fit on a fold learnt that the final model should use (a booster's
+        number of rounds found by early stopping), as parameters for `build`; the
+        trainer averages them over the folds. Empty when it learns nothing."""
         return {}
 
     def hold_back_advice(self, task: Task) -> str:

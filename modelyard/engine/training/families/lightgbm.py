@@ -1,7 +1,14 @@
-"""LightGBM gradient-boosted trees with native categorical and missing-value handling."""
+"""LightGBM gradient-boosted trees with native categorical and missing-value handling.
+
+The number of trees is learnt, not searched: on a fold the fit stops
+EARLY_STOPPING_ROUNDS rounds after the validation loss last improved (at most
+MAX_ROUNDS), and the mean best round count over the folds becomes the final model's
+`n_estimators` (`learnt_params`).
+"""
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import numpy as np
@@ -19,6 +26,9 @@ from modelyard.engine.training.families.base import (
     tree_pros_cons,
     without,
 )
+
+MAX_ROUNDS = 2000  # the most the search allowed before trees were learnt
+EARLY_STOPPING_ROUNDS = 50
 
 
 class LightGBM(ModelFamily):
@@ -55,7 +65,6 @@ class LightGBM(ModelFamily):
     def search_space(self, ctx: FitContext) -> Space:
         weights = {"class_weight": CLASS_WEIGHT} if ctx.task.is_classification else {}
         return weights | {
-            "n_estimators": Int(50, 2000, log=True),
             "learning_rate": Float(0.005, 0.3, log=True),
             "num_leaves": Int(4, 256, log=True),
             "min_child_samples": Int(2, 100, log=True),
@@ -66,9 +75,10 @@ class LightGBM(ModelFamily):
         }
 
     def default_params(self, ctx: FitContext) -> dict:
-        # LightGBM's own defaults: the first trial is the baseline a person would try.
+        # LightGBM's own defaults (the baseline a person would try), its 100 trees
+        # replaced by as many as early stopping finds.
         weights = {"class_weight": "none"} if ctx.task.is_classification else {}
-        return weights | {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31,
+        return weights | {"learning_rate": 0.1, "num_leaves": 31,
                 "min_child_samples": 20, "subsample": 1.0, "colsample_bytree": 1.0,
                 "reg_alpha": 1e-8, "reg_lambda": 1e-8}  # 1e-8: 0 within the log-scale space
 
@@ -76,16 +86,27 @@ class LightGBM(ModelFamily):
         # The data and its binned copy; a histogram (≤255 bins of gradient and hessian)
         # per feature cached for every leaf; the trees themselves (one per class).
         leaves = params.get("num_leaves", 31)
-        trees = params.get("n_estimators", 100) * (ctx.n_classes if ctx.n_classes > 2 else 1)
+        rounds = params.get("n_estimators", MAX_ROUNDS)
+        trees = rounds * (ctx.n_classes if ctx.n_classes > 2 else 1)
         return 4 * data_bytes + leaves * columns(ctx, data_bytes) * 256 * 16 \
             + trees * leaves * 2 * 64
 
     def smaller(self, params: dict, ctx: FitContext) -> dict | None:
-        return shrink(params, self.search_space(ctx), num_leaves=0.5, n_estimators=0.5)
+        return shrink(params, self.search_space(ctx), num_leaves=0.5)
 
-    def fit_params(self, deadline: float | None) -> dict:
+    def fit_params(self, deadline: float | None, valid=None) -> dict:
+        callbacks, more = [], {}
+        if valid is not None:
+            import lightgbm as lgb
+
+            # LightGBM 4.7 names the validation rows eval_X/eval_y (eval_set deprecated).
+            new_api = "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters
+            more = ({"eval_X": (valid[0],), "eval_y": (valid[1],)} if new_api
+                    else {"eval_set": [valid]})
+            callbacks.append(lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True,
+                                                verbose=False))
         if deadline is None:
-            return {}
+            return more | ({"callbacks": callbacks} if callbacks else {})
 
         def stop_at_deadline(env) -> None:
             # Checked every boosting round: one fit cannot overrun the budget.
@@ -94,12 +115,20 @@ class LightGBM(ModelFamily):
 
                 raise OutOfTime()
 
-        return {"callbacks": [stop_at_deadline]}
+        return more | {"callbacks": [*callbacks, stop_at_deadline]}
+
+    def learnt_params(self, model) -> dict:
+        best = getattr(model, "best_iteration_", None)  # 0 when it did not stop early
+        return {"n_estimators": int(best)} if best else {}
 
     def build(self, params: dict, ctx: FitContext):
         import lightgbm as lgb
 
         cls = lgb.LGBMClassifier if ctx.task.is_classification else lgb.LGBMRegressor
         extra = {"subsample_freq": 1} if params.get("subsample", 1.0) < 1.0 else {}
-        return cls(**without(params, "class_weight"), **extra, class_weight=class_weight(params),
+        # Without a learnt number of trees: the most a fold may grow (early stopping
+        # ends it there); a refit gets what the folds learnt.
+        rounds = params.get("n_estimators", MAX_ROUNDS)
+        return cls(**without(params, "class_weight", "n_estimators"), n_estimators=rounds,
+                   **extra, class_weight=class_weight(params),
                    n_jobs=ctx.n_jobs, random_state=ctx.seed, verbose=-1)

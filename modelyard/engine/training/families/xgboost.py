@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from modelyard.engine.training.families.base import (
@@ -13,16 +11,10 @@ from modelyard.engine.training.families.base import (
     ModelFamily,
     Space,
     columns,
+    cuda_available,
     shrink,
     tree_pros_cons,
 )
-
-
-@lru_cache(maxsize=1)
-def _cuda_available() -> bool:
-    from modelyard.engine.system import gpus
-
-    return bool(gpus())
 
 
 class XGBoost(ModelFamily):
@@ -95,5 +87,5 @@ class XGBoost(ModelFamily):
 
         cls = xgb.XGBClassifier if ctx.task.is_classification else xgb.XGBRegressor
         return cls(**params, tree_method="hist", enable_categorical=True,
-                   max_cat_to_onehot=1, device="cuda" if _cuda_available() else "cpu",
+                   max_cat_to_onehot=1, device="cuda" if cuda_available() else "cpu",
                    n_jobs=ctx.n_jobs, random_state=ctx.seed, verbosity=0)

@@ -1,0 +1,117 @@
+"""The fitted side of the CatBoost family: a CatBoost model behind the scikit-learn face
+the pipeline expects, and the frame CatBoost takes. Kept apart from `catboost.py` so that
+reading the registry imports neither pandas nor scikit-learn (see that module for the
+policies: categories as strings, learnt rounds, the deadline).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+from modelyard.engine.training.families.catboost import (
+    DEFAULT_ROUNDS,
+    EARLY_STOPPING_ROUNDS,
+    MAX_ROUNDS,
+    MISSING,
+)
+
+
+def catboost_frame(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """`X` as CatBoost takes it, and the names of its categorical columns: categories as
+    strings, a missing one as MISSING; numbers untouched."""
+    cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return X, cats
+    out = X.copy(deep=False)
+    for col in cats:
+        values = X[col].astype(object)
+        out[col] = values.where(values.notna(), MISSING).map(str).astype(object)
+    return out, cats
+
+
+class _Deadline:
+    """Stops the boosting after the round that passes `deadline`; `passed` says so."""
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+        self.passed = False
+
+    def after_iteration(self, info) -> bool:  # noqa: ARG002 - CatBoost's callback API
+        self.passed = time.time() > self.deadline
+        return not self.passed
+
+
+class CatBoostModel(BaseEstimator):
+    """A CatBoost model behind the scikit-learn face the pipeline expects. `params` are
+    CatBoost's own arguments; `iterations` (when learnt) fixes the number of trees."""
+
+    def __init__(self, params: dict[str, Any] | None = None, iterations: int | None = None):
+        self.params = params
+        self.iterations = iterations
+
+    def _library_class(self):
+        raise NotImplementedError
+
+    def fit(self, X, y, eval_set=None, deadline: float | None = None):
+        frame, cats = catboost_frame(X)
+        rounds = self.iterations or (MAX_ROUNDS if eval_set is not None else DEFAULT_ROUNDS)
+        self.model_ = self._library_class()(**(self.params or {}), iterations=int(rounds),
+                                            cat_features=cats)
+        more: dict[str, Any] = {}
+        if eval_set is not None:
+            more = {"eval_set": (catboost_frame(eval_set[0])[0], eval_set[1]),
+                    "early_stopping_rounds": EARLY_STOPPING_ROUNDS, "use_best_model": True}
+        stop = _Deadline(deadline) if deadline is not None else None
+        self.model_.fit(frame, y, callbacks=[stop] if stop else None, **more)
+        if stop is not None and stop.passed:
+            from modelyard.engine.training.evaluate import OutOfTime
+
+            raise OutOfTime()
+        best = self.model_.get_best_iteration() if eval_set is not None else None
+        self.best_rounds_ = None if best is None else int(best) + 1
+        return self
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        return np.asarray(self.model_.get_feature_importance())
+
+    def contributions(self, X) -> np.ndarray:
+        """CatBoost's SHAP values of the rows of `X`, the expected value last."""
+        from catboost import Pool
+
+        frame, cats = catboost_frame(X)
+        return np.asarray(self.model_.get_feature_importance(
+            Pool(frame, cat_features=cats), type="ShapValues"))
+
+
+class CatBoostClassifierModel(ClassifierMixin, CatBoostModel):
+    def _library_class(self):
+        from catboost import CatBoostClassifier
+
+        return CatBoostClassifier
+
+    def fit(self, X, y, eval_set=None, deadline: float | None = None):
+        super().fit(X, y, eval_set=eval_set, deadline=deadline)
+        self.classes_ = np.asarray(self.model_.classes_).astype(np.asarray(y).dtype)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        return np.asarray(self.model_.predict_proba(catboost_frame(X)[0]))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class CatBoostRegressorModel(RegressorMixin, CatBoostModel):
+    def _library_class(self):
+        from catboost import CatBoostRegressor
+
+        return CatBoostRegressor
+
+    def predict(self, X) -> np.ndarray:
+        return np.asarray(self.model_.predict(catboost_frame(X)[0]), dtype=np.float64)
