@@ -61,4 +61,8 @@ def test_a_cover_page_is_not_the_sheet_offered_first(app, tmp_path):
     app.file_uploader(key="data_upload").upload("book.xlsx", path.read_bytes(),
                                                 "application/vnd.ms-excel")
     app.run()
-    assert app.selectbox(key="data_sheet").value == "Data"
+    # Left at "the one that holds the table", the upload was read from "Data", not "Cover".
+    assert app.selectbox(key="data_sheet").value is None
+    assert app.selectbox(key="data_sheet").placeholder == "The one that holds the table"
+    assert "Added **book**: 200 rows × 4 columns" in "\n".join(s.value for s in app.success)
+    assert "sheet “Data” of 2" in "\n".join(c.value for c in app.caption)
