@@ -129,8 +129,8 @@ def offer_extra(ws: Workspace, extra: str, why: str) -> bool:
             ws.install_extra(extra)
             st.rerun()
 
-    st.warning(f"{why} This needs {SIZE_WORDS[extra]}, which is not installed yet. It is "
-               "downloaded only if you press the button.", icon=":material/extension:")
+    st.warning(f"{why} They need {SIZE_WORDS[extra]}, not installed yet: downloaded only if "
+               "you press the button.", icon=":material/extension:")
     running = ws.extra_state(extra).running
     st.fragment(follow, run_every=2.0 if running else None)()
     return False

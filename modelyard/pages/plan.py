@@ -155,7 +155,7 @@ show_target_change(ws.target_change(doc), doc["approved"])
 show_summary(plan)
 # Image models need the vision extra; make run leaves it out, so it is offered here.
 ready = profile.modality != "image" or offer_extra(
-    ws, "vision", "Image models are trained with PyTorch and timm.")
+    ws, "vision", "Image models are trained here, on this machine.")
 if doc["approved"]:
     if st.button("Launch", type="primary", key="plan_launch", icon=":material/play_arrow:",
                  disabled=not ready):

@@ -245,7 +245,8 @@ def test_without_torch_the_plan_page_offers_the_download_and_holds_the_launch(
     app.button(key="plan_propose").click().run()
     assert not app.exception, app.exception
     said = texts(app.warning)
-    assert "Image models are trained with PyTorch" in said and "not installed" in said
+    assert "Image models are trained here" in said and "PyTorch and timm" in said
+    assert "not installed" in said
     assert "only if you press the button" in said
     offer = app.button(key="install_vision")
     assert offer.label.startswith("Download and install") and not offer.disabled
