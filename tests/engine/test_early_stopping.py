@@ -163,3 +163,34 @@ def test_catboost_is_planned_for_moderate_tables_only():
     assert "catboost" not in [c.family for c in choose_families(500_000)]
     small = [c.family for c in choose_families(1_000)]
     assert "catboost" in small and len(small) <= 8  # a Plan holds at most 8 families
+
+
+def test_a_plans_limit_on_a_learnt_setting_is_kept_not_refused(tmp_path):
+    """A model's plan may cap LightGBM's n_estimators, as it could when the number was
+    searched: the cap now bounds every fold and what the refit gets."""
+    from modelyard.engine.training.search import learnt_caps, learnt_limits, limit_problems
+
+    space = families.get("lightgbm").search_space(
+        FitContext(task=Task.binary, n_rows=200, n_classes=2, n_jobs=1, seed=0))
+    assert limit_problems(space, {"n_estimators": (None, 40)}, ("n_estimators",)) == []
+    assert limit_problems(space, {"n_estimators": (None, 40)}) != []  # not learnt: refused
+    assert limit_problems(space, {"made_up": (1, 2)}, ("n_estimators",)) != []
+    assert learnt_caps(("n_estimators",), {"n_estimators": (10, 40)}) == {"n_estimators": 40}
+    assert learnt_caps(("n_estimators",), {"n_estimators": (10, None)}) == {}
+    assert learnt_limits({"n_estimators": 7}, {"n_estimators": (10, 40)}) == {"n_estimators": 10}
+
+    data = _noisy(Task.binary, n=200)
+    plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
+                families=[FamilyChoice(family="lightgbm", max_trials=2,
+                                       limits={"n_estimators": (None, 12)})],
+                budget_seconds=60)
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    folder = RunFolder(tmp_path / "run_cap")
+    folder.create({"id": "run_cap", "status": "running"})
+    journal = JournalWriter(folder)
+    best = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time()).run()
+    journal.close()
+    assert best.family == "lightgbm" and 1 <= best.params["n_estimators"] <= 12
+    trials = [e.trial for e, _ in read_events(folder.events_path, 0)
+              if e.trial is not None and e.trial.family == "lightgbm"]
+    assert trials and all(t.params["n_estimators"] == 12 for t in trials)

@@ -91,3 +91,13 @@ def test_a_plan_that_does_not_pass_never_trains(ws, customers):
     assert record["status"] == "failed"
     assert "unknown model families: made_up" in record["message"]
     assert not (folder.path / "model").exists()
+
+
+def test_a_cap_on_a_boosters_learnt_trees_passes_the_check(ws, customers):
+    """LightGBM learns its number of trees on each fold; a plan (often a language model's)
+    that caps n_estimators is kept, and the cap applies (tests/engine/test_early_stopping)."""
+    dataset_id, plan = customers
+    capped = plan.model_copy(update={"families": [
+        FamilyChoice(family="lightgbm", limits={"n_estimators": (None, 300)})]})
+    assert plan_problems(capped, _profile(ws, dataset_id)) == []
+    ws.approve_plan(capped)  # and the app or the CLI approves it

@@ -151,5 +151,6 @@ def _limit_problems(plan: Plan, profile: Profile, chosen) -> list[str]:
             problems.append(f"{choice.family} takes no search limits")
             continue
         problems += [f"limits of {choice.family}: {p}"
-                     for p in limit_problems(family.search_space(ctx), choice.limits)]
+                     for p in limit_problems(family.search_space(ctx), choice.limits,
+                                             family.learnt)]
     return problems

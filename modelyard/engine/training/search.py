@@ -33,17 +33,42 @@ def narrow(space: Space, limits: dict[str, tuple[float | None, float | None]]) -
     return out
 
 
-def limit_problems(space: Space, limits: dict[str, tuple[float | None, float | None]]
-                   ) -> list[str]:
-    """Limits on settings the family does not search, or does not search as numbers."""
+def limit_problems(space: Space, limits: dict[str, tuple[float | None, float | None]],
+                   learnt: tuple[str, ...] = ()) -> list[str]:
+    """Limits on settings the family does not search (nor learn), or does not search as
+    numbers."""
     problems = []
     for name in limits:
+        if name in learnt:
+            continue  # bounds what the fit learns (`learnt_limits`)
         if name not in space:
             problems.append(f"it does not search {name!r} (it searches "
                             f"{', '.join(sorted(space)) or 'nothing'})")
         elif not isinstance(space[name], Float | Int):
             problems.append(f"{name!r} is a choice, not a number")
     return problems
+
+
+def learnt_caps(learnt: tuple[str, ...], limits: dict[str, tuple[float | None, float | None]]
+                ) -> dict[str, int]:
+    """The most a fold may grow of each learnt setting the Plan caps (its early stopping
+    ends it sooner)."""
+    return {name: int(limits[name][1]) for name in learnt
+            if name in limits and limits[name][1] is not None}
+
+
+def learnt_limits(learnt: dict[str, Any], limits: dict[str, tuple[float | None, float | None]]
+                  ) -> dict[str, Any]:
+    """What the folds learnt, kept inside the Plan's limits on it."""
+    out = dict(learnt)
+    for name, value in learnt.items():
+        low, high = limits.get(name, (None, None))
+        if low is not None:
+            value = max(value, type(value)(low))
+        if high is not None:
+            value = min(value, type(value)(high))
+        out[name] = value
+    return out
 
 
 def suggest(trial: optuna.Trial, space: Space) -> dict[str, Any]:

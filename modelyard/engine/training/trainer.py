@@ -64,7 +64,7 @@ from modelyard.engine.training.memory import MemoryPolicy, fold_cache_bytes
 from modelyard.engine.training.metrics import better, worst
 from modelyard.engine.training.pool import Candidate, OofPool
 from modelyard.engine.training.schedule import Schedule, parallel_trials
-from modelyard.engine.training.search import clip, narrow, suggest
+from modelyard.engine.training.search import clip, learnt_caps, learnt_limits, narrow, suggest
 from modelyard.schemas import EventKind, FamilyChoice, Plan, TrialResult, TrialStatus
 from modelyard.storage.files import is_disk_full
 from modelyard.storage.runfolder import JournalWriter
@@ -205,7 +205,9 @@ class Trainer:
     def _one_trial(self, choice: FamilyChoice, study: optuna.Study) -> None:
         with self._lock:
             trial = study.ask()
-            params = suggest(trial, self._space(choice))
+            # A Plan's cap on a learnt setting (a booster's rounds) bounds every fold.
+            params = suggest(trial, self._space(choice)) | learnt_caps(
+                families.get(choice.family).learnt, choice.limits)
             self.schedule.trial_count += 1
         outcome = self._attempt(choice, trial, params)
         self._record(choice, study, trial, outcome)
@@ -287,7 +289,10 @@ class Trainer:
         self.schedule.scored(result.family, result.cv_score)
         # The refit and the ensemble build it with what its folds learnt (a booster's
         # number of rounds); the trial record keeps the searched settings, as Optuna has.
-        candidate = Candidate(result.model, result.family, result.params | cv.learnt,
+        limits = next((c.limits for c in self.plan.families if c.family == result.family),
+                      {})
+        candidate = Candidate(result.model, result.family,
+                              result.params | learnt_limits(cv.learnt, limits),
                               result.cv_score, cv.fit_seconds, cv)
         if result.family != "dummy":
             self.pool.add(candidate)

@@ -131,6 +131,9 @@ class ModelFamily(ABC):
     # which way: "at most" caps a setting that adds capacity, "at least" floors one that
     # adds regularisation; and what holds it back, in words.
     hold_back: ClassVar[dict[str, str]] = {}
+    # Settings a fit learns on its validation fold (a booster's number of rounds) rather
+    # than searched: a Plan's limits on them cap or floor what is learnt.
+    learnt: ClassVar[tuple[str, ...]] = ()
     hold_back_words: ClassVar[str] = "a simpler configuration"
     # Whether a fitted model gives per-row contributions (`row_contributions`).
     explains_rows: ClassVar[bool] = False

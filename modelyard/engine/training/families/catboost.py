@@ -60,6 +60,7 @@ class CatBoost(ModelFamily):
             "learns its number of trees on each validation fold")
     cons = ("harder to explain than a linear model",)
     flexible = True
+    learnt = ("iterations",)
     hold_back = {"depth": "at most", "l2_leaf_reg": "at least"}
     hold_back_words = ("shallower trees (depth), a stronger l2_leaf_reg and a lower "
                        "learning_rate (the number of trees is learnt on the folds)")

@@ -45,6 +45,7 @@ class LightGBM(ModelFamily):
     pros = ("usually the most accurate family on tables",)
     cons = ("harder to explain than a linear model",)
     flexible = True
+    learnt = ("n_estimators",)
     hold_back = {"num_leaves": "at most", "min_child_samples": "at least",
                  "reg_lambda": "at least"}
     hold_back_words = ("fewer leaves (num_leaves), more rows per leaf (min_child_samples), "
