@@ -40,6 +40,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"modelyard: {message}. See `modelyard --help`.\n")
 
 
+def _budget(text: str) -> int:
+    """A budget in whole seconds within the Plan's range, or a usage error naming it."""
+    from modelyard.schemas import Plan
+
+    field = Plan.model_fields["budget_seconds"]
+    low, high = (next(getattr(m, k) for m in field.metadata if hasattr(m, k))
+                 for k in ("ge", "le"))
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not low <= seconds <= high:
+        raise argparse.ArgumentTypeError(f"{seconds} s is outside {low} s to {high:,} s")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="modelyard", description="Local AutoML workbench.")
     p.add_argument("--version", action="version", version=f"modelyard {_version()}")
@@ -66,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plan", help="propose a training plan for a data set")
     pl.add_argument("dataset")
     pl.add_argument("--target")
-    pl.add_argument("--budget", type=int, default=300)
+    pl.add_argument("--budget", type=_budget, default=300)
     _planner_options(pl)
     pl.add_argument("--json", action="store_true")
 
@@ -76,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--test")
     _intake_options(r)
     r.add_argument("--plan", help="a plan JSON file to use instead of proposing one")
-    r.add_argument("--budget", type=int, default=None, help="seconds for search and refit "
+    r.add_argument("--budget", type=_budget, default=None, help="seconds for search and refit "
                    "(default 300)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--name")

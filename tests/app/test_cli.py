@@ -279,6 +279,18 @@ def test_missing_file_is_a_one_line_error(modelyard_home, tmp_path):
     assert list((modelyard_home / "datasets").iterdir()) == []
 
 
+def test_a_budget_out_of_range_is_a_usage_error_before_anything_is_read(modelyard_home,
+                                                                        messy_csv):
+    short, words = cli_many(("run", messy_csv, "--budget", "4"), ("plan", "x", "--budget", "a"))
+    for result, said in ((short, "4 s is outside 5 s"), (words, "'a' is not a whole number")):
+        assert result.returncode == 2, result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("modelyard: argument --budget: " + said), result.stderr
+        assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert not (modelyard_home / "datasets").exists() or \
+        list((modelyard_home / "datasets").iterdir()) == []
+
+
 def test_unknown_target_is_a_one_line_error(modelyard_home, messy_csv):
     line = one_line_error(cli("run", messy_csv, "--target", "nope", "--budget", "5"), 2,
                           "There is no column “nope”", "customers.csv", "churn")
