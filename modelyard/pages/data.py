@@ -203,7 +203,7 @@ def _summary(dataset: dict, profile: Profile) -> None:
         c3.metric("Duplicate rows", f"{profile.duplicate_rows:,}")
     c4.metric("Test file", f"yes ({count(profile.test_rows, 'row')})" if profile.test_rows
               else ("yes" if dataset.get("has_test") else "no"))
-    c5.metric("Kind of data", profile.modality)
+    c5.metric("Kind of data", MODALITY_WORDS.get(profile.modality, profile.modality))
     source = profile.source
     if source:
         said = [f"read as {source.get('format', '?')}"]
@@ -294,6 +294,9 @@ def _warnings_section(dataset: dict, profile: Profile) -> None:
         else:
             say(f"{w.message} {w.action}", icon=icon)
 
+
+# What the data set holds, in words (the profile's modality names are identifiers).
+MODALITY_WORDS = {"tabular": "Table", "tabular+text": "Table with text", "image": "Images"}
 
 # Column kinds in words; the others read as they are (numeric, categorical, text, ...).
 KIND_WORDS = {ColumnKind.datetime: "date", ColumnKind.id: "identifier",

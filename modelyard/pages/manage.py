@@ -6,6 +6,7 @@ import streamlit as st
 
 from modelyard.app.ui import clock, show_error, workspace
 from modelyard.engine.results import housekeeping as hk
+from modelyard.engine.results.words import plural
 
 ws = workspace()
 st.title("Manage")
@@ -74,10 +75,12 @@ with delete_col:
     if kind == "dataset":
         deps = hk.dependents(ws.home, ident)
         if deps["runs"]:
-            st.warning(f"{len(deps['runs'])} run(s) use this data set and go with it, with "
+            st.warning(f"{plural(len(deps['runs']), 'run')} "
+                       f"{'uses' if len(deps['runs']) == 1 else 'use'} this data set and go"
+                       " with it, with "
                        "their models and predictions: "
                        + ", ".join(f"**{r['name']}** ({r['status']})" for r in deps["runs"]))
-        st.caption(f"Also its {len(deps['plans'])} plan version(s).")
+        st.caption(f"Also its {plural(len(deps['plans']), 'plan version')}.")
     else:
         st.caption("Its model, predictions, reports and journal go with it.")
     sure = st.checkbox("I understand this cannot be undone", key=f"manage_sure_{ident}")
@@ -102,7 +105,8 @@ days = st.number_input("Runs that ended more than this many days ago", 0, 3650, 
                        key="manage_days")
 candidates = hk.clean_checkpoints(ws.home, older_than_days=days, dry_run=True)
 freeable = sum(c["freed_bytes"] for c in candidates)
-if st.button(f"Remove checkpoints of {len(candidates)} run(s) ({hk.human_bytes(freeable)})",
+if st.button(f"Remove checkpoints of {plural(len(candidates), 'run')} "
+             f"({hk.human_bytes(freeable)})",
              key="manage_clean", disabled=not candidates):
     cleaned = hk.clean_checkpoints(ws.home, older_than_days=days)
     st.toast(f"Freed {hk.human_bytes(sum(c['freed_bytes'] for c in cleaned))}.")

@@ -42,7 +42,7 @@ def test_competition_folder_with_charts_and_drift(app, tmp_path):
     open_path(app, root)
     assert "Added **comp**" in texts(app.success)
     assert metric(app, "Test file") == f"yes ({len(test)} rows)"
-    assert metric(app, "Kind of data") == "tabular"
+    assert metric(app, "Kind of data") == "Table"
     assert "Competition folder: train train.csv, test test.csv, id column Ref" in \
         texts(app.caption)
     assert "`Outcome`" in texts(app.markdown)
@@ -148,7 +148,7 @@ def test_image_folder_shows_a_grid_per_class(app, tmp_path):
     assert "  ·  7 images  ·  " in app.selectbox(key="data_pick").options[0]  # not "7 rows"
     assert metric(app, "Images") == "7"
     assert metric(app, "Classes") == "2"
-    assert metric(app, "Kind of data") == "image"
+    assert metric(app, "Kind of data") == "Images"
     assert app.tabs[3].label == "Images"
     assert "**cat**" in texts(app.markdown) and "**dog**" in texts(app.markdown)
     grids = app.image  # one row of thumbnails per class

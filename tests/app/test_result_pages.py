@@ -303,7 +303,7 @@ def test_manage_page_renames_and_deletes_with_dependents_named(at, trained):
                    if o.startswith("Data set"))
     at.selectbox(key="manage_pick").select(("dataset", _ident(dataset))).run()
     warning = texts(at.warning)
-    assert "2 run(s) use this data set" in warning and "wine twin" in warning
+    assert "2 runs use this data set" in warning and "wine twin" in warning
     assert at.button(key="manage_delete").disabled  # not before the box is ticked
     box = next(c for c in at.checkbox if c.key.startswith("manage_sure_"))
     box.check().run()

@@ -54,7 +54,7 @@ def open_csv(app, frame: pd.DataFrame, name: str = "reviews.csv") -> None:
 def test_data_page_shows_text_lengths_and_examples_per_class(app):
     frame = reviews()
     open_csv(app, frame)
-    assert metric(app, "Kind of data") == "tabular+text"
+    assert metric(app, "Kind of data") == "Table with text"
     tabs = [t.label for t in app.tabs]
     assert tabs[tabs.index("Text"):] == ["Text", "Columns", "Charts", "Roles", "Preview"]
     lengths = frame["review"].str.len()

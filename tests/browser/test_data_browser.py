@@ -72,7 +72,7 @@ def test_data_page_profile_fix_and_image_grid(browser_page, app_url, artifacts, 
         box.press("Enter")
         page.get_by_test_id("stBaseButton-secondary").filter(has_text=re.compile(r"^Open$")).click()
         alert(page, "Added pets").wait_for()
-        assert metric_value(page, "Kind of data").inner_text() == "image"
+        assert metric_value(page, "Kind of data").inner_text() == "Images"
         page.get_by_role("tab", name="Images").click()
         grid = page.locator('[data-testid="stImage"] img')
         grid.nth(7).wait_for()

@@ -37,7 +37,7 @@ def test_images_from_zip_to_predictions(browser_page, app_url, artifacts, tmp_pa
         alert(page, "Added colours: 60 images.").wait_for()
         assert metric_value(page, "Images").inner_text() == "60"
         assert metric_value(page, "Classes").inner_text() == "3"
-        assert metric_value(page, "Kind of data").inner_text() == "image"
+        assert metric_value(page, "Kind of data").inner_text() == "Images"
         page.get_by_role("tab", name="Images").wait_for()
         page.locator('[data-testid="stImage"]').first.wait_for()
         shot("1_data")
