@@ -37,6 +37,20 @@ def _splits(n: int, k: int = 3):
             for i in range(k)]
 
 
+def _train(plan: Plan, data, path):
+    """One Trainer run of `plan` on `data` in a run folder at `path`: its best candidate
+    and the folder (for the journal)."""
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    folder = RunFolder(path)
+    folder.create({"id": path.name, "status": "running"})
+    journal = JournalWriter(folder)
+    try:
+        best = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time()).run()
+    finally:
+        journal.close()
+    return best, folder
+
+
 def _noisy(task: Task, n: int = 300):
     """The contract's table with a quarter of its classes shuffled: the validation loss
     turns up after a while instead of falling for ever on separable classes."""
@@ -105,12 +119,7 @@ def test_the_trainer_hands_the_learnt_trees_to_the_refit_and_says_so(tmp_path):
     data = _noisy(Task.binary, n=200)
     plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
                 families=[FamilyChoice(family="catboost", max_trials=1)], budget_seconds=60)
-    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
-    folder = RunFolder(tmp_path / "run_es")
-    folder.create({"id": "run_es", "status": "running"})
-    journal = JournalWriter(folder)
-    best = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time()).run()
-    journal.close()
+    best, folder = _train(plan, data, tmp_path / "run_es")
     assert best.family == "catboost"
     learnt = best.result.learnt["iterations"]
     assert best.params["iterations"] == learnt
@@ -184,12 +193,7 @@ def test_a_plans_limit_on_a_learnt_setting_is_kept_not_refused(tmp_path):
                 families=[FamilyChoice(family="lightgbm", max_trials=2,
                                        limits={"n_estimators": (None, 12)})],
                 budget_seconds=60)
-    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
-    folder = RunFolder(tmp_path / "run_cap")
-    folder.create({"id": "run_cap", "status": "running"})
-    journal = JournalWriter(folder)
-    best = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time()).run()
-    journal.close()
+    best, folder = _train(plan, data, tmp_path / "run_cap")
     assert best.family == "lightgbm" and 1 <= best.params["n_estimators"] <= 12
     trials = [e.trial for e, _ in read_events(folder.events_path, 0)
               if e.trial is not None and e.trial.family == "lightgbm"]
