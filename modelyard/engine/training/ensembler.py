@@ -49,7 +49,9 @@ def blend(pool: list[Candidate], leader: Candidate, y: np.ndarray, n_classes: in
             break
         fits = time.time() + sum(members[i].fit_seconds for i in counts) * grow <= end
         tried.append((counts, value, members, fits))
-        if fits or not better(metric, value, leader.score):
+        # Past the end no smaller blend can be refitted either: choosing again would only
+        # spend time after the budget (seconds per try on a few hundred rows).
+        if fits or not better(metric, value, leader.score) or time.time() >= end:
             break
         slowest = max(counts, key=lambda i: members[i].fit_seconds)
         members = [b for i, b in enumerate(members) if i != slowest]

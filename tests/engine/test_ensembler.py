@@ -1,0 +1,55 @@
+"""The ensembler's choice: a blend that cannot be refitted in time is recorded, not
+chosen, and once the budget is over it is not chosen again member by member."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+
+from modelyard.engine.training import ensembler
+from modelyard.schemas import Metric, TrialStatus
+
+
+def _pool(n_members: int, rows: int = 200):
+    """Members whose averaged predictions beat each one alone (independent noise)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, rows)
+    members = []
+    for i in range(n_members):
+        p1 = np.clip(y + rng.normal(0, 0.9, rows), 0, 1)
+        oof = np.column_stack([1 - p1, p1])  # class probabilities, as trials keep them
+        members.append(SimpleNamespace(model=f"m_{i}", family="linear", params={},
+                                       fit_seconds=1.0 + i, score=None,
+                                       result=SimpleNamespace(oof=oof)))
+    folds = np.array_split(np.arange(rows), 5)
+    splits = [(np.setdiff1d(np.arange(rows), v), v) for v in folds]
+    return members, y, splits
+
+
+def _blend(members, y, splits, end):
+    from modelyard.engine.training.metrics import score
+
+    for m in members:
+        m.score = float(np.mean([score(Metric.roc_auc, y[v], m.result.oof[v], 2)
+                                 for _, v in splits]))
+    leader = max(members, key=lambda m: m.score)
+    return ensembler.blend(members, leader, y, 2, splits, Metric.roc_auc, end)
+
+
+def test_with_time_left_the_blend_is_chosen():
+    members, y, splits = _pool(5)
+    found = _blend(members, y, splits, end=time.time() + 3600)
+    assert found.trial.state is TrialStatus.complete and found.chosen is not None
+
+
+def test_after_the_budget_the_blend_is_recorded_once_and_not_chosen(monkeypatch):
+    members, y, splits = _pool(6)
+    calls = []
+    real = ensembler.caruana
+    monkeypatch.setattr(ensembler, "caruana", lambda *a, **k: calls.append(1) or real(*a, **k))
+    found = _blend(members, y, splits, end=time.time() - 1)
+    assert found.trial.state is TrialStatus.not_chosen and found.chosen is None
+    assert "refitting its members would exceed the budget" in found.trial.message
+    assert len(calls) == 1  # not once more for every member left out
