@@ -31,7 +31,7 @@ MODULES = {"vision": ("torch", "timm")}
 # without installing); kept equal to pyproject.toml by a test.
 FALLBACK = {"vision": ("torch>=2.2", "timm>=1.0", "pillow>=10")}
 SIZE_WORDS = {"vision": "PyTorch and timm, about 5 GB with the GPU libraries"}
-OFFLINE = re.compile(r"(connection|network is unreachable|name resolution|temporarily "
+OFFLINE = re.compile(r"(connection|network is unreachable|name resolution|temporary "
                      r"failure|no matching distribution|could not find a version|"
                      r"max retries|timed out)", re.I)
 

@@ -399,12 +399,14 @@ def test_run_outputs_on_a_full_disk_leave_what_was_there(small_disk, capsys, tmp
         "a 0-byte or temporary file was left"
 
 
+# Seed 1 in `make test`; more seeds in `make bench` (pytest -m bench), to keep the suite short.
+SEEDS = [1, pytest.param(2, marks=pytest.mark.bench), pytest.param(3, marks=pytest.mark.bench)]
+
+
 # -- a worker killed at random points ------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-# Seed 1 in `make test`; more seeds in `make bench` (pytest -m bench), to keep the suite short.
-@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.bench),
-                                  pytest.param(3, marks=pytest.mark.bench)])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_a_worker_killed_at_a_random_point(ws, tmp_path, make_messy, wait, seed):
     rng = random.Random(seed)
     data = tmp_path / "customers.csv"
@@ -468,9 +470,7 @@ while True:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-# Seed 1 in `make test`; more seeds in `make bench` (pytest -m bench), to keep the suite short.
-@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.bench),
-                                  pytest.param(3, marks=pytest.mark.bench)])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_the_app_killed_at_a_random_point_loses_nothing(ws, tmp_path, make_messy, wait, seed):
     rng = random.Random(seed)
     data = tmp_path / "customers.csv"
