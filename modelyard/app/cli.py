@@ -306,6 +306,8 @@ def _propose(ws, dataset_id: str, args, budget: int, seed: int = 0) -> dict[str,
         sys.stderr.write("\n")
     if prov.get("fallback_reason"):
         _err(f"modelyard: warning: {prov['fallback_reason']}")
+    for mend in prov.get("mends") or [] if doc["planner"] == "ollama" else []:
+        _err(f"modelyard: note: mended: {mend}")  # what the model got wrong, fixed in code
     return doc
 
 
@@ -337,7 +339,7 @@ def _cmd_plan(ws, args) -> int:
                      "model": prov.get("model") if doc["planner"] == "ollama" else None,
                      "fallback_reason": prov.get("fallback_reason"),
                      "latency_seconds": prov.get("latency_seconds"),
-                     "repairs": prov.get("repairs")})
+                     "repairs": prov.get("repairs"), "mends": prov.get("mends") or []})
     else:
         made_by = (f"the language model {prov.get('model')}" if doc["planner"] == "ollama"
                    else "the rule planner")

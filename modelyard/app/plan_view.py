@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from modelyard.engine.planning.explain import card, family_title
+from modelyard.engine.planning.explain import card, family_title, origin_sentence
 from modelyard.engine.planning.image_setup import ImageSetup
 from modelyard.engine.planning.labels import (
     TASK_SHORT,
@@ -126,11 +126,10 @@ def show_origin(doc: dict[str, Any], versions: list[dict[str, Any]]) -> None:
     elif prov.get("planner_note"):  # expected (image plans): said, not warned about
         st.caption(prov["planner_note"])
     elif doc.get("planner") == "ollama" and prov.get("model"):
-        repairs = prov.get("repairs") or 0
-        st.caption(f"Proposed by the language model {prov['model']} in "
-                   f"{prov.get('latency_seconds', 0):.1f} s"
-                   + (f" after {repairs} repair{'s' if repairs > 1 else ''}." if repairs
-                      else "."))
+        st.caption(origin_sentence(prov))
+        if prov.get("mends"):  # our sentences; names in them are quoted data: plain text
+            with st.expander(f"What was mended in the model's reply ({len(prov['mends'])})"):
+                st.text("\n".join(f"• {m}" for m in prov["mends"]))
     review = prov.get("review")
     if review:
         st.markdown(f"**Why this version:** the review of run `{review.get('run_id')}` found")
@@ -168,6 +167,8 @@ def show_provenance(prov: dict[str, Any]) -> None:
             st.code(attempt.get("raw") or "(empty)", language="json")
             if attempt.get("problems"):
                 st.code("\n".join(attempt["problems"]), language="text")
+            if attempt.get("mends"):
+                st.text("Mended: " + " ".join(attempt["mends"]))
 
 
 class Progress:

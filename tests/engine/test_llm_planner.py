@@ -87,7 +87,7 @@ def test_a_valid_plan_from_the_model(ws, customers, served):
     assert chat["format"]["properties"]["target"]["enum"] == [
         "customer_id", "tenure_months", "monthly_charges", "contract", "region", "churn"]
     user = chat["messages"][1]["content"]
-    for needed in ("which customers will leave", '"monthly_charges" | numeric',
+    for needed in ("which customers will leave", '"monthly_charges" numeric, ',
                    "looks like an identifier", "10001", "60 seconds", "CPU cores",
                    "GB RAM free"):
         assert needed in user, needed
@@ -110,7 +110,8 @@ def test_text_that_is_not_json_is_sent_back_and_repaired(ws, customers, served):
 
 
 def test_json_that_breaks_the_schema_falls_back_after_the_repairs(ws, customers, served):
-    broken = json.dumps(draft(task="clustering", families=[]))
+    # Nothing here has one obvious mend (tests/engine/test_mend.py: what has one).
+    broken = json.dumps(draft(n_splits="a few", families=[]))
     served.script(broken, broken, broken)
     doc = ws.propose_plan(customers)
     prov = stored(ws, doc)["provenance"]
@@ -120,31 +121,38 @@ def test_json_that_breaks_the_schema_falls_back_after_the_repairs(ws, customers,
     assert reason.startswith("The model “llama3.2:3b” gave no usable plan in 3 tries")
     assert reason.endswith("so the rule planner made this plan.")
     assert len(prov["attempts"]) == 3 and prov["repairs"] == 2
-    assert any(p.startswith("task: Input should be") and "clustering" in p
+    assert any(p.startswith("n_splits: Input should be") and "a few" in p
                for p in prov["validation_errors"][0])
     assert any(p.startswith("families:") for p in prov["validation_errors"][0])
     assert prov["llm_error"]["kind"] == "invalid"
     assert len(served.chats()) == 3  # bounded: no fourth try
 
 
-def test_a_plan_naming_columns_that_do_not_exist_is_repaired(ws, customers, served):
-    served.script(draft_json(target="churned", excluded_columns=["ghost"]), draft_json())
+def test_a_target_with_no_close_column_is_sent_back_and_the_rest_mended(ws, customers,
+                                                                        served):
+    served.script(draft_json(target="what_we_want", excluded_columns=["ghost"]),
+                  draft_json(excluded_columns=["ghost"]))
     doc = ws.propose_plan(customers)
     prov = stored(ws, doc)["provenance"]
     assert doc["planner"] == "ollama" and prov["repairs"] == 1
     problems = prov["validation_errors"][0]
-    assert "target column 'churned' does not exist" in problems
-    assert "excluded columns do not exist: 'ghost'" in problems
-    assert "'churned' does not exist" in served.chats()[1]["messages"][-1]["content"]
+    assert problems == ["target column 'what_we_want' does not exist"]
+    assert "'what_we_want' does not exist" in served.chats()[1]["messages"][-1]["content"]
+    # The unknown excluded column had one obvious mend (leave it out): never sent back.
+    assert "ghost" not in served.chats()[1]["messages"][-1]["content"]
+    assert prov["mends"] == ["\"ghost\" is not a column: it was not excluded."]
+    assert prov["attempts"][0]["mends"] == prov["mends"]
 
 
-def test_a_metric_that_does_not_fit_the_task_ends_in_the_rule_planner(ws, customers, served):
-    served.script(*[draft_json(metric="rmse")] * 3)
+def test_a_metric_that_does_not_fit_the_task_is_mended_without_asking_again(ws, customers,
+                                                                            served):
+    served.script(draft_json(metric="rmse"))
     doc = ws.propose_plan(customers)
     prov = stored(ws, doc)["provenance"]
-    assert doc["planner"] == "rules"
-    assert "metric rmse does not fit a binary task" in prov["fallback_reason"]
+    assert doc["planner"] == "ollama" and prov["repairs"] == 0
+    assert prov["mends"] == ["The metric rmse does not fit a binary task: roc_auc is used."]
     assert Plan.model_validate(doc["plan"]).metric is Metric.roc_auc
+    assert len(served.chats()) == 1
 
 
 def test_a_reply_slower_than_the_timeout(ws, customers, served):
@@ -261,13 +269,15 @@ def test_no_model_installed(ws, customers, served):
 
 
 def test_a_target_chosen_by_the_person_is_kept(ws, customers, served):
-    served.script(draft_json(), draft_json(target="region", task="multiclass",
-                                           metric="log_loss"))
+    served.script(draft_json())  # the model names churn, task binary
     doc = ws.propose_plan(customers, target="region")
     prov = doc["provenance"]
-    assert doc["planner"] == "ollama" and prov["repairs"] == 1
-    assert "the person chose the target 'region'; use it, not 'churn'" in (
-        prov["validation_errors"][0])
+    # Mended, not asked again: the person's column, and the task that fits its values.
+    assert doc["planner"] == "ollama" and prov["repairs"] == 0
+    plan = Plan.model_validate(doc["plan"])
+    assert (plan.target, plan.task.value) == ("region", "multiclass")
+    assert prov["mends"][0] == ('The target is "region", the column you chose (the model '
+                                'named "churn").')
     assert 'use the column "region"' in served.chats()[0]["messages"][1]["content"]
 
 

@@ -167,7 +167,7 @@ def test_run_stops_before_training_when_the_planner_changes_the_target(
 @pytest.mark.slow
 def test_accept_plan_takes_the_planners_target_and_target_keeps_the_persons(
         hostile_csv, served, modelyard_home, tmp_path):
-    # The model insists on income whatever it is told (four answers for two runs).
+    # The model insists on income whatever it is told.
     served.script(*[Reply(json.dumps(income_draft())) for _ in range(4)])
     env = {**os.environ, "OLLAMA_HOST": served.url}
     try:
@@ -184,13 +184,14 @@ def test_accept_plan_takes_the_planners_target_and_target_keeps_the_persons(
     plan = Plan.model_validate_json((tmp_path / "accepted" / "plan.json").read_text())
     assert plan.target == "income"
 
-    # --target: the model's three answers are refused, the rule planner plans churn.
+    # --target: the model's answer is mended to the person's column, and says so.
     assert targeted.returncode == 0, targeted.stderr
-    assert "so the rule planner made this plan" in targeted.stderr
+    assert ('note: mended: The target is "churn", the column you chose (the model named '
+            '"income").') in targeted.stderr
     plan = Plan.model_validate_json((tmp_path / "targeted" / "plan.json").read_text())
-    assert plan.target == "churn"
-    refused = [c for c in served.chats() if "use the column" in c["messages"][1]["content"]]
-    assert len(refused) == 3
+    assert (plan.target, plan.task.value) == ("churn", "binary")
+    asked = [c for c in served.chats() if "use the column" in c["messages"][1]["content"]]
+    assert len(asked) == 1
 
 
 # -- the Plan page: the change shown, the model's words as text -------------------------

@@ -41,8 +41,8 @@ def test_an_id_column_target_is_refused_alike_from_the_model_and_from_the_app(ws
     expected = plan_problems(plan, profile)
     assert "'customer_id' is an identifier: it cannot be the target" in expected
     # The language model's reply is refused with exactly these problems ...
-    refused, problems = read_reply(json.dumps(raw), profile, dataset_id=dataset_id,
-                                   budget_seconds=30, seed=0)
+    refused, problems, _ = read_reply(json.dumps(raw), profile, dataset_id=dataset_id,
+                                      budget_seconds=30, seed=0)
     assert refused is None and problems == expected
     # ... and so is the same plan approved in the app or the CLI (once accepted there).
     with pytest.raises(PlanError) as info:

@@ -1,6 +1,7 @@
-"""Reading a language model's reply: JSON, then the draft schema, then meaning (the one
-plan check, `plan_problems`, and what only a model's reply can get wrong: the target the
-person chose).
+"""Reading a language model's reply: JSON, then the mends (`mend.py`: every mistake with
+one obvious mend is mended in code and said), then the draft schema, then meaning (the
+one plan check, `plan_problems`, and what only a model's reply can get wrong: the target
+the person chose).
 
 Every problem is a sentence the model can act on when it is sent back for a repair. The
 model's words in an accepted plan (reasons, pros, cons, rationale) are made plain text
@@ -10,9 +11,11 @@ model's words in an accepted plan (reasons, pros, cons, rationale) are made plai
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
+from modelyard.engine.planning.mend import mend_reply, mend_text
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.planning.quoting import plain_words
 from modelyard.engine.planning.schema import PlanDraft, to_plan
@@ -57,25 +60,40 @@ def plain_plan(plan: Plan) -> Plan:
                      for f in plan.families]})
 
 
+class Reading(NamedTuple):
+    """A reply read: the Plan or None, the problems in its way (sent back to the model),
+    and the mends made on the way (said to the person)."""
+
+    plan: Plan | None
+    problems: list[str]
+    mends: list[str]
+
+
 def read_reply(text: str, profile: Profile, *, dataset_id: str, budget_seconds: int,
-               seed: int, goal: str = "", target: str | None = None
-               ) -> tuple[Plan | None, list[str]]:
-    """The Plan in a reply, or None and the problems that stand in its way."""
-    try:
-        raw = json.loads(text)
-    except ValueError as exc:
-        start = text.strip()[:60]
-        return None, [f"the reply is not JSON ({exc}); it starts with {start!r}"]
+               seed: int, goal: str = "", target: str | None = None) -> Reading:
+    """The Plan in a reply, mended where a mistake has one obvious mend, or None and the
+    problems that stand in its way."""
+    raw, mends = mend_text(text)
+    if raw is None:
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            start = text.strip()[:60]
+            return Reading(None, [f"the reply is not JSON ({exc}); it starts with {start!r}"],
+                           [])
     if not isinstance(raw, dict):
-        return None, ["the reply must be one JSON object"]
+        return Reading(None, ["the reply must be one JSON object"], mends)
+    mended = mend_reply(raw, profile, target)
+    mends = mends + mended.mends
     try:
-        draft = PlanDraft.model_validate(raw)
+        draft = PlanDraft.model_validate(mended.raw)
         if draft.validation in _NEEDS_COLUMN and not draft.validation_column:
-            return None, [f"validation_column: {draft.validation.value} needs "
-                          f"{_NEEDS_COLUMN[draft.validation]}"]
+            return Reading(None, [f"validation_column: {draft.validation.value} needs "
+                                  f"{_NEEDS_COLUMN[draft.validation]}"], mends)
         plan = to_plan(draft, dataset_id=dataset_id, budget_seconds=budget_seconds,
                        seed=seed, goal=goal)
     except ValidationError as exc:
-        return None, _problems(exc)
+        return Reading(None, _problems(exc), mends)
     problems = meaning_problems(plan, profile, target)
-    return (None, problems) if problems else (plain_plan(plan), [])
+    return (Reading(None, problems, mends) if problems
+            else Reading(plain_plan(plan), [], mends))

@@ -178,3 +178,17 @@ def as_text(plan: Plan, setup: ImageSetup | None = None) -> str:
     if plan.rationale:
         lines.append(f"In short: {plan.rationale}")
     return "\n".join(lines)
+
+
+def origin_sentence(provenance: dict) -> str:
+    """Who wrote a language model's plan, how long it took, in how many tries and with
+    how many mends: one sentence for the Plan page and `modelyard plan`."""
+    from modelyard.engine.results.words import plural
+
+    tries = len(provenance.get("attempts") or []) or 1
+    mends = len(provenance.get("mends") or [])
+    said = [plural(tries, "try", "tries")]
+    if mends:
+        said.append(f"{plural(mends, 'mend')} made in code (listed below)")
+    return (f"Proposed by the language model {provenance.get('model')} in "
+            f"{provenance.get('latency_seconds') or 0:.1f} s ({', '.join(said)}).")

@@ -12,13 +12,13 @@ from modelyard.schemas import Profile
 
 
 def describe_families() -> str:
-    """One line per family for the prompt: what it is, speed, accuracy, limits."""
+    """One short line per family for the prompt: what it is and its row limit (a small
+    model reads every word of the prompt before it writes one)."""
     lines = []
     for name in families.named("tabular"):  # the language model plans tables
         f = families.get(name)
-        extra = f"; only up to {f.max_rows} rows" if f.max_rows else ""
-        lines.append(f"- {name}: {f.summary}; speed: {f.speed}; accuracy: {f.accuracy}; "
-                     f"interpretability: {f.interpretability}; memory: {f.memory}{extra}")
+        extra = f"; only up to {f.max_rows:,} rows" if f.max_rows else ""
+        lines.append(f"- {name}: {f.summary}{extra}")
     return "\n".join(lines)
 
 

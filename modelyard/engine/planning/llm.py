@@ -255,7 +255,7 @@ def _stream(client: ollama.Client, model: str, messages: list[dict[str, str]],
 
 def ask_for_plan(
     messages: list[dict[str, str]],
-    read: Callable[[str], tuple[Plan | None, list[str]]],
+    read: Callable[[str], tuple[Plan | None, list[str], list[str]]],
     config: LLMConfig,
     schema: dict[str, Any],
     record: dict[str, Any],
@@ -265,11 +265,12 @@ def ask_for_plan(
 ) -> Plan:
     """A Plan from the model, repaired at most `config.max_repairs` times; else LLMError.
 
-    `read(text)` turns a reply into a Plan or a list of problems.
+    `read(text)` turns a reply into (Plan or None, problems, mends): what has one
+    obvious mend is mended there, and only the problems go back to the model.
     """
     record.update({"host": config.host, "options": config.options(messages),
                    "timeout_seconds": config.timeout, "prompt": list(messages),
-                   "attempts": [], "validation_errors": [], "repairs": 0})
+                   "attempts": [], "validation_errors": [], "repairs": 0, "mends": []})
     began = time.monotonic()
     if on_progress is not None:
         on_progress(Progress(config.model or "the model", 1, config.max_repairs + 1, 0.0, 0,
@@ -288,7 +289,7 @@ def ask_for_plan(
                 on_progress(Progress(model, attempt, config.max_repairs + 1,
                                      time.monotonic() - began, len(text), text[-300:],
                                      "checking"))
-            plan, problems = read(text)
+            plan, problems, mends = read(text)
             if cut_off and problems:
                 problems = [f"the reply was cut off after {config.num_predict} tokens",
                             *problems]
@@ -297,12 +298,13 @@ def ask_for_plan(
                 "prompt_tokens": getattr(last, "prompt_eval_count", None),
                 "reply_tokens": getattr(last, "eval_count", None),
                 "done_reason": getattr(last, "done_reason", None),
-                "problems": problems,
+                "problems": problems, "mends": mends,
             })
             record["raw_reply"] = text
             if problems:
                 record["validation_errors"].append(problems)
             if plan is not None:
+                record["mends"] = mends  # those of the reply that was kept
                 return plan
             history += [{"role": "assistant", "content": text},
                         repair_message(problems, cut_off)]

@@ -5,13 +5,23 @@ the model's. Ollama turns the schema into a grammar, but (FACTS.md) `$ref`/`$def
 `anyOf` are sometimes not enforced, and a small model can repeat an array item until its
 token cap. So the schema sent is flattened: references inlined, no Optional, every object
 closed and fully required, every array and string bounded.
+
+Two shapes, one meaning:
+- `ReplyDraft`, the schema SENT, is compact, for models as small as 135M parameters: the
+  choices first (so a reply cut short loses reasons, not choices), the families as one
+  object with a number of trials per family (0: not used) so that no family can be named
+  twice or misspelled, short reasons, no pros and cons (those are our notes, filled in
+  after). Every token a small model writes costs time.
+- `PlanDraft`, what a reply is READ into (after `mend.py`), keeps families as a list with
+  optional reasons: replies in the older, longer shape (or from a server that did not
+  enforce the grammar) read too.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from modelyard.engine.training import families
 from modelyard.engine.training.families import Family
@@ -25,9 +35,12 @@ from modelyard.schemas import (
 )
 
 Reason = Annotated[str, StringConstraints(max_length=400)]
+# In the schema sent: one short sentence (a small model's sentence that runs on is cut by
+# the grammar here, not by the token cap in the middle of the plan).
+Short = Annotated[str, StringConstraints(max_length=160)]
 Phrase = Annotated[str, StringConstraints(max_length=120)]
 ColumnName = Annotated[str, StringConstraints(max_length=300)]
-MAX_FAMILIES = 6
+MAX_FAMILIES = 8  # as many as a Plan holds
 MAX_EXCLUDED = 100
 
 
@@ -36,36 +49,65 @@ class FamilyDraft(BaseModel):
 
     family: Family
     max_trials: int = Field(ge=1, le=200, description="configurations to try; 1 for dummy")
-    reason: Reason = Field(description="one plain sentence: why this family here")
-    pros: list[Phrase] = Field(max_length=3, description="short phrases: strengths here")
-    cons: list[Phrase] = Field(max_length=3, description="short phrases: weaknesses here")
+    reason: Reason = Field(default="", description="one plain sentence: why this family here")
+    pros: list[Phrase] = Field(default_factory=list, max_length=3,
+                               description="short phrases: strengths here")
+    cons: list[Phrase] = Field(default_factory=list, max_length=3,
+                               description="short phrases: weaknesses here")
 
 
 class PlanDraft(BaseModel):
-    """What the language model proposes; `to_plan` makes it a Plan."""
+    """A reply as read (after `mend.mend_reply`); `to_plan` makes it a Plan."""
 
     model_config = ConfigDict(extra="forbid")
 
-    goal_reading: Reason = Field(description="how you read the person's request, in one "
-                                             "sentence")
-    target: ColumnName = Field(description="the column to predict, exactly as listed")
-    target_reason: Reason
+    goal_reading: Reason = ""
+    target: ColumnName
+    target_reason: Reason = ""
     task: Task
-    task_reason: Reason
+    task_reason: Reason = ""
     metric: Metric
-    metric_reason: Reason
+    metric_reason: Reason = ""
     validation: ValidationKind
-    n_splits: int = Field(ge=2, le=10, description="folds for k-fold validation")
-    validation_column: ColumnName = Field(description="group_kfold: the column whose rows "
-                                                      "stay together; time_split: the column "
-                                                      "that orders rows in time; else empty")
-    validation_reason: Reason
-    excluded_columns: list[ColumnName] = Field(max_length=MAX_EXCLUDED,
-                                               description="columns not to learn from")
-    excluded_reason: Reason
+    n_splits: int = Field(ge=2, le=10)
+    validation_column: ColumnName = ""
+    validation_reason: Reason = ""
+    excluded_columns: list[ColumnName] = Field(default_factory=list, max_length=MAX_EXCLUDED)
+    excluded_reason: Reason = ""
     families: list[FamilyDraft] = Field(min_length=1, max_length=MAX_FAMILIES)
-    rationale: Annotated[str, StringConstraints(max_length=800)] = Field(
-        description="the plan in two or three plain sentences")
+    families_reason: Reason = ""
+    rationale: Annotated[str, StringConstraints(max_length=800)] = ""
+
+
+def _trials_model() -> type[BaseModel]:
+    """{family: trials} for every tabular family, in registry order (0: not used)."""
+    fields: dict[str, Any] = {
+        name: (int, Field(ge=0, le=200)) for name in families.named("tabular")}
+    return create_model("FamilyTrials", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _reply_model() -> type[BaseModel]:
+    """The compact reply the schema sent asks for (see the module docstring)."""
+    return create_model(
+        "ReplyDraft", __config__=ConfigDict(extra="forbid"),
+        goal_reading=(Short, Field(description="how you read the request, one sentence")),
+        target=(ColumnName, Field(description="the column to predict")),
+        task=(Task, ...),
+        metric=(Metric, ...),
+        validation=(ValidationKind, ...),
+        n_splits=(int, Field(ge=2, le=10)),
+        validation_column=(ColumnName, Field(description="group or time column, else empty")),
+        excluded_columns=(list[ColumnName], Field(max_length=MAX_EXCLUDED)),
+        families=(_trials_model(), Field(description="trials per family, 0 = not used")),
+        target_reason=(Short, ...),
+        task_reason=(Short, ...),
+        metric_reason=(Short, ...),
+        validation_reason=(Short, ...),
+        excluded_reason=(Short, ...),
+        families_reason=(Short, ...),
+        rationale=(Annotated[str, StringConstraints(max_length=300)],
+                   Field(description="the plan in two plain sentences")),
+    )
 
 
 def flatten(schema: dict[str, Any]) -> dict[str, Any]:
@@ -109,11 +151,11 @@ def flatten(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def draft_schema(column_names: list[str] | None = None) -> dict[str, Any]:
-    """The flattened schema for `PlanDraft`; with the column names, the target and the
-    excluded columns are constrained to them (enums a grammar enforces)."""
-    schema = flatten(PlanDraft.model_json_schema())
-    schema.pop("description", None)  # the class docstring speaks to programmers
-    schema["properties"]["families"]["items"]["properties"]["family"].pop("description", None)
+    """The flattened compact schema sent to the server; with the column names, the target
+    and the excluded columns are constrained to them (enums a grammar enforces)."""
+    schema = flatten(_reply_model().model_json_schema())
+    for key in ("task", "metric", "validation"):  # enum classes' docstrings: for us
+        schema["properties"][key].pop("description", None)
     if column_names:
         props = schema["properties"]
         props["target"] = {"type": "string", "enum": list(column_names),
@@ -123,9 +165,6 @@ def draft_schema(column_names: list[str] | None = None) -> dict[str, Any]:
         excluded["maxItems"] = min(MAX_EXCLUDED, max(1, len(column_names) - 1))
         props["validation_column"] = {"type": "string", "enum": ["", *column_names],
                                       "description": props["validation_column"]["description"]}
-    # The language model plans tables: image families are for the image planner.
-    family = schema["properties"]["families"]["items"]["properties"]["family"]
-    family["enum"] = families.named("tabular")
     return schema
 
 
@@ -143,7 +182,8 @@ def to_plan(draft: PlanDraft, *, dataset_id: str, budget_seconds: int, seed: int
         task=draft.task,
         metric=draft.metric,
         validation=validation,
-        families=[FamilyChoice(family=str(f.family), max_trials=f.max_trials, reason=f.reason,
+        families=[FamilyChoice(family=str(f.family), max_trials=f.max_trials,
+                               reason=f.reason or families.get(str(f.family)).why,
                                pros=f.pros, cons=f.cons) for f in draft.families],
         excluded_columns=draft.excluded_columns,
         budget_seconds=budget_seconds,
@@ -153,25 +193,26 @@ def to_plan(draft: PlanDraft, *, dataset_id: str, budget_seconds: int, seed: int
         goal_reading=draft.goal_reading,
         reasons={"target": draft.target_reason, "task": draft.task_reason,
                  "metric": draft.metric_reason, "validation": draft.validation_reason,
-                 "excluded_columns": draft.excluded_reason},
+                 "excluded_columns": draft.excluded_reason,
+                 **({"families": draft.families_reason} if draft.families_reason else {})},
     )
 
 
 def from_plan(plan: Plan) -> dict[str, Any]:
-    """A Plan as a draft document: what the model sees when asked to revise it."""
+    """A Plan as a reply in the compact shape: what the model sees when asked to revise it."""
     r = plan.reasons
+    trials = {name: 0 for name in families.named("tabular")}
+    trials.update({f.family: min(200, f.max_trials) for f in plan.families
+                   if f.family in trials})
     return {
         "goal_reading": plan.goal_reading, "target": plan.target,
-        "target_reason": r.get("target", ""), "task": plan.task.value,
-        "task_reason": r.get("task", ""), "metric": plan.metric.value,
-        "metric_reason": r.get("metric", ""), "validation": plan.validation.kind.value,
-        "n_splits": plan.validation.n_splits,
+        "task": plan.task.value, "metric": plan.metric.value,
+        "validation": plan.validation.kind.value, "n_splits": plan.validation.n_splits,
         "validation_column": plan.validation.group_column or plan.validation.time_column or "",
-        "validation_reason": r.get("validation", ""),
-        "excluded_columns": plan.excluded_columns,
+        "excluded_columns": plan.excluded_columns, "families": trials,
+        "target_reason": r.get("target", ""), "task_reason": r.get("task", ""),
+        "metric_reason": r.get("metric", ""), "validation_reason": r.get("validation", ""),
         "excluded_reason": r.get("excluded_columns", ""),
-        "families": [{"family": f.family, "max_trials": min(200, f.max_trials),
-                      "reason": f.reason, "pros": f.pros[:3], "cons": f.cons[:3]}
-                     for f in plan.families[:MAX_FAMILIES]],
+        "families_reason": r.get("families", ""),
         "rationale": plan.rationale,
     }

@@ -1,0 +1,144 @@
+"""Mend before asking again: a reply's mistakes that have one obvious mend are mended in
+code and said; only the rest goes back to the model (engine/planning/mend.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modelyard.engine.intake.ingest import ingest, load_profile
+from modelyard.engine.planning.checks import read_reply
+from modelyard.engine.planning.schema import draft_schema, from_plan
+from tests.fake_ollama import draft
+
+
+@pytest.fixture
+def customers(home, messy_csv):
+    meta = ingest(home, messy_csv)
+    return meta["id"], load_profile(home, meta["id"])
+
+
+def _read(customers, raw, target=None, text=None):
+    dataset_id, profile = customers
+    return read_reply(text if text is not None else json.dumps(raw), profile,
+                      dataset_id=dataset_id, budget_seconds=60, seed=0, target=target)
+
+
+def _compact(**changes):
+    """A reply in the compact shape the schema sent asks for."""
+    raw = draft()
+    trials = {"dummy": 1, "lightgbm": 30, "linear": 10}
+    raw["families"] = {name: trials.get(name, 0) for name in
+                       ("dummy", "linear", "lightgbm", "xgboost", "catboost",
+                        "hist_gradient_boosting", "random_forest", "extra_trees", "knn",
+                        "svm", "mlp")}
+    raw["families_reason"] = "Trees suit this table."
+    raw.update(changes)
+    return {key: raw[key] for key in draft_schema()["properties"]}  # in the schema's order
+
+
+def test_a_compact_reply_reads_with_no_mend(customers):
+    plan, problems, mends = _read(customers, _compact())
+    assert (problems, mends) == ([], [])
+    assert [(f.family, f.max_trials) for f in plan.families] == [
+        ("dummy", 1), ("linear", 10), ("lightgbm", 30)]
+    # The model's one reason for its families, and each family's own words as its reason.
+    assert plan.reasons["families"] == "Trees suit this table."
+    assert all(f.reason for f in plan.families)
+
+
+@pytest.mark.parametrize(
+    ("changes", "mend", "check"),
+    [({"families": [{"family": "lightgbm", "max_trials": 20},
+                    {"family": "lightgbm", "max_trials": 40},
+                    {"family": "dummy", "max_trials": 1}]},
+      "“lightgbm” was named more than once: it is used once.",
+      lambda p: [(f.family, f.max_trials) for f in p.families] == [("lightgbm", 40),
+                                                                   ("dummy", 1)]),
+     ({"families": [{"family": "LightGBM", "max_trials": 5},
+                    {"family": "random forest", "max_trials": 5}]},
+      "The family \"LightGBM\" was read as “lightgbm”.",
+      lambda p: [f.family for f in p.families] == ["lightgbm", "random_forest"]),
+     ({"families": [{"family": "made_up", "max_trials": 5},
+                    {"family": "linear", "max_trials": 5}]},
+      "\"made_up\" is not a model family Modelyard has: it was left out.",
+      lambda p: [f.family for f in p.families] == ["linear"]),
+     ({"families": [{"family": "resnet18", "max_trials": 5},
+                    {"family": "linear", "max_trials": 5}]},
+      "\"resnet18\" is a family for images: it was left out.",
+      lambda p: [f.family for f in p.families] == ["linear"]),
+     ({"families": [{"family": "linear", "max_trials": 5000}]},
+      "5000 trials for “linear” is more than 200: 200 are used.",
+      lambda p: p.families[0].max_trials == 200),
+     ({"n_splits": 50}, "50 folds is out of bounds: 10 are used.",
+      lambda p: p.validation.n_splits == 10),
+     ({"target": "Churn"}, "The target \"Churn\" was read as the column \"churn\".",
+      lambda p: p.target == "churn"),
+     ({"target": "chrun"}, "The target \"chrun\" was read as the column \"churn\".",
+      lambda p: p.target == "churn"),
+     ({"excluded_columns": ["customer-id", "no_such_column"]},
+      "The excluded column \"customer-id\" was read as \"customer_id\".",
+      lambda p: p.excluded_columns == ["customer_id"]),
+     ({"excluded_columns": ["churn"]},
+      "The target \"churn\" cannot be left out: it was not excluded.",
+      lambda p: p.excluded_columns == []),
+     ({"task": "multiclass", "metric": "log_loss"},
+      "The task \"multiclass\" does not fit \"churn\" (2 different values): it is binary.",
+      lambda p: p.task.value == "binary" and p.metric.value == "log_loss"),
+     ({"metric": "r2"}, "The metric r2 does not fit a binary task: roc_auc is used.",
+      lambda p: p.metric.value == "roc_auc"),
+     ({"metric": "ROC-AUC"}, "The metric \"ROC-AUC\" was read as “roc_auc”.",
+      lambda p: p.metric.value == "roc_auc"),
+     ({"code": "import os"}, "Fields the plan does not have were left out: \"code\".",
+      lambda p: True)],
+    ids=["repeated", "spelling", "unknown-family", "image-family", "trials", "folds",
+         "target-case", "target-typo", "excluded", "excluded-target", "task", "metric",
+         "metric-spelling", "extra-field"],
+)
+def test_each_mistake_with_one_mend_is_mended_and_said(customers, changes, mend, check):
+    plan, problems, mends = _read(customers, draft(**changes))
+    assert problems == []
+    assert mend in mends, mends
+    assert check(plan)
+
+
+def test_the_target_the_person_chose_is_kept_whatever_the_model_says(customers):
+    plan, problems, mends = _read(customers, draft(target="region", task="multiclass",
+                                                    metric="log_loss"), target="churn")
+    assert problems == [] and plan.target == "churn"
+    assert mends[0] == "The target is \"churn\", the column you chose (the model named " \
+                       "\"region\")."
+    assert plan.task.value == "binary"  # then mended to fit churn's two values
+
+
+def test_an_ambiguous_name_is_not_guessed(customers):
+    # "tenure" is as close to ... nothing unique: left for the model to answer.
+    _, problems, mends = _read(customers, draft(target="monthly"))
+    assert problems and "does not exist" in problems[0]
+    assert not any("was read as" in m for m in mends)
+
+
+def test_a_reply_cut_off_by_the_token_cap_keeps_its_complete_parts(customers):
+    text = json.dumps(_compact())
+    cut = text[:text.index('"families_reason"') + 25]  # in the middle of a reason
+    plan, problems, mends = _read(customers, None, text=cut)
+    assert problems == [], problems
+    assert mends == ["The reply stopped before its end; its complete parts were kept."]
+    assert [f.family for f in plan.families] == ["dummy", "linear", "lightgbm"]
+    assert plan.rationale == ""
+
+
+def test_a_reply_cut_before_its_choices_goes_back(customers):
+    text = json.dumps(_compact())
+    plan, problems, _ = _read(customers, None, text=text[:text.index('"metric"')])
+    assert plan is None and any("metric" in p for p in problems)
+
+
+def test_a_plan_shown_for_revision_reads_back_unchanged(customers):
+    plan, _, _ = _read(customers, _compact())
+    again, problems, mends = _read(customers, from_plan(plan))
+    assert (problems, mends) == ([], [])
+    assert again.model_dump(exclude={"families"}) == plan.model_dump(exclude={"families"})
+    assert [(f.family, f.max_trials, f.reason) for f in again.families] == [
+        (f.family, f.max_trials, f.reason) for f in plan.families]
