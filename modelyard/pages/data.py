@@ -242,6 +242,7 @@ def _target_section(dataset: dict, profile: Profile) -> None:
         else:
             st.markdown(f"**Likely target:** `{t.column}` — {kind}; {t.confidence:.0%} sure: "
                         f"{t.reason}.")
+            _other_targets(dataset, profile)
     elif images:
         st.warning("These images carry no labels to learn from. Sort them into one folder "
                    "per class, or add a table of file names and labels.")
@@ -265,6 +266,24 @@ def _target_section(dataset: dict, profile: Profile) -> None:
             try:
                 ws.set_roles(dataset["id"], target="" if chosen == guess_label else chosen,
                              task=None if task == from_target else task)
+                st.rerun()
+            except Exception as exc:
+                show_error(exc, "Could not change the target")
+
+
+def _other_targets(dataset: dict, profile: Profile) -> None:
+    """The next two likely targets, each with its reason and one button to choose it."""
+    others = [c for c in profile.target_candidates if c.column != profile.target.column][:2]
+    if not others:
+        return
+    st.caption("Or predict one of these instead:")
+    for i, other in enumerate(others):
+        words, button = st.columns([4, 1.3], vertical_alignment="center")
+        words.markdown(f"`{other.column}` — {task_label(other.task).lower()}; "
+                       f"{other.reason}.")
+        if button.button(f"Predict {other.column}", key=f"data_other_target_{i}"):
+            try:
+                ws.set_roles(dataset["id"], target=other.column)
                 st.rerun()
             except Exception as exc:
                 show_error(exc, "Could not change the target")

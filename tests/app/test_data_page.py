@@ -69,6 +69,21 @@ def test_one_click_fix_ignores_a_leaking_column(app, app_home, tmp_path):
     assert meta["roles"] == {"refund_flag": "ignore"}
 
 
+def test_the_next_two_likely_targets_are_one_click_away(app, app_home, tmp_path):
+    open_path(app, leaky_csv(tmp_path / "t.csv"))
+    assert "**Likely target:** `target`" in texts(app.markdown)
+    offered = [b for b in app.button if b.key and b.key.startswith("data_other_target_")]
+    assert [b.label for b in offered] == ["Predict refund_flag", "Predict region"]
+    # Each comes with its reason, in words.
+    assert "`refund_flag` — yes or no (two classes); " in texts(app.markdown)
+    offered[1].click().run()
+    assert not app.exception and not app.error
+    assert "**Target:** `region` — yes or no (two classes); chosen by you." in \
+        texts(app.markdown)
+    meta = json.loads(next(app_home.glob("datasets/*/dataset.json")).read_text())
+    assert meta["target"] == "region"
+
+
 def test_target_override_and_role_tab(app, tmp_path):
     open_path(app, leaky_csv(tmp_path / "t.csv"))
     app.selectbox(key="data_target").select("region").run()

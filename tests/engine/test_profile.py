@@ -117,6 +117,30 @@ def test_boolean_target_not_last(home, tmp_path):
     assert profile.column("converted").kind is ColumnKind.boolean
 
 
+def test_an_outcome_named_first_beats_an_input_with_a_target_like_name(home, tmp_path):
+    # As in R's data sets: the outcome first, an income among the inputs, last.
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"default": rng.choice(["No", "Yes"], size=400, p=[0.8, 0.2]),
+                          "student": rng.choice(["No", "Yes"], size=400),
+                          "balance": rng.normal(800, 300, size=400).round(2),
+                          "income": rng.normal(30_000, 9_000, size=400).round(2)})
+    meta, profile = ingest_frame(home, tmp_path, frame)
+    assert (meta["target"], meta["task"]) == ("default", "binary")
+    # The next likely ones are offered too, each with its reason.
+    assert [c.column for c in profile.target_candidates[:3]][0] == "default"
+    assert "income" in [c.column for c in profile.target_candidates[:3]]
+
+
+def test_coordinates_are_not_targets_and_a_price_among_them_is(home, tmp_path):
+    rng = np.random.default_rng(7)
+    n = 400
+    frame = pd.DataFrame({"carat": rng.random(n).round(2), "cut": rng.choice(list("ABC"), n),
+                          "price": rng.integers(300, 9000, n), "x": rng.random(n),
+                          "y": rng.random(n), "z": rng.random(n)})
+    meta, _ = ingest_frame(home, tmp_path, frame)
+    assert meta["target"] == "price"
+
+
 # -- statistics ---------------------------------------------------------------------------------
 def test_statistics_of_each_kind(home, tmp_path):
     rng = np.random.default_rng(5)

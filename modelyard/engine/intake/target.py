@@ -6,14 +6,24 @@ from dataclasses import dataclass, field
 
 from modelyard.schemas import ColumnKind, ColumnProfile, Profile, TargetGuess, Task
 
-# Names people give the thing they want to predict, strongest first.
-_TARGET_WORDS = (
+# Names people give the thing they want to predict. Strong names are rarely anything but
+# an outcome; weak names are outcomes as often as they are inputs (a price, an income),
+# so a strong name outranks a weak one wherever each sits.
+_STRONG_WORDS = (
     "target", "label", "labels", "class", "y", "outcome", "response", "survived", "churn",
-    "default", "diagnosis", "species", "price", "saleprice", "quality", "result", "income",
-    "progression", "cultivar", "fraud", "is_fraud", "converted", "clicked", "sales",
-    "category", "score", "rating", "status", "output", "dependent", "goal", "attrition",
-    "exited", "purchased", "approved", "readmitted", "sentiment", "grade", "medv",
+    "default", "diagnosis", "species", "fraud", "is_fraud", "converted", "clicked",
+    "purchase", "purchased", "attrition", "exited", "approved", "readmitted", "sentiment",
+    "dependent", "goal", "output", "result", "medv", "survival", "died", "death", "deaths",
+    "mortality", "disease", "malignant", "won", "winner", "success", "passed", "admitted",
+    "accepted", "cultivar", "progression", "saleprice",
 )
+_WEAK_WORDS = (
+    "price", "sales", "quality", "income", "category", "score", "rating", "status", "grade",
+    "salary", "wage", "wages", "earnings", "pay", "cost", "charges", "revenue", "profit",
+    "tip", "mpg", "yield", "demand", "amount", "value",
+)
+_TARGET_WORDS = _STRONG_WORDS + _WEAK_WORDS
+_COORDINATES = {"x", "y", "z"}
 _UNUSABLE = {ColumnKind.id, ColumnKind.constant, ColumnKind.text, ColumnKind.datetime,
              ColumnKind.image, ColumnKind.ignored}
 MAX_CLASSES = 100
@@ -57,7 +67,9 @@ def candidates(profile: Profile, hints: Hints | None = None) -> list[TargetGuess
     hints = hints or Hints()
     scored: list[tuple[float, int, TargetGuess]] = []
     names = profile.column_names
+    usable = [c.name for c in profile.columns if c.kind not in _UNUSABLE and c.role is None]
     last = names[-1] if names else None
+    first = names.index(usable[0]) if usable and len(names) > 2 else None
     for position, col in enumerate(profile.columns):
         if col.kind in _UNUSABLE or col.role is not None:
             continue
@@ -73,20 +85,29 @@ def candidates(profile: Profile, hints: Hints | None = None) -> list[TargetGuess
         if col.name in hints.missing_from_test and len(hints.missing_from_test) <= 3:
             score += 4.0 if len(hints.missing_from_test) == 1 else 2.5
             reasons.append("it is the column the test file lacks")
-        if lowered in _TARGET_WORDS:
-            score += 3.0 - _TARGET_WORDS.index(lowered) * 0.02
+        coordinate = lowered in _COORDINATES and len(
+            _COORDINATES & {_normal(n) for n in names}) > 1  # x, y and z: a position
+        strong = lowered in _STRONG_WORDS and not coordinate
+        if strong or lowered in _WEAK_WORDS:
+            score += 3.0 if strong else 1.2
             reasons.append(f"its name “{col.name}” is a usual name for a target")
         elif any(_matches(lowered, w) for w in _TARGET_WORDS if len(w) > 3):
-            score += 1.5
+            score += 1.2 if any(_matches(lowered, w) for w in _STRONG_WORDS
+                                if len(w) > 3) else 0.6
             reasons.append(f"its name “{col.name}” suggests an outcome")
         if col.name == last:
             score += 1.0
             reasons.append("it is the last column")
-        elif position == 0 and len(names) > 2:
-            score -= 0.3  # first columns are more often keys than outcomes
-        if col.kind is ColumnKind.boolean or (
-            col.kind is ColumnKind.categorical and col.n_distinct <= 20
-        ):
+        elif position == first:
+            # Outcomes come first almost as often as last (R's data sets, many exports);
+            # keys, which also come first, are not candidates at all (kind id).
+            score += 0.8
+            reasons.append("it is the first column")
+        if col.kind is ColumnKind.boolean or col.n_distinct == 2:
+            score += 0.5  # a yes/no column: the commonest kind of outcome
+            if not reasons:
+                reasons.append("it has two values")
+        elif col.kind is ColumnKind.categorical and col.n_distinct <= 20:
             score += 0.3
             if not reasons:
                 reasons.append(f"it has few values ({col.n_distinct})")
