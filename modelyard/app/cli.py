@@ -339,7 +339,9 @@ def _cmd_plan(ws, args) -> int:
                      "model": prov.get("model") if doc["planner"] == "ollama" else None,
                      "fallback_reason": prov.get("fallback_reason"),
                      "latency_seconds": prov.get("latency_seconds"),
-                     "repairs": prov.get("repairs"), "mends": prov.get("mends") or []})
+                     "repairs": prov.get("repairs"), "mends": prov.get("mends") or [],
+                     "tries_seconds": [a.get("seconds") for a in prov.get("attempts") or []],
+                     "prompt_tokens": prov.get("prompt_tokens")})
     else:
         made_by = (f"the language model {prov.get('model')}" if doc["planner"] == "ollama"
                    else "the rule planner")

@@ -87,7 +87,7 @@ def test_a_valid_plan_from_the_model(ws, customers, served):
     assert chat["format"]["properties"]["target"]["enum"] == [
         "customer_id", "tenure_months", "monthly_charges", "contract", "region", "churn"]
     user = chat["messages"][1]["content"]
-    for needed in ("which customers will leave", '"monthly_charges" numeric, ',
+    for needed in ("which customers will leave", '"monthly_charges"', "numeric (",
                    "looks like an identifier", "10001", "60 seconds", "CPU cores",
                    "GB RAM free"):
         assert needed in user, needed
@@ -164,7 +164,11 @@ def test_a_reply_slower_than_the_timeout(ws, customers, served):
     assert prov["fallback_reason"] == ("The model “llama3.2:3b” did not answer within 0.5 s, "
                                        "so the rule planner made this plan.")
     assert prov["llm_error"]["kind"] == "timeout"
-    assert prov["attempts"] == []  # no reply came, so nothing was sent back
+    # The stopped try is recorded, with its seconds and what it had written (nothing).
+    (stopped,) = prov["attempts"]
+    assert (stopped["raw"], stopped["done_reason"]) == ("", "timeout")
+    assert 0.5 <= stopped["seconds"] < 5
+    assert prov["validation_errors"] == []  # no reply came, so nothing was sent back
 
 
 def test_the_server_down(ws, customers):

@@ -33,7 +33,6 @@ def _compact(**changes):
                        ("dummy", "linear", "lightgbm", "xgboost", "catboost",
                         "hist_gradient_boosting", "random_forest", "extra_trees", "knn",
                         "svm", "mlp")}
-    raw["families_reason"] = "Trees suit this table."
     raw.update(changes)
     return {key: raw[key] for key in draft_schema()["properties"]}  # in the schema's order
 
@@ -43,9 +42,9 @@ def test_a_compact_reply_reads_with_no_mend(customers):
     assert (problems, mends) == ([], [])
     assert [(f.family, f.max_trials) for f in plan.families] == [
         ("dummy", 1), ("linear", 10), ("lightgbm", 30)]
-    # The model's one reason for its families, and each family's own words as its reason.
-    assert plan.reasons["families"] == "Trees suit this table."
-    assert all(f.reason for f in plan.families)
+    # No reason per field in the compact shape: each family's own words are its reason.
+    assert plan.reasons == {} and all(f.reason for f in plan.families)
+    assert plan.rationale == "Predict the target with boosted trees and a linear model."
 
 
 @pytest.mark.parametrize(
@@ -121,12 +120,12 @@ def test_an_ambiguous_name_is_not_guessed(customers):
 
 def test_a_reply_cut_off_by_the_token_cap_keeps_its_complete_parts(customers):
     text = json.dumps(_compact())
-    cut = text[:text.index('"families_reason"') + 25]  # in the middle of a reason
+    cut = text[:text.index('"rationale"') + 25]  # in the middle of the last sentence
     plan, problems, mends = _read(customers, None, text=cut)
     assert problems == [], problems
     assert mends == ["The reply stopped before its end; its complete parts were kept."]
     assert [f.family for f in plan.families] == ["dummy", "linear", "lightgbm"]
-    assert plan.rationale == ""
+    assert plan.rationale == "Predict the"  # what was written of it
 
 
 def test_a_reply_cut_before_its_choices_goes_back(customers):

@@ -12,14 +12,14 @@ from modelyard.schemas import Profile
 
 
 def describe_families() -> str:
-    """One short line per family for the prompt: what it is and its row limit (a small
-    model reads every word of the prompt before it writes one)."""
-    lines = []
+    """The families for the prompt: their names, on one line, with the row limits (a small
+    model reads every word of the prompt before it writes one; a larger one knows what
+    lightgbm is)."""
+    names = []
     for name in families.named("tabular"):  # the language model plans tables
         f = families.get(name)
-        extra = f"; only up to {f.max_rows:,} rows" if f.max_rows else ""
-        lines.append(f"- {name}: {f.summary}{extra}")
-    return "\n".join(lines)
+        names.append(f"{name} (up to {f.max_rows:,} rows)" if f.max_rows else name)
+    return ", ".join(names) + "."
 
 
 def pros_cons(family: str, profile: Profile) -> tuple[list[str], list[str]]:

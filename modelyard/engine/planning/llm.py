@@ -51,6 +51,7 @@ class LLMError(Exception):
         self.sentence = sentence
         self.detail = detail
         self.headline = headline or sentence
+        self.partial = ""  # what the model had written when a try was stopped
 
 
 @dataclass(frozen=True)
@@ -222,18 +223,24 @@ def _stream(client: ollama.Client, model: str, messages: list[dict[str, str]],
     told = 0.0  # when progress was last reported: a model streams a chunk per token
     try:
         while True:
+            stop = None
             if cancel_event is not None and cancel_event.is_set():
-                raise LLMError("cancelled", "You stopped the language model")
+                stop = LLMError("cancelled", "You stopped the language model")
             elapsed = time.monotonic() - started
             if elapsed > config.timeout:
-                raise LLMError("timeout", f"The model “{model}” did not answer within "
-                                          f"{config.timeout:g} s")
+                stop = LLMError("timeout", f"The model “{model}” did not answer within "
+                                           f"{config.timeout:g} s")
+            if stop is not None:
+                stop.partial = "".join(text)
+                raise stop
             try:
                 kind, value = parts.get(timeout=_TICK)
             except queue.Empty:
                 kind, value = "tick", None
             if kind == "error":
-                raise _translate(value, config, model)
+                error = _translate(value, config, model)
+                error.partial = "".join(text)
+                raise error
             if kind == "end":
                 done = True
                 return "".join(text), last, time.monotonic() - started
@@ -282,8 +289,17 @@ def ask_for_plan(
         problems: list[str] = []
         for attempt in range(1, config.max_repairs + 2):
             record["repairs"] = attempt - 1
-            text, last, seconds = _stream(client, model, history, schema, record["options"],
-                                          config, attempt, on_progress, cancel_event)
+            began_try = time.monotonic()
+            try:
+                text, last, seconds = _stream(client, model, history, schema,
+                                              record["options"], config, attempt,
+                                              on_progress, cancel_event)
+            except LLMError as exc:  # the stopped try is recorded with what it wrote
+                record["attempts"].append({
+                    "raw": exc.partial, "seconds": round(time.monotonic() - began_try, 3),
+                    "prompt_tokens": None, "reply_tokens": None, "done_reason": exc.kind,
+                    "problems": [exc.sentence], "mends": []})
+                raise
             cut_off = getattr(last, "done_reason", None) == "length"
             if on_progress is not None:
                 on_progress(Progress(model, attempt, config.max_repairs + 1,

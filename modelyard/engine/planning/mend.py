@@ -243,6 +243,10 @@ def _validation(m: Mended, profile: Profile) -> None:
         if found is not None:
             m.mends.append(f"The validation column {_q(column)} was read as {_q(found)}.")
         m.raw["validation_column"] = column = found or ""
+    if column and column == m.raw.get("target"):
+        m.mends.append(f"The target {_q(column)} cannot also group or order the rows for "
+                       "validation.")
+        m.raw["validation_column"] = column = ""
     if kind in (ValidationKind.group_kfold, ValidationKind.time_split) and not column:
         timing = time_order(profile)
         if kind is ValidationKind.time_split and timing is not None:

@@ -8,10 +8,11 @@ closed and fully required, every array and string bounded.
 
 Two shapes, one meaning:
 - `ReplyDraft`, the schema SENT, is compact, for models as small as 135M parameters: the
-  choices first (so a reply cut short loses reasons, not choices), the families as one
+  choices first (so a reply cut short loses words, not choices), the families as one
   object with a number of trials per family (0: not used) so that no family can be named
-  twice or misspelled, short reasons, no pros and cons (those are our notes, filled in
-  after). Every token a small model writes costs time.
+  twice or misspelled, then two short sentences; no reason per field, no pros and cons
+  (our notes fill those in). Every token a small model writes costs time: on two cores a
+  135M model writes a few tokens a second under a grammar.
 - `PlanDraft`, what a reply is READ into (after `mend.py`), keeps families as a list with
   optional reasons: replies in the older, longer shape (or from a server that did not
   enforce the grammar) read too.
@@ -42,6 +43,7 @@ Phrase = Annotated[str, StringConstraints(max_length=120)]
 ColumnName = Annotated[str, StringConstraints(max_length=300)]
 MAX_FAMILIES = 8  # as many as a Plan holds
 MAX_EXCLUDED = 100
+MAX_EXCLUDED_SENT = 8  # in the schema sent: a small model may list columns until the cap
 
 
 class FamilyDraft(BaseModel):
@@ -87,26 +89,22 @@ def _trials_model() -> type[BaseModel]:
 
 
 def _reply_model() -> type[BaseModel]:
-    """The compact reply the schema sent asks for (see the module docstring)."""
+    """The compact reply the schema sent asks for (see the module docstring): the choices,
+    the target first, then how the request was read and the plan in one or two sentences.
+    No reason per field: a small model writes them slowly and copies them from anywhere;
+    the page explains each choice in our words."""
     return create_model(
         "ReplyDraft", __config__=ConfigDict(extra="forbid"),
-        goal_reading=(Short, Field(description="how you read the request, one sentence")),
         target=(ColumnName, Field(description="the column to predict")),
         task=(Task, ...),
         metric=(Metric, ...),
         validation=(ValidationKind, ...),
         n_splits=(int, Field(ge=2, le=10)),
         validation_column=(ColumnName, Field(description="group or time column, else empty")),
-        excluded_columns=(list[ColumnName], Field(max_length=MAX_EXCLUDED)),
+        excluded_columns=(list[ColumnName], Field(max_length=MAX_EXCLUDED_SENT)),
         families=(_trials_model(), Field(description="trials per family, 0 = not used")),
-        target_reason=(Short, ...),
-        task_reason=(Short, ...),
-        metric_reason=(Short, ...),
-        validation_reason=(Short, ...),
-        excluded_reason=(Short, ...),
-        families_reason=(Short, ...),
-        rationale=(Annotated[str, StringConstraints(max_length=300)],
-                   Field(description="the plan in two plain sentences")),
+        goal_reading=(Short, Field(description="how you read the request, one sentence")),
+        rationale=(Short, Field(description="the plan in one or two plain sentences")),
     )
 
 
@@ -162,7 +160,7 @@ def draft_schema(column_names: list[str] | None = None) -> dict[str, Any]:
                            "description": props["target"].get("description", "")}
         excluded = props["excluded_columns"]
         excluded["items"] = {"type": "string", "enum": list(column_names)}
-        excluded["maxItems"] = min(MAX_EXCLUDED, max(1, len(column_names) - 1))
+        excluded["maxItems"] = min(MAX_EXCLUDED_SENT, max(1, len(column_names) - 1))
         props["validation_column"] = {"type": "string", "enum": ["", *column_names],
                                       "description": props["validation_column"]["description"]}
     return schema
@@ -191,28 +189,24 @@ def to_plan(draft: PlanDraft, *, dataset_id: str, budget_seconds: int, seed: int
         rationale=draft.rationale,
         goal=goal,
         goal_reading=draft.goal_reading,
-        reasons={"target": draft.target_reason, "task": draft.task_reason,
-                 "metric": draft.metric_reason, "validation": draft.validation_reason,
-                 "excluded_columns": draft.excluded_reason,
-                 **({"families": draft.families_reason} if draft.families_reason else {})},
+        reasons={k: v for k, v in (("target", draft.target_reason),
+                                   ("task", draft.task_reason),
+                                   ("metric", draft.metric_reason),
+                                   ("validation", draft.validation_reason),
+                                   ("excluded_columns", draft.excluded_reason),
+                                   ("families", draft.families_reason)) if v},
     )
 
 
 def from_plan(plan: Plan) -> dict[str, Any]:
     """A Plan as a reply in the compact shape: what the model sees when asked to revise it."""
-    r = plan.reasons
     trials = {name: 0 for name in families.named("tabular")}
     trials.update({f.family: min(200, f.max_trials) for f in plan.families
                    if f.family in trials})
     return {
-        "goal_reading": plan.goal_reading, "target": plan.target,
-        "task": plan.task.value, "metric": plan.metric.value,
+        "target": plan.target, "task": plan.task.value, "metric": plan.metric.value,
         "validation": plan.validation.kind.value, "n_splits": plan.validation.n_splits,
         "validation_column": plan.validation.group_column or plan.validation.time_column or "",
         "excluded_columns": plan.excluded_columns, "families": trials,
-        "target_reason": r.get("target", ""), "task_reason": r.get("task", ""),
-        "metric_reason": r.get("metric", ""), "validation_reason": r.get("validation", ""),
-        "excluded_reason": r.get("excluded_columns", ""),
-        "families_reason": r.get("families", ""),
-        "rationale": plan.rationale,
+        "goal_reading": plan.goal_reading, "rationale": plan.rationale[:160],
     }
