@@ -27,21 +27,16 @@ def _read(customers, raw, target=None, text=None):
 
 def _compact(**changes):
     """A reply in the compact shape the schema sent asks for."""
-    raw = draft()
-    trials = {"dummy": 1, "lightgbm": 30, "linear": 10}
-    raw["families"] = {name: trials.get(name, 0) for name in
-                       ("dummy", "linear", "lightgbm", "xgboost", "catboost",
-                        "hist_gradient_boosting", "random_forest", "extra_trees", "knn",
-                        "svm", "mlp")}
-    raw.update(changes)
+    raw = {**draft(), "families": ["dummy", "linear", "lightgbm"], **changes}
     return {key: raw[key] for key in draft_schema()["properties"]}  # in the schema's order
 
 
 def test_a_compact_reply_reads_with_no_mend(customers):
     plan, problems, mends = _read(customers, _compact())
     assert (problems, mends) == ([], [])
+    # Trials as the rule planner gives them: the budget bounds the search anyway.
     assert [(f.family, f.max_trials) for f in plan.families] == [
-        ("dummy", 1), ("linear", 10), ("lightgbm", 30)]
+        ("dummy", 1), ("linear", 30), ("lightgbm", 300)]
     # No reason per field in the compact shape: each family's own words are its reason.
     assert plan.reasons == {} and all(f.reason for f in plan.families)
     assert plan.rationale == "Predict the target with boosted trees and a linear model."
@@ -68,8 +63,8 @@ def test_a_compact_reply_reads_with_no_mend(customers):
       "\"resnet18\" is a family for images: it was left out.",
       lambda p: [f.family for f in p.families] == ["linear"]),
      ({"families": [{"family": "linear", "max_trials": 5000}]},
-      "5000 trials for “linear” is more than 200: 200 are used.",
-      lambda p: p.families[0].max_trials == 200),
+      "5000 trials for “linear” is more than 1000: 1000 are used.",
+      lambda p: p.families[0].max_trials == 1000),
      ({"n_splits": 50}, "50 folds is out of bounds: 10 are used.",
       lambda p: p.validation.n_splits == 10),
      ({"target": "Churn"}, "The target \"Churn\" was read as the column \"churn\".",
@@ -126,6 +121,26 @@ def test_a_reply_cut_off_by_the_token_cap_keeps_its_complete_parts(customers):
     assert mends == ["The reply stopped before its end; its complete parts were kept."]
     assert [f.family for f in plan.families] == ["dummy", "linear", "lightgbm"]
     assert plan.rationale == "Predict the"  # what was written of it
+
+
+def test_repeated_names_are_merged_and_a_baseline_alone_gets_the_rules_families(customers):
+    plan, problems, mends = _read(customers, _compact(families=["lightgbm"] * 6))
+    assert problems == [] and [f.family for f in plan.families] == ["lightgbm"]
+    assert mends == ["“lightgbm” was named more than once: it is used once."]
+    # A small model stuck on the baseline (seen with SmolLM2-135M): the rules' families.
+    plan, problems, mends = _read(customers, _compact(families=["dummy"] * 6))
+    assert problems == []
+    assert [f.family for f in plan.families][:3] == ["dummy", "linear", "lightgbm"]
+    assert mends[-1].startswith("The baseline alone learns nothing from the data: the "
+                                "families the rule planner tries were added (linear, ")
+
+
+def test_a_group_column_that_groups_nothing_is_mended_away(customers):
+    plan, problems, mends = _read(customers, _compact(validation="group_kfold",
+                                                     validation_column="monthly_charges"))
+    assert problems == [] and plan.validation.kind.value == "stratified_kfold"
+    assert mends[0] == ('"monthly_charges" has a different value in almost every row: it '
+                        'does not group rows.')
 
 
 def test_a_reply_cut_before_its_choices_goes_back(customers):

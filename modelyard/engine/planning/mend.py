@@ -23,7 +23,7 @@ from typing import Any
 
 from modelyard.engine.intake.target import task_for
 from modelyard.engine.planning.quoting import NAME_CHARS, quote
-from modelyard.engine.planning.rules import DEFAULT_METRIC
+from modelyard.engine.planning.rules import DEFAULT_METRIC, choose_families, default_trials
 from modelyard.engine.planning.schema import MAX_FAMILIES, PlanDraft
 from modelyard.engine.planning.time_order import time_order
 from modelyard.engine.training import families
@@ -40,7 +40,8 @@ _NOT_TARGETS = frozenset({ColumnKind.id, ColumnKind.text, ColumnKind.datetime,
                           ColumnKind.constant, ColumnKind.image, ColumnKind.ignored})
 # How close a misspelt name must be to a real one to be read as it (difflib's ratio).
 CLOSE = 0.8
-MAX_TRIALS = 200
+MAX_TRIALS = 1000  # as a Plan allows
+_DEFAULT = object()  # a family named without trials: the rule planner's number
 _REASONS = ("goal_reading", "target_reason", "task_reason", "metric_reason",
             "validation_reason", "excluded_reason", "families_reason", "rationale")
 
@@ -247,6 +248,11 @@ def _validation(m: Mended, profile: Profile) -> None:
         m.mends.append(f"The target {_q(column)} cannot also group or order the rows for "
                        "validation.")
         m.raw["validation_column"] = column = ""
+    if (kind is ValidationKind.group_kfold and column
+            and profile.column(column).n_distinct > profile.n_rows / 2):
+        m.mends.append(f"{_q(column)} has a different value in almost every row: it does not "
+                       "group rows.")
+        m.raw["validation_column"] = column = ""
     if kind in (ValidationKind.group_kfold, ValidationKind.time_split) and not column:
         timing = time_order(profile)
         if kind is ValidationKind.time_split and timing is not None:
@@ -268,7 +274,7 @@ def _validation(m: Mended, profile: Profile) -> None:
 def _trial_pairs(m: Mended) -> list[tuple[Any, Any, dict[str, Any]]]:
     """(name, trials, rest) for each family in either shape of reply."""
     given = m.raw.get("families")
-    if isinstance(given, dict):  # the compact shape: {family: trials}
+    if isinstance(given, dict):  # {family: trials}
         return [(name, trials, {}) for name, trials in given.items()]
     if isinstance(given, list):
         pairs = []
@@ -276,8 +282,8 @@ def _trial_pairs(m: Mended) -> list[tuple[Any, Any, dict[str, Any]]]:
             if isinstance(item, dict):
                 rest = {k: v for k, v in item.items() if k not in ("family", "max_trials")}
                 pairs.append((item.get("family"), item.get("max_trials", 1), rest))
-            elif isinstance(item, str):
-                pairs.append((item, 1, {}))
+            elif isinstance(item, str):  # the compact shape: names only
+                pairs.append((item, _DEFAULT, {}))
         return pairs
     return []
 
@@ -289,7 +295,7 @@ def _families(m: Mended, profile: Profile) -> None:
     chosen: dict[str, dict[str, Any]] = {}
     repeated: set[str] = set()
     for name, trials, rest in _trial_pairs(m):
-        count = _int(trials)
+        count = None if trials is _DEFAULT else _int(trials)
         if count is not None and count <= 0:
             continue  # the compact shape's "not used"
         found = _closest(name, tabular)
@@ -306,7 +312,9 @@ def _families(m: Mended, profile: Profile) -> None:
             m.mends.append(f"“{found}” is too slow for {profile.n_rows:,} rows (it is "
                            f"used up to {family.max_rows:,}): it was left out.")
             continue
-        if count is None:
+        if trials is _DEFAULT:
+            count = default_trials(found)
+        elif count is None:
             count = 1
             m.mends.append(f"The trials for “{found}” were not a number: 1 is used.")
         if count > MAX_TRIALS:
@@ -325,6 +333,12 @@ def _families(m: Mended, profile: Profile) -> None:
     for name in sorted(repeated):
         m.mends.append(f"“{name}” was named more than once: it is used once.")
     items = list(chosen.values())
+    if items and all(f["family"] == "dummy" for f in items):
+        # A small model stuck repeating the baseline: the families the rules would try.
+        added = [f for f in choose_families(profile.n_rows, profile) if f.family != "dummy"]
+        items += [{"family": f.family, "max_trials": f.max_trials} for f in added]
+        m.mends.append("The baseline alone learns nothing from the data: the families the "
+                       f"rule planner tries were added ({', '.join(f.family for f in added)}).")
     if len(items) > MAX_FAMILIES:
         items.sort(key=lambda f: -f["max_trials"])
         dropped = [f["family"] for f in items[MAX_FAMILIES:]]

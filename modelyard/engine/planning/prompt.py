@@ -60,8 +60,7 @@ Rules:
 - validation: stratified_kfold for classes, kfold for quantities; group_kfold or \
 time_split need validation_column.
 - excluded_columns: identifiers and columns that give the answer away.
-- families: trials per family, 0 = not used; 2 to 6 families; dummy 1.
-Families (trials for each): {describe_families()}
+- families: 2 to 6 different ones of: {describe_families()} dummy is the baseline.
 Examples:
 {EXAMPLES}"""
 

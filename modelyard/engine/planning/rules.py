@@ -66,6 +66,11 @@ _FAMILY_RULES: list[tuple[str, int, int]] = [
 ]
 
 
+def default_trials(family: str) -> int:
+    """The trials the rule planner gives `family` (30 for one it does not choose)."""
+    return next((t for f, t, _ in _FAMILY_RULES if f == family), 30)
+
+
 def feature_width(profile: Profile, target: str) -> float:
     """How much a row weighs in a fit: 1 per number or category, 6 per date (its parts),
     and per text column the rough number of TF-IDF non-zeros of its mean length."""

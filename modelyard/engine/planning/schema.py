@@ -8,11 +8,11 @@ closed and fully required, every array and string bounded.
 
 Two shapes, one meaning:
 - `ReplyDraft`, the schema SENT, is compact, for models as small as 135M parameters: the
-  choices first (so a reply cut short loses words, not choices), the families as one
-  object with a number of trials per family (0: not used) so that no family can be named
-  twice or misspelled, then two short sentences; no reason per field, no pros and cons
-  (our notes fill those in). Every token a small model writes costs time: on two cores a
-  135M model writes a few tokens a second under a grammar.
+  choices first (so a reply cut short loses words, not choices), the families as a short
+  list of names (their trials are the rule planner's: a budget bounds the search anyway),
+  then two short sentences; no reason per field, no pros and cons (our notes fill those
+  in). Every token a small model writes costs time: on two cores a 135M model writes a
+  few tokens a second under a grammar.
 - `PlanDraft`, what a reply is READ into (after `mend.py`), keeps families as a list with
   optional reasons: replies in the older, longer shape (or from a server that did not
   enforce the grammar) read too.
@@ -20,7 +20,7 @@ Two shapes, one meaning:
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
@@ -38,10 +38,11 @@ from modelyard.schemas import (
 Reason = Annotated[str, StringConstraints(max_length=400)]
 # In the schema sent: one short sentence (a small model's sentence that runs on is cut by
 # the grammar here, not by the token cap in the middle of the plan).
-Short = Annotated[str, StringConstraints(max_length=160)]
+Short = Annotated[str, StringConstraints(max_length=120)]
 Phrase = Annotated[str, StringConstraints(max_length=120)]
 ColumnName = Annotated[str, StringConstraints(max_length=300)]
 MAX_FAMILIES = 8  # as many as a Plan holds
+MAX_FAMILIES_SENT = 6
 MAX_EXCLUDED = 100
 MAX_EXCLUDED_SENT = 8  # in the schema sent: a small model may list columns until the cap
 
@@ -50,7 +51,7 @@ class FamilyDraft(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     family: Family
-    max_trials: int = Field(ge=1, le=200, description="configurations to try; 1 for dummy")
+    max_trials: int = Field(ge=1, le=1000, description="configurations to try; 1 for dummy")
     reason: Reason = Field(default="", description="one plain sentence: why this family here")
     pros: list[Phrase] = Field(default_factory=list, max_length=3,
                                description="short phrases: strengths here")
@@ -81,11 +82,9 @@ class PlanDraft(BaseModel):
     rationale: Annotated[str, StringConstraints(max_length=800)] = ""
 
 
-def _trials_model() -> type[BaseModel]:
-    """{family: trials} for every tabular family, in registry order (0: not used)."""
-    fields: dict[str, Any] = {
-        name: (int, Field(ge=0, le=200)) for name in families.named("tabular")}
-    return create_model("FamilyTrials", __config__=ConfigDict(extra="forbid"), **fields)
+def _family_names() -> Any:
+    """The tabular families' names as an enum type (a grammar holds the model to them)."""
+    return Literal[tuple(families.named("tabular"))]
 
 
 def _reply_model() -> type[BaseModel]:
@@ -102,7 +101,8 @@ def _reply_model() -> type[BaseModel]:
         n_splits=(int, Field(ge=2, le=10)),
         validation_column=(ColumnName, Field(description="group or time column, else empty")),
         excluded_columns=(list[ColumnName], Field(max_length=MAX_EXCLUDED_SENT)),
-        families=(_trials_model(), Field(description="trials per family, 0 = not used")),
+        families=(list[_family_names()], Field(max_length=MAX_FAMILIES_SENT,
+                                               description="the model families to try")),
         goal_reading=(Short, Field(description="how you read the request, one sentence")),
         rationale=(Short, Field(description="the plan in one or two plain sentences")),
     )
@@ -200,13 +200,12 @@ def to_plan(draft: PlanDraft, *, dataset_id: str, budget_seconds: int, seed: int
 
 def from_plan(plan: Plan) -> dict[str, Any]:
     """A Plan as a reply in the compact shape: what the model sees when asked to revise it."""
-    trials = {name: 0 for name in families.named("tabular")}
-    trials.update({f.family: min(200, f.max_trials) for f in plan.families
-                   if f.family in trials})
+    tabular = families.named("tabular")
     return {
         "target": plan.target, "task": plan.task.value, "metric": plan.metric.value,
         "validation": plan.validation.kind.value, "n_splits": plan.validation.n_splits,
         "validation_column": plan.validation.group_column or plan.validation.time_column or "",
-        "excluded_columns": plan.excluded_columns, "families": trials,
-        "goal_reading": plan.goal_reading, "rationale": plan.rationale[:160],
+        "excluded_columns": plan.excluded_columns,
+        "families": [f.family for f in plan.families if f.family in tabular],
+        "goal_reading": plan.goal_reading[:120], "rationale": plan.rationale[:120],
     }
