@@ -89,6 +89,7 @@ def one_table(name: str, package: str, outcome: str, goal: str, url: str, budget
         "slowest_try_s": max(doc.get("tries_seconds") or [0]),
         "prompt_tokens": doc.get("prompt_tokens"),
         "mends": len(mends),
+        "what_was_mended": " | ".join(m[:70] for m in mends[:4]),
         "families": ",".join(f["family"] for f in plan["families"]),
     })
     if doc.get("fallback_reason"):

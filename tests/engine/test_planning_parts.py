@@ -274,3 +274,20 @@ def test_the_machine_in_the_prompt_names_the_gpu_and_its_free_memory():
         "16 CPU cores, 101.2 GB of 125.7 GB RAM free, GPU: NVIDIA H100 80GB HBM3 (70.0 of "
         "79.6 GB free).")
     assert "GPU: none." in hardware_summary({**hardware, "gpus": []})
+
+
+def test_a_request_naming_another_column_is_not_contradicted_by_the_guess(customers):
+    from modelyard.engine.planning.prompt import plan_messages
+
+    _, profile = customers
+    goal = "how much are the monthly charges"
+    reading = read_goal(goal, profile)
+    assert reading.target == "monthly_charges" and profile.target.column == "churn"
+    user = plan_messages(profile, goal=goal, target=None, budget_seconds=60, hardware={},
+                         sample_rows=[], reading=reading)[1]["content"]
+    assert 'suggests the column "monthly_charges"' in user
+    assert "The likely target from the column names" not in user
+    # Without a request, the guess is said.
+    user = plan_messages(profile, goal=None, target=None, budget_seconds=60, hardware={},
+                         sample_rows=[])[1]["content"]
+    assert 'The likely target from the column names is "churn"' in user

@@ -36,8 +36,8 @@ from modelyard.schemas import METRICS_FOR_TASK, Plan, Profile
 # cores: about 12 s for 700 tokens), so the prompt is compact: columns grouped by kind,
 # names only but for a handful of values; sample rows only for narrow tables.
 MAX_COLUMNS = 300  # names past this are left out of the prompt (the schema has them all)
-SAMPLE_ROWS = 3
-SAMPLE_MAX_COLUMNS = 12
+SAMPLE_ROWS = 2
+SAMPLE_MAX_COLUMNS = 10
 MAX_WARNINGS = 5
 
 _metrics = "; ".join(f"{t.value}: {', '.join(m.value for m in ms)}"
@@ -179,7 +179,11 @@ def plan_messages(profile: Profile, *, goal: str | None, target: str | None,
     if target:
         request.append(f"The person chose the target themselves: use the column "
                        f"{quote(target, NAME_CHARS)}.")
-    elif guess := target_guess(profile):
+    elif (guess := target_guess(profile)) and not (
+            reading is not None and reading.target and profile.target
+            and reading.target != profile.target.column):
+        # Said only when the request names no other column: two suggestions that disagree
+        # lead a small model to the one without the request behind it.
         request.append(guess + " Choose another only if the request asks for it.")
     if (timing := time_order(profile)) is not None and timing.split:
         # Our reading of the rows' order (time_order.py), outside the data block.
