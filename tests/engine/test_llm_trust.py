@@ -47,7 +47,7 @@ def hostile_frame(n: int = 200):
     rng = np.random.default_rng(1)
     churn = frame.pop("churn")
     frame["income"] = (frame["monthly_charges"] * 500 + rng.normal(0, 900, n)).round(0)
-    frame["note"] = [(ORDER, LONG_ORDER, BREAKOUT, "fine")[i % 4] for i in range(n)]
+    frame["note"] = [(ORDER, LONG_ORDER, BREAKOUT)[i % 3] for i in range(n)]
     frame[LONG_NAME] = rng.integers(0, 5, n)
     frame["churn"] = churn
     return frame

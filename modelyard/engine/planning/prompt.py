@@ -103,9 +103,11 @@ def profile_summary(profile: Profile) -> str:
     for col in profile.columns[:MAX_COLUMNS]:
         words = quote(col.name, NAME_CHARS)
         notes = []
-        if col.top_values and col.n_distinct <= 5:
+        if col.top_values and col.n_distinct <= 3:  # what a yes/no column holds
             notes.append(f"{col.n_distinct} values: "
-                         + ", ".join(quote_value(v) for v, _ in col.top_values[:5]))
+                         + ", ".join(quote_value(v) for v, _ in col.top_values[:3]))
+        elif col.kind.value == "categorical":
+            notes.append(f"{col.n_distinct} values")
         if col.missing_share >= 0.05:
             notes.append(f"{col.missing_share:.0%} missing")
         by_kind.setdefault(col.kind.value, []).append(
