@@ -135,6 +135,15 @@ def test_repeated_names_are_merged_and_a_baseline_alone_gets_the_rules_families(
                                 "families the rule planner tries were added (linear, ")
 
 
+@pytest.mark.parametrize("given", [[], {"lightgbm": 0, "linear": 0}], ids=["empty", "all-zero"])
+def test_no_family_named_gets_the_rules_families(customers, given):
+    plan, problems, mends = _read(customers, _compact(families=given))
+    assert problems == []
+    assert [f.family for f in plan.families][:3] == ["dummy", "linear", "lightgbm"]
+    assert mends[-1].startswith("No model family was named: the families the rule planner "
+                                "tries were added (dummy, linear, lightgbm, ")
+
+
 def test_a_group_column_that_groups_nothing_is_mended_away(customers):
     plan, problems, mends = _read(customers, _compact(validation="group_kfold",
                                                      validation_column="monthly_charges"))

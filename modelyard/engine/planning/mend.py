@@ -333,12 +333,15 @@ def _families(m: Mended, profile: Profile) -> None:
     for name in sorted(repeated):
         m.mends.append(f"“{name}” was named more than once: it is used once.")
     items = list(chosen.values())
-    if items and all(f["family"] == "dummy" for f in items):
-        # A small model stuck repeating the baseline: the families the rules would try.
-        added = [f for f in choose_families(profile.n_rows, profile) if f.family != "dummy"]
+    if all(f["family"] == "dummy" for f in items):
+        # None, or a small model stuck repeating the baseline: the families the rules try.
+        added = [f for f in choose_families(profile.n_rows, profile)
+                 if f.family not in chosen][:MAX_FAMILIES - len(items)]
         items += [{"family": f.family, "max_trials": f.max_trials} for f in added]
-        m.mends.append("The baseline alone learns nothing from the data: the families the "
-                       f"rule planner tries were added ({', '.join(f.family for f in added)}).")
+        said = ("The baseline alone learns nothing from the data" if chosen else
+                "No model family was named")
+        m.mends.append(f"{said}: the families the rule planner tries were added "
+                       f"({', '.join(f.family for f in added)}).")
     if len(items) > MAX_FAMILIES:
         items.sort(key=lambda f: -f["max_trials"])
         dropped = [f["family"] for f in items[MAX_FAMILIES:]]

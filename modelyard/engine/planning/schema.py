@@ -101,7 +101,7 @@ def _reply_model() -> type[BaseModel]:
         n_splits=(int, Field(ge=2, le=10)),
         validation_column=(ColumnName, Field(description="group or time column, else empty")),
         excluded_columns=(list[ColumnName], Field(max_length=MAX_EXCLUDED_SENT)),
-        families=(list[_family_names()], Field(max_length=MAX_FAMILIES_SENT,
+        families=(list[_family_names()], Field(min_length=1, max_length=MAX_FAMILIES_SENT,
                                                description="the model families to try")),
         goal_reading=(Short, Field(description="how you read the request, one sentence")),
         rationale=(Short, Field(description="the plan in one or two plain sentences")),
