@@ -215,3 +215,26 @@ def test_a_changed_onnx_file_is_refused_by_the_bundle_check(tmp_path):
     path.write_bytes(path.read_bytes() + b"\0")
     with pytest.raises(BadInputError, match="onnx/model.onnx differs from its manifest"):
         Predictor.load(folder)
+
+
+def test_the_cli_and_the_export_door_import_no_exporter_library():
+    """onnx, onnxruntime, skl2onnx, onnxmltools, mlflow and optuna-dashboard load only
+    when an export in that format is asked for."""
+    code = ("import sys; import modelyard.app.cli, modelyard.app.workspace, "
+            "modelyard.engine.results.export_formats; "
+            "heavy = ('onnx', 'onnxruntime', 'skl2onnx', 'onnxmltools', 'mlflow', "
+            "'optuna_dashboard'); print(sorted(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_missing_extra_is_named_with_the_command_that_installs_it(monkeypatch):
+    import importlib.util
+
+    from modelyard.engine.results import export_formats
+
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: None if name == "skl2onnx" else object())
+    with pytest.raises(BadInputError, match=r"needs skl2onnx.*modelyard\[export\]"):
+        export_formats._require("onnx")
