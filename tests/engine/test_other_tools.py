@@ -116,6 +116,41 @@ def test_mlflow_models_predict_works_offline_with_the_local_environment(
     _same(pd.DataFrame(rows)[list(reference.columns)], reference)
 
 
+def test_mlflow_models_serve_answers_with_the_bundles_predictions(
+        trained, mlflow_model, reference, tmp_path):
+    port = _free_port()
+    # MLflow starts `uvicorn` by name: the environment's own bin folder comes first.
+    env = _bare_env(tmp_path) | {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        [str(BIN / "mlflow"), "models", "serve", "-m", str(mlflow_model / "model"),
+         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path, env=env,
+        start_new_session=True)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/ping", proc)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=trained.test.read_bytes(),
+            headers={"Content-Type": "text/csv"}, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            rows = json.loads(reply.read())["predictions"]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    _same(pd.DataFrame(rows)[list(reference.columns)], reference)
+
+
+def _wait_for(url: str, proc: subprocess.Popen) -> bytes:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                return reply.read()
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.3)
+    raise AssertionError(f"nothing answered at {url}")
+
+
 def test_the_run_is_logged_to_the_local_tracking_folder(trained, mlflow_model, ws):
     from mlflow import MlflowClient
 
@@ -176,16 +211,7 @@ def test_the_optuna_journal_opens_in_optuna_dashboard_as_it_is(trained, ws):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
-        found, deadline = None, time.monotonic() + 60
-        while found is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies",
-                                            timeout=5) as reply:
-                    found = json.loads(reply.read())
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                time.sleep(0.3)
-        assert found is not None, "optuna-dashboard did not answer"
+        found = json.loads(_wait_for(f"http://127.0.0.1:{port}/api/studies", proc))
         assert {s["study_name"] for s in found["study_summaries"]} == set(studies)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

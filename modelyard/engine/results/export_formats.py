@@ -68,15 +68,17 @@ def export_as(result: RunResult, out: Path, fmt: str = "bundle", *, card: str | 
     out = Path(out).expanduser().resolve()
     if fmt == "mlflow":
         return _mlflow(result, out, card=card, make_zip=make_zip, overwrite=overwrite)
+    # The rows the ONNX check predicts, read first: without them nothing is written.
+    sample = check_sample(result) if fmt == "onnx" and not result.is_image else None
     done = export_bundle(result, out, make_zip=False, card=card, overwrite=overwrite)
     found = FormatExport(fmt, done.folder, None, list(done.files))
     if fmt == "onnx":
         from modelyard.engine.results.onnx_export import write_onnx
 
-        if result.is_image:
+        if sample is None:
             report = write_onnx(done.folder, _ImageStub(result.meta), pd.DataFrame())
         else:
-            report = write_onnx(done.folder, result.predictor, check_sample(result))
+            report = write_onnx(done.folder, result.predictor, sample)
         found.onnx = report
         found.files += ["onnx/report.json"] + (["onnx/model.onnx"] if report["converted"]
                                                else [])

@@ -351,7 +351,7 @@ def write_onnx(folder: Path, predictor: Any, sample: pd.DataFrame) -> dict[str, 
     meta = predictor.meta
     report: dict[str, Any] = {
         "converted": False, "tolerance": TOLERANCE, "families_converted": list(CONVERTED),
-        "inputs": list(meta["numeric"]) + list(meta["categorical"]),
+        "inputs": list(meta.get("numeric") or []) + list(meta.get("categorical") or []),
         "classes": [str(c) for c in meta.get("classes") or []]}
     try:
         data, check = convert_and_check(predictor, sample)
