@@ -14,7 +14,7 @@ from modelyard.engine.vision.predict import image_mistakes
 from modelyard.schemas import Metric
 
 MISTAKES_SHOWN = 32
-EXPORT_FORMATS = {"bundle": "Model bundle", "onnx": "bundle + ONNX", "mlflow": "MLflow model"}
+EXPORT_FORMATS = {"bundle": "Model bundle", "onnx": "Bundle + ONNX", "mlflow": "MLflow model"}
 DOWNLOADS = {"bundle": "Download the bundle (zip)",
              "onnx": "Download the bundle with ONNX (zip)",
              "mlflow": "Download the MLflow model (zip)"}
@@ -242,9 +242,10 @@ with export_tab:
                 st.warning(f"{done.problem} The bundle was written without it.")
             elif done.onnx:
                 check = done.onnx["check"]
-                st.success(f"ONNX checked on {check['rows']:,} training rows: largest "
-                           f"difference from the bundle {check['max_difference']:.1g} "
-                           f"(allowed {check['tolerance']:g}).")
+                st.success(f"ONNX checked on {check['rows']:,} training rows: it agrees "
+                           f"with the bundle within {check['tolerance']:f}".rstrip("0")
+                           + f" on every row (largest difference "
+                           f"{check['max_difference']:.10f}".rstrip("0") + ").")
         except Exception as exc:
             show_error(exc, "Could not write the export")
     zip_path = folder.with_name(f"{folder.name}.zip")

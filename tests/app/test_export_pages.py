@@ -42,7 +42,7 @@ def at(trained, tmp_path, monkeypatch):
 def test_model_page_exports_the_bundle_with_onnx_and_as_an_mlflow_model(at, trained):
     at.switch_page(f"{PAGES}/model.py").run()
     assert not at.exception and not at.error, texts(at.error)
-    assert at.radio(key="model_export_format").options == ["Model bundle", "bundle + ONNX",
+    assert at.radio(key="model_export_format").options == ["Model bundle", "Bundle + ONNX",
                                                            "MLflow model"]
     at.radio(key="model_export_format").set_value("onnx").run()
     at.button(key="model_export").click().run()
