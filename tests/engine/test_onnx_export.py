@@ -238,3 +238,28 @@ def test_a_missing_extra_is_named_with_the_command_that_installs_it(monkeypatch)
                         lambda name: None if name == "skl2onnx" else object())
     with pytest.raises(BadInputError, match=r"needs skl2onnx.*modelyard\[export\]"):
         export_formats._require("onnx")
+
+
+class _FoldAverage:
+    """A model that keeps the pipelines fitted on each cross-validation fold and averages
+    them (bagging): all the ONNX export needs of it is `members` and `weights`."""
+
+    def __init__(self, members):
+        self.members, self.weights = members, [1.0] * len(members)
+        self.classes_ = members[0].classes_
+
+    def predict_proba(self, X):
+        return np.mean([m.predict_proba(X) for m in self.members], axis=0)
+
+
+def test_fold_models_kept_for_bagging_convert_as_their_average(tmp_path):
+    data = _data(Task.multiclass, n=180)
+    folds = np.array_split(np.arange(180), 3)
+    members = []
+    for i in range(3):
+        rows = np.concatenate([f for j, f in enumerate(folds) if j != i])
+        fold = TrainingData(data.X.iloc[rows].reset_index(drop=True), data.y[rows],
+                            data.features, data.classes)
+        members.append(_fit("linear", Task.multiclass, fold))
+    _export_and_compare(tmp_path, _FoldAverage(members),
+                        _meta(data, Task.multiclass, "linear"), Task.multiclass, data.X)

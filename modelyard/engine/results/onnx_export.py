@@ -95,10 +95,11 @@ def _register() -> None:
 
 
 def members(pipeline: Any) -> list[tuple[Any, float]]:
-    """The fitted pipelines a model averages, with their weights (one, weight 1, for a
-    single pipeline)."""
+    """The fitted pipelines a model averages, with their weights summing to 1 (one, weight
+    1, for a single pipeline)."""
     if hasattr(pipeline, "members") and hasattr(pipeline, "weights"):
-        return list(zip(pipeline.members, np.asarray(pipeline.weights, float), strict=True))
+        weights = np.asarray(pipeline.weights, float)
+        return list(zip(pipeline.members, weights / weights.sum(), strict=True))
     return [(pipeline, 1.0)]
 
 
