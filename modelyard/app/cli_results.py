@@ -39,9 +39,20 @@ def add_parsers(sub) -> None:
                         "checked bundles): only if you trust where it came from")
     p.add_argument("--json", action="store_true")
 
-    e = sub.add_parser("export", help="write a run's model as a bundle folder and zip")
+    e = sub.add_parser(
+        "export", help="write a run's model as a bundle folder and zip (or ONNX, MLflow)",
+        description="Write a run's model. bundle: the Model bundle (the reference). onnx: "
+                    "the bundle with onnx/model.onnx inside, checked against the bundle on "
+                    "the training rows; a model that cannot be converted is named with the "
+                    "reason (exit code 2; the bundle is still written). mlflow: an MLflow "
+                    "model (pyfunc) wrapping the bundle, for `mlflow models predict/serve`.")
     e.add_argument("run")
-    e.add_argument("--out", required=True, help="the bundle folder to create")
+    e.add_argument("--out", required=True, help="the folder to create")
+    e.add_argument("--format", default="bundle", choices=("bundle", "onnx", "mlflow"),
+                   help="bundle (default), onnx or mlflow")
+    e.add_argument("--mlflow-tracking", metavar="DIR",
+                   help="also log the run (params, CV score, leaderboard) to this local "
+                        "MLflow tracking folder")
     e.add_argument("--no-zip", action="store_true")
     e.add_argument("--overwrite", action="store_true")
 
@@ -263,22 +274,23 @@ def _spreadsheet_notes(frame, out: Path) -> None:
             _err(f"modelyard: note: {line}")
 
 
-def _report_markdown(ws, result) -> str:
-    from modelyard.engine.results import report
-
-    return report.build(result, ws.catalog).markdown()
-
-
 def _cmd_export(ws, args) -> int:
-    from modelyard.engine.results.artifacts import open_run
-    from modelyard.engine.results.export import export_bundle
-
-    result = open_run(ws.home, ws.resolve_run(args.run))
-    done = export_bundle(result, Path(args.out), make_zip=not args.no_zip,
-                         card=_report_markdown(ws, result), overwrite=args.overwrite)
+    done = ws.export_model(ws.resolve_run(args.run), Path(args.out), args.format,
+                           make_zip=not args.no_zip, overwrite=args.overwrite)
     print(done.folder)
     if done.zip_path:
         print(done.zip_path)
+    if args.mlflow_tracking:
+        tracking = Path(args.mlflow_tracking).expanduser().resolve()
+        logged = ws.log_to_mlflow(ws.resolve_run(args.run), tracking)
+        print(f"logged to MLflow as run {logged} in {tracking}")
+    if done.onnx and done.onnx.get("converted"):
+        check = done.onnx["check"]
+        print(f"ONNX checked on {check['rows']:,} training rows: largest difference "
+              f"{check['max_difference']:.2g} (tolerance {check['tolerance']:g})")
+    if done.problem:
+        print(f"modelyard: {done.problem}", file=sys.stderr)
+        return BadInputError.exit_code
     return EXIT_OK
 
 

@@ -481,6 +481,34 @@ class Workspace:
 
         return open_run(self.home, run_id)
 
+    def export_model(self, run_id: str, out: Path, fmt: str = "bundle", *,
+                     make_zip: bool = True, overwrite: bool = False):
+        """The Run's model written as a Model bundle, a bundle with ONNX inside, or an
+        MLflow model (`engine.results.export_formats`); its card is the Run's report."""
+        from modelyard.engine.results import report
+        from modelyard.engine.results.export_formats import export_as
+
+        result = self.open_result(run_id)
+        card = report.build(result, self.catalog).markdown()
+        return export_as(result, out, fmt, card=card, make_zip=make_zip, overwrite=overwrite)
+
+    def log_to_mlflow(self, run_id: str, tracking: Path) -> str:
+        """Log the finished Run to a local MLflow tracking folder; the MLflow run id."""
+        import pandas as pd
+
+        from modelyard.engine.results.mlflow_export import log_run
+
+        leaderboard = pd.DataFrame(self.ranked_trials(run_id=run_id))
+        return log_run(self.open_result(run_id), tracking, leaderboard)
+
+    def optuna_dashboard_command(self, run_id: str) -> str | None:
+        """The command that opens the Run's Optuna journal, as it is, in optuna-dashboard;
+        None when the Run has no journal."""
+        import shlex
+
+        path = RunFolder(self.home.run_dir(run_id)).optuna_path
+        return f"optuna-dashboard {shlex.quote(str(path))}" if path.exists() else None
+
 
 def _counts_by_run(found: list[dict[str, Any]]) -> dict[str, TrialCounts]:
     """The catalog's (run, blend or not, state, how many) rows as one TrialCounts a Run."""

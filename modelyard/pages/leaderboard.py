@@ -275,6 +275,18 @@ except Exception as exc:
 if run_ids:
     st.page_link(nav.page("model"), label="Diagnostics of a run's best model",
                  icon=":material/analytics:")
+    with st.expander("Open a run's search in Optuna Dashboard"):
+        dash_run = pick_run("leaderboard_dashboard_run")
+        command = ws.optuna_dashboard_command(dash_run) if dash_run else None
+        if command:
+            st.caption("Optuna Dashboard is a separate program that shows every trial of a "
+                       "search, its settings and what mattered. It opens this run's Optuna "
+                       "journal as it is: run this in a terminal (it comes with "
+                       "`pip install 'modelyard[export]'`), then open "
+                       "http://127.0.0.1:8080 in your browser.")
+            st.code(command, language="bash")
+        elif dash_run:
+            st.caption("This run has no Optuna journal (it searched nothing).")
 
 # -- other data sets: each one's best, side by side but not ranked --------------------------------
 others = [s for s in scopes if (s["dataset_id"], s["metric"]) != (dataset_id, metric)]

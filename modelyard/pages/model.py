@@ -10,11 +10,14 @@ from modelyard.app.results_ui import open_finished_run, safe_name, single_split
 from modelyard.app.ui import TRIAL_COLUMNS, fmt_params, show_error, workspace
 from modelyard.engine.results import diagnostics, explain, figures, report
 from modelyard.engine.results import words as say
-from modelyard.engine.results.export import export_bundle
 from modelyard.engine.vision.predict import image_mistakes
 from modelyard.schemas import Metric
 
 MISTAKES_SHOWN = 32
+EXPORT_FORMATS = {"bundle": "Model bundle", "onnx": "Bundle + ONNX", "mlflow": "MLflow model"}
+DOWNLOADS = {"bundle": "Download the bundle (zip)",
+             "onnx": "Download the bundle with ONNX (zip)",
+             "mlflow": "Download the MLflow model (zip)"}
 ws = workspace()
 st.title("Model")
 result = open_finished_run(ws, "model_run")
@@ -223,16 +226,30 @@ with export_tab:
                     "metadata, a usage note, the model card and the requirements. It loads "
                     "and predicts in plain Python (`Predictor.load(folder)`), without this "
                     "app.")
-    folder = result.results_dir / "bundle" / safe_name(result.name)
-    if st.button("Prepare the bundle", key="model_export"):
+    fmt = "bundle" if result.is_image else st.radio(
+        "Format", list(EXPORT_FORMATS), horizontal=True, key="model_export_format",
+        format_func=EXPORT_FORMATS.get,
+        help="ONNX: the bundle plus the same model as an ONNX graph, for programs in other "
+             "languages; checked against the bundle on the training rows. MLflow: the bundle "
+             "wrapped as an MLflow model, for `mlflow models predict` and `mlflow models "
+             "serve`.")
+    folder = result.results_dir / fmt / safe_name(result.name)
+    if st.button("Prepare the export", key="model_export"):
         try:
-            with st.spinner("Writing the bundle…"):
-                card = report.build(result, ws.catalog).markdown()
-                export_bundle(result, folder, card=card, overwrite=True)
+            with st.spinner("Writing the export…"):
+                done = ws.export_model(run_id, folder, fmt, overwrite=True)
+            if done.problem:
+                st.warning(f"{done.problem} The bundle was written without it.")
+            elif done.onnx:
+                check = done.onnx["check"]
+                st.success(f"ONNX checked on {check['rows']:,} training rows: it agrees "
+                           f"with the bundle within {check['tolerance']:f}".rstrip("0")
+                           + f" on every row (largest difference "
+                           f"{check['max_difference']:.10f}".rstrip("0") + ").")
         except Exception as exc:
-            show_error(exc, "Could not write the bundle")
+            show_error(exc, "Could not write the export")
     zip_path = folder.with_name(f"{folder.name}.zip")
     if zip_path.exists():
-        st.download_button("Download the bundle (zip)", zip_path.read_bytes(), zip_path.name,
-                           "application/zip", key="model_export_download")
+        st.download_button(DOWNLOADS[fmt], zip_path.read_bytes(),
+                           zip_path.name, "application/zip", key="model_export_download")
         st.caption(f"Also on disk: {folder}")

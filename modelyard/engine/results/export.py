@@ -256,10 +256,13 @@ def export_bundle(result: RunResult, out: Path, *, make_zip: bool = True,
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    zip_path = None
-    if make_zip:
-        built = shutil.make_archive(str(out.with_name(f".{out.name}.zip-partial")), "zip",
-                                    root_dir=out.parent, base_dir=out.name)
-        zip_path = out.with_name(f"{out.name}.zip")
-        Path(built).replace(zip_path)
-    return Exported(out, zip_path, sorted(files))
+    return Exported(out, zip_folder(out) if make_zip else None, sorted(files))
+
+
+def zip_folder(out: Path) -> Path:
+    """`out`.zip holding the folder `out`, written beside and moved in (never half a zip)."""
+    built = shutil.make_archive(str(out.with_name(f".{out.name}.zip-partial")), "zip",
+                                root_dir=out.parent, base_dir=out.name)
+    zip_path = out.with_name(f"{out.name}.zip")
+    Path(built).replace(zip_path)
+    return zip_path
