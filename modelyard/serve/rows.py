@@ -156,14 +156,16 @@ def ready(predictor: Predictor, frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` as the pipeline takes it: the page's `prepare`, then numbers (true/false
     too) as floats and dates as dates, as training read them."""
     out = page_rules.prepare(predictor, frame)
+    changed = {}
     for column in predictor.meta["numeric"]:
-        if pd.api.types.is_bool_dtype(out[column]) or out[column].dtype == object:
-            out[column] = pd.to_numeric(out[column].astype(object), errors="coerce")
-        out[column] = out[column].astype("float64")
+        values = out[column]
+        if values.dtype != np.float64:  # ints, true/false, all-null objects
+            changed[column] = pd.to_numeric(values.astype(object), errors="coerce"
+                                            ).astype(np.float64)
     for column in predictor.meta.get("datetime", []):
         if not pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = pd.to_datetime(out[column], errors="coerce", format="mixed")
-    return out
+            changed[column] = pd.to_datetime(out[column], errors="coerce", format="mixed")
+    return out.assign(**changed) if changed else out
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
