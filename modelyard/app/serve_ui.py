@@ -34,7 +34,7 @@ def serve_server(ws: Workspace, run_id: str) -> None:
         st.markdown(f"Columns and types: [{now.url}/docs]({now.url}/docs). "
                     "An example request, with the first row of the training data:")
         try:
-            st.code(ws.server_example(run_id, now.url), language="bash")
+            st.code(ws.server_example(run_id, now.url), language="bash", wrap_lines=True)
         except Exception as exc:
             show_error(exc, "Could not build the example request")
         if ws.settings().serve_token:
@@ -55,7 +55,7 @@ def serve_server(ws: Workspace, run_id: str) -> None:
             show_error(exc, "Could not start the server")
             return
         st.rerun()
-    st.caption("From a terminal: `modelyard serve RUN` (see `modelyard serve --help`).")
+    st.caption(f"From a terminal: `modelyard serve {run_id}` (see `modelyard serve --help`).")
 
 
 def _ago(when: float) -> str:
