@@ -31,7 +31,8 @@ def add_parser(sub) -> None:
                    help="where to listen (default 127.0.0.1: this machine only); another "
                         "address lets other machines in, and is said as a warning")
     s.add_argument("--token", help="a bearer token every route but /health asks for "
-                   "(default: $MODELYARD_SERVE_TOKEN, else the settings file, else none)")
+                   "(default: $MODELYARD_SERVE_TOKEN, else the settings file, else none); "
+                   "the process list shows a flag to other users, the variable it does not")
     s.add_argument("--max-body-mb", type=float, default=None,
                    help="the largest request body read (default: "
                         "$MODELYARD_SERVE_MAX_BODY_MB, else 16)")
