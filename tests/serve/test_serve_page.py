@@ -85,3 +85,23 @@ def test_a_server_that_died_is_said_with_its_last_words(trained, tmp_path, monke
         assert at.button(key="model_serve_start")
     finally:
         process.stop(run_dir)
+
+
+def test_deleting_the_run_stops_its_server(trained, tmp_path, monkeypatch):
+    from modelyard.app.workspace import Workspace
+    from modelyard.engine.results.housekeeping import delete_run
+
+    home = copy_home(trained.home, tmp_path / "home")
+    monkeypatch.setenv("MODELYARD_HOME", str(home))
+    ws = Workspace.at(home)
+    ws.refresh()
+    started = ws.start_server(trained.run_id)
+    try:
+        assert httpx.get(f"{started.url}/health", timeout=10).status_code == 200
+        delete_run(ws.home, ws.catalog, trained.run_id)
+        assert not (home / "runs" / trained.run_id).exists()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{started.url}/health", timeout=5)
+    finally:
+        if psutil.pid_exists(started.pid):
+            psutil.Process(started.pid).kill()
