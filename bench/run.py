@@ -27,6 +27,9 @@ BENCHES = [
     ("Load check: 8 runs queued by the limit, a browser polling the Runs and Leaderboard "
      "pages and the CLI reading the leaderboard every second, for 10 minutes",
      ["-m", "bench.load_check", "--minutes", "10", "--runs", "8", "--budget", "60"]),
+    ("Prediction server (`modelyard serve`, loopback) vs calling the bundle in-process: "
+     "single-row latency and rows per second at 1, 8 and 32 concurrent clients",
+     ["-m", "bench.serve_load", "--seconds", "5"]),
 ]
 
 

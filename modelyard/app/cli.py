@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelyard.app import cli_results
+from modelyard.app import cli_results, cli_serve
 from modelyard.engine.disk import is_disk_full
 from modelyard.engine.errors import BadInputError, ModelyardError, RunFailedError
 
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check versions, Ollama, GPU, disk")
     sub.add_parser("reindex", help="rebuild the catalog from the folders")
     cli_results.add_parsers(sub)
+    cli_serve.add_parser(sub)
     return p
 
 
@@ -663,6 +664,7 @@ COMMANDS: dict[str, Callable[..., int]] = {
     "doctor": _cmd_doctor,
     "reindex": _cmd_reindex,
     **cli_results.HANDLERS,
+    "serve": cli_serve.command,
 }
 
 

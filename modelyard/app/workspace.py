@@ -509,6 +509,33 @@ class Workspace:
         path = RunFolder(self.home.run_dir(run_id)).optuna_path
         return f"optuna-dashboard {shlex.quote(str(path))}" if path.exists() else None
 
+    # -- the prediction server of a Run (modelyard/serve/process.py) ------------------------
+    def server_state(self, run_id: str):
+        """The Run's prediction server (address, alive or why not), or None."""
+        from modelyard.serve import process
+
+        return process.state(self.home.run_dir(run_id))
+
+    def start_server(self, run_id: str):
+        """Start a prediction server for the Run's model on 127.0.0.1; once it answers."""
+        from modelyard.serve import process
+
+        return process.start(self.home.root, run_id, self.home.run_dir(run_id))
+
+    def stop_server(self, run_id: str) -> bool:
+        """Stop the Run's prediction server; True if one was running."""
+        from modelyard.serve import process
+
+        return process.stop(self.home.run_dir(run_id))
+
+    def server_example(self, run_id: str, url: str) -> str:
+        """A curl command predicting the first training row with the Run's server."""
+        from modelyard.serve import process
+
+        result = self.open_result(run_id)
+        row = process.example_row(result.predictor.features, result.training_rows())
+        return process.curl_example(url, row, token=bool(self.settings().serve_token))
+
 
 def _counts_by_run(found: list[dict[str, Any]]) -> dict[str, TrialCounts]:
     """The catalog's (run, blend or not, state, how many) rows as one TrialCounts a Run."""

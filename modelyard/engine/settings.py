@@ -105,7 +105,13 @@ SETTINGS = (
     # size a big member may be (engine/intake/guards.py says why these numbers).
     Setting("max_unpacked_gb", "MODELYARD_MAX_UNPACKED_GB", _positive, lambda: 20.0),
     Setting("max_unpack_ratio", "MODELYARD_MAX_UNPACK_RATIO", _positive, lambda: 500.0),
+    # The prediction server (modelyard/serve): the bearer token every route but /health
+    # asks for (none: no token), and the largest request body it reads.
+    Setting("serve_token", "MODELYARD_SERVE_TOKEN", _text, lambda: None),
+    Setting("serve_max_body_mb", "MODELYARD_SERVE_MAX_BODY_MB", _positive, lambda: 16.0),
 )
+# Never written into a Run's record (run.json) nor shown: a token is a password.
+SECRETS = frozenset({"serve_token"})
 BY_NAME = {s.name: s for s in SETTINGS}
 
 
@@ -123,6 +129,8 @@ class Settings(BaseModel):
     guard_fits: Literal["auto", "always", "never"]
     max_unpacked_gb: float
     max_unpack_ratio: float
+    serve_token: str | None
+    serve_max_body_mb: float
     sources: dict[str, str]
 
     def fixed_by_env(self, name: str) -> str | None:
@@ -136,7 +144,8 @@ class Settings(BaseModel):
 
     def record(self) -> dict[str, Any]:
         """What a Run records in run.json: each value and where it came from."""
-        return {"values": self.model_dump(exclude={"sources"}), "sources": dict(self.sources)}
+        return {"values": self.model_dump(exclude={"sources", *SECRETS}),
+                "sources": dict(self.sources)}
 
 
 def resolve(home: Home | None = None, flags: Mapping[str, Any] | None = None,

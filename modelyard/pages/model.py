@@ -7,6 +7,7 @@ import streamlit as st
 
 from modelyard.app import nav
 from modelyard.app.results_ui import open_finished_run, safe_name, single_split
+from modelyard.app.serve_ui import serve_server
 from modelyard.app.ui import TRIAL_COLUMNS, fmt_params, show_error, workspace
 from modelyard.engine.results import diagnostics, explain, figures, report
 from modelyard.engine.results import words as say
@@ -46,12 +47,12 @@ c5.metric("Images validated" if result.is_image else "Rows validated",
 # An image model has no columns to weigh and no row of values to explain; what helps
 # instead is seeing the validation images it got wrong.
 if result.is_image:
-    quality, mistakes, trials, report_tab, export_tab = st.tabs(
-        ["Quality", "Mistakes", "Trials", "Report", "Export"])
+    quality, mistakes, trials, report_tab, export_tab, serve_tab = st.tabs(
+        ["Quality", "Mistakes", "Trials", "Report", "Export", "Serve"])
     features = one_row = None
 else:
-    quality, features, one_row, trials, report_tab, export_tab = st.tabs(
-        ["Quality", "Features", "One row", "Trials", "Report", "Export"])
+    quality, features, one_row, trials, report_tab, export_tab, serve_tab = st.tabs(
+        ["Quality", "Features", "One row", "Trials", "Report", "Export", "Serve"])
     mistakes = None
 
 with quality:
@@ -253,3 +254,10 @@ with export_tab:
         st.download_button(DOWNLOADS[fmt], zip_path.read_bytes(),
                            zip_path.name, "application/zip", key="model_export_download")
         st.caption(f"Also on disk: {folder}")
+
+with serve_tab:
+    if result.is_image:
+        st.info("The prediction server answers for table models only, for now. Predict "
+                "images on the Predict page.")
+    else:
+        serve_server(ws, run_id)

@@ -35,6 +35,10 @@ LAYERS = {
                         "default": 20.0},
     "max_unpack_ratio": {"flag": (100, 100.0), "env": ("200", 200.0),
                          "settings": (300, 300.0), "default": 500.0},
+    "serve_token": {"flag": ("flag-token", "flag-token"), "env": ("env-token", "env-token"),
+                    "settings": ("file-token", "file-token"), "default": None},
+    "serve_max_body_mb": {"flag": (1, 1.0), "env": ("0.5", 0.5), "settings": (8, 8.0),
+                          "default": 16.0},
 }
 ENV = {s.name: s.env for s in SETTINGS}
 
@@ -118,3 +122,10 @@ def test_the_launch_records_the_settings_in_run_json(ws: Workspace, home, monkey
         assert (env["MODELYARD_GUARD_FITS"], env["MODELYARD_MEMORY_LIMIT_GB"]) == ("never", "6")
     finally:
         ws.cancel(folder.id)
+
+
+def test_the_serve_token_is_never_recorded(home, monkeypatch):
+    monkeypatch.setenv("MODELYARD_SERVE_TOKEN", "s3cret")
+    found = resolve(home)
+    assert found.serve_token == "s3cret"
+    assert "s3cret" not in str(found.record()) and "serve_token" not in found.record()["values"]

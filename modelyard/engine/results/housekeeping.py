@@ -124,6 +124,10 @@ def delete_run(home: Home, catalog: Catalog, run_id: str) -> Deleted:
     if record.get("status") in ACTIVE:
         raise BadInputError(f"Run “{name}” is {record['status']}.",
                             "Cancel it first, then delete it.")
+    # A prediction server started for this Run (the Model page) goes with its model.
+    from modelyard.serve.process import stop as stop_server
+
+    stop_server(folder.path)
     freed = _remove(home, folder.path)
     sync(catalog)
     return Deleted(f"run “{name}”", freed)
