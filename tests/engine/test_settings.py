@@ -35,6 +35,9 @@ LAYERS = {
                         "default": 20.0},
     "max_unpack_ratio": {"flag": (100, 100.0), "env": ("200", 200.0),
                          "settings": (300, 300.0), "default": 500.0},
+    "study_storage": {"flag": ("postgresql://a@f/d", "postgresql+psycopg://a@f/d"),
+                      "env": ("postgresql://a@e/d", "postgresql+psycopg://a@e/d"),
+                      "settings": ("sqlite:///s.db", "sqlite:///s.db"), "default": None},
 }
 ENV = {s.name: s.env for s in SETTINGS}
 
