@@ -394,9 +394,9 @@ class Trainer:
             self.seen.add(result.model)
             if outcome.seconds is not None:
                 self.schedule.timed(result.family, outcome.seconds)
-            if self.shared:  # handed in before Optuna is told: a finished trial has it
-                self.shared.report(trial, result, outcome.cv)
             try:
+                if self.shared:  # handed in before Optuna is told: a finished trial has it
+                    self.shared.report(trial, result, outcome.cv)
                 if result.state is TrialStatus.complete:
                     study.tell(trial, result.cv_score)
                 else:
