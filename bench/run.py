@@ -27,6 +27,9 @@ BENCHES = [
     ("Load check: 8 runs queued by the limit, a browser polling the Runs and Leaderboard "
      "pages and the CLI reading the leaderboard every second, for 10 minutes",
      ["-m", "bench.load_check", "--minutes", "10", "--runs", "8", "--budget", "60"]),
+    ("One Run's search shared by 1, 2 and 4 workers through PostgreSQL (loopback) vs the "
+     "journal file, trials per minute and best CV score at a 60 s budget",
+     ["-m", "bench.shared_workers", "--budget", "60"]),
 ]
 
 

@@ -637,20 +637,12 @@ def _cmd_worker(args) -> int:
     """Join a Run's search from this machine until it ends (`engine/training/join.py`)."""
     import os
 
-    from modelyard.engine import settings
-    from modelyard.storage.paths import Home
+    from modelyard.app.workspace import Workspace
 
     # Set before any training library starts OpenMP: idle threads must not spin.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    home = Home.from_env(args.home)
-    url = args.storage
-    if url:
-        try:
-            url = settings.normalize_storage_url(url)
-        except ValueError as exc:
-            raise BadInputError(f"--storage: {exc}.", "Write it as postgresql://USER@HOST:"
-                                "5432/DATABASE (the password in ~/.pgpass).") from None
-    url = url or settings.resolve(home).study_storage
+    ws = Workspace.at(args.home)  # its settings only: this machine's catalog is not used
+    url = ws.storage_url(args.storage) if args.storage else ws.settings().study_storage
     if not url:
         raise BadInputError("No study storage to join through.", "Pass --storage URL (as "
                             "the run's machine shows it), or set MODELYARD_STUDY_STORAGE.")

@@ -431,7 +431,9 @@ class Workspace:
             failure=latest("status") if run["status"] == RunStatus.failed else None,
             epochs=events("epoch", 5000),
             log_tail=folder.log_tail() or "",
-            max_parallel_runs=jobs.max_parallel_runs(self.home))
+            max_parallel_runs=jobs.max_parallel_runs(self.home),
+            study_storage=engine_settings.mask_url(
+                self.run_record(run_id).get("study_storage")) or None)
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """A Run's catalog row; None when there is none."""

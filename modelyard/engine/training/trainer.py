@@ -310,7 +310,9 @@ class Trainer:
                       self.splits, self.plan.metric, self.schedule.stop_at)
         if found is None:
             return
-        self.journal.trial(found.trial)
+        # A shared search: the blend is this (main) worker's, like the refit.
+        self.journal.trial(found.trial.model_copy(update={"worker": self.worker})
+                           if self.shared else found.trial)
         if found.chosen is not None:
             self.best = found.chosen
 
