@@ -202,7 +202,7 @@ def test_a_run_shared_by_three_workers_survives_one_killed(postgres, ws, tmp_pat
         assert state == "FAIL"
         assert board[model]["state"] == "failed"
         assert "stopped responding" in board[model]["message"] or \
-            "when the search time was over" in board[model]["message"]
+            "was no longer heard from" in board[model]["message"]
     workers = {row["worker"] for row in board.values() if row["worker"]}
     assert any(f"pid {joined['b'].pid})" in w for w in workers), workers
     assert any(f"pid {victim.pid})" in w for w in workers), workers

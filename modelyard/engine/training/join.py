@@ -74,6 +74,7 @@ def join(run_id: str, url: str, *, data: str | None = None, threads: int | None 
     scratch = Path(tempfile.mkdtemp(prefix=f"modelyard-join-{run_id}-"))
     try:
         shared.wait_for_run(wait, say)
+        shared.announce()
         manifest = shared.attrs(fresh=True)
         if manifest.get("state") in ("closing", "ended"):
             return Joined(run_id, {}, "the run's search was already over")

@@ -263,15 +263,18 @@ class SharedRun:
             try:
                 for trial_id in ids:
                     self.storage.record_heartbeat(trial_id)
-                if self.joined:
-                    self._beats += 1
-                    self.set(**{f"worker:{self.ident}": {"beat": self._beats,
-                                                         "host": socket.gethostname(),
-                                                         "pid": os.getpid()}})
+                if self.joined and self._control is not None:
+                    self.announce()
             except Exception:
                 # The database is out of reach for a moment: the trials go stale if it
                 # stays so, which is the truth; the fit itself goes on.
                 continue
+
+    def announce(self) -> None:
+        """A joined worker says it is in (again): its beat counter moves."""
+        self._beats += 1
+        self.set(**{f"worker:{self.ident}": {"beat": self._beats,
+                                             "host": socket.gethostname(), "pid": os.getpid()}})
 
     def leave(self) -> None:
         """Stop the heartbeats; a joined worker says it has left."""
@@ -337,11 +340,12 @@ class SharedRun:
                                                      states=(TrialState.RUNNING,))
                 if t.user_attrs.get("worker") != self.ident]
 
-    def close_trial(self, trial: FrozenTrial) -> bool:
-        """Fail a trial another worker still runs (the search is over); False if it
-        ended meanwhile."""
+    def close_trial(self, trial: FrozenTrial, state: TrialState) -> bool:
+        """End a trial another worker still runs (the search is over) as `state`: PRUNED,
+        as this worker's own trials stopped by the budget, or FAIL when its worker is no
+        longer heard from; False if it ended meanwhile."""
         try:
-            return self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            return self.storage.set_trial_state_values(trial._trial_id, state)
         except optuna.exceptions.UpdateFinishedTrialError:
             return False
 
@@ -354,13 +358,19 @@ class SharedRun:
         model = f"{family}_{trial.number}"
         worker = trial.user_attrs.get("worker")
         stored = trial.user_attrs.get("result")
-        # A result handed in stands, unless the trial was failed before Optuna was told.
-        if stored and (trial.state is not TrialState.FAIL
-                       or stored.get("state") == TrialStatus.failed):
+        # A result handed in stands, unless the trial was closed before Optuna was told.
+        if stored and trial._trial_id not in closed and (
+                trial.state is not TrialState.FAIL or stored.get("state") == TrialStatus.failed):
             result = TrialResult.model_validate(stored)
+        elif trial._trial_id in closed and trial.state is TrialState.PRUNED:
+            result = TrialResult(model=model, family=family, number=trial.number,
+                                 params=dict(trial.params), state=TrialStatus.pruned,
+                                 message=f"{model} stopped: the time budget ran out (it was "
+                                         f"still running on {worker})")
         else:
             if trial._trial_id in closed:
-                why = f"still running on {worker} when the search time was over"
+                why = (f"its worker {worker} was no longer heard from when the search time "
+                       "was over")
             else:
                 retry = next((f"{family}_{t.number}" for t in studies[family].get_trials(
                     deepcopy=False) if trial.number in t.system_attrs.get(

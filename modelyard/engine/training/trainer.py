@@ -120,7 +120,7 @@ class Trainer:
         self.studies: dict[str, optuna.Study] = {}
         # Trials already in this worker's journal or collected: by model name.
         self.seen: set[str] = set()
-        self._closed: set[int] = set()  # others' trials this worker failed at the end
+        self._closed: set[int] = set()  # others' trials this worker ended at the end
         self._workers: list[str] = []
         self._progress_at = 0.0
         self.best = Candidate(score=worst(plan.metric))
@@ -250,8 +250,10 @@ class Trainer:
                          deadline + max(2.0, 0.5 * (self.schedule.end - deadline)))
         if time.time() < wait_until:
             return True
+        alive = set(self.shared.workers())
         for trial in others:
-            if self.shared.close_trial(trial):
+            heard = trial.user_attrs.get("worker") in alive
+            if self.shared.close_trial(trial, TrialState.PRUNED if heard else TrialState.FAIL):
                 self._closed.add(trial._trial_id)
         return False
 
