@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 
 from modelyard.schemas import Plan
@@ -221,3 +222,30 @@ def test_a_run_shared_by_three_workers_survives_one_killed(postgres, ws, tmp_pat
                        if (r["cv_score"] > cut if greater else r["cv_score"] < cut)}
     assert strictly_better <= pool
     assert "worker" in folder.events_path.read_text()
+
+
+def test_the_supervisor_closes_a_dead_runs_trials_in_the_shared_storage(postgres):
+    """A Run whose main worker died: its RUNNING trials in the database are failed and
+    its state says ended, so joined workers stop asking for trials."""
+    from modelyard.engine.training.sharing import SharedRun
+    from modelyard.engine.training.studies import close_running_trials
+
+    shared = SharedRun(postgres.url, "run_dead", joined=False)
+    try:
+        shared.publish(state="running", deadline=0.0)
+        family = optuna.create_study(study_name=shared.study_name("linear"),
+                                     storage=shared.storage)
+        trial = family.ask()
+        other = optuna.create_study(study_name="modelyard:run_alive:linear",
+                                    storage=shared.storage)
+        alive = other.ask()
+    finally:
+        shared.close()
+    assert close_running_trials("/nonexistent/optuna.journal", postgres.url, "run_dead") == 1
+    assert family.trials[trial.number].state.name == "FAIL"
+    assert other.trials[alive.number].state.name == "RUNNING"  # another Run's: untouched
+    looking = SharedRun(postgres.url, "run_dead", joined=True)
+    try:
+        assert looking.attrs(fresh=True)["state"] == "ended"
+    finally:
+        looking.close()

@@ -31,7 +31,8 @@ RUN --storage URL`. They talk only through that database and the data file:
   the hosts' clocks are assumed in step, as NTP keeps them); joined workers start no
   trial after it. When its own search ends it waits a little for other workers' last
   trials (until the deadline plus half its refit reserve, at most the budget's end),
-  fails those still running, and ensembles and refits as usual.
+  stops those still running (pruned, as its own trials at the deadline; failed when their
+  worker is no longer heard from), and ensembles and refits as usual.
 
 Heartbeat times are the database's own (`now()`), so they need no clock agreement.
 """
@@ -45,6 +46,7 @@ import threading
 import time
 import warnings
 import zlib
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -331,7 +333,8 @@ class SharedRun:
                                                  states=FINISHED):
                 if f"{family}_{t.number}" not in seen:
                     found.append((family, t))
-        found.sort(key=lambda ft: ft[1].datetime_complete or ft[1].datetime_start or 0)
+        found.sort(key=lambda ft: ft[1].datetime_complete or ft[1].datetime_start
+                   or datetime.min)
         return found
 
     def running_elsewhere(self, studies: dict[str, optuna.Study]) -> list[FrozenTrial]:
