@@ -249,3 +249,12 @@ def test_the_supervisor_closes_a_dead_runs_trials_in_the_shared_storage(postgres
         assert looking.attrs(fresh=True)["state"] == "ended"
     finally:
         looking.close()
+
+
+def test_the_cli_starts_without_the_database_libraries():
+    code = ("import sys, modelyard.app.cli, modelyard.engine.settings, modelyard.engine.jobs; "
+            "print(sorted(m for m in ('psycopg', 'sqlalchemy', 'modelyard.engine.training."
+            "sharing') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
