@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8501
 
-.PHONY: setup run test test-fast check bench chromium clean llm
+.PHONY: setup run test test-fast check bench chromium postgresql clean llm
 
 APP_STAMP := $(VENV)/.installed-app
 
@@ -33,7 +33,7 @@ run: $(APP_STAMP)
 	$(VENV)/bin/modelyard app --port $(PORT)
 
 ## The whole suite, browser test included
-test: setup chromium
+test: setup chromium postgresql
 	$(PY) -m pytest
 
 ## Everything but the slow and browser tests
@@ -43,7 +43,7 @@ test-fast: setup
 check: setup
 	$(VENV)/bin/ruff check modelyard tests bench
 
-bench: setup llm
+bench: setup postgresql llm
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[vision,dev,bench]'
 	$(PY) -m pytest -m "bench or llm"
 	$(PY) -m bench.run
@@ -68,6 +68,13 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+## Debian's PostgreSQL for the shared-storage tests and bench (they start their own
+## server in a temporary folder; nothing is left running)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -30,6 +30,9 @@ BENCHES = [
     ("Prediction server (`modelyard serve`, loopback) vs calling the bundle in-process: "
      "single-row latency and rows per second at 1, 8 and 32 concurrent clients",
      ["-m", "bench.serve_load", "--seconds", "5"]),
+    ("One Run's search shared by 1, 2 and 4 workers through PostgreSQL (loopback) vs the "
+     "journal file, trials per minute and best CV score at a 60 s budget",
+     ["-m", "bench.shared_workers", "--budget", "60"]),
 ]
 
 

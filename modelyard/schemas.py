@@ -357,6 +357,9 @@ class RunRecord(BaseModel):
     # The settings this Run was launched with, resolved (flag, environment, settings
     # file, default); empty in runs recorded before settings were.
     settings: dict[str, Any] = Field(default_factory=dict)
+    # A database URL when the Run's search is shared with workers on other hosts
+    # (engine/training/sharing.py); None: the Optuna journal file in the run folder.
+    study_storage: str | None = None
 
 
 class TrialStatus(StrEnum):
@@ -390,6 +393,8 @@ class TrialResult(BaseModel):
     # Image trials: epochs trained and where the starting weights came from.
     epochs: int | None = None
     weights: str | None = None
+    # Who fitted it, "host (pid N)": set when a Run's search is shared by several workers.
+    worker: str | None = None
 
     @field_validator("params", mode="before")
     @classmethod

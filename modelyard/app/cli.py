@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on the proposed plan even when the planner chose another "
                    "target than --target (or, without it, the likely target): without this "
                    "flag such a plan stops the run before anything trains")
+    r.add_argument("--storage", metavar="URL", help="share the search with workers on "
+                   "other machines through this database (postgresql://USER@HOST/DB); "
+                   "they join with `modelyard worker --join RUN` (default: "
+                   "$MODELYARD_STUDY_STORAGE, else the saved setting, else none)")
     _planner_options(r)
     r.add_argument("--json", action="store_true")
 
@@ -124,7 +128,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("reindex", help="rebuild the catalog from the folders")
     cli_results.add_parsers(sub)
     cli_serve.add_parser(sub)
+    _worker_parser(sub)
     return p
+
+
+def _worker_parser(sub) -> None:
+    w = sub.add_parser("worker", help="fit trials of a run on another machine: join its "
+                       "search through its shared study storage")
+    w.add_argument("--join", required=True, metavar="RUN", help="the run's id (printed by "
+                   "`modelyard run --storage`, shown on the Runs and Settings pages)")
+    w.add_argument("--storage", metavar="URL", help="the run's study storage (default: "
+                   "$MODELYARD_STUDY_STORAGE, else the saved setting)")
+    w.add_argument("--data", metavar="PATH", help="this machine's copy of the data set's "
+                   "train.parquet (or its folder), checked against the run's SHA-256 "
+                   "(default: the path on the run's machine, e.g. a shared folder)")
+    w.add_argument("--threads", type=int, help="threads for training (default: all cores)")
+    w.add_argument("--wait", type=float, default=60.0, metavar="SECONDS", help="how long to "
+                   "wait for a run just launched to start its search (default 60)")
 
 
 def _intake_options(p: argparse.ArgumentParser) -> None:
@@ -381,6 +401,8 @@ def _cmd_run(ws, args) -> int:
     from modelyard.engine.intake.sizes import size_words
     from modelyard.schemas import Plan, RunStatus
 
+    if args.storage:  # a bad URL fails now, not after the planning
+        args.storage = ws.storage_url(args.storage)
     if args.sample_submission:  # a bad sample fails now, not after the training
         cli_results.check_sample(args.sample_submission)
     meta = _take_in(ws, args, args.train)
@@ -397,13 +419,15 @@ def _cmd_run(ws, args) -> int:
         _approve_the_target(ws, based_on, args)
         plan = Plan.model_validate(based_on["plan"])
     approved = ws.approve_plan(plan, based_on=based_on)
-    folder, _ = ws.start_run(approved, name=args.name)
+    folder, _ = ws.start_run(approved, name=args.name, storage=args.storage)
     run_name = folder.read().get("name")
     if args.name and run_name != args.name:
         _err(f"modelyard: note: another run is named “{args.name}”; this one is "
              f"“{run_name}”.")
     _err(f"run {folder.id} (“{run_name}”): training on {meta['name']} ({size_words(meta)}), "
          f"budget {plan.budget_seconds} s")
+    if shared := folder.record().study_storage:
+        _err(f"other machines join its search with: {ws.join_command(folder.id, shared)}")
     try:
         record = _wait(ws, folder)
     except KeyboardInterrupt:
@@ -614,6 +638,29 @@ def _cmd_doctor(ws, args) -> int:
     return EXIT_OK
 
 
+def _cmd_worker(args) -> int:
+    """Join a Run's search from this machine until it ends (`engine/training/join.py`)."""
+    import os
+
+    from modelyard.app.workspace import Workspace
+
+    # Set before any training library starts OpenMP: idle threads must not spin.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    ws = Workspace.at(args.home)  # its settings only: this machine's catalog is not used
+    url = ws.storage_url(args.storage) if args.storage else ws.settings().study_storage
+    if not url:
+        raise BadInputError("No study storage to join through.", "Pass --storage URL (as "
+                            "the run's machine shows it), or set MODELYARD_STUDY_STORAGE.")
+    if args.threads is not None and args.threads < 1:
+        raise BadInputError("--threads must be 1 or more.", "Leave it out to use every core.")
+    from modelyard.engine.training.join import join
+
+    done = join(args.join, url, data=args.data, threads=args.threads, say=_err,
+                wait=max(0.0, args.wait))
+    print(done.words())
+    return EXIT_OK
+
+
 def _cmd_reindex(ws, args) -> int:
     counts = ws.reindex()
     print("catalog rebuilt: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
@@ -649,7 +696,7 @@ def _fmt(value: Any) -> str:
 # -- the command table: every subcommand of `build_parser` and its handler, in one place ---
 # `app` starts the web app and takes only the arguments; the others get a refreshed
 # Workspace too. tests/app/test_cli.py checks that this table and the parser agree.
-WITHOUT_WORKSPACE = frozenset({"app"})
+WITHOUT_WORKSPACE = frozenset({"app", "worker"})
 COMMANDS: dict[str, Callable[..., int]] = {
     "app": _app,
     "ingest": _cmd_ingest,
@@ -663,6 +710,7 @@ COMMANDS: dict[str, Callable[..., int]] = {
     "leaderboard": _cmd_leaderboard,
     "doctor": _cmd_doctor,
     "reindex": _cmd_reindex,
+    "worker": _cmd_worker,
     **cli_results.HANDLERS,
     "serve": cli_serve.command,
 }

@@ -46,6 +46,8 @@ class RunView:
     epochs: list[Event] = field(default_factory=list)
     log_tail: str = ""
     max_parallel_runs: int = 1
+    # The database its search is shared through (password masked); None: this machine.
+    study_storage: str | None = None
 
     @property
     def id(self) -> str:
@@ -59,6 +61,12 @@ class RunView:
     def counts(self) -> TrialCounts:
         """Its trials counted as every page counts them (`TrialCounts`)."""
         return TrialCounts.of((t.family, str(t.state), 1) for t in self.trials)
+
+    @property
+    def workers(self) -> list[str]:
+        """The workers searching now ("host (pid N)", this Run's own first), as its latest
+        progress says; empty for a Run that trains on one machine."""
+        return list((self.progress.data if self.progress else {}).get("workers") or [])
 
 
 @dataclass(frozen=True)

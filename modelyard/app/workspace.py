@@ -314,19 +314,65 @@ class Workspace:
         return image_setup(plan, self.home.dataset_dir(plan.dataset_id), self.home.weights)
 
     # -- runs -------------------------------------------------------------------------
-    def start_run(self, plan_doc: dict[str, Any], name: str | None = None):
+    def start_run(self, plan_doc: dict[str, Any], name: str | None = None,
+                  storage: str | None = None):
+        """Queue (and start, if a slot is free) a Run of an approved Plan; `storage`: a
+        study storage URL to share its search through (else the setting, else none)."""
         plan = Plan.model_validate(plan_doc["plan"])
         self._require_extras(plan)
+        resolved = self.settings(study_storage=storage and self.storage_url(storage))
+        if resolved.study_storage:
+            self._check_shareable(plan)
         # A name no other run has (`name`, else the data set's and a counter), taken
         # under a lock until the run exists: two runs started at once get two names.
         base = dataset_store.read_meta(self.home, plan.dataset_id)["name"]
         with run_store.new_run_name(self.home, base, name) as unique:
-            folder = jobs.create_run(self.home, plan, plan_id=plan_doc["id"], name=unique)
+            folder = jobs.create_run(self.home, plan, plan_id=plan_doc["id"], name=unique,
+                                     settings=resolved.record(),
+                                     study_storage=resolved.study_storage)
         started = jobs.schedule(self.home)
         sync(self.catalog)
         # The worker, if this Run started now; None while it waits in the queue.
         proc = next((p for p in started if p.args[-1] == str(folder.path)), None)
         return folder, proc
+
+    @staticmethod
+    def _check_shareable(plan: Plan) -> None:
+        from modelyard.engine.training import families
+
+        if any(families.is_image(c.family) for c in plan.families):
+            raise BadInputError("Image models train on this machine only; a study storage "
+                                "shares the search of tables.",
+                                "Clear the study storage (Settings page) for this run.")
+
+    def check_storage(self, url: str) -> str:
+        """Connect to a study storage URL; the sentence to show, or BadInputError."""
+        from modelyard.engine.training.sharing import open_storage
+
+        normalized = self.storage_url(url)
+        storage = open_storage(normalized, heartbeat=False)
+        try:
+            runs = len({s.study_name.split(":")[1] for s in storage.get_all_studies()
+                        if s.study_name.startswith("modelyard:")})
+        finally:
+            storage.engine.dispose()
+        return (f"Connected to {engine_settings.mask_url(normalized)}: it holds the search "
+                f"of {runs} run{'' if runs == 1 else 's'}.")
+
+    @staticmethod
+    def storage_url(url: str) -> str:
+        """A study storage URL as stored, or BadInputError saying what is wrong with it."""
+        try:
+            return engine_settings.normalize_storage_url(url)
+        except ValueError as exc:
+            raise BadInputError(f"{exc}.", "Write it as postgresql://USER@HOST:5432/"
+                                "DATABASE (the password in ~/.pgpass).") from None
+
+    @staticmethod
+    def join_command(run_id: str, url: str | None) -> str:
+        """The command another machine runs to join a Run's search (password masked)."""
+        where = engine_settings.mask_url(url) if url else "URL"
+        return f"modelyard worker --join {run_id} --storage '{where}'"
 
     def add_time(self, run_id: str, seconds: int) -> RunRecord:
         record = jobs.add_time(self.home, run_id, seconds)
@@ -385,7 +431,9 @@ class Workspace:
             failure=latest("status") if run["status"] == RunStatus.failed else None,
             epochs=events("epoch", 5000),
             log_tail=folder.log_tail() or "",
-            max_parallel_runs=jobs.max_parallel_runs(self.home))
+            max_parallel_runs=jobs.max_parallel_runs(self.home),
+            study_storage=engine_settings.mask_url(
+                self.run_record(run_id).get("study_storage")) or None)
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """A Run's catalog row; None when there is none."""

@@ -50,10 +50,11 @@ def max_parallel_runs(home: Home) -> int:
 
 
 def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
-               name: str | None = None, settings: dict[str, Any] | None = None
-               ) -> RunFolder:
+               name: str | None = None, settings: dict[str, Any] | None = None,
+               study_storage: str | None = None) -> RunFolder:
     """A queued Run's folder with its RunRecord; `settings`: the resolved settings it is
-    launched with, recorded as they were (RunRecord.settings)."""
+    launched with, recorded as they were (RunRecord.settings); `study_storage`: the
+    database its search is shared through, if any (engine/training/sharing.py)."""
     run_id = new_id("run")
     folder = RunFolder(home.run_dir(run_id))
     now = time.time()
@@ -62,7 +63,7 @@ def create_run(home: Home, plan: Plan, *, plan_id: str | None = None,
         dataset_id=plan.dataset_id, dataset_dir=str(home.dataset_dir(plan.dataset_id)),
         plan_id=plan_id, plan=plan.model_dump(mode="json"), created_at=now, queued_at=now,
         budget_seconds=plan.budget_seconds, greater_is_better=plan.metric.greater_is_better,
-        settings=settings or {},
+        settings=settings or {}, study_storage=study_storage,
     ))
     return folder
 
@@ -138,9 +139,38 @@ def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
     except psutil.NoSuchProcess:
         create_time = None
     folder.update(status=RunStatus.starting, pid=proc.pid, pid_create_time=create_time,
-                  threads=threads, launched_at=time.time(), settings=resolved.record())
+                  threads=threads, launched_at=time.time(),
+                  settings=_with_storage(resolved.record(), folder))
     folder.touch_heartbeat()
     return proc
+
+
+def _with_storage(recorded: dict[str, Any], folder: RunFolder) -> dict[str, Any]:
+    """The settings a Run is launched with, its study storage as it was chosen when the
+    Run was created (a flag then, perhaps), not as the settings file says now."""
+    record = folder.record()
+    chosen = (record.settings.get("sources") or {}).get("study_storage")
+    recorded["values"]["study_storage"] = settings.mask_url(record.study_storage) or None
+    if chosen:
+        recorded["sources"]["study_storage"] = chosen
+    return recorded
+
+
+def _close_trials(folder: RunFolder, record: RunRecord) -> None:
+    """Fail the RUNNING trials a stopped worker left (a shared Run's in its database: one
+    out of reach is left to the heartbeats, which fail them all the same)."""
+    if not record.study_storage:
+        close_running_trials(folder.optuna_path)
+        return
+    try:
+        close_running_trials(folder.optuna_path, record.study_storage, folder.id)
+    except Exception as exc:  # the database is out of reach: say so, go on
+        try:
+            folder.update(message=f"{record.message or ''} (The shared study storage "
+                                  f"could not be reached to close its trials: "
+                                  f"{str(exc).splitlines()[0]}.)".strip())
+        except OSError:
+            pass
 
 
 def add_time(home: Home, run_id: str, seconds: int) -> RunRecord:
@@ -204,7 +234,7 @@ def supervise(home: Home) -> list[str]:
                                    message=message)
             if record.status is RunStatus.failed:
                 folder.repair()  # before Optuna's journal is appended to below
-                close_running_trials(folder.optuna_path)
+                _close_trials(folder, record)
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
@@ -232,7 +262,7 @@ def cancel(home: Home, run_id: str) -> RunRecord:
         _kill_group(pid, signal.SIGKILL)
     if not (pid and _group_alive(pid)):
         folder.repair()
-    close_running_trials(folder.optuna_path)
+    _close_trials(folder, record)
     return record
 
 

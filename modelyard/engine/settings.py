@@ -44,6 +44,43 @@ def normalize_host(host: str) -> str:
     return host
 
 
+# Study storages a Run may share its search through (Optuna's RDB storage).
+STORAGE_SCHEMES = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2", "sqlite")
+
+
+def normalize_storage_url(url: str) -> str:
+    """A study storage URL as SQLAlchemy reads it (`postgresql://` and `postgres://` use
+    psycopg 3, the driver `modelyard[scale]` installs); ValueError naming the problem."""
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    if not sep or not rest:
+        raise ValueError(f"{mask_url(url)!r} is not a database URL "
+                         "(e.g. postgresql://user@host:5432/modelyard)")
+    scheme = scheme.lower()
+    if scheme in ("postgresql", "postgres"):
+        scheme = "postgresql+psycopg"
+    if scheme not in STORAGE_SCHEMES:
+        raise ValueError(f"{scheme}:// is not a study storage Modelyard can share a run "
+                         "through (use postgresql://user@host:5432/database)")
+    return f"{scheme}://{rest}"
+
+
+def mask_url(url: str | None) -> str:
+    """`url` with its password, if any, shown as ***: for pages, logs and messages."""
+    if not url:
+        return ""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def _storage(value: Any) -> str | None:
+    text = _text(value)
+    return normalize_storage_url(text) if text else None
+
+
 def default_parallel_runs() -> int:
     """One Run per two cores: training uses every core it is given."""
     return max(1, (os.cpu_count() or 1) // 2)
@@ -109,6 +146,9 @@ SETTINGS = (
     # asks for (none: no token), and the largest request body it reads.
     Setting("serve_token", "MODELYARD_SERVE_TOKEN", _text, lambda: None),
     Setting("serve_max_body_mb", "MODELYARD_SERVE_MAX_BODY_MB", _positive, lambda: 16.0),
+    # Where a Run's Optuna studies live when other hosts are to join its search; None:
+    # the journal file in the run folder (engine/training/sharing.py).
+    Setting("study_storage", "MODELYARD_STUDY_STORAGE", _storage, lambda: None),
 )
 # Never written into a Run's record (run.json) nor shown: a token is a password.
 SECRETS = frozenset({"serve_token"})
@@ -131,6 +171,7 @@ class Settings(BaseModel):
     max_unpack_ratio: float
     serve_token: str | None
     serve_max_body_mb: float
+    study_storage: str | None = None
     sources: dict[str, str]
 
     def fixed_by_env(self, name: str) -> str | None:
@@ -144,8 +185,9 @@ class Settings(BaseModel):
 
     def record(self) -> dict[str, Any]:
         """What a Run records in run.json: each value and where it came from."""
-        return {"values": self.model_dump(exclude={"sources", *SECRETS}),
-                "sources": dict(self.sources)}
+        values = self.model_dump(exclude={"sources", *SECRETS})
+        values["study_storage"] = mask_url(values["study_storage"]) or None
+        return {"values": values, "sources": dict(self.sources)}
 
 
 def resolve(home: Home | None = None, flags: Mapping[str, Any] | None = None,

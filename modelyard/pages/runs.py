@@ -65,6 +65,8 @@ def live_view(run_id: str) -> None:
     c4.metric("Best score", fmt_score(run["best_score"] if run["best_model"]
                                       else live.get("best_score")))
 
+    if view.study_storage:
+        _shared(view)
     if status is RunStatus.queued:
         st.info(f"Waiting in the queue: at most {say.plural(view.max_parallel_runs, 'run')} "
                 "train at once on this machine. It starts by itself when one finishes.")
@@ -107,11 +109,15 @@ def live_view(run_id: str) -> None:
         table["state"] = table["state"].map(say.state_name)
         if single_split(view.plan):
             table["cv_std"] = None  # one validation split: no spread to show
+        shown = ["model", "family", "state", "cv_score", "cv_std", "fit_seconds", "params"]
+        if table.get("worker") is not None and table["worker"].notna().any():
+            shown.insert(3, "worker")  # a shared search: which machine fitted each
         st.dataframe(
-            table[["model", "family", "state", "cv_score", "cv_std", "fit_seconds", "params"]],
-            hide_index=True, key="runs_trials", placeholder="—",
+            table[shown], hide_index=True, key="runs_trials", placeholder="—",
             column_config=TRIAL_COLUMNS | {"cv_score": st.column_config.NumberColumn(
-                f"CV {say.metric_name(run['metric'])}", format="%.4f")})
+                f"CV {say.metric_name(run['metric'])}", format="%.4f"),
+                "worker": st.column_config.TextColumn(
+                    "Fitted by", help="The machine (and its process) that fitted it")})
     with st.expander("Worker log"):
         st.code(view.log_tail or "(empty)", language="text")
     if status not in ACTIVE and st.session_state.get("runs_was_active") == run_id:
@@ -119,6 +125,26 @@ def live_view(run_id: str) -> None:
         st.rerun(scope="app")  # stop polling: the run is over
     if status in ACTIVE:
         st.session_state["runs_was_active"] = run_id
+
+
+def _shared(view) -> None:
+    """A Run whose search other machines share: who is in, and how another joins."""
+    workers = view.workers
+    if view.status in ACTIVE:
+        st.info(f"This run shares its search through {view.study_storage}: "
+                f"{say.plural(len(workers) or 1, 'worker')} in"
+                + (f" ({', '.join(workers)})" if workers else "") + ". Another machine "
+                "joins with the command below (it needs the data set's train.parquet: the "
+                "same path, or a copy given with --data).")
+        st.code(_join_command(view), language="bash")
+    else:
+        fitted = {t.worker for t in view.trials if t.worker}
+        st.caption(f"Its search was shared through {view.study_storage}: "
+                   f"{say.plural(len(fitted), 'worker')} fitted its trials.")
+
+
+def _join_command(view) -> str:
+    return ws.join_command(view.id, view.study_storage)
 
 
 def _resources(sample: Event | None) -> None:

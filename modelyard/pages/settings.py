@@ -8,7 +8,8 @@ import os
 import psutil
 import streamlit as st
 
-from modelyard.app.ui import workspace
+from modelyard.app.ui import show_error, workspace
+from modelyard.app.views import ACTIVE
 from modelyard.engine import jobs
 from modelyard.engine.planning.llm import normalize_host, server_status
 
@@ -88,6 +89,34 @@ memory_gb = st.number_input(
          + (" Now fixed by MODELYARD_MEMORY_LIMIT_GB."
             if now.fixed_by_env("memory_limit_gb") else ""))
 
+st.subheader("Training on several machines")
+st.markdown("A run can share its search with other computers: each fits models too, and "
+            "this machine gathers their results into one leaderboard and one model. They "
+            "meet in a PostgreSQL database every machine can reach. Leave this empty to "
+            "train on this machine only (the default).")
+storage_fixed = now.fixed_by_env("study_storage")
+storage_typed = st.text_input(
+    "Shared database (PostgreSQL address)", now.study_storage or "",
+    key="settings_storage", disabled=bool(storage_fixed),
+    placeholder="postgresql://modelyard@db-host:5432/modelyard",
+    help="Keep the password out of the address: put it in ~/.pgpass on each machine "
+         "(the address is written into each run's record)."
+         + (" Now fixed by MODELYARD_STUDY_STORAGE." if storage_fixed else ""))
+if storage_typed.strip():
+    if st.button("Test the connection", key="settings_storage_test"):
+        try:
+            st.success(ws.check_storage(storage_typed))
+        except Exception as exc:
+            show_error(exc, "Could not reach the shared database")
+    shared_runs = [r for r in ws.runs(statuses=ACTIVE)
+                   if ws.run_record(r["id"]).get("study_storage")]
+    st.markdown("On each other machine with Modelyard installed, once a run has started, "
+                "run this (RUN is the run's id, shown on the Runs page; add `--data PATH` "
+                "with a copy of the data set's train.parquet if the machine cannot reach "
+                "this one's folder):")
+    st.code(ws.join_command(shared_runs[0]["id"] if shared_runs else "RUN", storage_typed),
+            language="bash")
+
 c1, c2 = st.columns(2)
 if c1.button("Save", type="primary", key="settings_save"):
     changes = {"planner": planner, "ollama_timeout": int(timeout)}
@@ -102,11 +131,17 @@ if c1.button("Save", type="primary", key="settings_save"):
         changes["ollama_host"] = address
     if model:
         changes["ollama_model"] = model
-    ws.save_settings(**changes)
-    st.success("Saved.")
+    try:
+        if not storage_fixed:
+            changes["study_storage"] = (ws.storage_url(storage_typed)
+                                        if storage_typed.strip() else None)
+        ws.save_settings(**changes)
+        st.success("Saved.")
+    except Exception as exc:
+        show_error(exc, "Could not save the settings")
 if c2.button("Back to the defaults", key="settings_reset"):
     ws.reset_settings()
     for k in ("settings_host", "settings_model", "settings_planner", "settings_timeout",
-              "settings_parallel", "settings_memory"):
+              "settings_parallel", "settings_memory", "settings_storage"):
         st.session_state.pop(k, None)
     st.rerun()

@@ -118,6 +118,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         WHERE p.run_id = trials.run_id AND p.model = trials.model;
         """,
     ),
+    (
+        4,
+        "trial worker",
+        # Which worker fitted a trial ("host (pid N)"), for Runs whose search several
+        # workers share. Journals written before record none: NULL.
+        """
+        ALTER TABLE trials ADD COLUMN worker TEXT;
+        UPDATE trials SET worker = p.worker FROM (
+            SELECT run_id, json_extract_string(data, '$.model') AS model,
+                   arg_max(json_extract_string(data, '$.worker'), seq) AS worker
+            FROM events WHERE kind = 'trial' GROUP BY ALL) p
+        WHERE p.run_id = trials.run_id AND p.model = trials.model;
+        """,
+    ),
 ]
 
 

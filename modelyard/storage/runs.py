@@ -115,7 +115,8 @@ def leaderboard(
 def trials(catalog: Catalog, run_id: str) -> list[dict[str, Any]]:
     found = catalog.query(
         "SELECT model, family, number, state, cv_score, cv_std, train_score, fit_seconds, "
-        "params, message, finished_at FROM trials WHERE run_id = ? ORDER BY finished_at",
+        "params, message, finished_at, worker FROM trials WHERE run_id = ? "
+        "ORDER BY finished_at",
         [run_id],
     )
     for row in found:

@@ -203,7 +203,7 @@ _TRIAL_COLUMNS = [
     ("number", pa.int32()), ("state", pa.string()), ("cv_score", pa.float64()),
     ("cv_std", pa.float64()), ("fold_scores", pa.string()), ("fit_seconds", pa.float64()),
     ("params", pa.string()), ("message", pa.string()), ("finished_at", pa.float64()),
-    ("predict_seconds", pa.float64()), ("train_score", pa.float64()),
+    ("predict_seconds", pa.float64()), ("train_score", pa.float64()), ("worker", pa.string()),
 ]
 
 
@@ -224,6 +224,7 @@ def _trial_row(run_id: str, t: TrialResult) -> dict[str, Any]:
         "fold_scores": json.dumps(t.fold_scores), "fit_seconds": t.fit_seconds,
         "params": json.dumps(t.params), "message": t.message, "finished_at": t.finished_at,
         "predict_seconds": t.predict_seconds, "train_score": t.train_score,
+        "worker": t.worker,
     }
 
 

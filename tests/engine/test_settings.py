@@ -39,6 +39,9 @@ LAYERS = {
                     "settings": ("file-token", "file-token"), "default": None},
     "serve_max_body_mb": {"flag": (1, 1.0), "env": ("0.5", 0.5), "settings": (8, 8.0),
                           "default": 16.0},
+    "study_storage": {"flag": ("postgresql://a@f/d", "postgresql+psycopg://a@f/d"),
+                      "env": ("postgresql://a@e/d", "postgresql+psycopg://a@e/d"),
+                      "settings": ("sqlite:///s.db", "sqlite:///s.db"), "default": None},
 }
 ENV = {s.name: s.env for s in SETTINGS}
 

@@ -76,12 +76,15 @@ def read_table(path: Path, columns: list[str] | None = None,
     return frame.to_pandas()
 
 
-def load_training_data(dataset_dir: Path, plan: Plan, profile: Profile) -> TrainingData:
+def load_training_data(dataset_dir: Path, plan: Plan, profile: Profile,
+                       train_path: Path | None = None) -> TrainingData:
+    """The Plan's features and target from the data set's `train.parquet` (or from
+    `train_path`, a copy of it: a worker joining a Run from another host)."""
     features = choose_features(plan, profile)
     extra = [c for c in (plan.validation.group_column, plan.validation.time_column)
              if c and c not in features.all and c != plan.target]
-    table = read_table(dataset_dir / "train.parquet", features.all + [plan.target] + extra,
-                       keep=(plan.target,))
+    table = read_table(train_path or dataset_dir / "train.parquet",
+                       features.all + [plan.target] + extra, keep=(plan.target,))
     table = table[table[plan.target].notna()].reset_index(drop=True)
     groups = table[plan.validation.group_column].to_numpy() \
         if plan.validation.group_column else None

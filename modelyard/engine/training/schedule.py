@@ -71,15 +71,20 @@ class Schedule:
         return self.end + BUDGET_GRACE * self.plan.budget_seconds
 
     # -- what earlier trials taught -----------------------------------------------------
-    def restore(self, storage: BaseStorage) -> None:
-        """Count the complete trials of earlier sessions of this Run, per family."""
+    def restore(self, storage: BaseStorage, family_of=lambda name: name) -> None:
+        """Count the complete trials of earlier sessions of this Run, per family.
+        `family_of` names the family of a study, None for a study of another Run (a
+        shared storage holds many)."""
         for summary in storage.get_all_studies():
+            family = family_of(summary.study_name)
+            if family is None:
+                continue
             for t in storage.get_all_trials(summary._study_id, deepcopy=False):
                 if t.state is TrialState.COMPLETE:
                     self.trial_count += 1
-                    self.scored(summary.study_name, t.value)
+                    self.scored(family, t.value)
                     if t.duration is not None:
-                        self.timed(summary.study_name, t.duration.total_seconds())
+                        self.timed(family, t.duration.total_seconds())
 
     def timed(self, family: str, seconds: float) -> None:
         self.family_seconds.setdefault(family, []).append(seconds)

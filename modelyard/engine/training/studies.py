@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def close_running_trials(optuna_path) -> int:
-    """Mark trials left RUNNING by a dead worker as FAIL; the journal has no heartbeat."""
+def close_running_trials(optuna_path, study_storage: str | None = None,
+                         run_id: str | None = None) -> int:
+    """Mark trials left RUNNING by a dead worker as FAIL; the journal has no heartbeat.
+    A Run shared through a database (`study_storage`) has its RUNNING trials there failed
+    and its state set to ended, so joined workers leave."""
+    if study_storage and run_id:
+        from modelyard.engine.training.sharing import close_shared_trials
+
+        return close_shared_trials(study_storage, run_id)
     if not Path(optuna_path).exists():
         return 0
     # Imported here: the supervisor runs on every page view and CLI call.

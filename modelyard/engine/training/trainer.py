@@ -31,6 +31,12 @@ Optuna trial's state.
 
 Resumable: the studies live in the run's Optuna journal and the pool of out-of-fold
 predictions in `oof/`, so a Run given more time continues where it stopped.
+
+Shared: a Run that names a study storage keeps its studies in that database, and other
+workers may join it (`sharing.py` says how). The trainer is then either the Run's own
+(main) worker, which also collects the trials other workers finish into its journal
+and ensemble pool, waits for their last trials and ensembles; or a joined worker, which
+fits trials until the main worker's deadline and hands each in through the database.
 """
 
 from __future__ import annotations
@@ -67,7 +73,10 @@ from modelyard.engine.training.schedule import Schedule, parallel_trials
 from modelyard.engine.training.search import clip, learnt_caps, learnt_limits, narrow, suggest
 from modelyard.schemas import EventKind, FamilyChoice, Plan, TrialResult, TrialStatus
 from modelyard.storage.files import is_disk_full
-from modelyard.storage.runfolder import JournalWriter
+from modelyard.storage.runfolder import JournalWriter, read_events
+
+# How often a shared Run's workers look for trials other workers finished (seconds).
+SHARED_POLL_SECONDS = 1.0
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -88,7 +97,7 @@ class Outcome:
 class Trainer:
     def __init__(self, plan: Plan, data: TrainingData, splits, journal: JournalWriter,
                  optuna_path, n_jobs: int, started: float, oof_dir: Path | None = None,
-                 scratch_dir: Path | None = None):
+                 scratch_dir: Path | None = None, shared=None):
         self.plan = plan
         self.data = data
         self.splits = splits
@@ -101,7 +110,19 @@ class Trainer:
                               n_jobs=max(1, n_jobs // self.slots), seed=plan.seed)
         # Re-entrant: recording a trial that ran out of memory also learns from it.
         self._lock = threading.RLock()
-        self.storage = JournalStorage(JournalFileBackend(str(optuna_path)))
+        # A shared Run (`sharing.SharedRun`): its database holds the studies; else the
+        # journal file of the run folder.
+        self.shared = shared
+        self.joined = bool(shared and shared.joined)
+        self.worker = shared.ident if shared else None
+        self.storage = (shared.storage if shared
+                        else JournalStorage(JournalFileBackend(str(optuna_path))))
+        self.studies: dict[str, optuna.Study] = {}
+        # Trials already in this worker's journal or collected: by model name.
+        self.seen: set[str] = set()
+        self._closed: set[int] = set()  # others' trials this worker ended at the end
+        self._workers: list[str] = []
+        self._progress_at = 0.0
         self.best = Candidate(score=worst(plan.metric))
         self.pool = OofPool(plan.metric, oof_dir)
         self.memory = MemoryPolicy(int(data.X.memory_usage(deep=True).sum()))
@@ -119,7 +140,11 @@ class Trainer:
     # -- resuming -----------------------------------------------------------------------
     def _restore(self) -> None:
         """Pick up the trials and the ensemble pool of earlier sessions of this Run."""
-        self.schedule.restore(self.storage)
+        self.schedule.restore(self.storage,
+                              self.shared.family_of if self.shared else lambda name: name)
+        if self.shared and not self.joined:
+            self.seen = {e.data.get("model") for e, _ in read_events(
+                self.journal.folder.events_path, 0) if e.kind == EventKind.trial}
         self.pool.restore()
         if self.pool.members:
             self.best = self.pool.members[0]
@@ -128,21 +153,26 @@ class Trainer:
 
     # -- budget -------------------------------------------------------------------------
     def search_deadline(self) -> float:
+        if self.joined:  # the main worker's, as it last published it
+            return self.shared.deadline()
         return self.schedule.search_deadline(self.best.fit_seconds)
 
     # -- search -------------------------------------------------------------------------
     def _study(self, choice: FamilyChoice, index: int) -> optuna.Study:
-        sampler = optuna.samplers.TPESampler(seed=self.plan.seed + index, multivariate=True,
-                                             n_startup_trials=5)
+        offset = self.shared.seed_offset if self.shared else 0
+        sampler = optuna.samplers.TPESampler(seed=self.plan.seed + index + offset,
+                                             multivariate=True, n_startup_trials=5)
         direction = "maximize" if self.plan.metric.greater_is_better else "minimize"
         # Fold-wise reports: prune after the second fold at the earliest, once five
         # trials of this family give a median to compare with.
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
-        study = optuna.create_study(study_name=choice.family, storage=self.storage,
+        name = self.shared.study_name(choice.family) if self.shared else choice.family
+        study = optuna.create_study(study_name=name, storage=self.storage,
                                     direction=direction, sampler=sampler, pruner=pruner,
                                     load_if_exists=True)
         family = families.get(choice.family)
-        if not study.trials:
+        # The main worker queues the defaults; a joined one finds them queued.
+        if not study.trials and not self.joined:
             # The library's defaults first, moved inside the Plan's limits if it sets any.
             defaults = family.default_params(self.ctx)
             study.enqueue_trial(clip(defaults, self._space(choice)) or defaults)
@@ -151,6 +181,9 @@ class Trainer:
     def run(self) -> Candidate:
         active = {c.family: (c, self._study(c, i))
                   for i, c in enumerate(self.plan.families)}
+        self.studies = {name: study for name, (_, study) in active.items()}
+        if self.shared and not self.joined:
+            self._publish(state="running")
         running: dict[Future, str] = {}
         try:
             with ThreadPoolExecutor(self.slots, thread_name_prefix="trial") as pool:
@@ -159,27 +192,109 @@ class Trainer:
                 except BaseException:
                     self._close_guard()  # the pool waits for its trials: end theirs now
                     raise
-            self._ensemble()
+            if self.shared and not self.joined:
+                self._publish(state="closing")
+                self._collect()
+            if not self.joined:
+                self._ensemble()
         finally:
             self._close_guard()
         return self.best
 
     def _search(self, active: dict, running: dict[Future, str], pool) -> None:
+        poll = SHARED_POLL_SECONDS if self.shared else None
         while True:
-            while len(running) < self.slots and time.time() < self.search_deadline():
+            while len(running) < self.slots and self._may_start():
                 name = self.schedule.next_family(
                     active, self.search_deadline() - time.time(), self._space)
                 if name is None:
                     break
                 choice, study = active[name]
                 running[pool.submit(self._one_trial, choice, study)] = name
-            if not running:
+            done = set()
+            if running:
+                done, _ = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del running[future]
+                    future.result()  # _one_trial stores its own failures
+            elif not self._others_running():
                 break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                del running[future]
-                future.result()  # _one_trial stores its own failures
-            self._progress()
+            else:
+                time.sleep(poll)
+            if self._collect() or done or time.time() - self._progress_at > 5.0:
+                self._progress()
+
+    def _may_start(self) -> bool:
+        """Whether a new trial may start: before the deadline and, for a joined worker,
+        while the Run still searches."""
+        if time.time() >= self.search_deadline():
+            return False
+        return not self.joined or self.shared.state() == "running"
+
+    # -- a shared Run -----------------------------------------------------------------
+    def _publish(self, **attrs) -> None:
+        self.shared.set(deadline=self.search_deadline(), end=self.schedule.end, **attrs)
+
+    def _others_running(self) -> bool:
+        """The main worker of a shared Run, its own search over: whether other workers
+        still fit trials it should wait for. Those still running when it stops waiting
+        (the deadline plus half the refit reserve, at most the budget's end) are failed."""
+        if not self.shared or self.joined:
+            return False
+        self.shared.fail_stale(self.studies.values())
+        others = self.shared.running_elsewhere(self.studies)
+        if not others:
+            return False
+        deadline = self.search_deadline()
+        wait_until = min(self.schedule.end,
+                         deadline + max(2.0, 0.5 * (self.schedule.end - deadline)))
+        if time.time() < wait_until:
+            return True
+        alive = set(self.shared.workers())
+        for trial in others:
+            heard = trial.user_attrs.get("worker") in alive
+            if self.shared.close_trial(trial, TrialState.PRUNED if heard else TrialState.FAIL):
+                self._closed.add(trial._trial_id)
+        return False
+
+    def _collect(self) -> int:
+        """Take in the trials other workers finished: the schedule learns from each; the
+        main worker also journals it (the leaderboard) and pools its predictions.
+        Returns how many."""
+        if not self.shared:
+            return 0
+        self.shared.fail_stale(self.studies.values())
+        found = self.shared.finished_elsewhere(self.studies, self.seen)
+        for family, trial in found:
+            with self._lock:
+                self.seen.add(f"{family}_{trial.number}")
+                if trial.state is TrialState.COMPLETE and trial.duration is not None:
+                    self.schedule.timed(family, trial.duration.total_seconds())
+                if self.joined:
+                    if trial.state is TrialState.COMPLETE:
+                        self.schedule.scored(family, trial.value)
+                    continue
+                result, cv = self.shared.received(family, trial, self.studies, self._closed)
+                self.schedule.trial_count += 1
+                self.journal.trial(result)
+                if result.state is TrialStatus.complete and cv is not None:
+                    self._scored(result, cv)
+                elif result.state is TrialStatus.complete:
+                    self.schedule.scored(family, result.cv_score)
+                    self.journal.emit(EventKind.log, f"{result.model}: its predictions did "
+                                      "not arrive, so it is left out of the ensemble",
+                                      level="warning")
+        if not self.joined:
+            workers = self.shared.workers()
+            for name in sorted(set(workers) - set(self._workers)):
+                self.journal.emit(EventKind.log, f"worker {name} joined the search")
+            for name in sorted(set(self._workers) - set(workers)):
+                self.journal.emit(EventKind.log, f"worker {name} is no longer heard from")
+            self._workers = workers
+            deadline = self.search_deadline()
+            if abs(deadline - self.shared.deadline()) > 0.5:
+                self._publish()
+        return len(found)
 
     def _fit_guard(self) -> FitGuard:
         with self._lock:
@@ -197,7 +312,9 @@ class Trainer:
                       self.splits, self.plan.metric, self.schedule.stop_at)
         if found is None:
             return
-        self.journal.trial(found.trial)
+        # A shared search: the blend is this (main) worker's, like the refit.
+        self.journal.trial(found.trial.model_copy(update={"worker": self.worker})
+                           if self.shared else found.trial)
         if found.chosen is not None:
             self.best = found.chosen
 
@@ -209,8 +326,14 @@ class Trainer:
             params = suggest(trial, self._space(choice)) | learnt_caps(
                 families.get(choice.family).learnt, choice.limits)
             self.schedule.trial_count += 1
-        outcome = self._attempt(choice, trial, params)
-        self._record(choice, study, trial, outcome)
+        if self.shared:
+            self.shared.started(trial)
+        try:
+            outcome = self._attempt(choice, trial, params)
+            self._record(choice, study, trial, outcome)
+        finally:
+            if self.shared:
+                self.shared.stopped(trial._trial_id)
 
     def _attempt(self, choice: FamilyChoice, trial: optuna.Trial, params: dict) -> Outcome:
         """Fit and score one configuration; every way it can end becomes an Outcome."""
@@ -269,14 +392,26 @@ class Trainer:
         """The one place a trial's end is recorded: Optuna's state, the journal's trial
         event, and what the schedule, the pool and the memory policy learn from it."""
         result = outcome.result
+        if self.shared:
+            result = result.model_copy(update={"worker": self.worker})
         with self._lock:  # the rest updates state that parallel trials share
+            self.seen.add(result.model)
             if outcome.seconds is not None:
                 self.schedule.timed(result.family, outcome.seconds)
-            if result.state is TrialStatus.complete:
-                study.tell(trial, result.cv_score)
-            else:
-                study.tell(trial, state=TrialState.PRUNED if result.state is
-                           TrialStatus.pruned else TrialState.FAIL)
+            try:
+                if self.shared:  # handed in before Optuna is told: a finished trial has it
+                    self.shared.report(trial, result, outcome.cv)
+                if result.state is TrialStatus.complete:
+                    study.tell(trial, result.cv_score)
+                else:
+                    study.tell(trial, state=TrialState.PRUNED if result.state is
+                               TrialStatus.pruned else TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # Failed meanwhile by the main worker (the search time was over) or for a
+                # heartbeat that stalled: that record stands.
+                self.journal.emit(EventKind.log, f"{result.model} finished after the Run "
+                                  "had closed it; not counted", level="warning")
+                return
             self.journal.trial(result)
             if outcome.out_of_memory is not None:
                 estimate, used = outcome.out_of_memory
@@ -331,9 +466,11 @@ class Trainer:
                           level="warning")
 
     def _progress(self) -> None:
+        self._progress_at = time.time()
         elapsed = time.time() - self.started
+        more = {"workers": [self.worker, *self._workers]} if self.shared else {}
         self.journal.emit(
             EventKind.progress, f"{self.trial_count} trials, best {self.best.model or '—'}",
             phase="search", fraction=min(1.0, elapsed / self.plan.budget_seconds),
             elapsed=elapsed, best_model=self.best.model,
-            best_score=None if not self.best.model else self.best.score)
+            best_score=None if not self.best.model else self.best.score, **more)

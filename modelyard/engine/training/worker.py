@@ -201,9 +201,15 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
     journal.emit("log", f"{len(data.y)} rows, {len(data.features.all)} features, "
                         f"{len(splits)} validation split(s)")
     threads = int(record.threads or os.cpu_count() or 1)
-    trainer = Trainer(plan, data, splits, journal, folder.optuna_path, n_jobs=threads,
-                      started=started, oof_dir=folder.path / "oof")
-    best = trainer.run()
+    shared = _share(folder, record, plan, profile, dataset_dir, splits, journal)
+    try:
+        trainer = Trainer(plan, data, splits, journal, folder.optuna_path, n_jobs=threads,
+                          started=started, oof_dir=folder.path / "oof", shared=shared)
+        best = trainer.run()
+    finally:
+        if shared is not None:
+            # Joined workers stop asking for trials; the refit is this worker's alone.
+            shared.close(state="ended")
     if not best.model:
         raise ModelyardError("No model could be trained: every trial failed or ran out of "
                              "time.", "Look at the failed trials, or give the run more time.")
@@ -243,6 +249,28 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
                   message=f"Best model {best.model} ({metric_name(plan.metric)} "
                           f"{best.score:.4g}) after {_trials(folder)}.")
     journal.status(RunStatus.succeeded, "succeeded")
+
+
+def _share(folder: RunFolder, record, plan: Plan, profile: Profile, dataset_dir: Path,
+           splits, journal: JournalWriter):
+    """For a Run that names a study storage: open it and publish what a joining worker
+    needs (the Plan, the Profile, checksums of the data and of the splits); else None."""
+    if not record.study_storage:
+        return None
+    from modelyard.engine.settings import mask_url
+    from modelyard.engine.training.sharing import SharedRun, file_sha256, splits_digest
+
+    shared = SharedRun(record.study_storage, folder.id, joined=False)
+    train_file = dataset_dir / "train.parquet"
+    shared.publish(state="starting", plan=plan.model_dump(mode="json"),
+                   profile=profile.model_dump(mode="json"), data_path=str(train_file),
+                   data_sha256=file_sha256(train_file),
+                   data_bytes=train_file.stat().st_size, splits_sha256=splits_digest(splits),
+                   main=shared.ident, versions=package_versions())
+    journal.emit("log", f"search shared through {mask_url(record.study_storage)}: other "
+                        f"machines join with `modelyard worker --join {folder.id} --storage "
+                        "URL`")
+    return shared
 
 
 def failure_reason(folder: RunFolder, exc: BaseException) -> str:
