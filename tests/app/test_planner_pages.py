@@ -65,6 +65,23 @@ def test_a_plan_from_the_language_model(app, served, tmp_path):
     assert app.title[0].value.endswith("Runs")
 
 
+def test_the_mends_of_a_models_reply_are_said_on_the_page(app, served, tmp_path):
+    add_dataset(app, tmp_path)
+    served.script(draft_json(target="Target", metric="rmse",
+                             families=["lightgbm", "lightgbm", "dummy"]))
+    propose(app, "will the customer say yes")
+    assert not app.error, texts(app.error)
+    assert len(served.chats()) == 1  # mended, not asked again
+    assert metric(app, "Target") == "target"
+    caption = texts(app.caption)
+    assert "(1 try, 3 mends made in code (listed below))." in caption
+    assert "What was mended in the model's reply (3)" in [e.label for e in app.expander]
+    said = texts(app.text)
+    assert '• The target "Target" was read as the column "target".' in said
+    assert "• The metric rmse does not fit a binary task: roc_auc is used." in said
+    assert "• “lightgbm” was named more than once: it is used once." in said
+
+
 def test_without_ollama_the_page_says_why_the_rules_planned(app, tmp_path):
     add_dataset(app, tmp_path)
     propose(app, "will the customer say yes")
