@@ -72,15 +72,12 @@ class FakeOllama:
         return [body for method, path, body in self.requests if path == "/api/chat"]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "FakeOllama/1"
+class JsonHandler(BaseHTTPRequestHandler):
+    """Quiet, and answers JSON: what this fake and the real model's endpoint
+    (tests/llama_ollama.py) share."""
 
     def log_message(self, format, *args):  # noqa: A002 - quiet in test output
         pass
-
-    @property
-    def fake(self) -> FakeOllama:
-        return self.server.fake  # type: ignore[attr-defined]
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
@@ -89,6 +86,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+class _Handler(JsonHandler):
+    server_version = "FakeOllama/1"
+
+    @property
+    def fake(self) -> FakeOllama:
+        return self.server.fake  # type: ignore[attr-defined]
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         self.fake.requests.append(("GET", self.path, {}))

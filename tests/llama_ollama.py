@@ -19,9 +19,11 @@ import importlib.util
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.fake_ollama import JsonHandler
 
 MODEL_NAME = "smollm2:135m"
 N_CTX = 8192
@@ -98,23 +100,12 @@ class LlamaOllama:
         return len(self.llm.tokenize(text.encode(), add_bos=False, special=True))
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # noqa: A002 - quiet
-        pass
 
     @property
     def owner(self) -> LlamaOllama:
         return self.server.owner  # type: ignore[attr-defined]
-
-    def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self):  # noqa: N802
         if self.path == "/api/version":
