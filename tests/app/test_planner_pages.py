@@ -74,7 +74,7 @@ def test_the_mends_of_a_models_reply_are_said_on_the_page(app, served, tmp_path)
     assert len(served.chats()) == 1  # mended, not asked again
     assert metric(app, "Target") == "target"
     caption = texts(app.caption)
-    assert "(1 try, 3 mends made in code (listed below))." in caption
+    assert "(1 try; 3 mends made in code)." in caption
     assert "What was mended in the model's reply (3)" in [e.label for e in app.expander]
     said = texts(app.text)
     assert '• The target "Target" was read as the column "target".' in said

@@ -47,16 +47,23 @@ def test_progress_stop_and_a_streamed_plan(browser_page, app_url, e2e_home: Path
               ).wait_for()
         assert list((e2e_home / "plans").glob("*.json")) == []
 
-        # Second request: written in small chunks, so the progress shows them arrive.
-        fake_ollama.script(Reply(draft_json(target="target"), chunk=20, pace=0.1))
+        # Second request: written in small chunks, so the progress shows them arrive; its
+        # metric does not fit the task, which is mended (and said), not asked again.
+        fake_ollama.script(Reply(draft_json(target="target", metric="rmse"), chunk=20,
+                                 pace=0.1))
         page.get_by_role("button", name="Propose a plan").click()
         page.get_by_text("is writing the plan").wait_for()
         page.screenshot(path=str(artifacts / "planner_2_writing.png"), full_page=True)
         page.get_by_role("heading", name="The plan in plain words").wait_for()
         page.get_by_text("Proposed by the language model llama3.2:3b").wait_for()
         page.screenshot(path=str(artifacts / "planner_3_plan.png"), full_page=True)
+        page.get_by_text("What was mended in the model's reply (1)").click()
+        page.get_by_text("• The metric rmse does not fit a binary task: roc_auc is used."
+                         ).wait_for()
+        page.screenshot(path=str(artifacts / "planner_4_mends.png"), full_page=True)
         (doc,) = [json.loads(p.read_text()) for p in (e2e_home / "plans").glob("*.json")]
         assert doc["planner"] == "ollama" and doc["provenance"]["repairs"] == 0
+        assert doc["plan"]["metric"] == "roc_auc"
     except Exception:
         page.screenshot(path=str(artifacts / "planner_failure.png"), full_page=True)
         raise

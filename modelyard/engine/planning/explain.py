@@ -189,6 +189,6 @@ def origin_sentence(provenance: dict) -> str:
     mends = len(provenance.get("mends") or [])
     said = [plural(tries, "try", "tries")]
     if mends:
-        said.append(f"{plural(mends, 'mend')} made in code (listed below)")
+        said.append(f"{plural(mends, 'mend')} made in code")
     return (f"Proposed by the language model {provenance.get('model')} in "
-            f"{provenance.get('latency_seconds') or 0:.1f} s ({', '.join(said)}).")
+            f"{provenance.get('latency_seconds') or 0:.1f} s ({'; '.join(said)}).")
