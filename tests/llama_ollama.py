@@ -78,6 +78,9 @@ class LlamaOllama:
         return f"http://{host}:{port}"
 
     def start(self) -> LlamaOllama:
+        """Serve; the model is warmed first (one token), as `ollama run` preloads a model:
+        llama.cpp's first decode costs about 14 s more than later ones here."""
+        self.llm.create_completion("Hi", max_tokens=1, temperature=0)
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
                                         daemon=True, name="llama-ollama")
         self._thread.start()
