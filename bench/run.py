@@ -33,6 +33,12 @@ BENCHES = [
     ("One Run's search shared by 1, 2 and 4 workers through PostgreSQL (loopback) vs the "
      "journal file, trials per minute and best CV score at a 60 s budget",
      ["-m", "bench.shared_workers", "--budget", "60"]),
+    ("The profile's target guess, no goal given, on 25 real R tables whose outcome is known",
+     ["-m", "bench.target_guess"]),
+    ("Plans from a real small model (SmolLM2-135M through an Ollama endpoint) vs the rule "
+     "planner on 12 real tables with a goal each: kept, mended or replaced, seconds, and the "
+     "test score of each plan's run at a 20 s budget",
+     ["-m", "bench.llm_plans", "--budget", "20"]),
 ]
 
 
