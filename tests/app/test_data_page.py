@@ -73,15 +73,18 @@ def test_the_next_two_likely_targets_are_one_click_away(app, app_home, tmp_path)
     open_path(app, leaky_csv(tmp_path / "t.csv"))
     assert "**Likely target:** `target`" in texts(app.markdown)
     offered = [b for b in app.button if b.key and b.key.startswith("data_other_target_")]
-    assert [b.label for b in offered] == ["Predict refund_flag", "Predict region"]
+    # The first column, then a yes/no column: the next likeliest after "target".
+    assert [b.label for b in offered] == ["Predict visits", "Predict refund_flag"]
     # Each comes with its reason, in words.
-    assert "`refund_flag` — yes or no (two classes); " in texts(app.markdown)
-    offered[1].click().run()
-    assert not app.exception and not app.error
-    assert "**Target:** `region` — yes or no (two classes); chosen by you." in \
+    assert "`refund_flag` — yes or no (two classes); it has two values." in \
         texts(app.markdown)
+    offered[0].click().run()
+    assert not app.exception and not app.error
+    chosen = [m for m in texts(app.markdown).splitlines() if m.startswith("**Target:**")]
+    assert chosen and chosen[0].startswith("**Target:** `visits` — ")
+    assert chosen[0].endswith("; chosen by you.")
     meta = json.loads(next(app_home.glob("datasets/*/dataset.json")).read_text())
-    assert meta["target"] == "region"
+    assert meta["target"] == "visits"
 
 
 def test_target_override_and_role_tab(app, tmp_path):
