@@ -167,7 +167,9 @@ def test_model_page_shows_image_mistakes_and_no_fold_spread(at):
                       "Images validated"]
     assert at.metric[2].value == "—"
     assert [t.label for t in at.tabs] == ["Quality", "Mistakes", "Trials", "Report",
-                                          "Export"]
+                                          "Export", "Serve"]
+    # The server answers for table models only: the tab says so instead of a button.
+    assert "The prediction server answers for table models only, for now." in texts(at.info)
     said = texts(at.success) + texts(at.caption)
     assert "validation images right" in said or "validation images predicted wrong" in said
     assert "ImagePredictor" in texts(at.markdown)
