@@ -137,3 +137,13 @@ def fake_ollama():
     fake = FakeOllama().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A real PostgreSQL server in a temporary folder on a free local port (tests/pg_server.py;
+    modules that use it are marked NEEDS_POSTGRES)."""
+    from tests.pg_server import PostgresServer
+
+    with PostgresServer() as server:
+        yield server

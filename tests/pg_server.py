@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 # Where the Debian package puts the server programs, newest version first.
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 
@@ -108,3 +110,10 @@ class PostgresServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# For a test module that needs the server: skipped, with the way to install it, only where
+# PostgreSQL's programs are missing (`make test` installs them).
+NEEDS_POSTGRES = pytest.mark.skipif(
+    find_bin() is None, reason="PostgreSQL is not installed (initdb and pg_ctl missing): "
+    "`apt-get install postgresql`, or `make test`, which installs it")

@@ -8,18 +8,10 @@ import pytest
 
 from modelyard.schemas import Plan
 from tests.conftest import messy_frame
-from tests.pg_server import PostgresServer, find_bin
+from tests.pg_server import NEEDS_POSTGRES
 
 PAGES = "../pages"
-pytestmark = pytest.mark.skipif(
-    find_bin() is None, reason="PostgreSQL is not installed (initdb and pg_ctl missing): "
-    "`apt-get install postgresql`, or `make test`, which installs it")
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    with PostgresServer() as server:
-        yield server
+pytestmark = NEEDS_POSTGRES  # the `postgres` fixture: tests/conftest.py
 
 
 def texts(elements) -> str:
