@@ -131,6 +131,18 @@ def test_an_outcome_named_first_beats_an_input_with_a_target_like_name(home, tmp
     assert "income" in [c.column for c in profile.target_candidates[:3]]
 
 
+def test_a_key_the_profile_did_not_call_an_id_is_not_offered_first(home, tmp_path):
+    rng = np.random.default_rng(8)
+    n = 300
+    frame = pd.DataFrame({"row_ref": rng.integers(1, 120, n),  # repeats: not an id kind
+                          "plan": rng.choice(["a", "b", "c"], n),
+                          "age": rng.integers(18, 80, n),
+                          "no_show": rng.choice(["yes", "no"], n)})
+    meta, profile = ingest_frame(home, tmp_path, frame)
+    assert meta["target"] == "no_show"
+    assert profile.target_candidates[-1].column == "row_ref"
+
+
 def test_coordinates_are_not_targets_and_a_price_among_them_is(home, tmp_path):
     rng = np.random.default_rng(7)
     n = 400

@@ -24,6 +24,10 @@ _WEAK_WORDS = (
 )
 _TARGET_WORDS = _STRONG_WORDS + _WEAK_WORDS
 _COORDINATES = {"x", "y", "z"}
+# Name parts of keys and references (a key the profile did not call an id, such as a
+# reference number with repeats): never the outcome, wherever they sit.
+# ("no" and "code" are left out: no_show and status_code are outcomes.)
+_KEY_PARTS = {"id", "ids", "ref", "key", "uuid", "index", "idx"}
 _UNUSABLE = {ColumnKind.id, ColumnKind.constant, ColumnKind.text, ColumnKind.datetime,
              ColumnKind.image, ColumnKind.ignored}
 MAX_CLASSES = 100
@@ -95,7 +99,10 @@ def candidates(profile: Profile, hints: Hints | None = None) -> list[TargetGuess
             score += 1.2 if any(_matches(lowered, w) for w in _STRONG_WORDS
                                 if len(w) > 3) else 0.6
             reasons.append(f"its name “{col.name}” suggests an outcome")
-        if col.name == last:
+        keyish = bool(_KEY_PARTS & set(lowered.replace(".", "_").split("_")))
+        if keyish and not strong:
+            score -= 1.5  # e.g. row_ref, customer_no: a key, not an outcome
+        elif col.name == last:
             score += 1.0
             reasons.append("it is the last column")
         elif position == first:
