@@ -13,6 +13,7 @@ from typing import Any
 
 from modelyard.engine.errors import BadInputError
 from modelyard.engine.results.words import plural
+from modelyard.engine.training.manifest import loading_warning
 
 EXIT_OK = 0
 
@@ -20,12 +21,10 @@ EXIT_OK = 0
 def add_parsers(sub) -> None:
     p = sub.add_parser(
         "predict", help="predict new rows with a run's model or a bundle",
-        description="Predict new rows with a run's model or a Model bundle. Loading a "
-                    "bundle runs its code (pipeline.joblib is a Python pickle): load only "
-                    "bundles you trust. A bundle is checked against its manifest.json "
-                    "before it is loaded, and refused if a file was changed; a bundle "
-                    "without a manifest is refused unless it is in this Modelyard's own "
-                    "run folders or you pass --trust-unsigned.")
+        description="Predict new rows with a run's model or a Model bundle. "
+                    + loading_warning("load") + "; a bundle without a manifest is refused "
+                    "unless it is in this Modelyard's own run folders or you pass "
+                    "--trust-unsigned.")
     p.add_argument("model", help="a run id or name (looked up among your runs first), or a "
                                  "path to a run folder, a bundle folder or a zip: a path "
                                  "contains / or starts with . or ~ or ends in .zip "

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from modelyard.engine.errors import BadInputError, NotFoundError
+from modelyard.engine.training.manifest import loading_warning
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -18,10 +19,8 @@ def add_parser(sub) -> None:
         "serve", help="answer predictions over HTTP (a run's model or a bundle)",
         description="Serve Model bundles over HTTP: POST rows as JSON or CSV to /predict, "
                     "GET /metadata, /health, /docs, /openapi.json. Several models: "
-                    "NAME=RUN_OR_BUNDLE, served at /models/NAME/predict. Loading a bundle "
-                    "runs its code (pipeline.joblib is a Python pickle): serve only bundles "
-                    "you trust. Each is checked against its manifest.json before it is "
-                    "loaded, and refused if a file was changed. Tables only, for now.")
+                    "NAME=RUN_OR_BUNDLE, served at /models/NAME/predict. "
+                    + loading_warning("serve") + ". Tables only, for now.")
     s.add_argument("models", nargs="+", metavar="[NAME=]RUN_OR_BUNDLE",
                    help="a run id or name, or a path to a run folder, a bundle folder or a "
                         "zip (as for `modelyard predict`); the first is also served at "

@@ -59,6 +59,13 @@ UNSIGNED_STEP = ("If you trust where it came from, pass --trust-unsigned (in Pyt
                  "`modelyard export`, which writes a manifest.")
 
 
+def loading_warning(verb: str) -> str:
+    """What every command that loads bundles says in its help (`verb`: load, serve)."""
+    return (f"Loading a bundle runs its code (pipeline.joblib is a Python pickle): {verb} "
+            "only bundles you trust. A bundle is checked against its manifest.json before "
+            "it is loaded, and refused if a file was changed")
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
