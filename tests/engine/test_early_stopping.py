@@ -75,6 +75,7 @@ def test_the_mean_of_what_the_folds_learnt_rounds_up_and_needs_every_fold():
 STOPPING = {
     "catboost": ("iterations", lambda m: m.model_.tree_count_),
     "lightgbm": ("n_estimators", lambda m: m.booster_.current_iteration()),
+    "xgboost": ("n_estimators", lambda m: m.get_booster().num_boosted_rounds()),
 }
 
 
@@ -108,7 +109,7 @@ def test_catboost_without_a_learnt_number_grows_its_default_trees():
 def test_families_that_do_not_stop_early_learn_nothing():
     data = _data(Task.binary)
     ctx = FitContext(Task.binary, len(data.y), 2, 1, 0)
-    for name in ("linear", "xgboost"):
+    for name in ("linear", "random_forest"):
         family = families.get(name)
         result = cross_validate(family, family.default_params(ctx), ctx, data,
                                 _splits(len(data.y)), Metric.roc_auc)
@@ -163,6 +164,27 @@ def test_catboost_stops_at_the_deadline_and_writes_no_files(tmp_path, monkeypatc
     assert time.perf_counter() - started < 1.5
     assert model.model_.tree_count_ < 1000
     assert list(tmp_path.iterdir()) == []  # no catboost_info/ in the working directory
+
+
+def test_xgboost_stops_at_the_deadline_and_keeps_no_hooks():
+    import pickle
+
+    data = _data(Task.binary, n=2000)
+    family = families.get("xgboost")
+    ctx = FitContext(Task.binary, len(data.y), 2, 1, 0)
+    prepared = make_preprocessor(family, data).fit_transform(data.X, data.y)
+    # Deep trees, 2000 rounds at a slow rate: seconds of work, stopped after ~0.2 s.
+    model = family.build(family.default_params(ctx) | {"max_depth": 12,
+                                                       "learning_rate": 0.01}, ctx)
+    started = time.perf_counter()
+    with pytest.raises(OutOfTime):
+        family.fit(model, prepared, data.y, deadline=time.time() + 0.2)
+    assert time.perf_counter() - started < 1.5
+    assert model.get_booster().num_boosted_rounds() < 2000
+    # The fitted model carries neither the deadline nor early stopping into a bundle.
+    assert model.get_params()["callbacks"] is None
+    assert model.get_params()["early_stopping_rounds"] is None
+    pickle.loads(pickle.dumps(model)).predict_proba(prepared.head(3))
 
 
 def test_catboost_is_planned_for_moderate_tables_only():

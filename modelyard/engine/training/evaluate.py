@@ -113,10 +113,10 @@ def cross_validate(
         prepared = make() if folds is None else folds.get(family.preprocessing, fold, make)
         model = family.build(params, ctx)
         rows_train, rows_valid, rows_seen = prepared.train, prepared.valid, prepared.seen
-        fit_params = family.fit_params(deadline, valid=(rows_valid, data.y[valid_idx]))
         prep_fit, prep_valid = prepared.fit_seconds, prepared.valid_seconds
         started = time.perf_counter()
-        model.fit(rows_train, data.y[train_idx], **fit_params)
+        family.fit(model, rows_train, data.y[train_idx], deadline=deadline,
+                   valid=(rows_valid, data.y[valid_idx]))
         fit_times.append(time.perf_counter() - started + prep_fit)
         started = time.perf_counter()
         pred = predict_matrix(model, rows_valid, classification, data.n_classes)

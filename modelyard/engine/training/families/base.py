@@ -172,6 +172,11 @@ class ModelFamily(ABC):
         targets, to learn its number of rounds on (see `learnt_params`)."""
         return {}
 
+    def fit(self, model: Any, X: Any, y: Any, deadline: float | None = None,
+            valid: tuple[Any, Any] | None = None) -> Any:
+        """Fit `model` on one fold of the search, with `fit_params`' hooks."""
+        return model.fit(X, y, **self.fit_params(deadline, valid=valid))
+
     def learnt_params(self, model: Any) -> dict[str, Any]:
         """What a fit on a fold learnt that the final model should use (a booster's
         number of rounds found by early stopping), as parameters for `build`; the
