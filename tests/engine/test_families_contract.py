@@ -17,7 +17,16 @@ from modelyard.engine.training.evaluate import cross_validate, make_pipeline, pr
 from modelyard.engine.training.families import Family, ModelFamily
 from modelyard.engine.training.families.base import Choice, FitContext, Float, Int
 from modelyard.engine.training.search import distributions, suggest
-from modelyard.schemas import ColumnKind, ColumnProfile, Metric, Profile, Task
+from modelyard.schemas import (
+    ColumnKind,
+    ColumnProfile,
+    FamilyChoice,
+    Metric,
+    Plan,
+    Profile,
+    Task,
+)
+from modelyard.storage.runfolder import read_events
 
 TASKS = [Task.binary, Task.multiclass, Task.regression]
 METRIC = {Task.binary: Metric.roc_auc, Task.multiclass: Metric.log_loss,
@@ -197,9 +206,12 @@ def test_defaults_lie_inside_the_search_space(any_family, task):
         else:
             assert isinstance(spec, Choice) and value in spec.options
     assert family.memory_bytes(defaults, ctx, 10**6) >= 10**6
-    # Optuna accepts the defaults as a fixed first trial.
-    for name, dist in distributions(space).items():
-        assert dist._contains(dist.to_internal_repr(defaults[name]))
+    # Optuna accepts the defaults, and each proven configuration over them, as fixed
+    # first trials: every setting searched, every value inside its range.
+    for config in (defaults, *(defaults | p for p in family.portfolio)):
+        assert set(config) == set(space), sorted(set(config) ^ set(space))
+        for name, dist in distributions(space).items():
+            assert dist._contains(dist.to_internal_repr(config[name])), (name, config)
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -247,6 +259,28 @@ def test_unknown_categories_at_prediction_time_do_not_break_a_family(family):
     new["colour"] = ["purple", None, "red", "never-seen", "blue"]
     pred = predict_matrix(pipeline, new, True, 2)
     assert pred.shape == (5, 2) and np.isfinite(pred).all()
+
+
+def test_the_boosters_start_from_proven_configurations_in_order(tmp_path):
+    """The first trials of a booster are its defaults, then its portfolio, in order;
+    the search proposes its own only after them."""
+    from tests.engine.test_early_stopping import _train
+
+    data = _data(Task.binary, n=200)
+    plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
+                families=[FamilyChoice(family="lightgbm", max_trials=5)], budget_seconds=60)
+    _, folder = _train(plan, data, tmp_path / "run_p")
+    family = families.get("lightgbm")
+    ctx = FitContext(Task.binary, 200, 2, 1, 0)
+    expected = [family.default_params(ctx) | p for p in ({}, *family.portfolio)]
+    trials = [e.trial for e, _ in read_events(folder.events_path, 0)
+              if e.trial is not None and e.trial.family == "lightgbm"]
+    assert family.portfolio and len(trials) == 5
+    ordered = sorted(trials, key=lambda t: t.number)
+    first = len(expected)
+    for trial, params in zip(ordered[:first], expected, strict=True):
+        assert trial.params == pytest.approx(params)
+    assert all(t.params not in expected for t in ordered[first:])
 
 
 def test_image_families_search_what_the_image_search_searches():

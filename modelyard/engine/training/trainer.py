@@ -173,9 +173,16 @@ class Trainer:
         family = families.get(choice.family)
         # The main worker queues the defaults; a joined one finds them queued.
         if not study.trials and not self.joined:
-            # The library's defaults first, moved inside the Plan's limits if it sets any.
+            # The library's defaults first, then the family's proven configurations, each
+            # moved inside the Plan's limits if it sets any.
             defaults = family.default_params(self.ctx)
-            study.enqueue_trial(clip(defaults, self._space(choice)) or defaults)
+            space = self._space(choice)
+            queued: list[dict] = []
+            for params in (defaults, *(defaults | p for p in family.portfolio)):
+                params = clip(params, space) or params
+                if params not in queued:
+                    queued.append(params)
+                    study.enqueue_trial(params)
         return study
 
     def run(self) -> Candidate:

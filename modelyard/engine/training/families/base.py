@@ -139,6 +139,10 @@ class ModelFamily(ABC):
     explains_rows: ClassVar[bool] = False
     # Whether its search takes a Plan's `limits` (the image search does not).
     takes_limits: ClassVar[bool] = True
+    # Proven starting configurations, tried in order right after the defaults and before
+    # the search proposes its own: partial settings over `default_params`, from a
+    # published zero-shot portfolio where one exists (see `portfolio.py`).
+    portfolio: ClassVar[tuple[dict[str, Any], ...]] = ()
     # pip packages a bundle of it needs beyond scikit-learn and the data libraries.
     packages: ClassVar[tuple[str, ...]] = ()
 

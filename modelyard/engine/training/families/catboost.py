@@ -25,6 +25,7 @@ that reading the registry imports neither pandas nor scikit-learn.
 
 from __future__ import annotations
 
+from modelyard.engine.training.families import portfolio as proven
 from modelyard.engine.training.families.base import (
     CLASS_WEIGHT,
     FitContext,
@@ -66,6 +67,7 @@ class CatBoost(ModelFamily):
                        "learning_rate (the number of trees is learnt on the folds)")
     explains_rows = True
     packages = ("catboost",)
+    portfolio = proven.CATBOOST
 
     def pros_cons(self, profile):
         pros, cons = tree_pros_cons(self, profile)

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from modelyard.engine.training.families import portfolio as proven
 from modelyard.engine.training.families.base import (
     CLASS_WEIGHT,
     FitContext,
@@ -52,6 +53,7 @@ class LightGBM(ModelFamily):
                        "stronger reg_lambda, and a lower learning_rate with more trees")
     explains_rows = True
     packages = ("lightgbm",)
+    portfolio = proven.LIGHTGBM
 
     def pros_cons(self, profile):
         return tree_pros_cons(self, profile)

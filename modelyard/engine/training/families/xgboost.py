@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from modelyard.engine.training.families import portfolio as proven
 from modelyard.engine.training.families.base import (
     FitContext,
     Float,
@@ -49,6 +50,7 @@ class XGBoost(ModelFamily):
     learnt = ("n_estimators",)
     explains_rows = True
     packages = ("xgboost",)
+    portfolio = proven.XGBOOST
 
     def pros_cons(self, profile):
         pros, cons = tree_pros_cons(self, profile)
