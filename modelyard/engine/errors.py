@@ -47,3 +47,16 @@ class NotFoundError(ModelyardError):
 
 class RunFailedError(ModelyardError):
     exit_code = 1
+
+
+def did_you_mean(name: str, names: list[str]) -> str:
+    """“Did you mean “x”? ” when one of `names` is `name` written another way (case,
+    spaces, a typo), else an empty string: for the hint of an unknown column."""
+    import difflib
+
+    def norm(text: str) -> str:
+        return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+    same = [n for n in names if norm(n) == norm(name)]
+    close = same or difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+    return f"Did you mean “{close[0]}”? " if len(close) == 1 else ""

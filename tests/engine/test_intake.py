@@ -197,6 +197,12 @@ def _missing_target(tmp_path):
     return {"path": path, "target": "nope"}
 
 
+def _target_in_other_case(tmp_path):
+    path = tmp_path / "churn.csv"
+    path.write_text("tenure,churn\n1,yes\n3,no\n")
+    return {"path": path, "target": "Churn"}
+
+
 def _header_only(tmp_path):
     path = tmp_path / "header.csv"
     path.write_text("a,b,c\n")
@@ -235,13 +241,15 @@ def _corrupt_parquet(tmp_path):
         (_missing, r"does-not-exist\.csv: no such file"),
         (_fake_excel, r"book\.xlsx is not a valid Excel workbook"),
         (_missing_target, r"There is no column “nope” in small\.csv.*Columns are: a, b"),
+        (_target_in_other_case, r"no column “Churn” in churn\.csv\. Did you mean “churn”\? "
+                                r"Columns are: tenure, churn"),
         (_header_only, r"header but no rows"),
         (_missing_test_file, r"no-test\.csv: no such file"),
         (_empty_folder, r"a-folder\.csv holds no table and no images"),
         (_test_is_a_folder, r"tests is a folder, not a file"),
         (_corrupt_parquet, r"broken\.parquet could not be read as a table"),
     ],
-    ids=["empty", "missing", "fake-excel", "missing-target", "header-only",
+    ids=["empty", "missing", "fake-excel", "missing-target", "target-case", "header-only",
          "missing-test-file", "empty-folder", "test-is-a-folder", "corrupt-parquet"],
 )
 def test_failed_intake_raises_and_leaves_nothing(ws, home, tmp_path, make, message):

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from modelyard.engine.errors import IntakeError
+from modelyard.engine.errors import IntakeError, did_you_mean
 from modelyard.engine.intake import competition, guards, images
 from modelyard.engine.intake.archives import extract_zip
 from modelyard.engine.intake.formats import (
@@ -249,7 +249,8 @@ def _check_target(lf: pl.LazyFrame, target: str, names: list[str], shown: str) -
     if target not in names:
         raise IntakeError(
             f"There is no column “{target}” in {shown}.",
-            f"Columns are: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}.",
+            f"{did_you_mean(target, names)}Columns are: {', '.join(names[:20])}"
+            f"{' …' if len(names) > 20 else ''}.",
         )
     if lf.select(pl.col(target).is_not_null().any()).collect().item() is False:
         raise IntakeError(f"The target “{target}” is empty in every row of {shown}.",

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from modelyard.engine.errors import IntakeError
+from modelyard.engine.errors import IntakeError, did_you_mean
 from modelyard.schemas import ColumnKind, ColumnRole, Profile, Task, dump
 
 ROLE_KIND = {
@@ -51,7 +51,8 @@ def check_roles(profile: Profile, roles: dict[str, str], target: str | None) -> 
     for column, role in roles.items():
         if column not in names:
             raise IntakeError(f"There is no column “{column}” in this data set.",
-                              "Choose one of its columns.")
+                              did_you_mean(column, profile.column_names)
+                              + "Choose one of its columns.")
         try:
             ColumnRole(role)
         except ValueError as exc:
@@ -106,7 +107,8 @@ def update(home, dataset_id: str, *, roles: dict[str, str | None] | None = None,
         explicit = meta.get("target") if chosen else None
     if explicit is not None and explicit not in profile.column_names:
         raise IntakeError(f"There is no column “{explicit}” in this data set.",
-                          "Choose one of its columns as the target.")
+                          did_you_mean(explicit, profile.column_names)
+                          + "Choose one of its columns as the target.")
     check_roles(profile, merged, explicit)
     apply_roles(profile, merged)
     task_value = Task(task) if task else (Task(meta["task"]) if chosen and explicit

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelyard.engine.errors import PlanError
+from modelyard.engine.errors import PlanError, did_you_mean
 from modelyard.engine.intake.target import CHOSEN, task_for
 from modelyard.engine.planning.family_notes import pros_cons
 from modelyard.engine.planning.time_order import time_order
@@ -133,7 +133,8 @@ def rule_plan(
         target = profile.target.column
     if target not in profile.column_names:
         raise PlanError(f"There is no column “{target}”.",
-                        "Choose one of the data set's columns as the target.")
+                        did_you_mean(target, profile.column_names)
+                        + "Choose one of the data set's columns as the target.")
     col = profile.column(target)
     if col.n_distinct < 2:
         raise PlanError(f"The target “{target}” has a single value: there is nothing to learn.",
