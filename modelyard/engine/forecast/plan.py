@@ -65,6 +65,7 @@ def forecast_plan(profile: Profile, dataset_id: str, table: pd.DataFrame, *,
         raise PlanError("No column is named as the time of each row.",
                         "Name it with --time (the column of dates or times).")
     covariates = list(covariates or [])
+    _in_bounds(horizon, windows)
     probe = ForecastSetup(time_column=time_column, series_column=series_column,
                           horizon=1, frequency=frequency, windows=1, covariates=[])
     found = read_series(table, target, probe, history_only=True)
@@ -120,3 +121,13 @@ def forecast_plan(profile: Profile, dataset_id: str, table: pd.DataFrame, *,
                           for f in chosen],
                 excluded_columns=excluded, budget_seconds=budget_seconds, seed=seed,
                 rationale=rationale, reasons=reasons, forecast=setup)
+
+
+def _in_bounds(horizon: int | None, windows: int | None) -> None:
+    """The set-up's bounds (schemas.ForecastSetup) said as a fix, before pydantic would."""
+    bounds = ForecastSetup.model_fields
+    for name, value in (("horizon", horizon), ("windows", windows)):
+        top = next(m.le for m in bounds[name].metadata if hasattr(m, "le"))
+        if value is not None and not 1 <= value <= top:
+            raise PlanError(f"The {name} is {value}: it must be between 1 and {top}.",
+                            f"Choose a {name} of at most {top}.")

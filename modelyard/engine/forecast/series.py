@@ -132,6 +132,11 @@ def _numbers(values: pd.Series, name: str) -> pd.Series:
     return values.astype(float)
 
 
+def _stamp(ts: pd.Timestamp) -> str:
+    """A time stamp as a person writes it: the date alone at midnight."""
+    return f"{ts:%Y-%m-%d}" if ts == ts.normalize() else f"{ts:%Y-%m-%d %H:%M}"
+
+
 def _no_duplicates(frame: pd.DataFrame, setup: ForecastSetup) -> None:
     dup = frame.duplicated(["unique_id", "ds"], keep=False)
     if not dup.any():
@@ -142,7 +147,7 @@ def _no_duplicates(frame: pd.DataFrame, setup: ForecastSetup) -> None:
             "average the rows of each time stamp first." if not setup.series_column else
             "Add up or average the rows of each time stamp first.")
     raise BadInputError(f"{int(dup.sum())} rows share a time stamp within one series "
-                        f"(for example {first['ds']:%Y-%m-%d %H:%M}{where}).", hint)
+                        f"(for example {_stamp(first['ds'])}{where}).", hint)
 
 
 def _split_future(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -170,7 +175,9 @@ def _infer_frequency(history: pd.DataFrame, time_column: str) -> str:
     for _, part in history.groupby("unique_id", sort=False):
         if len(part) < 3:
             continue
-        freq = pd.infer_freq(pd.DatetimeIndex(part["ds"]))
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            freq = pd.infer_freq(pd.DatetimeIndex(part["ds"]))
+        freq = getattr(freq, "freqstr", freq)
         if freq is None:
             steps = part["ds"].diff().dropna().value_counts()
             raise BadInputError(
@@ -203,9 +210,8 @@ def _regular(frame: pd.DataFrame, frequency: str, setup: ForecastSetup) -> None:
             where = f" in series {uid!r}" if setup.series_column else ""
             raise BadInputError(
                 f"The time stamps{where} are irregular for a {frequency_words(frequency)} "
-                f"frequency ({frequency}): after {part['ds'].iloc[max(bad - 1, 0)]:%Y-%m-%d} "
-                f"comes {part['ds'].iloc[bad]:%Y-%m-%d %H:%M}, not "
-                f"{expected[bad]:%Y-%m-%d %H:%M}.",
+                f"frequency ({frequency}): after {_stamp(part['ds'].iloc[max(bad - 1, 0)])} "
+                f"comes {_stamp(part['ds'].iloc[bad])}, not {_stamp(expected[bad])}.",
                 "Fill the missing periods (one row per step), or set the frequency the "
                 "data really has.")
 
