@@ -37,6 +37,12 @@ def future_rows(history: pd.DataFrame, horizon: int, windows: int, k: int) -> pd
                      ignore_index=True)
 
 
+def members_of(weights: dict[str, float]) -> list[dict[str, Any]]:
+    """A blend's members as the tabular ensembles record them (model, family, weight)."""
+    return [{"model": n, "family": n, "params": {}, "weight": round(w, 4)}
+            for n, w in weights.items()]
+
+
 class ForecastSearch:
     """Backtest every family of the Plan, then choose a model or a blend."""
 
@@ -127,8 +133,7 @@ class ForecastSearch:
                 model="ensemble", family="ensemble", number=len(names),
                 state=TrialStatus.complete if blend else TrialStatus.not_chosen,
                 cv_score=value, fold_scores=blend[2] if blend else [],
-                params={"members": [{"family": n, "weight": round(w, 4)}
-                                    for n, w in members.items()]},
+                params={"members": members_of(members)},
                 message=("a blend of " + ", ".join(members) + " weighted by backtest score"
                          + ("" if blend else f": it does not beat {best} alone"))))
             if blend:
@@ -183,7 +188,7 @@ def train_series(folder: RunFolder, plan: Plan, record: RunRecord, journal: Jour
         save_bundle(staging, forecaster, {
             "kind": "forecast", "run_id": folder.id, "model": model,
             "family": "ensemble" if len(weights) > 1 else model,
-            "params": {"members": [{"family": n, "weight": w} for n, w in weights.items()]},
+            "params": {"members": members_of(weights)} if len(weights) > 1 else {},
             "task": plan.task.value, "metric": plan.metric.value, "cv_score": value,
             "target": plan.target, "plan": plan.model_dump(mode="json"),
             "forecast": {**setup.model_dump(mode="json"), "frequency": series.frequency,
