@@ -43,6 +43,8 @@ def forecast_model(ws, result, views: dict[str, Any]) -> None:
         forecast = views["forecast"]
         if len(forecast):
             shown = forecast[forecast["unique_id"] == chosen].drop(columns="unique_id")
+            if (shown["ds"] == shown["ds"].dt.normalize()).all():  # dates: no 00:00:00
+                shown = shown.assign(ds=shown["ds"].dt.strftime("%Y-%m-%d"))
             st.dataframe(shown.rename(columns={"ds": setup["time_column"],
                                                "yhat": views["target"]}),
                          hide_index=True, key="model_forecast_table")

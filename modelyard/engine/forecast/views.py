@@ -65,5 +65,5 @@ def series_figure(views: dict[str, Any], series: str):
                         line={"color": "#1f77b4", "width": 3})
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       xaxis_title=views["setup"]["time_column"], yaxis_title=views["target"],
-                      legend={"orientation": "h"})
+                      legend={"orientation": "h", "y": -0.25})
     return fig
