@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--target")
     pl.add_argument("--budget", type=_budget, default=300)
     _planner_options(pl)
+    _forecast_options(pl)
     pl.add_argument("--json", action="store_true")
 
     r = sub.add_parser("run", help="ingest, plan, train and predict in one go")
@@ -390,7 +391,8 @@ def _cmd_plan(ws, args) -> int:
     from modelyard.schemas import Plan
 
     dataset_id = ws.resolve_dataset(args.dataset)
-    doc = _propose(ws, dataset_id, args, args.budget)
+    doc = (_propose_forecast(ws, dataset_id, args, args.budget, 0) if _wants_forecast(args)
+           else _propose(ws, dataset_id, args, args.budget))
     prov = doc["provenance"]
     if (change := ws.target_change(doc)) is not None:
         _err(f"modelyard: warning: {change.sentence()} Check it before you run this plan.")

@@ -163,3 +163,36 @@ def forecast_summary(plan) -> None:
                 f"window{'s' if setup.windows != 1 else ''}"
                 + (f" · covariates: {', '.join(setup.covariates)}" if setup.covariates
                    else ""))
+
+
+def forecast_predict(predictor, inputs_dir, outputs_dir) -> None:
+    """The Predict page of a forecaster: a history file in, its next steps out (saved
+    beside the run; the page shows the saved file)."""
+    import time
+    from pathlib import Path
+
+    from modelyard.app.ui import show_error
+    from modelyard.engine.results import predict
+
+    setup = predictor.meta["forecast"]
+    needs = [setup["time_column"], predictor.meta["target"]] + (
+        [setup["series_column"]] if setup.get("series_column") else []) + list(
+        setup.get("covariates") or [])
+    st.caption(f"Forecasts **{predictor.meta['target']}** {setup['horizon']} steps past the "
+               "end of each series in a history file with the columns "
+               + ", ".join(f"`{c}`" for c in needs) + ".")
+    upload = st.file_uploader("A history (CSV, TSV, Parquet, JSON or Excel)",
+                              key="predict_fc_upload")
+    if upload is None or not st.button("Forecast", type="primary", key="predict_fc_go"):
+        return
+    try:
+        inputs_dir.mkdir(parents=True, exist_ok=True)
+        source = inputs_dir / Path(upload.name).name
+        source.write_bytes(upload.getvalue())
+        with st.spinner("Forecasting…"):
+            frame = predict.predict(predictor, predict.read_input(source))
+        name = f"{source.stem}-forecast-{time.strftime('%Y%m%d-%H%M%S')}"
+        st.session_state["predict_output"] = str(
+            predict.write_table(frame, outputs_dir / f"{name}.csv"))
+    except Exception as exc:
+        show_error(exc, "Could not forecast")

@@ -89,3 +89,15 @@ def test_model_page_plots_history_backtests_and_forecast(app, app_home, tmp_path
     assert list(table.columns) == ["month", "temp", "lo_80", "hi_80", "lo_95", "hi_95"]
     assert len(table) == 12
     assert "Download the forecast (CSV)" in [b.label for b in app.get("download_button")]
+
+    # The Predict page extends a new history: the first 40 years, 12 months on.
+    history = elnino().iloc[:480].to_csv(index=False).encode()
+    app.switch_page(f"{PAGES}/predict.py").run()
+    assert not app.exception, app.exception
+    app.file_uploader(key="predict_fc_upload").upload("nino_history.csv", history, "text/csv")
+    app.run()
+    app.button(key="predict_fc_go").click().run()
+    assert not app.exception, app.exception
+    preview = next(f.value for f in app.dataframe if "lo_95" in f.value.columns)
+    assert list(preview["month"]) == [f"1990-{m:02d}-01" for m in range(1, 13)]
+    assert "Download predictions (CSV)" in [b.label for b in app.get("download_button")]

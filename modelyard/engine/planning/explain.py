@@ -97,6 +97,13 @@ def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
                                                    "model found.")
     if unit == "image":
         return first + _image_items(plan, setup) + [budget]
+    if plan.forecast is not None:
+        f = plan.forecast
+        first.append(CardItem(
+            "Forecast", f"{f.horizon} steps ahead, frequency {f.frequency}, time in "
+            f"“{f.time_column}”" + (f", one series per “{f.series_column}”"
+                                     if f.series_column else ", one series"),
+            why.get("forecast") or "As you asked."))
     excluded = ", ".join(plan.excluded_columns) or "none"
     return first + [
         CardItem("How scores are checked", validation_words(plan),
