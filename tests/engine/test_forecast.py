@@ -176,3 +176,23 @@ def test_the_rules_propose_a_forecast_and_the_plan_check_knows_its_columns(home,
                                 "task": "regression", "metric": "rmse"}).forecast is None
     with pytest.raises(ValueError, match="forecast set-up"):
         Plan.model_validate(plan.model_dump(mode="json", exclude={"forecast"}))
+
+
+def test_known_covariates_come_in_rows_after_the_history():
+    table = elnino()
+    # Last year's temperature is known a year ahead: a covariate for the next 12 months.
+    table["last_year"] = table["temp"].shift(12).bfill()
+    future = pd.DataFrame({"month": [f"2011-{m:02d}" for m in range(1, 13)],
+                           "temp": np.nan, "last_year": table["temp"].iloc[-12:].to_numpy()})
+    setup = ForecastSetup(time_column="month", horizon=12, windows=2,
+                          covariates=["last_year"])
+    series = read_series(pd.concat([table, future], ignore_index=True), "temp", setup)
+    assert len(series.frame) == 732 and len(series.future) == 12
+    search = ForecastSearch(_plan(["lightgbm_lags"], setup, "temp"), series, None,
+                            time.time())
+    weights, _, _ = search.run()
+    out = search.fit(weights).frame(series.frame, series.future)
+    assert list(out["month"].dt.strftime("%Y-%m")) == [f"2011-{m:02d}" for m in range(1, 13)]
+    assert out["temp"].between(20, 32).all()
+    with pytest.raises(BadInputError, match="covariates last_year are needed"):
+        read_series(table, "temp", setup)  # no future rows: the covariates are unknown
