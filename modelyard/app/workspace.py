@@ -540,6 +540,11 @@ class Workspace:
         from modelyard.engine.results.export_formats import export_as
 
         result = self.open_result(run_id)
+        if result.meta.get("kind") == "forecast":
+            raise BadInputError("Exporting a forecasting model is not supported yet.",
+                                f"Forecast with `modelyard predict {run_id} history.csv "
+                                "--out forecast.csv`, or copy the run's model/ folder (a "
+                                "sealed bundle).")
         card = report.build(result, self.catalog).markdown()
         return export_as(result, out, fmt, card=card, make_zip=make_zip, overwrite=overwrite)
 

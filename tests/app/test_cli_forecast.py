@@ -60,6 +60,12 @@ def test_run_writes_the_forecast_and_predict_extends_new_history(tmp_path, child
     assert forecast.groupby("series")["quarter_start"].first().tolist() == ["1999-01-01"] * 2
     assert len(forecast) == 16
 
+    # What a forecasting model cannot do yet is said, with the way that works.
+    one_line_error(cli("export", summary["run_id"], "--out", tmp_path / "exported", env=env),
+                   2, "Exporting a forecasting model is not supported yet", "modelyard predict")
+    one_line_error(cli("serve", summary["run_id"], env=env, timeout=120), 2,
+                   "is a forecasting model", "modelyard predict")
+
 
 @pytest.mark.parametrize("args, needles", [
     (("--horizon", "800"), ("horizon (800 steps) is longer than the history",
