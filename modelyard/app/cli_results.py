@@ -245,6 +245,15 @@ def _cmd_predict(ws, args) -> int:
         print(out)
         return EXIT_OK
     table = predict.read_input(Path(args.input))
+    if predictor.is_forecast:  # the file is each series' history: extend it
+        frame = predictor.predict_frame(table)
+        predict.write_table(frame, out)
+        _spreadsheet_notes(frame, out)
+        print(json.dumps({"out": str(out), "rows": len(frame), "columns": list(frame.columns)},
+                         indent=2) if args.json else
+              f"{out}: {len(frame)} forecast rows ({predictor.meta['forecast']['horizon']} "
+              "steps per series)")
+        return EXIT_OK
     check = predict.check_input(predictor, table)
     for line in check.lines():
         _err(f"modelyard: note: {line}")

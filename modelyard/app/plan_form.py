@@ -118,7 +118,8 @@ def settings_form(plan: Plan, profile: Profile, key: str) -> Plan | None:
     # Another target brings its own kind of problem, and that its own metrics.
     natural = plan.task if target == plan.target else task_for(profile.column(target),
                                                                 profile.n_rows)
-    tasks = list(Task)
+    # A forecast needs its set-up (time, horizon): the forecast form makes those plans.
+    tasks = [t for t in Task if t is not Task.forecast]
     task = c2.selectbox("Kind of problem", tasks, index=tasks.index(natural),
                         format_func=task_label, key=f"plan_f_task_{key}_{names.index(target)}")
     metrics = list(METRICS_FOR_TASK[task])

@@ -87,6 +87,9 @@ class Workspace:
             raise BadInputError("This plan trains image models, which need PyTorch and "
                                 "timm; they are not installed.", INSTALL_HINT + " The "
                                 "Plan page offers to download them.")
+        if plan.task.value == "forecast" and extras.missing("forecast"):
+            raise BadInputError("This plan forecasts with statsmodels, which is not "
+                                "installed.", "Install it: pip install 'modelyard[forecast]'.")
 
     def install_extra(self, extra: str) -> extras.InstallState:
         """Start downloading and installing an optional part (the person asked)."""
@@ -537,6 +540,11 @@ class Workspace:
         from modelyard.engine.results.export_formats import export_as
 
         result = self.open_result(run_id)
+        if result.meta.get("kind") == "forecast":
+            raise BadInputError("Exporting a forecasting model is not supported yet.",
+                                f"Forecast with `modelyard predict {run_id} history.csv "
+                                "--out forecast.csv`, or copy the run's model/ folder (a "
+                                "sealed bundle).")
         card = report.build(result, self.catalog).markdown()
         return export_as(result, out, fmt, card=card, make_zip=make_zip, overwrite=overwrite)
 
@@ -583,6 +591,40 @@ class Workspace:
         result = self.open_result(run_id)
         row = process.example_row(result.predictor.features, result.training_rows())
         return process.curl_example(url, row, token=bool(self.settings().serve_token))
+
+
+    # -- forecasting (engine/forecast) ------------------------------------------------------
+    def propose_forecast_plan(self, dataset_id: str, *, target: str | None = None,
+                              time_column: str | None = None,
+                              series_column: str | None = None, horizon: int | None = None,
+                              windows: int | None = None, frequency: str | None = None,
+                              covariates: list[str] | None = None,
+                              budget_seconds: int = 300, seed: int = 0) -> dict[str, Any]:
+        """A forecasting Plan from the rules (the person asked for a forecast), checked
+        against the data and stored as a new, unapproved version."""
+        from modelyard.engine.forecast.plan import forecast_plan
+        from modelyard.engine.training.data import read_table
+
+        table = read_table(self.home.dataset_dir(dataset_id) / "train.parquet")
+        plan = forecast_plan(self._profile(dataset_id), dataset_id, table, target=target,
+                             time_column=time_column, series_column=series_column,
+                             horizon=horizon, windows=windows, frequency=frequency,
+                             covariates=covariates, budget_seconds=budget_seconds, seed=seed)
+        doc = plan_store.save_plan(
+            self.home, self.catalog, dataset_id=dataset_id,
+            plan=plan.model_dump(mode="json"), planner="rules", approved=False,
+            provenance={"planner": "rules", "requested_planner": "rules",
+                        "planner_note": "A forecast was asked for: the rule planner "
+                                        "reads the set-up from the data."})
+        sync(self.catalog)
+        return doc
+
+    def forecast_views(self, run_id: str) -> dict[str, Any] | None:
+        """What the Model page plots for a forecasting Run: history, backtests and the
+        forecast per series (frames keyed by `unique_id`); None for other Runs."""
+        from modelyard.engine.forecast.views import forecast_views
+
+        return forecast_views(RunFolder(self.home.run_dir(run_id)))
 
 
 def _counts_by_run(found: list[dict[str, Any]]) -> dict[str, TrialCounts]:

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # What each extra makes importable: the modules that tell whether it is installed.
-MODULES = {"vision": ("torch", "timm")}
+MODULES = {"vision": ("torch", "timm"), "forecast": ("statsmodels",)}
 # Each extra's requirements where the package metadata is unavailable (a source tree run
 # without installing); kept equal to pyproject.toml by a test.
-FALLBACK = {"vision": ("torch>=2.2", "timm>=1.0", "pillow>=10")}
-SIZE_WORDS = {"vision": "PyTorch and timm, about 5 GB with the GPU libraries"}
+FALLBACK = {"vision": ("torch>=2.2", "timm>=1.0", "pillow>=10"),
+            "forecast": ("statsmodels>=0.14.4",)}
+SIZE_WORDS = {"vision": "PyTorch and timm, about 5 GB with the GPU libraries",
+              "forecast": "statsmodels, about 40 MB"}
 OFFLINE = re.compile(r"(connection|network is unreachable|name resolution|temporary "
                      r"failure|no matching distribution|could not find a version|"
                      r"max retries|timed out)", re.I)

@@ -23,6 +23,11 @@ ws = workspace()
 st.title("Model")
 result = open_finished_run(ws, "model_run")
 run_id, meta = result.run_id, result.meta
+if (forecast_views := ws.forecast_views(run_id)) is not None:  # a forecasting Run
+    from modelyard.app.forecast_ui import forecast_model
+
+    forecast_model(ws, result, forecast_views)
+    st.stop()
 
 classes, target, oof = result.classes, meta["target"], result.oof
 leader = ws.run_leader(run_id)

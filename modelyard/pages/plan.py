@@ -81,6 +81,14 @@ def propose_section() -> None:
 
 with st.expander("Propose a new plan", expanded=not versions):
     propose_section()
+if profile.modality != "image":
+    from modelyard.app.forecast_ui import forecast_form, forecast_section, forecast_summary
+
+    with st.expander("Forecast future values (a time series)",
+                     expanded=bool(profile.findings.get("forecasting")) and not versions):
+        if (made := forecast_section(ws, dataset, profile)) is not None:
+            st.session_state["plan_select"] = made["id"]
+            st.rerun()
 if not versions:
     st.stop()
 
@@ -153,6 +161,8 @@ st.subheader("The plan in plain words")
 show_origin(doc, versions)
 show_target_change(ws.target_change(doc), doc["approved"])
 show_summary(plan)
+if plan.forecast is not None:
+    forecast_summary(plan)
 # Image models need the vision extra; make run leaves it out, so it is offered here.
 ready = profile.modality != "image" or offer_extra(
     ws, "vision", "Image models are trained here, on this machine.")
@@ -173,7 +183,8 @@ else:
 with st.expander(f"Change the plan (version {doc['version']})"):
     form_tab, json_tab = st.tabs(["Settings", "JSON"])
     with form_tab:
-        edited = settings_form(plan, profile, doc["id"])
+        edited = (forecast_form(plan, doc["id"]) if plan.forecast is not None
+                  else settings_form(plan, profile, doc["id"]))
     with json_tab:
         from_json = json_editor(plan, doc["plan"], profile, doc["id"])
 if from_json is not None:

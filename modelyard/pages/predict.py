@@ -104,6 +104,12 @@ try:
 except Exception as exc:
     show_error(exc, "Could not load this run's model")
     st.stop()
+if predictor.is_forecast:  # a forecaster extends each series of a history file
+    from modelyard.app.forecast_ui import forecast_predict
+
+    forecast_predict(predictor, inputs_dir, outputs_dir)
+    _show_saved("forecast rows")
+    st.stop()
 st.caption(f"Predicts **{target}** from {len(predictor.features)} columns: "
            + ", ".join(f"`{c}`" for c in predictor.features[:12])
            + (" …" if len(predictor.features) > 12 else ""))

@@ -28,8 +28,13 @@ def load(name: str, path: Path, *, trust_unsigned: bool = False, shown: str | No
 
     shown = shown or str(path)
     folder = unpacked(Path(path))
-    if has_metadata(folder) and read_metadata(folder).kind == "image":
+    kind = read_metadata(folder).kind if has_metadata(folder) else None
+    if kind == "image":
         raise BadInputError(f"{shown} is an image model. {IMAGE_REFUSAL[0]}", IMAGE_REFUSAL[1])
+    if kind == "forecast":
+        raise BadInputError(f"{shown} is a forecasting model. The server predicts rows of "
+                            "tables only, for now.", "Forecast with `modelyard predict "
+                            "MODEL history.csv --out FILE` or on the Predict page.")
     predictor = Predictor.load(folder, trust_unsigned=trust_unsigned, shown=shown)
     return ServedModel(name, predictor, source=shown)
 

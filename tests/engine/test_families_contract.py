@@ -66,7 +66,8 @@ def test_every_family_is_registered_once_and_named_by_the_enum():
     names = [cls.name for cls in families.FAMILY_CLASSES]
     assert len(set(names)) == len(names)
     assert [f.value for f in Family] == names == list(families.REGISTRY)
-    assert set(families.named("tabular")) | set(families.named("image")) == set(names)
+    assert (set(families.named("tabular")) | set(families.named("image"))
+            | set(families.named("series"))) == set(names)
     assert families.named("image") == ["resnet18", "efficientnet_b0", "convnext_nano"]
 
 
@@ -98,8 +99,8 @@ def fact_problems(family: ModelFamily) -> list[str]:
         value = fact(many)
         if value and not all(isinstance(x, str) and x for x in value):
             problems.append(f"{many} must be non-empty phrases")
-    if family.modality not in ("tabular", "image"):
-        problems.append(f"modality {family.modality!r} is neither tabular nor image")
+    if family.modality not in ("tabular", "image", "series"):
+        problems.append(f"modality {family.modality!r} is not tabular, image or series")
     if family.preprocessing not in _PREPARATIONS:
         problems.append(f"preprocessing {family.preprocessing!r} is unknown")
     if family.max_rows is not None and not (isinstance(family.max_rows, int)

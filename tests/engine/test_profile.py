@@ -285,7 +285,8 @@ def test_not_supported_yet_multi_label_forecasting_no_target(home, tmp_path):
     _, profile = ingest_frame(home, tmp_path, frame, "shop")
     assert profile.target.column == "sales"
     forecast = [w for w in profile.warnings if w.code == "forecasting"]
-    assert forecast and "not supported yet" in forecast[0].message
+    assert forecast and "can forecast" in forecast[0].message
+    assert "--time date --horizon" in forecast[0].action
 
     frame = pd.DataFrame({"uid": [f"u{i}" for i in range(100)], "const": 1,
                           "when": pd.date_range("2020-01-01", periods=100).strftime("%Y-%m-%d")})

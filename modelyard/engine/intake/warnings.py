@@ -140,11 +140,13 @@ def _target_warnings(profile: Profile, target: str | None) -> list[Warning_]:
                       "Train one data set per output column: set each as the target in "
                       "turn.", target))
     if findings.get("forecasting"):
-        out.append(_w("warning", "forecasting", f"The rows look like a time series "
-                      f"(ordered by “{profile.time_column}”): forecasting future values is "
-                      "not supported yet.", "Modelyard can still learn the target from the "
-                      "other columns of the same row; make sure those are known at "
-                      "prediction time.", target))
+        out.append(_w("info", "forecasting", f"The rows look like a time series (ordered by "
+                      f"“{profile.time_column}”): Modelyard can forecast the future values "
+                      f"of “{target}”.", "To forecast, choose “Forecast future values” on "
+                      f"the Plan page, or run `modelyard run FILE --target {target} --time "
+                      f"{profile.time_column} --horizon N`. Otherwise the target is learnt "
+                      "from the other columns of the same row: make sure those are known "
+                      "at prediction time.", target))
     if profile.target.task.is_classification and profile.class_balance:
         counts = profile.class_balance
         if len(counts) < 2:

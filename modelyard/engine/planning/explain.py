@@ -14,6 +14,7 @@ TASK_WORDS = {
     Task.binary: "a yes/no question: each {unit} gets one of two answers",
     Task.multiclass: "a choice among several categories",
     Task.regression: "a number (how much, how many)",
+    Task.forecast: "future values of a series, from its past",
 }
 METRIC_WORDS = {
     Metric.roc_auc: "ROC AUC: how well the model ranks the yes-cases above the no-cases "
@@ -29,6 +30,10 @@ METRIC_WORDS = {
                 "(lower is better)",
     Metric.r2: "R²: the share of the target's variation the model explains (1 is perfect, "
                "0 is no better than the average)",
+    Metric.mase: "MASE: the forecast's average error divided by that of repeating the "
+                 "last season (below 1 beats that simple rule; lower is better)",
+    Metric.smape: "sMAPE: the average error as a percentage of the values (0 to 200; "
+                  "lower is better)",
 }
 
 
@@ -92,6 +97,13 @@ def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
                                                    "model found.")
     if unit == "image":
         return first + _image_items(plan, setup) + [budget]
+    if plan.forecast is not None:
+        f = plan.forecast
+        first.append(CardItem(
+            "Forecast", f"{f.horizon} steps ahead, frequency {f.frequency}, time in "
+            f"“{f.time_column}”" + (f", one series per “{f.series_column}”"
+                                     if f.series_column else ", one series"),
+            why.get("forecast") or "As you asked."))
     excluded = ", ".join(plan.excluded_columns) or "none"
     return first + [
         CardItem("How scores are checked", validation_words(plan),

@@ -32,7 +32,7 @@ NOT_A_TARGET = {ColumnKind.id: "an identifier", ColumnKind.text: "free text",
 def plan_problems(plan: Plan, profile: Profile) -> list[str]:
     """Everything that stops `plan` from running on the data `profile` describes."""
     return (_column_problems(plan, profile) + _target_problems(plan, profile)
-            + _family_problems(plan, profile))
+            + _family_problems(plan, profile) + _forecast_problems(plan, profile))
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ def _column_problems(plan: Plan, profile: Profile) -> list[str]:
     usable = [c.name for c in profile.columns
               if c.name != plan.target and c.name not in plan.excluded_columns
               and c.kind not in UNUSED_KINDS]
-    if plan.target in names and not usable and profile.modality != "image":
+    if (plan.target in names and not usable and profile.modality != "image"
+            and plan.task is not Task.forecast):  # a series alone is enough to forecast
         problems.append("no usable feature column is left once the excluded columns "
                         "are taken out")
     return problems
@@ -99,8 +100,9 @@ def _target_problems(plan: Plan, profile: Profile) -> list[str]:
     problems = []
     col = profile.column(plan.target)
     name = plan.target
-    if plan.task is Task.regression and col.kind is not ColumnKind.numeric:
-        problems.append(f"regression needs a numeric target; {name!r} is not")
+    if (plan.task in (Task.regression, Task.forecast)
+            and col.kind is not ColumnKind.numeric):
+        problems.append(f"{plan.task.value} needs a numeric target; {name!r} is not")
     if plan.task is Task.binary and col.n_distinct != 2:
         problems.append(f"a binary task needs exactly 2 classes; {name!r} has "
                         f"{col.n_distinct}")
@@ -124,7 +126,8 @@ def _family_problems(plan: Plan, profile: Profile) -> list[str]:
         problems.append(f"unknown model families: {', '.join(unknown)} (choose from: "
                         f"{', '.join(families.REGISTRY)})")
     chosen = [(c, families.get(c.family)) for c in plan.families if families.known(c.family)]
-    modality = "image" if profile.modality == "image" else "tabular"
+    modality = ("series" if plan.task is Task.forecast else
+                "image" if profile.modality == "image" else "tabular")
     wrong = [c.family for c, f in chosen if f.modality != modality]
     if wrong:
         problems.append(f"model families {', '.join(wrong)} do not fit {modality} data")
@@ -153,4 +156,28 @@ def _limit_problems(plan: Plan, profile: Profile, chosen) -> list[str]:
         problems += [f"limits of {choice.family}: {p}"
                      for p in limit_problems(family.search_space(ctx), choice.limits,
                                              family.learnt)]
+    return problems
+
+
+def _forecast_problems(plan: Plan, profile: Profile) -> list[str]:
+    """The forecast set-up names existing columns, each for one job."""
+    setup = plan.forecast
+    if setup is None:
+        return []
+    names = set(profile.column_names)
+    problems = []
+    named = {"time column": [setup.time_column],
+             "series column": [setup.series_column] if setup.series_column else [],
+             "covariates": setup.covariates}
+    for role, columns in named.items():
+        missing = [c for c in columns if c not in names]
+        if missing:
+            problems.append(f"forecast {role} {', '.join(map(repr, missing))} does not exist")
+    used = [setup.time_column, setup.series_column, *setup.covariates]
+    if plan.target in used:
+        problems.append(f"the target {plan.target!r} cannot also be the time column, the "
+                        "series column or a covariate")
+    if len([c for c in used if c]) != len({c for c in used if c}):
+        problems.append("the time column, the series column and the covariates must be "
+                        "different columns")
     return problems

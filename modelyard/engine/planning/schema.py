@@ -87,6 +87,23 @@ def _family_names() -> Any:
     return Literal[tuple(families.named("tabular"))]
 
 
+# Forecasting plans come from the rules (a horizon and a time column the person names),
+# never from the language model: its reply offers the table tasks only.
+_NOT_PLANNED_BY_MODEL = (Task.forecast,)
+
+
+def _planned_tasks() -> Any:
+    return Literal[tuple(t.value for t in Task if t not in _NOT_PLANNED_BY_MODEL)]
+
+
+def _planned_metrics() -> Any:
+    from modelyard.schemas import METRICS_FOR_TASK
+
+    kept = {m.value for t, ms in METRICS_FOR_TASK.items() if t not in _NOT_PLANNED_BY_MODEL
+            for m in ms}
+    return Literal[tuple(m.value for m in Metric if m.value in kept)]
+
+
 def _reply_model() -> type[BaseModel]:
     """The compact reply the schema sent asks for (see the module docstring): the choices,
     the target first, then how the request was read and the plan in one or two sentences.
@@ -95,8 +112,8 @@ def _reply_model() -> type[BaseModel]:
     return create_model(
         "ReplyDraft", __config__=ConfigDict(extra="forbid"),
         target=(ColumnName, Field(description="the column to predict")),
-        task=(Task, ...),
-        metric=(Metric, ...),
+        task=(_planned_tasks(), ...),
+        metric=(_planned_metrics(), ...),
         validation=(ValidationKind, ...),
         n_splits=(int, Field(ge=2, le=10)),
         validation_column=(ColumnName, Field(description="group or time column, else empty")),

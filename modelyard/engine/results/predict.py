@@ -152,7 +152,10 @@ def prepare(predictor: Predictor, frame: pd.DataFrame) -> pd.DataFrame:
 def predict(predictor: Predictor, frame: pd.DataFrame, *, batch_rows: int = BATCH_ROWS,
             on_progress: Progress | None = None) -> pd.DataFrame:
     """Predictions row for row (id column, prediction, `proba_<class>`), in batches so
-    that progress can be shown and memory stays bounded."""
+    that progress can be shown and memory stays bounded. A forecaster reads the whole
+    table as histories and returns each series' next steps."""
+    if predictor.is_forecast:
+        return predictor.predict_frame(frame)
     ready = prepare(predictor, frame)
     n = len(ready)
     batches = max(1, math.ceil(n / batch_rows))

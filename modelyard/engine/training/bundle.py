@@ -201,14 +201,25 @@ class Predictor:
         return self.meta.get("classes") or []
 
     @property
+    def is_forecast(self) -> bool:
+        return self.meta.get("kind") == "forecast"
+
+    @property
     def features(self) -> list[str]:
         """The columns the model reads, in the order it was trained with."""
+        if self.is_forecast:  # a forecaster reads a history: time, series, covariates
+            setup = self.meta["forecast"]
+            return [c for c in (setup["time_column"], setup.get("series_column"),
+                                *setup.get("covariates", [])) if c]
         return (self.meta["numeric"] + self.meta["categorical"]
                 + self.meta.get("datetime", []) + self.meta.get("text", []))
 
     def predict_frame(self, table: pd.DataFrame) -> pd.DataFrame:
         """Predictions for `table`, row for row: the id column first when there is one,
-        then the target (label or value), then `proba_<class>` for classifiers."""
+        then the target (label or value), then `proba_<class>` for classifiers. A
+        forecaster reads `table` as each series' history and returns its next steps."""
+        if self.is_forecast:
+            return self.pipeline.forecast(table)
         features = self.features
         missing = [c for c in features if c not in table.columns]
         if missing:

@@ -153,6 +153,18 @@ def _finish_images(folder, plan, record, journal, started, dataset_dir) -> None:
     journal.status(RunStatus.succeeded, "succeeded")
 
 
+def _finish_forecast(folder, plan, record, journal, started, dataset_dir) -> None:
+    from modelyard.engine.forecast.run import train_series
+
+    found = train_series(folder, plan, record, journal, started, dataset_dir)
+    folder.update(status=RunStatus.succeeded, finished_at=time.time(),
+                  best_model=found["model"], best_score=found["score"],
+                  greater_is_better=plan.metric.greater_is_better,
+                  message=f"Best model {found['model']} ({metric_name(plan.metric)} "
+                          f"{found['score']:.4g} over backtests) after {_trials(folder)}.")
+    journal.status(RunStatus.succeeded, "succeeded")
+
+
 def train(folder: RunFolder) -> None:
     """Train the Run of `folder` to its end; a failure is recorded, then SystemExit(1)."""
     record = folder.record()
@@ -191,6 +203,8 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
     if problems := plan_problems(plan, profile):
         raise PlanError("The plan does not fit the data: " + "; ".join(problems) + ".",
                         "Edit the plan and approve it again.")
+    if plan.task is Task.forecast:
+        return _finish_forecast(folder, plan, record, journal, started, dataset_dir)
     if (dataset_dir / "manifest.parquet").exists():
         return _finish_images(folder, plan, record, journal, started, dataset_dir)
     data = load_training_data(dataset_dir, plan, profile)

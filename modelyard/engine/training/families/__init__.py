@@ -17,6 +17,7 @@ from modelyard.engine.training.families.lightgbm import LightGBM
 from modelyard.engine.training.families.linear import Linear
 from modelyard.engine.training.families.mlp import MLP
 from modelyard.engine.training.families.neighbors import KNearestNeighbors, SupportVectorMachine
+from modelyard.engine.training.families.series import SERIES_FAMILIES
 from modelyard.engine.training.families.xgboost import XGBoost
 
 # One line per family; the order is the order people see them in.
@@ -35,6 +36,7 @@ FAMILY_CLASSES: list[type[ModelFamily]] = [
     ResNet18,
     EfficientNetB0,
     ConvNeXtNano,
+    *SERIES_FAMILIES,
 ]
 
 REGISTRY: dict[str, ModelFamily] = {cls.name: cls() for cls in FAMILY_CLASSES}
@@ -52,7 +54,8 @@ def known(family: str) -> bool:
 
 
 def named(modality: str) -> list[str]:
-    """The names of the families that train on this modality ("tabular", "image")."""
+    """The names of the families that train on this modality ("tabular", "image",
+    "series")."""
     return [name for name, f in REGISTRY.items() if f.modality == modality]
 
 
