@@ -14,6 +14,8 @@ TASK_WORDS = {
     Task.binary: "a yes/no question: each {unit} gets one of two answers",
     Task.multiclass: "a choice among several categories",
     Task.regression: "a number (how much, how many)",
+    Task.multilabel: "several yes/no labels at once: each {unit} may have none, one or "
+                     "several of them",
 }
 METRIC_WORDS = {
     Metric.roc_auc: "ROC AUC: how well the model ranks the yes-cases above the no-cases "
@@ -29,6 +31,10 @@ METRIC_WORDS = {
                 "(lower is better)",
     Metric.r2: "R²: the share of the target's variation the model explains (1 is perfect, "
                "0 is no better than the average)",
+    Metric.f1_micro: "F1 (micro): right yes-answers over every label and {unit} together "
+                     "(higher is better)",
+    Metric.hamming_loss: "Hamming loss: the share of (row, label) answers that are wrong "
+                         "(lower is better)",
 }
 
 
@@ -76,7 +82,7 @@ def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
     why = plan.reasons
     unit = unit_of(plan)
     first = [
-        CardItem("What to predict", plan.target,
+        CardItem("What to predict", _predicted(plan),
                  why.get("target") or ("Each image's class: the folder it sits in, or its "
                                        "label in the labels table." if unit == "image" else
                                        "This column holds the answer the model learns.")),
@@ -103,6 +109,18 @@ def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
                                                  if not plan.excluded_columns else "")),
         budget,
     ]
+
+
+def _predicted(plan: Plan) -> str:
+    """The target in words; a multi-label plan names its labels."""
+    labels = plan.labels
+    if labels is None:
+        return plan.target
+    if labels.columns:
+        return f"{len(labels.columns)} labels, one column each: {', '.join(labels.columns)}"
+    found = f": {', '.join(labels.names)}" if labels.names else ""
+    return (f"the labels listed in “{plan.target}”, separated by “{labels.separator}”"
+            f"{found}")
 
 
 def _image_items(plan: Plan, setup: ImageSetup | None) -> list[CardItem]:

@@ -13,10 +13,11 @@ TASK_LABELS = {
     Task.binary: "Yes or no (two classes)",
     Task.multiclass: "One of several categories",
     Task.regression: "A number (how much, how many)",
+    Task.multilabel: "Several yes/no labels at once",
 }
 # Short enough for a metric tile.
 TASK_SHORT = {Task.binary: "Yes or no", Task.multiclass: "Categories",
-              Task.regression: "A number"}
+              Task.regression: "A number", Task.multilabel: "Several labels"}
 # The measures' own names (what a person can look up), never the identifiers.
 METRIC_LABELS = {
     Metric.roc_auc: "ROC AUC",
@@ -26,6 +27,8 @@ METRIC_LABELS = {
     Metric.rmse: "RMSE",
     Metric.mae: "MAE",
     Metric.r2: "R²",
+    Metric.f1_micro: "F1 (micro)",
+    Metric.hamming_loss: "Hamming loss",
 }
 VALIDATION_LABELS = {
     ValidationKind.stratified_kfold: "Folds keeping the class balance",
