@@ -87,7 +87,7 @@ class LabelSearch:
         pairs = candidates(self.plan)
         limits = {c.family: c for c in self.plan.families}
         for family, strategy in pairs:  # the defaults first: the baseline a person expects
-            if time.time() >= self.deadline:
+            if self._late():
                 break
             self._trial(family, strategy, families.get(family).default_params(self._ctx))
         studies = {p: optuna.create_study(
@@ -113,6 +113,11 @@ class LabelSearch:
                     studies[pair].tell(trial, value)
                 counts[pair] += 1
         return self.best
+
+    def _late(self) -> bool:
+        """Past the search time, once some model has finished: a run always ends with
+        a model (on a loaded machine the first trial may finish after the deadline)."""
+        return bool(self.best.model) and time.time() >= self.deadline
 
     # -- one trial --------------------------------------------------------------------
     def _fold(self, kind: str, fold: int):
@@ -140,7 +145,7 @@ class LabelSearch:
         fit_times, predict_times = [], []
         try:
             for fold, (train, valid) in enumerate(self.splits):
-                if time.time() >= self.deadline and fold < len(self.splits):
+                if self._late():
                     return self._ended(model, family_name, number, shown,
                                        TrialStatus.pruned,
                                        f"{model} stopped: the time budget ran out")
