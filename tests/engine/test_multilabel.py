@@ -150,3 +150,28 @@ def test_several_named_columns_make_a_multilabel_profile_and_plan(movies, tmp_pa
     bad = plan.model_copy(update={"labels": Labels(columns=["Action", "rating", "Nope"])})
     problems = " ".join(plan_problems(bad, profile))
     assert "'rating' is not a 0/1 column" in problems and "'Nope'" in problems
+
+
+def test_the_person_can_take_the_other_reading_and_back(movies, tmp_path):
+    from modelyard.app.workspace import Workspace
+    from modelyard.engine.intake.ingest import load_profile
+    from modelyard.storage.paths import Home
+
+    frame = movies.drop(columns=GENRES).assign(
+        genres=movies[GENRES].apply(lambda r: "|".join(g for g in GENRES if r[g]), axis=1))
+    frame[frame.genres != ""].to_csv(tmp_path / "genres.csv", index=False)
+    home = Home(tmp_path / "home")
+    ws = Workspace(home)
+    meta = ws.ingest(tmp_path / "genres.csv", target="genres")
+    assert meta["task"] == "multilabel"
+    meta = ws.set_roles(meta["id"], target="genres", task="multiclass")
+    profile = load_profile(home, meta["id"])
+    assert profile.target.task is Task.multiclass
+    said = [w for w in profile.warnings if w.code == "multi_label"][0]
+    assert "Several yes/no labels at once" in said.action
+    assert ws.propose_plan(meta["id"], planner="rules")["plan"]["task"] == "multiclass"
+    meta = ws.set_roles(meta["id"], target="genres", task="multilabel")
+    assert ws.propose_plan(meta["id"], planner="rules")["plan"]["task"] == "multilabel"
+    # A column without delimited labels cannot be multi-label.
+    with pytest.raises(Exception, match="does not list several labels"):
+        ws.set_roles(meta["id"], target="mpaa", task="multilabel")
