@@ -144,9 +144,12 @@ def test_a_metric_that_does_not_fit_the_task_is_refused(task, metric):
 
 
 def test_every_fitting_metric_is_accepted():
+    # A multi-label plan names its labels (the first label column is the target).
+    needs = {"multilabel": {"target": "y", "labels": {"columns": ["y", "z"]}}}
     for task, metrics in METRICS_FOR_TASK.items():
         for metric in metrics:
-            Plan.model_validate(base_plan(task=task.value, metric=metric.value))
+            Plan.model_validate(base_plan(task=task.value, metric=metric.value,
+                                          **needs.get(task.value, {})))
 
 
 def test_duplicate_families_are_refused():
