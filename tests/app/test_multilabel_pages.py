@@ -66,3 +66,16 @@ def test_the_plan_page_names_the_labels(at):
     assert "3 labels, one column each: Action, Comedy, Drama" in shown
     assert at.multiselect(key=next(k for k in (e.key for e in at.multiselect)
                                    if k.startswith("plan_f_labels"))).value == LABELS
+
+
+@pytest.mark.slow
+def test_the_predict_page_answers_with_labels(at, trained):
+    _, run_id = trained
+    at.session_state["run_id"] = run_id
+    at.switch_page(f"{PAGES}/predict.py").run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert "3 labels (Action, Comedy, Drama)" in texts(at.caption)
+    next(b for b in at.button if b.label == "Predict this row").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    shown = next(m for m in at.metric if m.label == "Predicted labels").value
+    assert shown == "none" or set(shown.split(", ")) <= set(LABELS)

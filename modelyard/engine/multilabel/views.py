@@ -26,3 +26,18 @@ def label_table(meta: dict[str, Any]) -> list[dict[str, Any]]:
                      "F1 at 0.5": round(r["f1_at_0.5"], 3),
                      "ROC AUC": None if r["roc_auc"] is None else round(r["roc_auc"], 3)})
     return rows
+
+
+def say_labels(meta: dict[str, Any]) -> str:
+    """What a multi-label model predicts, in words: its labels."""
+    names = meta.get("labels") or []
+    shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
+    return f"{len(names)} labels ({shown})"
+
+
+def on_labels(meta: dict[str, Any], predicted) -> str:
+    """The labels a one-row prediction turned on, joined with ", "."""
+    row = predicted.iloc[0]
+    if meta.get("separator"):
+        return ", ".join(x for x in str(row[meta["target"]]).split(meta["separator"]) if x)
+    return ", ".join(n for n in meta.get("labels") or [] if int(row[n]) == 1)
