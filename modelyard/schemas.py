@@ -18,6 +18,9 @@ class Task(StrEnum):
     multiclass = "multiclass"
     regression = "regression"
     forecast = "forecast"  # future values of a series from its past (Plan.forecast)
+    # Several yes/no labels per row (several 0/1 columns, or one column of delimited
+    # labels): trained by engine/multilabel, one model per label.
+    multilabel = "multilabel"
 
     @property
     def is_classification(self) -> bool:
@@ -34,10 +37,14 @@ class Metric(StrEnum):
     r2 = "r2"
     mase = "mase"  # forecast error over the in-sample seasonal naive error
     smape = "smape"  # symmetric mean absolute percentage error, 0..200
+    # Multi-label: F1 over every (row, label) cell, and the share of cells wrong.
+    f1_micro = "f1_micro"
+    hamming_loss = "hamming_loss"
 
     @property
     def greater_is_better(self) -> bool:
-        return self in {Metric.roc_auc, Metric.accuracy, Metric.f1_macro, Metric.r2}
+        return self in {Metric.roc_auc, Metric.accuracy, Metric.f1_macro, Metric.r2,
+                        Metric.f1_micro}
 
     @property
     def needs_proba(self) -> bool:
@@ -52,6 +59,8 @@ METRICS_FOR_TASK: dict[Task, tuple[Metric, ...]] = {
     Task.multiclass: (Metric.log_loss, Metric.accuracy, Metric.f1_macro, Metric.roc_auc),
     Task.regression: (Metric.rmse, Metric.mae, Metric.r2),
     Task.forecast: (Metric.mase, Metric.smape, Metric.rmse),
+    # f1_macro is the mean of the labels' F1, roc_auc the mean of the labels' ROC AUC.
+    Task.multilabel: (Metric.f1_micro, Metric.f1_macro, Metric.hamming_loss, Metric.roc_auc),
 }
 
 
@@ -263,6 +272,25 @@ class ForecastSetup(BaseModel):
     # Columns known in advance (a price list, holidays): their future values come with
     # the history's next rows when forecasting.
     covariates: list[str] = Field(default_factory=list, max_length=50)
+class Labels(BaseModel):
+    """The labels of a multi-label Plan: several 0/1 columns (`columns`), or the Plan's
+    target column holding delimited labels ("drama|comedy") split at `separator`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: list[str] = Field(default_factory=list, max_length=500)
+    separator: str | None = Field(default=None, min_length=1, max_length=5)
+    # Delimited labels: the labels seen in training, in order (filled when known).
+    names: list[str] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Labels:
+        if bool(self.columns) == bool(self.separator):
+            raise ValueError("name the labels either as several 0/1 columns (columns) or "
+                             "as one column of delimited labels (separator), not both")
+        if self.columns and len(set(self.columns)) != len(self.columns):
+            raise ValueError("each label column may appear only once")
+        return self
 
 
 class Plan(BaseModel):
@@ -287,6 +315,16 @@ class Plan(BaseModel):
     reasons: dict[str, str] = Field(default_factory=dict)
     # Set for a forecast task only (absent in plans written before forecasting).
     forecast: ForecastSetup | None = None
+    # A multi-label Plan's labels (task multilabel); None for every other task, and in
+    # plans written before multi-label existed.
+    labels: Labels | None = None
+
+    @property
+    def label_columns(self) -> list[str]:
+        """The columns that hold what is predicted: the target, or every label column."""
+        if self.labels is not None and self.labels.columns:
+            return list(self.labels.columns)
+        return [self.target]
 
     @field_validator("families")
     @classmethod
@@ -317,6 +355,18 @@ class Plan(BaseModel):
             self.validation = Validation(
                 kind=ValidationKind.time_split, time_column=self.forecast.time_column,
                 n_splits=min(10, max(2, self.forecast.windows)))
+        if (self.task is Task.multilabel) != (self.labels is not None):
+            raise ValueError("a multilabel task needs its labels (labels), and only a "
+                             "multilabel task has them")
+        if self.labels is not None:
+            if self.labels.columns and self.target != self.labels.columns[0]:
+                raise ValueError("with label columns, the target is the first of them")
+            if excluded := set(self.labels.columns) & set(self.excluded_columns):
+                raise ValueError(f"label columns cannot also be excluded: "
+                                 f"{', '.join(sorted(excluded))}")
+            # Folds cannot keep the balance of several labels at once: shuffled folds.
+            if self.validation.kind is ValidationKind.stratified_kfold:
+                self.validation.kind = ValidationKind.kfold
         return self
 
 

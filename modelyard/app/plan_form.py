@@ -43,7 +43,8 @@ def _kinds(plan: Plan, task: Task, images: bool) -> list[ValidationKind]:
     if images:
         offered = [V.holdout]
     else:
-        offered = [V.stratified_kfold if task.is_classification else V.kfold, V.holdout,
+        stratified = task.is_classification and task is not Task.multilabel
+        offered = [V.stratified_kfold if stratified else V.kfold, V.holdout,
                    V.group_kfold, V.time_split]
     if plan.task is task and plan.validation.kind not in offered:
         offered.append(plan.validation.kind)
@@ -108,6 +109,23 @@ def _families(plan: Plan, profile: Profile, key: str) -> dict[str, int]:
     return trials
 
 
+def _labels(plan: Plan, profile: Profile, task: Task, key: str) -> dict | None:
+    """A multi-label plan's labels: the label columns to choose from, or the delimited
+    labels said; None for any other task."""
+    if task is not Task.multilabel or plan.labels is None:
+        return None
+    labels = plan.labels
+    if labels.separator:
+        st.caption(f"Labels: those listed in “{plan.target}”, separated by "
+                   f"“{labels.separator}”" + (f" ({', '.join(labels.names)})."
+                                              if labels.names else "."))
+        return labels.model_dump(mode="json")
+    names = profile.column_names
+    chosen = st.multiselect("Label columns (each 0/1)", names, default=labels.columns,
+                            key=f"plan_f_labels_{key}")
+    return {"columns": chosen} if chosen else labels.model_dump(mode="json")
+
+
 def settings_form(plan: Plan, profile: Profile, key: str) -> Plan | None:
     """The plan's settings as controls; the changed Plan once approved, else None."""
     names = profile.column_names
@@ -128,6 +146,7 @@ def settings_form(plan: Plan, profile: Profile, key: str) -> Plan | None:
                           format_func=metric_label, key=f"plan_f_metric_{key}_{task.value}")
     words = METRIC_WORDS[metric].format(unit="image" if profile.modality == "image" else "row")
     st.caption(f"{words[:1].upper()}{words[1:]}.")
+    labels = _labels(plan, profile, task, key)
     validation, problems = _validation(plan, profile, task, key)
     trials = _families(plan, profile, key)
     current = {f.family: f for f in plan.families}
@@ -149,7 +168,9 @@ def settings_form(plan: Plan, profile: Profile, key: str) -> Plan | None:
                     update={"max_trials": int(n)}).model_dump(mode="json")
                     for f, n in trials.items() if n > 0],
                 "excluded_columns": excluded, "budget_seconds": int(budget),
-                "seed": int(seed)})
+                "seed": int(seed), "labels": labels,
+                **({"target": labels["columns"][0]} if labels and labels.get("columns")
+                   else {})})
         except ValidationError as exc:
             problems = errors_of(exc)
     if candidate is not None:

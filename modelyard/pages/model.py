@@ -49,6 +49,24 @@ c4.metric("Trials", f"{counts.trials:,}", help=counts.words()[:1].upper()
 c5.metric("Images validated" if result.is_image else "Rows validated",
           f"{len(oof):,}" if oof is not None else "—")
 
+# A multi-label model: its labels' table and its trials; the diagnostics below read one
+# target (a confusion matrix, one row's answer), so they are not offered for it.
+if meta.get("kind") == "multilabel":
+    from modelyard.app import multilabel_ui
+
+    quality_tab, trials_tab = st.tabs(["Quality", "Trials"])
+    with quality_tab:
+        multilabel_ui.quality(meta)
+    with trials_tab:
+        st.dataframe(pd.DataFrame(ws.trials(run_id)).reindex(
+            columns=["model", "state", "cv_score", "cv_std", "fit_seconds", "params"]).assign(
+            params=lambda f: f["params"].map(fmt_params)), hide_index=True,
+            key="model_trials", placeholder="—", column_config=TRIAL_COLUMNS)
+        st.page_link(nav.page("leaderboard"), label="Every trial on the Leaderboard")
+    st.caption(f"The bundle is in {result.model_dir}; predict new rows on the Predict page "
+               "or with `modelyard predict`.")
+    st.stop()
+
 # An image model has no columns to weigh and no row of values to explain; what helps
 # instead is seeing the validation images it got wrong.
 if result.is_image:

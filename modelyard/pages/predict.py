@@ -10,6 +10,7 @@ import streamlit as st
 
 from modelyard.app.results_ui import open_finished_run, safe_name
 from modelyard.app.ui import show_error, workspace
+from modelyard.engine.multilabel.views import on_labels, say_labels
 from modelyard.engine.results import predict, submission
 from modelyard.engine.results.words import plural
 
@@ -22,6 +23,7 @@ st.caption("Uses the models trained here. A Model bundle from elsewhere runs its
            "when it is loaded: load one only if you trust where it came from.")
 run_id, meta = result.run_id, result.meta
 target, classes = meta["target"], result.classes
+labels = meta.get("labels") if meta.get("kind") == "multilabel" else None
 inputs_dir = result.results_dir / "inputs"
 outputs_dir = result.results_dir / "predictions"
 
@@ -110,7 +112,8 @@ if predictor.is_forecast:  # a forecaster extends each series of a history file
     forecast_predict(predictor, inputs_dir, outputs_dir)
     _show_saved("forecast rows")
     st.stop()
-st.caption(f"Predicts **{target}** from {len(predictor.features)} columns: "
+st.caption(f"Predicts **{say_labels(meta) if labels else target}** from "
+           f"{len(predictor.features)} columns: "
            + ", ".join(f"`{c}`" for c in predictor.features[:12])
            + (" …" if len(predictor.features) > 12 else ""))
 file_tab, row_tab, submission_tab = st.tabs(["A file", "One row (what if?)", "Submission"])
@@ -193,8 +196,13 @@ with row_tab:
     if asked:
         try:
             one = predict.predict_one(predictor, values)
-            st.metric(f"Predicted {target}", str(one[target].iloc[0]) if classes
-                      else f"{one[target].iloc[0]:.4g}")
+            if labels:  # several yes/no answers: the labels on, and each one's probability
+                st.metric("Predicted labels", on_labels(meta, one) or "none")
+                st.bar_chart(pd.Series(one[[f"proba_{c}" for c in labels]].iloc[0].to_numpy(),
+                                       index=[str(c) for c in labels], name="probability"))
+            else:
+                st.metric(f"Predicted {target}", str(one[target].iloc[0]) if classes
+                          else f"{one[target].iloc[0]:.4g}")
             if classes:
                 proba = one[[f"proba_{c}" for c in classes]].iloc[0]
                 st.bar_chart(pd.Series(proba.to_numpy(), index=[str(c) for c in classes],

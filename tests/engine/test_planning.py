@@ -144,12 +144,15 @@ def test_a_metric_that_does_not_fit_the_task_is_refused(task, metric):
 
 
 def test_every_fitting_metric_is_accepted():
+    # A multi-label plan names its labels (the first label column is the target).
+    needs = {"multilabel": {"target": "y", "labels": {"columns": ["y", "z"]}}}
     for task, metrics in METRICS_FOR_TASK.items():
         # A forecast names its set-up (time column, horizon) too.
         setup = ({"forecast": {"time_column": "t", "horizon": 3}}
                  if task.value == "forecast" else {})
         for metric in metrics:
-            Plan.model_validate(base_plan(task=task.value, metric=metric.value, **setup))
+            Plan.model_validate(base_plan(task=task.value, metric=metric.value, **setup,
+                                          **needs.get(task.value, {})))
 
 
 def test_duplicate_families_are_refused():

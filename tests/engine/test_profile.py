@@ -275,8 +275,11 @@ def test_not_supported_yet_multi_label_forecasting_no_target(home, tmp_path):
         "genres": ["|".join(sorted(set(rng.choice(genres, size=rng.integers(1, 3)))))
                    for _ in range(200)]})
     _, profile = ingest_frame(home, tmp_path, frame, "movies", target="genres")
+    # Multi-label is trained now (engine/multilabel): found, taken, and said as such.
     multi = [w for w in profile.warnings if w.code == "multi_label"]
-    assert multi and "not supported yet" in multi[0].message and multi[0].severity == "error"
+    assert multi and "not supported yet" not in multi[0].message and multi[0].severity == "info"
+    assert profile.target.task.value == "multilabel"
+    assert "One of several categories" in multi[0].action  # the other reading, offered
 
     days = pd.date_range("2022-01-01", periods=365, freq="D")
     frame = pd.DataFrame({"date": days.strftime("%Y-%m-%d"),

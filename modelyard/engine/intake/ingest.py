@@ -229,13 +229,22 @@ def _from_table(path: Path, staging: Path, work: Path, *, target, test, sheet, h
         test_lf = pl.scan_parquet(staging / "test.parquet")
     lf = pl.scan_parquet(train_path)
     names = source.columns
-    if target is not None:
+    from modelyard.engine.multilabel.plan import mark_label_columns, named_labels
+
+    label_columns = named_labels(target, names)
+    for column in label_columns or []:
+        _check_target(lf, column, names, path.name)
+    if label_columns:
+        target = label_columns[0]
+    elif target is not None:
         _check_target(lf, target, names, path.name)
     hints, extra = hints_for(lf, test_lf) if hints_for else (None, None)
     profile = profile_table(lf, target=target, test=test_lf, hints=hints,
                             source=source.describe(), progress=_stage(progress, 0.6, 1.0))
     profile.missing_words = found_in(lf, source.words_read_as_missing)
-    if profile.missing_words:
+    if label_columns:
+        mark_label_columns(profile, label_columns)
+    if profile.missing_words or label_columns:
         profile.warnings = warnings_for(profile)
     if extra:
         profile.competition = extra

@@ -278,11 +278,33 @@ def analyse_target(profile: Profile, lf: pl.LazyFrame, sample: pl.DataFrame, *,
         profile.findings.pop(key, None)
     for col in profile.columns:
         col.association, col.association_method, col.alone_score = None, "", None
+    label_columns = profile.findings.pop("multi_label_columns", None)
     if profile.target is None:
         return
     name = profile.target.column
     if sep := association.multi_label_separator(sample[name]):
         profile.findings["multi_label"] = sep
+        # Taken as multi-label unless the person chose another task (the Data page and
+        # the plan say so, and offer the other reading).
+        if task is None:
+            profile.target.task = Task.multilabel
+            profile.class_balance = _label_balance(lf, name, sep)
+    if task is Task.multilabel and not sep and not (label_columns
+                                                    and label_columns[0] == name):
+        from modelyard.engine.errors import IntakeError
+
+        raise IntakeError(f"“{name}” does not list several labels per row (such as "
+                          "“drama|comedy”).", "Choose another task, or name several 0/1 "
+                          "label columns as targets.")
+    if label_columns and label_columns[0] == name and task in (None, Task.multilabel):
+        from modelyard.engine.multilabel.plan import mark_label_columns
+
+        mark_label_columns(profile, label_columns)
+        return
+    if profile.target.task is Task.multilabel:
+        # Association is measured against one target; the labels are several (and a
+        # label column would read as a leak of the others).
+        return
     time = profile.column(profile.time_column) if profile.time_column else None
     if (time is not None and profile.findings.get("time_sorted") and profile.n_rows >= 30
             and profile.target.task is Task.regression
@@ -293,6 +315,16 @@ def analyse_target(profile: Profile, lf: pl.LazyFrame, sample: pl.DataFrame, *,
                   .sort(["__n__", name], descending=[True, False]).limit(1_000).collect())
         profile.class_balance = [(_label(v), int(n)) for v, n in counts.iter_rows()]
     association.measure(profile, sample)
+
+
+def _label_balance(lf: pl.LazyFrame, name: str, sep: str) -> list[tuple[str, int]]:
+    """Rows holding each label of a delimited-labels column, most common first."""
+    counts = (lf.select(pl.col(name).cast(pl.String).str.split(sep).list.eval(
+                  pl.element().str.strip_chars()).list.unique().alias("__l__"))
+              .explode("__l__").drop_nulls("__l__").filter(pl.col("__l__") != "")
+              .group_by("__l__").agg(pl.len().alias("__n__"))
+              .sort(["__n__", "__l__"], descending=[True, False]).limit(1_000).collect())
+    return [(str(v), int(n)) for v, n in counts.iter_rows()]
 
 
 def modality_of(profile: Profile) -> str:

@@ -6,7 +6,7 @@ or the target without touching the data again.
 
 from __future__ import annotations
 
-from modelyard.schemas import ColumnKind, ColumnProfile, ColumnRole, Profile, Warning_
+from modelyard.schemas import ColumnKind, ColumnProfile, ColumnRole, Profile, Task, Warning_
 
 NEAR_CONSTANT = 0.99
 HEAVY_MISSING = 0.5
@@ -26,8 +26,9 @@ def warnings_for(profile: Profile) -> list[Warning_]:
     """Every finding, errors first."""
     found: list[Warning_] = []
     target = profile.target.column if profile.target else None
+    labels = set(profile.findings.get("multi_label_columns") or [])
     for col in profile.columns:
-        if col.role is None:
+        if col.role is None and col.name not in labels:
             found += _column_warnings(profile, col, target)
     found += _target_warnings(profile, target)
     found += _dataset_warnings(profile)
@@ -128,11 +129,13 @@ def _target_warnings(profile: Profile, target: str | None) -> list[Warning_]:
         out.append(_w("warning", "target_missing", f"The target “{target}” is missing in "
                       f"{col.n_missing} rows.", "Those rows will be left out of training.",
                       target))
+    if profile.target.task is Task.multilabel:
+        return out + _label_warnings(profile, target)
     if sep := findings.get("multi_label"):
-        out.append(_w("error", "multi_label", f"“{target}” lists several labels per row "
-                      f"(separated by “{sep}”): multi-label targets are not supported yet.",
-                      "Make one yes/no column per label and train a model for each, or keep "
-                      "the most important label only.", target))
+        out.append(_w("info", "multi_label", f"“{target}” lists several labels per row "
+                      f"(separated by “{sep}”), but is set to be predicted as one category "
+                      "per combination.", "Set the task to “Several yes/no labels at once” "
+                      "to learn each label on its own (multi-label).", target))
     if outputs := findings.get("multi_output"):
         out.append(_w("error", "multi_output", f"The sample submission asks for "
                       f"{len(outputs)} columns at once ({', '.join(outputs[:5])}): "
@@ -168,6 +171,39 @@ def _target_warnings(profile: Profile, target: str | None) -> list[Warning_]:
                               f"unbalanced: “{_short(counts[-1][0])}” is {smallest / total:.2%} of "
                               "rows.", "Judge models by ROC AUC or F1 rather than accuracy.",
                               target))
+    return out
+
+
+def _label_warnings(profile: Profile, target: str) -> list[Warning_]:
+    """A multi-label target: what was understood, and labels that cannot be learnt."""
+    counts = profile.class_balance
+    columns = profile.findings.get("multi_label_columns")
+    sep = profile.findings.get("multi_label")
+    what = (f"{len(columns)} label columns ({', '.join(columns[:6])})" if columns else
+            f"the labels in “{target}”, separated by “{sep}”")
+    out = [_w("info", "multi_label", f"Multi-label: each row may have several of "
+              f"{what}; one yes/no answer is learnt per label.",
+              ("To predict the whole combination as one category instead, set the task to "
+               "“One of several categories”." if sep else
+               "To predict one column only, choose it alone as the target."), target)]
+    if len(counts) < 2:
+        out.append(_w("error", "single_label", f"Only one label is found ({what}): that is "
+                      "a yes/no question, not a multi-label one.", "Set the task to “Yes or "
+                      "no”, or name more label columns.", target))
+    never = [v for v, n in counts if n == 0]
+    always = [v for v, n in counts if n >= profile.n_rows]
+    if never or always:
+        said = ([f"“{_short(v)}” is never 1" for v in never[:5]]
+                + [f"“{_short(v)}” is always 1" for v in always[:5]])
+        out.append(_w("error", "constant_label", f"Some labels never change: "
+                      f"{'; '.join(said)}.", "Leave them out: name only the label columns "
+                      "that are sometimes 0 and sometimes 1.", target))
+    rare = [(v, n) for v, n in counts if 0 < n < RARE_CLASS]
+    if rare:
+        shown = ", ".join(f"“{_short(v)}” ({n})" for v, n in rare[:5])
+        out.append(_w("warning", "rare_labels", f"Some labels are on in very few rows: "
+                      f"{shown}.", "Models cannot learn a label from a handful of examples; "
+                      "leave them out or add rows.", target))
     return out
 
 

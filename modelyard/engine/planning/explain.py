@@ -15,6 +15,8 @@ TASK_WORDS = {
     Task.multiclass: "a choice among several categories",
     Task.regression: "a number (how much, how many)",
     Task.forecast: "future values of a series, from its past",
+    Task.multilabel: "several yes/no labels at once: each {unit} may have none, one or "
+                     "several of them",
 }
 METRIC_WORDS = {
     Metric.roc_auc: "ROC AUC: how well the model ranks the yes-cases above the no-cases "
@@ -34,6 +36,10 @@ METRIC_WORDS = {
                  "last season (below 1 beats that simple rule; lower is better)",
     Metric.smape: "sMAPE: the average error as a percentage of the values (0 to 200; "
                   "lower is better)",
+    Metric.f1_micro: "F1 (micro): right yes-answers over every label and {unit} together "
+                     "(higher is better)",
+    Metric.hamming_loss: "Hamming loss: the share of (row, label) answers that are wrong "
+                         "(lower is better)",
 }
 
 
@@ -81,7 +87,7 @@ def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
     why = plan.reasons
     unit = unit_of(plan)
     first = [
-        CardItem("What to predict", plan.target,
+        CardItem("What to predict", _predicted(plan),
                  why.get("target") or ("Each image's class: the folder it sits in, or its "
                                        "label in the labels table." if unit == "image" else
                                        "This column holds the answer the model learns.")),
@@ -115,6 +121,18 @@ def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
                                                  if not plan.excluded_columns else "")),
         budget,
     ]
+
+
+def _predicted(plan: Plan) -> str:
+    """The target in words; a multi-label plan names its labels."""
+    labels = plan.labels
+    if labels is None:
+        return plan.target
+    if labels.columns:
+        return f"{len(labels.columns)} labels, one column each: {', '.join(labels.columns)}"
+    found = f": {', '.join(labels.names)}" if labels.names else ""
+    return (f"the labels listed in “{plan.target}”, separated by “{labels.separator}”"
+            f"{found}")
 
 
 def _image_items(plan: Plan, setup: ImageSetup | None) -> list[CardItem]:

@@ -14,10 +14,12 @@ TASK_LABELS = {
     Task.multiclass: "One of several categories",
     Task.regression: "A number (how much, how many)",
     Task.forecast: "Future values of a series (forecasting)",
+    Task.multilabel: "Several yes/no labels at once",
 }
 # Short enough for a metric tile.
 TASK_SHORT = {Task.binary: "Yes or no", Task.multiclass: "Categories",
-              Task.regression: "A number", Task.forecast: "Forecast"}
+              Task.regression: "A number", Task.forecast: "Forecast",
+              Task.multilabel: "Several labels"}
 # The measures' own names (what a person can look up), never the identifiers.
 METRIC_LABELS = {
     Metric.roc_auc: "ROC AUC",
@@ -29,6 +31,8 @@ METRIC_LABELS = {
     Metric.r2: "R²",
     Metric.mase: "MASE",
     Metric.smape: "sMAPE",
+    Metric.f1_micro: "F1 (micro)",
+    Metric.hamming_loss: "Hamming loss",
 }
 VALIDATION_LABELS = {
     ValidationKind.stratified_kfold: "Folds keeping the class balance",

@@ -31,6 +31,11 @@ NOT_A_TARGET = {ColumnKind.id: "an identifier", ColumnKind.text: "free text",
 
 def plan_problems(plan: Plan, profile: Profile) -> list[str]:
     """Everything that stops `plan` from running on the data `profile` describes."""
+    if plan.task is Task.multilabel:
+        from modelyard.engine.multilabel.plan import label_problems
+
+        return (_column_problems(plan, profile) + label_problems(plan, profile)
+                + _family_problems(plan, profile))
     return (_column_problems(plan, profile) + _target_problems(plan, profile)
             + _family_problems(plan, profile) + _forecast_problems(plan, profile))
 
@@ -62,6 +67,10 @@ def target_needs_approval(plan: Plan, profile: Profile, named_target: str | None
                           ) -> TargetChange | None:
     """The change when `plan`'s target is not `named_target` (or, with none named, the
     profile's guess): such a plan runs only once the person approves it. None otherwise."""
+    if named_target and plan.labels is not None and plan.labels.columns:
+        named = [p.strip() for p in named_target.split(",")]
+        return (None if named == plan.labels.columns
+                else TargetChange(", ".join(plan.labels.columns), named_target, named=True))
     if named_target:
         return (None if plan.target == named_target
                 else TargetChange(plan.target, named_target, named=True))
@@ -85,7 +94,7 @@ def _column_problems(plan: Plan, profile: Profile) -> list[str]:
         if column is not None and column not in names:
             problems.append(f"validation {role} {column!r} does not exist")
     usable = [c.name for c in profile.columns
-              if c.name != plan.target and c.name not in plan.excluded_columns
+              if c.name not in plan.label_columns and c.name not in plan.excluded_columns
               and c.kind not in UNUSED_KINDS]
     if (plan.target in names and not usable and profile.modality != "image"
             and plan.task is not Task.forecast):  # a series alone is enough to forecast

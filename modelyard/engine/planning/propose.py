@@ -64,6 +64,18 @@ def _images_only(profile: Profile, planner: str) -> str | None:
     return IMAGE_NOTE
 
 
+def _labels_only(profile: Profile, target: str | None, planner: str) -> str | None:
+    """The multi-label note when `target` is multi-label (the rule planner plans it)."""
+    from modelyard.engine.multilabel.plan import NOTE, labels_for
+
+    if labels_for(profile, target) is None:
+        return None
+    if planner == "ollama":
+        raise PlanError("The language model plans one target at a time, not several "
+                        "labels.", "Use the auto or rules planner for multi-label data.")
+    return NOTE
+
+
 def check_planner(planner: str) -> str:
     if planner not in PLANNERS:
         raise BadInputError(f"There is no planner “{planner}”.",
@@ -164,7 +176,7 @@ def propose(
     # The target the person named, if any: what `target_needs_approval` compares against.
     provenance: dict[str, Any] = {"requested_planner": planner, "goal": goal,
                                   "named_target": target}
-    note = _images_only(profile, planner)
+    note = _images_only(profile, planner) or _labels_only(profile, target, planner)
     fallback = None
     if note is None and planner != "rules":
         hardware = system.hardware() if hardware is None else hardware

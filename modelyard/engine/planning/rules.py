@@ -20,7 +20,7 @@ from modelyard.schemas import (
 )
 
 DEFAULT_METRIC = {Task.binary: Metric.roc_auc, Task.multiclass: Metric.log_loss,
-                  Task.regression: Metric.rmse}
+                  Task.regression: Metric.rmse, Task.multilabel: Metric.f1_micro}
 _METRIC_WORDS = {
     Metric.roc_auc: "ROC AUC (how well the model ranks positives above negatives; 1 is "
                     "perfect, 0.5 is guessing)",
@@ -125,6 +125,16 @@ def rule_plan(
         from modelyard.engine.vision.plan import image_plan
 
         return image_plan(profile, dataset_id, budget_seconds=budget_seconds, seed=seed)
+    from modelyard.engine.multilabel.plan import labels_for, multilabel_plan
+
+    if (labels := labels_for(profile, target)) is not None:
+        first = labels.columns[0] if labels.columns else profile.target.column
+        excluded = [c.name for c in profile.columns if c.kind in _UNUSED_KINDS
+                    and c.name != first and c.name not in labels.columns]
+        return multilabel_plan(profile, dataset_id, labels, budget_seconds=budget_seconds,
+                               seed=seed, metric=metric, excluded=excluded,
+                               reasons={"target": _target_reason(target is not None,
+                                                                 profile.target)})
     target_given = target is not None
     if target is None:
         if profile.target is None:

@@ -97,8 +97,9 @@ def check_input(predictor: Predictor, frame: pd.DataFrame) -> InputCheck:
             id_column, "no id", "the id column of the training data is absent",
             "predictions are in the file's row order, without ids"))
     known = set(predictor.features) | {id_column, meta.get("target")}
+    label_columns = set(meta.get("labels") or []) if not meta.get("separator") else set()
     for col in frame.columns:
-        if col == meta.get("target"):
+        if col == meta.get("target") or col in label_columns:
             check.issues.append(ColumnIssue(col, "extra", "this is what the model predicts",
                                             "ignored: the model predicts it anew"))
         elif col not in known:

@@ -233,7 +233,9 @@ class Predictor:
         if id_column and id_column in table.columns:
             out[id_column] = table[id_column].to_numpy()
         target = self.meta["target"]
-        if self.classes:
+        if self.meta.get("kind") == "multilabel":  # engine/multilabel/model.py
+            out = out.join(self.pipeline.frame(X, target, table.index))
+        elif self.classes:
             proba = np.asarray(self.pipeline.predict_proba(X), dtype=np.float64)
             labels = np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
             out[target] = pd.Series(list(labels), index=table.index)

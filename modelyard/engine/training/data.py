@@ -50,7 +50,7 @@ def choose_features(plan: Plan, profile: Profile) -> Features:
     for col in profile.columns:
         if col.kind is ColumnKind.id and id_column is None and col.name != plan.target:
             id_column = col.name
-        if col.name == plan.target or col.name in plan.excluded_columns:
+        if col.name in plan.label_columns or col.name in plan.excluded_columns:
             continue
         if col.kind in (ColumnKind.numeric, ColumnKind.boolean):
             numeric.append(col.name)

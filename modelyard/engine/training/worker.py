@@ -165,6 +165,19 @@ def _finish_forecast(folder, plan, record, journal, started, dataset_dir) -> Non
     journal.status(RunStatus.succeeded, "succeeded")
 
 
+def _finish_multilabel(folder, plan, record, profile, journal, started, dataset_dir) -> None:
+    from modelyard.engine.multilabel.run import train_multilabel
+
+    found = train_multilabel(folder, plan, record, profile, journal, started, dataset_dir)
+    folder.update(status=RunStatus.succeeded, finished_at=time.time(),
+                  best_model=found["model"], best_score=found["score"],
+                  greater_is_better=plan.metric.greater_is_better,
+                  message=f"Best model {found['model']} ({metric_name(plan.metric)} "
+                          f"{found['score']:.4g}) after {_trials(folder)}; "
+                          f"{found['how']}.")
+    journal.status(RunStatus.succeeded, "succeeded")
+
+
 def train(folder: RunFolder) -> None:
     """Train the Run of `folder` to its end; a failure is recorded, then SystemExit(1)."""
     record = folder.record()
@@ -207,6 +220,8 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
         return _finish_forecast(folder, plan, record, journal, started, dataset_dir)
     if (dataset_dir / "manifest.parquet").exists():
         return _finish_images(folder, plan, record, journal, started, dataset_dir)
+    if plan.task is Task.multilabel:
+        return _finish_multilabel(folder, plan, record, profile, journal, started, dataset_dir)
     data = load_training_data(dataset_dir, plan, profile)
     splits, note = make_splits(plan.validation, data.y, plan.task, plan.seed,
                                groups=data.groups, order=data.order)
