@@ -17,10 +17,11 @@ class Task(StrEnum):
     binary = "binary"
     multiclass = "multiclass"
     regression = "regression"
+    text_to_text = "text_to_text"  # an output text made from an input text column
 
     @property
     def is_classification(self) -> bool:
-        return self is not Task.regression
+        return self in (Task.binary, Task.multiclass)
 
 
 class Metric(StrEnum):
@@ -31,10 +32,13 @@ class Metric(StrEnum):
     rmse = "rmse"
     mae = "mae"
     r2 = "r2"
+    exact_match = "exact_match"  # share of outputs exactly right
+    cer = "cer"  # character error rate: edits to fix the output / characters wanted
 
     @property
     def greater_is_better(self) -> bool:
-        return self in {Metric.roc_auc, Metric.accuracy, Metric.f1_macro, Metric.r2}
+        return self in {Metric.roc_auc, Metric.accuracy, Metric.f1_macro, Metric.r2,
+                        Metric.exact_match}
 
     @property
     def needs_proba(self) -> bool:
@@ -48,6 +52,7 @@ METRICS_FOR_TASK: dict[Task, tuple[Metric, ...]] = {
     Task.binary: (Metric.roc_auc, Metric.log_loss, Metric.accuracy, Metric.f1_macro),
     Task.multiclass: (Metric.log_loss, Metric.accuracy, Metric.f1_macro, Metric.roc_auc),
     Task.regression: (Metric.rmse, Metric.mae, Metric.r2),
+    Task.text_to_text: (Metric.exact_match, Metric.cer),
 }
 
 
@@ -261,6 +266,8 @@ class Plan(BaseModel):
     goal_reading: str = ""
     # Why each choice was made, keyed by field name ("target", "metric", ...).
     reasons: dict[str, str] = Field(default_factory=dict)
+    # Text to text: the column the output text is made from (None for other tasks).
+    input_column: str | None = None
 
     @field_validator("families")
     @classmethod
@@ -282,6 +289,11 @@ class Plan(BaseModel):
             self.validation.kind = ValidationKind.kfold
         if self.target in self.excluded_columns:
             raise ValueError(f"the target {self.target!r} cannot also be excluded")
+        if self.task is Task.text_to_text and not self.input_column:
+            raise ValueError("a text_to_text task needs input_column: the text column the "
+                             "output is made from")
+        if self.input_column is not None and self.input_column == self.target:
+            raise ValueError("input_column must differ from the target")
         return self
 
 

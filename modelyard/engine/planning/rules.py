@@ -125,6 +125,12 @@ def rule_plan(
         from modelyard.engine.vision.plan import image_plan
 
         return image_plan(profile, dataset_id, budget_seconds=budget_seconds, seed=seed)
+    if profile.modality == "text_to_text" and (
+            target is None or target == (profile.target.column if profile.target else None)):
+        from modelyard.engine.text_to_text.plan import text_plan
+
+        return text_plan(profile, dataset_id, target=target, budget_seconds=budget_seconds,
+                         seed=seed)
     target_given = target is not None
     if target is None:
         if profile.target is None:
