@@ -76,7 +76,9 @@ class T5Model:
         if self.source is None:
             raise BadInputError("T5-small was given no weights folder.", "")
         torch.manual_seed(self.seed)
-        torch.set_num_threads(max(1, self.threads))
+        from modelyard.engine.text_to_text.charformer import idle_threads
+
+        torch.set_num_threads(idle_threads(self.threads))
         self._open(Path(self.source))
         opt = torch.optim.AdamW(self.net.parameters(), lr=self.params["learning_rate"])
         best, best_state, stale = -1.0, None, 0
@@ -84,7 +86,7 @@ class T5Model:
         last_eval = time.time()
         gen = torch.Generator().manual_seed(self.seed)
         size = self.params["batch_size"]
-        while time.time() < deadline:
+        while True:
             self.net.train()
             order = torch.randperm(len(inputs), generator=gen).tolist()
             for start in range(0, len(order), size):
@@ -102,7 +104,8 @@ class T5Model:
                 if time.time() >= deadline:
                     break
             self.epochs += 1
-            if time.time() - last_eval < eval_every and time.time() < deadline:
+            at_end = time.time() >= deadline
+            if time.time() - last_eval < eval_every and not at_end:
                 continue
             last_eval = time.time()
             score = -float(loss.item())
@@ -117,7 +120,7 @@ class T5Model:
                 stale += 1
             if on_eval:
                 on_eval(self.epochs, score)
-            if best >= 1.0 or stale >= patience:
+            if at_end or best >= 1.0 or stale >= patience:
                 break
         if best_state is not None:
             self.net.load_state_dict(best_state)
