@@ -42,6 +42,42 @@ def test_run_writes_the_predicted_text_in_the_targets_column(trained):
     assert {"copy_input", "frequent_output", "char_transformer"} <= set(board["family"])
 
 
+@pytest.fixture
+def app(trained, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import MAIN, REPO
+
+    root, _, _, summary = trained
+    monkeypatch.setenv("MODELYARD_HOME", str(root / "home"))
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(MAIN), default_timeout=120)
+    at.run()
+    at.session_state["run_id"] = summary["run_id"]
+    return at
+
+
+def test_model_page_lists_wrong_outputs_next_to_right_ones(app):
+    app.switch_page("../pages/model.py").run()
+    assert not app.exception
+    heads = [h.value for h in app.subheader]
+    assert any(h.startswith("Wrong outputs") for h in heads + [""]) or any(
+        "Every held-out output" in s.value for s in app.success)
+    assert any(h.startswith("Right outputs") for h in heads)
+    columns = {c for frame in app.dataframe for c in frame.value.columns}
+    assert {"Input", "Right output", "Model's output"} <= columns
+    assert "exactly right" in " ".join(m.value for m in app.markdown)
+
+
+def test_plan_page_shows_the_input_column(app):
+    app.switch_page("../pages/plan.py").run()
+    assert not app.exception
+    words = " ".join(m.value for m in app.markdown)
+    assert "**Written from:** written" in words
+    assert "Character transformer" in words
+
+
 def test_predict_uses_the_bundle_like_a_table_model(trained):
     root, env, test, summary = trained
     new = pd.DataFrame({"written": ["Dec 5th 2024", "hello", "1999"]})

@@ -57,7 +57,8 @@ def test_every_family_is_registered_once_and_named_by_the_enum():
     names = [cls.name for cls in families.FAMILY_CLASSES]
     assert len(set(names)) == len(names)
     assert [f.value for f in Family] == names == list(families.REGISTRY)
-    assert set(families.named("tabular")) | set(families.named("image")) == set(names)
+    assert (set(families.named("tabular")) | set(families.named("image"))
+            | set(families.named("text_to_text"))) == set(names)
     assert families.named("image") == ["resnet18", "efficientnet_b0", "convnext_nano"]
 
 
@@ -89,8 +90,8 @@ def fact_problems(family: ModelFamily) -> list[str]:
         value = fact(many)
         if value and not all(isinstance(x, str) and x for x in value):
             problems.append(f"{many} must be non-empty phrases")
-    if family.modality not in ("tabular", "image"):
-        problems.append(f"modality {family.modality!r} is neither tabular nor image")
+    if family.modality not in ("tabular", "image", "text_to_text"):
+        problems.append(f"modality {family.modality!r} is not tabular, image or text_to_text")
     if family.preprocessing not in _PREPARATIONS:
         problems.append(f"preprocessing {family.preprocessing!r} is unknown")
     if family.max_rows is not None and not (isinstance(family.max_rows, int)

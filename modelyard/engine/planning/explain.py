@@ -14,6 +14,7 @@ TASK_WORDS = {
     Task.binary: "a yes/no question: each {unit} gets one of two answers",
     Task.multiclass: "a choice among several categories",
     Task.regression: "a number (how much, how many)",
+    Task.text_to_text: "a text written from another text (each {unit}'s input rewritten)",
 }
 METRIC_WORDS = {
     Metric.roc_auc: "ROC AUC: how well the model ranks the yes-cases above the no-cases "
@@ -29,6 +30,10 @@ METRIC_WORDS = {
                 "(lower is better)",
     Metric.r2: "R²: the share of the target's variation the model explains (1 is perfect, "
                "0 is no better than the average)",
+    Metric.exact_match: "exact match: the share of outputs written exactly right (higher is "
+                        "better)",
+    Metric.cer: "character error rate: the characters to fix per character wanted (0 is "
+                "perfect, lower is better)",
 }
 
 
@@ -93,6 +98,9 @@ def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
     if unit == "image":
         return first + _image_items(plan, setup) + [budget]
     excluded = ", ".join(plan.excluded_columns) or "none"
+    if plan.input_column:  # text to text: the column each output is written from
+        first.insert(1, CardItem("Written from", plan.input_column,
+                                 "Each output is a rewriting of this column's text."))
     return first + [
         CardItem("How scores are checked", validation_words(plan),
                  why.get("validation") or "Every score comes from rows the model did not "

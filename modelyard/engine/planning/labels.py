@@ -13,10 +13,11 @@ TASK_LABELS = {
     Task.binary: "Yes or no (two classes)",
     Task.multiclass: "One of several categories",
     Task.regression: "A number (how much, how many)",
+    Task.text_to_text: "A text written from another text",
 }
 # Short enough for a metric tile.
 TASK_SHORT = {Task.binary: "Yes or no", Task.multiclass: "Categories",
-              Task.regression: "A number"}
+              Task.regression: "A number", Task.text_to_text: "Text to text"}
 # The measures' own names (what a person can look up), never the identifiers.
 METRIC_LABELS = {
     Metric.roc_auc: "ROC AUC",
@@ -26,6 +27,8 @@ METRIC_LABELS = {
     Metric.rmse: "RMSE",
     Metric.mae: "MAE",
     Metric.r2: "R²",
+    Metric.exact_match: "Exact match",
+    Metric.cer: "Character error rate",
 }
 VALIDATION_LABELS = {
     ValidationKind.stratified_kfold: "Folds keeping the class balance",

@@ -20,7 +20,7 @@ from modelyard.schemas import (
 )
 
 DEFAULT_METRIC = {Task.binary: Metric.roc_auc, Task.multiclass: Metric.log_loss,
-                  Task.regression: Metric.rmse}
+                  Task.regression: Metric.rmse, Task.text_to_text: Metric.exact_match}
 _METRIC_WORDS = {
     Metric.roc_auc: "ROC AUC (how well the model ranks positives above negatives; 1 is "
                     "perfect, 0.5 is guessing)",

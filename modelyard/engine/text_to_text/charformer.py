@@ -136,6 +136,7 @@ class CharTransformer:
         self.resumed = False
         # Decoding stops here: a little past the longest output seen in training.
         self.max_out = MAX_OUTPUT_CHARS
+        self.device = "cpu"  # "cuda" while training where a GPU is there
 
     # -- text <-> ids ------------------------------------------------------------------
     def _ids(self, text: str, cap: int) -> list[int]:
@@ -147,7 +148,8 @@ class CharTransformer:
         rows = [([BOS] if wrap else []) + self._ids(t, cap) + ([EOS] if wrap else [])
                 for t in texts]
         width = max(1, max(len(r) for r in rows))
-        return torch.tensor([r + [PAD] * (width - len(r)) for r in rows], dtype=torch.long)
+        return torch.tensor([r + [PAD] * (width - len(r)) for r in rows], dtype=torch.long,
+                            device=self.device)
 
     def _set_chars(self, chars: list[str]) -> None:
         self.chars = chars
@@ -167,7 +169,8 @@ class CharTransformer:
         self._set_chars(sorted({c for t in [*inputs, *outputs] for c in t}))
         self.max_out = min(MAX_OUTPUT_CHARS, max(len(y) for y in outputs) + 10)
         p = self.params
-        self.net = _network(torch, len(self.chars) + SPECIALS, p)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.net = _network(torch, len(self.chars) + SPECIALS, p).to(self.device)
         opt = torch.optim.AdamW(self.net.parameters(), lr=p["learning_rate"])
         best_state, best, stale, step = None, -1.0, 0, 0
         state = self._resume(torch, checkpoint, opt)
@@ -177,7 +180,6 @@ class CharTransformer:
         eval_every = max(3.0, (deadline - time.time()) / 8)
         last_eval = time.time()
         gen = torch.Generator().manual_seed(self.seed + self.epochs)
-        n = len(inputs)
         while True:
             self.net.train()
             for idx in _batches(outputs, p["batch_size"], gen, torch):
@@ -264,8 +266,8 @@ class CharTransformer:
             return []
         src = self._batch(texts, MAX_INPUT_CHARS, wrap=False)
         memory = self.net.encode(src)
-        ys = torch.full((len(texts), 1), BOS, dtype=torch.long)
-        done = torch.zeros(len(texts), dtype=torch.bool)
+        ys = torch.full((len(texts), 1), BOS, dtype=torch.long, device=self.device)
+        done = torch.zeros(len(texts), dtype=torch.bool, device=self.device)
         for _ in range(self.max_out + 1):
             nxt = self.net.decode(ys, memory, src)[:, -1].argmax(-1)
             nxt = torch.where(done, torch.full_like(nxt, PAD), nxt)
@@ -289,7 +291,8 @@ class CharTransformer:
     def save(self, folder: Path) -> None:
         torch = require_torch()
         folder = Path(folder)
-        torch.save(self.net.state_dict(), folder / "weights.pt")
+        torch.save({k: v.cpu() for k, v in self.net.state_dict().items()},
+                   folder / "weights.pt")
         write_json_atomic(folder / "text_model.json",
                           {"kind": self.kind, "params": self.params, "chars": self.chars,
                            "max_output_chars": self.max_out})

@@ -122,6 +122,7 @@ def _fit_one(name: str, number: int, ctx: FitContext, plan: Plan, train, valid,
                       "checkpoint": folder.path / "checkpoints" / f"{name}.pt",
                       "on_eval": on_eval}
         model.fit(train.inputs, train.outputs, **kwargs)
+        params = dict(getattr(model, "params", params))
         fit_seconds = time.time() - began
         began = time.time()
         predicted = model.predict(valid.inputs)

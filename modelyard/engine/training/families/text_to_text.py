@@ -24,6 +24,7 @@ class TextToTextFamily(ModelFamily):
         return {}
 
     def default_params(self, ctx: FitContext) -> dict[str, Any]:
+        # Nothing searched: each model fills in its own settings (`model.params`).
         return {}
 
 
@@ -75,11 +76,6 @@ class CharTransformerFamily(TextToTextFamily):
     cons = ("needs a few thousand pairs and some minutes",
             "outputs are capped in length")
 
-    def default_params(self, ctx: FitContext) -> dict[str, Any]:
-        from modelyard.engine.text_to_text.charformer import DEFAULTS
-
-        return dict(DEFAULTS)
-
     def build(self, params: dict[str, Any], ctx: FitContext) -> Any:
         from modelyard.engine.text_to_text.charformer import CharTransformer
 
@@ -100,11 +96,6 @@ class T5Small(TextToTextFamily):
     cons = ("needs its weights in the weights folder (never downloaded)",
             "slow to fine-tune without a GPU")
     packages = ("torch", "transformers")
-
-    def default_params(self, ctx: FitContext) -> dict[str, Any]:
-        from modelyard.engine.text_to_text.t5 import DEFAULTS
-
-        return dict(DEFAULTS)
 
     def build(self, params: dict[str, Any], ctx: FitContext) -> Any:
         from modelyard.engine.text_to_text.t5 import T5Model
