@@ -39,6 +39,10 @@ BENCHES = [
      "planner on 12 real tables with a goal each: kept, mended or replaced, seconds, and the "
      "test score of each plan's run at a 20 s budget",
      ["-m", "bench.llm_plans", "--budget", "20"]),
+    ("Text to text: the character transformer (`modelyard run --budget 600`) vs copying the "
+     "input, exact match and character error rate on 500 held-out inputs spelled out by "
+     "num2words",
+     ["-m", "bench.text_to_text", "--train", "3000", "--test", "500", "--budget", "600"]),
 ]
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 from modelyard.engine.training import families
 from modelyard.engine.training.families import Family
 from modelyard.schemas import (
+    METRICS_FOR_TASK,
     FamilyChoice,
     Metric,
     Plan,
@@ -87,6 +88,10 @@ def _family_names() -> Any:
     return Literal[tuple(families.named("tabular"))]
 
 
+# The tasks the language model plans: tables' (text-to-text plans come from the rules).
+TABLE_TASKS = (Task.binary, Task.multiclass, Task.regression)
+
+
 def _reply_model() -> type[BaseModel]:
     """The compact reply the schema sent asks for (see the module docstring): the choices,
     the target first, then how the request was read and the plan in one or two sentences.
@@ -95,8 +100,9 @@ def _reply_model() -> type[BaseModel]:
     return create_model(
         "ReplyDraft", __config__=ConfigDict(extra="forbid"),
         target=(ColumnName, Field(description="the column to predict")),
-        task=(Task, ...),
-        metric=(Metric, ...),
+        task=(Literal[tuple(t.value for t in TABLE_TASKS)], ...),
+        metric=(Literal[tuple(dict.fromkeys(m.value for t in TABLE_TASKS
+                                            for m in METRICS_FOR_TASK[t]))], ...),
         validation=(ValidationKind, ...),
         n_splits=(int, Field(ge=2, le=10)),
         validation_column=(ColumnName, Field(description="group or time column, else empty")),
