@@ -39,6 +39,8 @@ def test_a_pair_of_text_columns_is_text_to_text_not_classification(table):
         assert profile.target.column == "spoken"
         assert profile.target.task is Task.text_to_text
         assert profile.findings["text_to_text"] == {"input": "written"}
+        codes = {(w.code, w.column) for w in profile.warnings}
+        assert ("text_to_text", "spoken") in codes and ("id_like", "written") not in codes
     plan = rule_plan(profile, "d1")
     assert plan.task is Task.text_to_text and plan.input_column == "written"
     assert plan.metric is Metric.exact_match
