@@ -46,6 +46,10 @@ BENCHES = [
      "a classifier chain vs the most-frequent baseline, and `modelyard run --budget 90`, "
      "scored on 3,000 held-out films",
      ["-m", "bench.multilabel", "--train", "3000", "--test", "3000", "--budget", "90"]),
+    ("Text to text: the character transformer (`modelyard run --budget 600`) vs copying the "
+     "input, exact match and character error rate on 500 held-out inputs spelled out by "
+     "num2words",
+     ["-m", "bench.text_to_text", "--train", "3000", "--test", "500", "--budget", "600"]),
 ]
 
 

@@ -21,6 +21,7 @@ class Task(StrEnum):
     # Several yes/no labels per row (several 0/1 columns, or one column of delimited
     # labels): trained by engine/multilabel, one model per label.
     multilabel = "multilabel"
+    text_to_text = "text_to_text"  # an output text made from an input text column
 
     @property
     def is_classification(self) -> bool:
@@ -40,11 +41,14 @@ class Metric(StrEnum):
     # Multi-label: F1 over every (row, label) cell, and the share of cells wrong.
     f1_micro = "f1_micro"
     hamming_loss = "hamming_loss"
+    exact_match = "exact_match"  # share of outputs exactly right
+    cer = "cer"  # character error rate: edits to fix the output / characters wanted
 
     @property
     def greater_is_better(self) -> bool:
         return self in {Metric.roc_auc, Metric.accuracy, Metric.f1_macro, Metric.r2,
-                        Metric.f1_micro}
+                        Metric.f1_micro,
+                        Metric.exact_match}
 
     @property
     def needs_proba(self) -> bool:
@@ -61,6 +65,7 @@ METRICS_FOR_TASK: dict[Task, tuple[Metric, ...]] = {
     Task.forecast: (Metric.mase, Metric.smape, Metric.rmse),
     # f1_macro is the mean of the labels' F1, roc_auc the mean of the labels' ROC AUC.
     Task.multilabel: (Metric.f1_micro, Metric.f1_macro, Metric.hamming_loss, Metric.roc_auc),
+    Task.text_to_text: (Metric.exact_match, Metric.cer),
 }
 
 
@@ -325,6 +330,8 @@ class Plan(BaseModel):
         if self.labels is not None and self.labels.columns:
             return list(self.labels.columns)
         return [self.target]
+    # Text to text: the column the output text is made from (None for other tasks).
+    input_column: str | None = None
 
     @field_validator("families")
     @classmethod
@@ -367,6 +374,11 @@ class Plan(BaseModel):
             # Folds cannot keep the balance of several labels at once: shuffled folds.
             if self.validation.kind is ValidationKind.stratified_kfold:
                 self.validation.kind = ValidationKind.kfold
+        if self.task is Task.text_to_text and not self.input_column:
+            raise ValueError("a text_to_text task needs input_column: the text column the "
+                             "output is made from")
+        if self.input_column is not None and self.input_column == self.target:
+            raise ValueError("input_column must differ from the target")
         return self
 
 

@@ -96,8 +96,8 @@ def _validation(plan: Plan, profile: Profile, task: Task, key: str) -> tuple[dic
 def _families(plan: Plan, profile: Profile, key: str) -> dict[str, int]:
     st.markdown("**Trials for each kind of model** (0 leaves it out)")
     current = {f.family: f for f in plan.families}
-    images = profile.modality == "image"
-    offered = [f for f in families.REGISTRY if families.is_image(f) == images or f in current]
+    kind = profile.modality if profile.modality in ("image", "text_to_text") else "tabular"
+    offered = [f for f in families.REGISTRY if families.get(f).modality == kind or f in current]
     trials = {}
     columns = st.columns(4)
     for i, family in enumerate(offered):
@@ -147,6 +147,13 @@ def settings_form(plan: Plan, profile: Profile, key: str) -> Plan | None:
     words = METRIC_WORDS[metric].format(unit="image" if profile.modality == "image" else "row")
     st.caption(f"{words[:1].upper()}{words[1:]}.")
     labels = _labels(plan, profile, task, key)
+    source = None
+    if task is Task.text_to_text:  # the column each output is written from
+        inputs = [c for c in names if c != target]
+        source = st.selectbox("Written from (the input text column)", inputs,
+                              index=inputs.index(plan.input_column)
+                              if plan.input_column in inputs else None,
+                              placeholder="Choose a column", key=f"plan_f_input_{key}")
     validation, problems = _validation(plan, profile, task, key)
     trials = _families(plan, profile, key)
     current = {f.family: f for f in plan.families}
@@ -168,7 +175,7 @@ def settings_form(plan: Plan, profile: Profile, key: str) -> Plan | None:
                     update={"max_trials": int(n)}).model_dump(mode="json")
                     for f, n in trials.items() if n > 0],
                 "excluded_columns": excluded, "budget_seconds": int(budget),
-                "seed": int(seed), "labels": labels,
+                "seed": int(seed), "labels": labels, "input_column": source,
                 **({"target": labels["columns"][0]} if labels and labels.get("columns")
                    else {})})
         except ValidationError as exc:

@@ -67,6 +67,14 @@ if meta.get("kind") == "multilabel":
                "or with `modelyard predict`.")
     st.stop()
 
+# A text-to-text model is judged by the texts it writes: the held-out inputs, with the
+# right output next to the model's.
+if result.is_text_to_text:
+    from modelyard.app.text_to_text_ui import show_held_out
+
+    show_held_out(result, oof)
+    st.stop()
+
 # An image model has no columns to weigh and no row of values to explain; what helps
 # instead is seeing the validation images it got wrong.
 if result.is_image:

@@ -151,8 +151,10 @@ def test_every_fitting_metric_is_accepted():
         setup = ({"forecast": {"time_column": "t", "horizon": 3}}
                  if task.value == "forecast" else {})
         for metric in metrics:
+            # A text-to-text plan names the column its outputs are written from.
+            extra = {"input_column": "x1"} if task is Task.text_to_text else {}
             Plan.model_validate(base_plan(task=task.value, metric=metric.value, **setup,
-                                          **needs.get(task.value, {})))
+                                          **needs.get(task.value, {}), **extra))
 
 
 def test_duplicate_families_are_refused():

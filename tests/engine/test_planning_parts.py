@@ -73,7 +73,7 @@ def test_the_schema_sent_is_flat_closed_and_bounded():
     assert schema["properties"]["validation_column"]["enum"] == ["", "a", "b", "y"]
     # Names a grammar holds to the tabular families; a repeat is mended after.
     names = schema["properties"]["families"]["items"]["enum"]
-    assert names == [f.value for f in Family if not families.is_image(f)]
+    assert names == families.named("tabular")
     assert "lightgbm" in names and "resnet18" not in names
     assert schema["properties"]["families"]["maxItems"] == 6
 

@@ -19,7 +19,14 @@ from modelyard.engine.intake.formats import Progress, no_progress
 from modelyard.engine.intake.images import IMAGE_SUFFIXES
 from modelyard.engine.intake.target import Hints, candidates, guess_target, task_for
 from modelyard.engine.intake.warnings import warnings_for
-from modelyard.schemas import ColumnKind, ColumnProfile, Correlations, Profile, Task
+from modelyard.schemas import (
+    ColumnKind,
+    ColumnProfile,
+    Correlations,
+    Profile,
+    TargetGuess,
+    Task,
+)
 
 _ID_NAMES = ("id", "uuid", "guid", "key", "index", "passengerid", "customerid", "rowid",
              "unnamed:0", "")
@@ -274,11 +281,13 @@ def analyse_target(profile: Profile, lf: pl.LazyFrame, sample: pl.DataFrame, *,
     if profile.target is not None and task is not None:
         profile.target.task = task
     profile.class_balance = []
-    for key in ("multi_label", "forecasting"):
+    for key in ("multi_label", "forecasting", "text_to_text"):
         profile.findings.pop(key, None)
     for col in profile.columns:
         col.association, col.association_method, col.alone_score = None, "", None
     label_columns = profile.findings.pop("multi_label_columns", None)
+    if _text_to_text(profile, sample, explicit, task):
+        return
     if profile.target is None:
         return
     name = profile.target.column
@@ -325,12 +334,45 @@ def _label_balance(lf: pl.LazyFrame, name: str, sep: str) -> list[tuple[str, int
               .group_by("__l__").agg(pl.len().alias("__n__"))
               .sort(["__n__", "__l__"], descending=[True, False]).limit(1_000).collect())
     return [(str(v), int(n)) for v, n in counts.iter_rows()]
+def _text_to_text(profile: Profile, sample: pl.DataFrame, explicit: str | None,
+                  task: Task | None) -> bool:
+    """Whether the target is an output text made from an input text column (recorded in
+    `findings["text_to_text"]`, the target's task set so); with no target named, a pair
+    of such columns is looked for when the guess is not a plain target."""
+    from modelyard.engine.intake.target import CHOSEN
+    from modelyard.engine.text_to_text.detect import find_pair, input_column
+
+    if task is not None and task is not Task.text_to_text:
+        return False
+    guess = profile.target
+    pair = None
+    if guess is not None:
+        found = input_column(profile, sample, guess.column)
+        pair = (found, guess.column) if found else None
+    if pair is None and explicit is None and (
+            guess is None or profile.column(guess.column).kind is not ColumnKind.categorical):
+        pair = find_pair(profile, sample)
+    if pair is None:
+        return False
+    source, target = pair
+    profile.findings["text_to_text"] = {"input": source}
+    if guess is None or guess.column != target:
+        profile.target = TargetGuess(column=target, task=Task.text_to_text, confidence=0.7,
+                                     reason=f"it is a short text made from “{source}”")
+    else:
+        profile.target.task = Task.text_to_text
+        if profile.target.reason != CHOSEN:
+            profile.target.reason = f"it is a short text made from “{source}”"
+    return True
 
 
 def modality_of(profile: Profile) -> str:
-    """tabular, text, tabular+text or image, from the kinds of the feature columns."""
+    """tabular, text, tabular+text, image or text_to_text, from the kinds of the feature
+    columns (and the target, for text to text)."""
     if profile.images is not None:
         return "image"
+    if profile.findings.get("text_to_text"):
+        return "text_to_text"
     target = profile.target.column if profile.target else None
     features = [c for c in profile.columns if c.name != target
                 and c.kind not in (ColumnKind.id, ColumnKind.constant, ColumnKind.ignored)]

@@ -60,6 +60,8 @@ def _column_warnings(profile: Profile, col: ColumnProfile, target: str | None):
         out.append(_w("info", "near_constant",
                       f"“{name}” has one value in {col.top_share:.1%} of rows.",
                       "It can hardly help a model; ignore this column.", name, _IGNORE))
+    elif name == (profile.findings.get("text_to_text") or {}).get("input"):
+        pass  # the text the outputs are written from: unique by nature, and used
     elif col.kind is ColumnKind.id:
         out.append(_w("info", "id_like", f"“{name}” looks like an identifier (almost every "
                       "value is unique).", "It will be ignored for training and kept to "
@@ -142,6 +144,13 @@ def _target_warnings(profile: Profile, target: str | None) -> list[Warning_]:
                       "predicting several targets together is not supported yet.",
                       "Train one data set per output column: set each as the target in "
                       "turn.", target))
+    if pair := findings.get("text_to_text"):
+        out.append(_w("info", "text_to_text", f"“{target}” looks like text written from "
+                      f"“{pair['input']}” (short, nearly every row different, sharing its "
+                      "characters): it is trained as text to text, the output written "
+                      "character by character, not chosen among classes.",
+                      "If it is a category after all, choose the kind of problem on the "
+                      "Plan page.", target))
     if findings.get("forecasting"):
         out.append(_w("info", "forecasting", f"The rows look like a time series (ordered by "
                       f"“{profile.time_column}”): Modelyard can forecast the future values "

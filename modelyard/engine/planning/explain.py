@@ -17,6 +17,7 @@ TASK_WORDS = {
     Task.forecast: "future values of a series, from its past",
     Task.multilabel: "several yes/no labels at once: each {unit} may have none, one or "
                      "several of them",
+    Task.text_to_text: "a text written from another text (each {unit}'s input rewritten)",
 }
 METRIC_WORDS = {
     Metric.roc_auc: "ROC AUC: how well the model ranks the yes-cases above the no-cases "
@@ -40,6 +41,10 @@ METRIC_WORDS = {
                      "(higher is better)",
     Metric.hamming_loss: "Hamming loss: the share of (row, label) answers that are wrong "
                          "(lower is better)",
+    Metric.exact_match: "exact match: the share of outputs written exactly right (higher is "
+                        "better)",
+    Metric.cer: "character error rate: the characters to fix per character wanted (0 is "
+                "perfect, lower is better)",
 }
 
 
@@ -111,6 +116,9 @@ def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
                                      if f.series_column else ", one series"),
             why.get("forecast") or "As you asked."))
     excluded = ", ".join(plan.excluded_columns) or "none"
+    if plan.input_column:  # text to text: the column each output is written from
+        first.insert(1, CardItem("Written from", plan.input_column,
+                                 "Each output is a rewriting of this column's text."))
     return first + [
         CardItem("How scores are checked", validation_words(plan),
                  why.get("validation") or "Every score comes from rows the model did not "

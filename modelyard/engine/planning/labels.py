@@ -15,11 +15,12 @@ TASK_LABELS = {
     Task.regression: "A number (how much, how many)",
     Task.forecast: "Future values of a series (forecasting)",
     Task.multilabel: "Several yes/no labels at once",
+    Task.text_to_text: "A text written from another text",
 }
 # Short enough for a metric tile.
 TASK_SHORT = {Task.binary: "Yes or no", Task.multiclass: "Categories",
               Task.regression: "A number", Task.forecast: "Forecast",
-              Task.multilabel: "Several labels"}
+              Task.multilabel: "Several labels", Task.text_to_text: "Text to text"}
 # The measures' own names (what a person can look up), never the identifiers.
 METRIC_LABELS = {
     Metric.roc_auc: "ROC AUC",
@@ -33,6 +34,8 @@ METRIC_LABELS = {
     Metric.smape: "sMAPE",
     Metric.f1_micro: "F1 (micro)",
     Metric.hamming_loss: "Hamming loss",
+    Metric.exact_match: "Exact match",
+    Metric.cer: "Character error rate",
 }
 VALIDATION_LABELS = {
     ValidationKind.stratified_kfold: "Folds keeping the class balance",

@@ -96,6 +96,8 @@ def _column_problems(plan: Plan, profile: Profile) -> list[str]:
     usable = [c.name for c in profile.columns
               if c.name not in plan.label_columns and c.name not in plan.excluded_columns
               and c.kind not in UNUSED_KINDS]
+    if plan.task is Task.text_to_text:
+        return problems + _text_problems(plan, profile)
     if (plan.target in names and not usable and profile.modality != "image"
             and plan.task is not Task.forecast):  # a series alone is enough to forecast
         problems.append("no usable feature column is left once the excluded columns "
@@ -103,8 +105,40 @@ def _column_problems(plan: Plan, profile: Profile) -> list[str]:
     return problems
 
 
+def _text_problems(plan: Plan, profile: Profile) -> list[str]:
+    """A text-to-text plan: an existing text input that is not excluded, and outputs
+    the character model can write."""
+    from modelyard.engine.text_to_text.charformer import MAX_OUTPUT_CHARS
+
+    names = set(profile.column_names)
+    source = plan.input_column
+    if source not in names:
+        return [f"input column {source!r} does not exist"]
+    problems = []
+    if source in plan.excluded_columns:
+        problems.append(f"the input column {source!r} cannot also be excluded")
+    if profile.column(source).kind in (ColumnKind.numeric, ColumnKind.boolean,
+                                       ColumnKind.datetime, ColumnKind.constant):
+        problems.append(f"the input column {source!r} is not text")
+    if plan.target in names:
+        longest = int(profile.column(plan.target).text_length.get("max") or 0)
+        if longest > MAX_OUTPUT_CHARS and any(c.family == "char_transformer"
+                                              for c in plan.families):
+            problems.append(f"some outputs in {plan.target!r} are {longest} characters "
+                            f"long; the character transformer writes at most "
+                            f"{MAX_OUTPUT_CHARS}: leave it out or shorten the outputs")
+    return problems
+
+
 def _target_problems(plan: Plan, profile: Profile) -> list[str]:
     if plan.target not in profile.column_names:
+        return []
+    if plan.task is Task.text_to_text:
+        col = profile.column(plan.target)
+        if col.kind in (ColumnKind.numeric, ColumnKind.boolean, ColumnKind.datetime):
+            return [f"text to text needs a text target; {plan.target!r} is not text"]
+        if col.n_missing >= profile.n_rows:
+            return [f"the outputs in {plan.target!r} are all empty: nothing to learn"]
         return []
     problems = []
     col = profile.column(plan.target)
@@ -136,6 +170,7 @@ def _family_problems(plan: Plan, profile: Profile) -> list[str]:
                         f"{', '.join(families.REGISTRY)})")
     chosen = [(c, families.get(c.family)) for c in plan.families if families.known(c.family)]
     modality = ("series" if plan.task is Task.forecast else
+                "text_to_text" if plan.task is Task.text_to_text else  # the task decides
                 "image" if profile.modality == "image" else "tabular")
     wrong = [c.family for c, f in chosen if f.modality != modality]
     if wrong:

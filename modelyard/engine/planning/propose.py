@@ -54,14 +54,21 @@ IMAGE_NOTE = ("Image plans come from the image rules: they choose the networks, 
               "asked.")
 
 
+TEXT_NOTE = ("Text-to-text plans come from the text rules: baselines and the text models, "
+             "scored on held-out inputs. The language model is briefed on tables, so it "
+             "is not asked.")
+
+
 def _images_only(profile: Profile, planner: str) -> str | None:
-    """IMAGE_NOTE for an image data set (the rule planner plans it), else None."""
-    if profile.modality != "image":
+    """IMAGE_NOTE for an image data set, TEXT_NOTE for a text-to-text one (the rule
+    planner plans them), else None."""
+    if profile.modality not in ("image", "text_to_text"):
         return None
+    words = "image" if profile.modality == "image" else "text-to-text"
     if planner == "ollama":
-        raise PlanError("The language model plans tables, not image data sets.",
-                        "Use the auto or rules planner for images.")
-    return IMAGE_NOTE
+        raise PlanError(f"The language model plans tables, not {words} data sets.",
+                        f"Use the auto or rules planner for {words} data.")
+    return IMAGE_NOTE if profile.modality == "image" else TEXT_NOTE
 
 
 def _labels_only(profile: Profile, target: str | None, planner: str) -> str | None:

@@ -59,7 +59,8 @@ _TOO_GOOD = {Metric.roc_auc: 0.995, Metric.accuracy: 0.995, Metric.f1_macro: 0.9
 
 # The best value each metric can take: the far end of its scale from the baseline.
 _PERFECT = {Metric.roc_auc: 1.0, Metric.accuracy: 1.0, Metric.f1_macro: 1.0, Metric.r2: 1.0,
-            Metric.log_loss: 0.0, Metric.rmse: 0.0, Metric.mae: 0.0}
+            Metric.log_loss: 0.0, Metric.rmse: 0.0, Metric.mae: 0.0,
+            Metric.exact_match: 1.0, Metric.cer: 0.0}
 
 
 def _flexible(family: str) -> bool:

@@ -20,7 +20,8 @@ from modelyard.schemas import (
 )
 
 DEFAULT_METRIC = {Task.binary: Metric.roc_auc, Task.multiclass: Metric.log_loss,
-                  Task.regression: Metric.rmse, Task.multilabel: Metric.f1_micro}
+                  Task.regression: Metric.rmse, Task.multilabel: Metric.f1_micro,
+                  Task.text_to_text: Metric.exact_match}
 _METRIC_WORDS = {
     Metric.roc_auc: "ROC AUC (how well the model ranks positives above negatives; 1 is "
                     "perfect, 0.5 is guessing)",
@@ -135,6 +136,12 @@ def rule_plan(
                                seed=seed, metric=metric, excluded=excluded,
                                reasons={"target": _target_reason(target is not None,
                                                                  profile.target)})
+    if profile.modality == "text_to_text" and (
+            target is None or target == (profile.target.column if profile.target else None)):
+        from modelyard.engine.text_to_text.plan import text_plan
+
+        return text_plan(profile, dataset_id, target=target, budget_seconds=budget_seconds,
+                         seed=seed)
     target_given = target is not None
     if target is None:
         if profile.target is None:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 from modelyard.engine.training import families
 from modelyard.engine.training.families import Family
 from modelyard.schemas import (
+    METRICS_FOR_TASK,
     FamilyChoice,
     Metric,
     Plan,
@@ -87,9 +88,10 @@ def _family_names() -> Any:
     return Literal[tuple(families.named("tabular"))]
 
 
-# Forecasting plans come from the rules (a horizon and a time column the person names),
-# never from the language model: its reply offers the table tasks only.
-_NOT_PLANNED_BY_MODEL = (Task.forecast,)
+# Forecasting, multi-label and text-to-text plans come from the rules (a horizon and a
+# time column, labels, an input column the person names), never from the language
+# model: its reply offers the table tasks only.
+_NOT_PLANNED_BY_MODEL = (Task.forecast, Task.multilabel, Task.text_to_text)
 
 
 def _planned_tasks() -> Any:
@@ -97,7 +99,6 @@ def _planned_tasks() -> Any:
 
 
 def _planned_metrics() -> Any:
-    from modelyard.schemas import METRICS_FOR_TASK
 
     kept = {m.value for t, ms in METRICS_FOR_TASK.items() if t not in _NOT_PLANNED_BY_MODEL
             for m in ms}

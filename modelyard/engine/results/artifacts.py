@@ -88,6 +88,10 @@ class RunResult:
     def is_image(self) -> bool:
         return self.meta.get("kind") == "image"
 
+    @property
+    def is_text_to_text(self) -> bool:
+        return self.meta.get("kind") == "text_to_text"
+
     @cached_property
     def predictor(self) -> Predictor:
         # A run's own model: checked against its manifest when it has one; one made before

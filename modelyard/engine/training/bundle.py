@@ -194,6 +194,10 @@ class Predictor:
             raise BadInputError("This is an image model bundle.",
                                 "Load it with engine.vision.predict.ImagePredictor.")
         check_bundle(model_dir, trust_unsigned=trust_unsigned, shown=shown)
+        if meta.get("kind") == "text_to_text":  # no pickle: JSON and tensors
+            from modelyard.engine.text_to_text.predict import load
+
+            return load(model_dir, meta)
         return cls(load_pipeline(model_dir / "pipeline.joblib"), meta)
 
     @property

@@ -178,6 +178,18 @@ def _finish_multilabel(folder, plan, record, profile, journal, started, dataset_
     journal.status(RunStatus.succeeded, "succeeded")
 
 
+def _finish_text_to_text(folder, plan, record, journal, started, dataset_dir) -> None:
+    from modelyard.engine.text_to_text.run import train_text_to_text
+
+    found = train_text_to_text(folder, plan, record, journal, started, dataset_dir)
+    folder.update(status=RunStatus.succeeded, finished_at=time.time(),
+                  best_model=found["model"],
+                  best_score=found["score"], greater_is_better=plan.metric.greater_is_better,
+                  message=f"Best model {found['model']} ({found['words']} on held-out "
+                          f"inputs) after {_trials(folder)}.")
+    journal.status(RunStatus.succeeded, "succeeded")
+
+
 def train(folder: RunFolder) -> None:
     """Train the Run of `folder` to its end; a failure is recorded, then SystemExit(1)."""
     record = folder.record()
@@ -222,6 +234,8 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
         return _finish_images(folder, plan, record, journal, started, dataset_dir)
     if plan.task is Task.multilabel:
         return _finish_multilabel(folder, plan, record, profile, journal, started, dataset_dir)
+    if plan.task is Task.text_to_text:
+        return _finish_text_to_text(folder, plan, record, journal, started, dataset_dir)
     data = load_training_data(dataset_dir, plan, profile)
     splits, note = make_splits(plan.validation, data.y, plan.task, plan.seed,
                                groups=data.groups, order=data.order)

@@ -18,6 +18,12 @@ from modelyard.engine.training.families.linear import Linear
 from modelyard.engine.training.families.mlp import MLP
 from modelyard.engine.training.families.neighbors import KNearestNeighbors, SupportVectorMachine
 from modelyard.engine.training.families.series import SERIES_FAMILIES
+from modelyard.engine.training.families.text_to_text import (
+    CharTransformerFamily,
+    CopyInput,
+    FrequentOutput,
+    T5Small,
+)
 from modelyard.engine.training.families.xgboost import XGBoost
 
 # One line per family; the order is the order people see them in.
@@ -37,6 +43,10 @@ FAMILY_CLASSES: list[type[ModelFamily]] = [
     EfficientNetB0,
     ConvNeXtNano,
     *SERIES_FAMILIES,
+    CopyInput,
+    FrequentOutput,
+    CharTransformerFamily,
+    T5Small,
 ]
 
 REGISTRY: dict[str, ModelFamily] = {cls.name: cls() for cls in FAMILY_CLASSES}
