@@ -87,7 +87,7 @@ def _column_problems(plan: Plan, profile: Profile) -> list[str]:
     usable = [c.name for c in profile.columns
               if c.name != plan.target and c.name not in plan.excluded_columns
               and c.kind not in UNUSED_KINDS]
-    if plan.target in names and not usable and profile.modality != "image":
+    if plan.target in names and not usable and profile.modality not in ("image", "audio"):
         problems.append("no usable feature column is left once the excluded columns "
                         "are taken out")
     return problems
@@ -125,7 +125,9 @@ def _family_problems(plan: Plan, profile: Profile) -> list[str]:
                         f"{', '.join(families.REGISTRY)})")
     chosen = [(c, families.get(c.family)) for c in plan.families if families.known(c.family)]
     modality = "image" if profile.modality == "image" else "tabular"
-    wrong = [c.family for c, f in chosen if f.modality != modality]
+    # Sound trains the image backbones on spectrograms and the table families on MFCCs.
+    fits = {"image", "tabular"} if profile.modality == "audio" else {modality}
+    wrong = [c.family for c, f in chosen if f.modality not in fits]
     if wrong:
         problems.append(f"model families {', '.join(wrong)} do not fit {modality} data")
     for choice, family in chosen:

@@ -193,6 +193,9 @@ class Predictor:
         if meta.get("kind") == "image":
             raise BadInputError("This is an image model bundle.",
                                 "Load it with engine.vision.predict.ImagePredictor.")
+        if meta.get("kind") == "audio":
+            raise BadInputError("This is a sound model bundle.",
+                                "Load it with engine.audio.predict.AudioPredictor.")
         check_bundle(model_dir, trust_unsigned=trust_unsigned, shown=shown)
         return cls(load_pipeline(model_dir / "pipeline.joblib"), meta)
 
