@@ -12,7 +12,9 @@ and took ~100 ms a clip here, against ~1 ms for this.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -106,3 +108,24 @@ def both(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, 
 def mfcc_names() -> list[str]:
     return [f"{part}_{i}" for part in ("mfcc_mean", "mfcc_std", "delta_mean", "delta_std")
             for i in range(N_MFCC)]
+
+
+@dataclass(frozen=True)
+class Look:
+    """One recording as the Data page draws it: its wave (thinned to at most `points`
+    values) and its log-mel spectrogram in decibels below its peak."""
+
+    times: np.ndarray
+    wave: np.ndarray
+    frame_times: np.ndarray
+    mel: np.ndarray
+
+
+def look(path: Path, points: int = 2000) -> Look:
+    from modelyard.engine.audio.decode import load
+
+    wave = load(Path(path))
+    step = max(1, len(wave) // points)
+    mel = _db(_mel_power(wave, SAMPLE_RATE))
+    return Look(times=np.arange(0, len(wave), step) / SAMPLE_RATE, wave=wave[::step],
+                frame_times=np.arange(mel.shape[1]) * HOP / SAMPLE_RATE, mel=mel)
