@@ -21,8 +21,8 @@ import numpy as np
 from modelyard.engine.audio.decode import SAMPLE_RATE
 
 N_FFT = 512  # 32 ms windows at 16 kHz
-HOP = 256  # 16 ms steps: 62.5 frames a second (a small image keeps a CPU epoch short)
-N_MELS = 40
+HOP = 320  # 20 ms steps: 50 frames a second (a small image keeps a CPU epoch short)
+N_MELS = 32
 N_MFCC = 20
 TOP_DB = 80.0
 

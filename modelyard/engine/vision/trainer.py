@@ -97,6 +97,7 @@ class ImageSearch:
 
     # -- what a kind of file search sets (engine/audio/trainer.py sets its own) -----------
     kind = "image"  # the bundle's kind
+    defaults = DEFAULTS  # each family's first trial
 
     def prepare(self, manifest: pl.DataFrame, paths: list[Path]) -> None:
         """Learn from the manifest what every example needs (here: the image side)."""
@@ -157,7 +158,7 @@ class ImageSearch:
             sampler=optuna.samplers.TPESampler(seed=self.plan.seed + index, n_startup_trials=3),
             load_if_exists=True)
         if not study.trials:
-            study.enqueue_trial(DEFAULTS)
+            study.enqueue_trial(self.defaults)
         return study
 
     def _trial(self, backbone: str, study: optuna.Study, trial_deadline: float) -> None:
