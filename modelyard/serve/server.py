@@ -30,6 +30,10 @@ def load(name: str, path: Path, *, trust_unsigned: bool = False, shown: str | No
     folder = unpacked(Path(path))
     if has_metadata(folder) and read_metadata(folder).kind == "image":
         raise BadInputError(f"{shown} is an image model. {IMAGE_REFUSAL[0]}", IMAGE_REFUSAL[1])
+    if has_metadata(folder) and read_metadata(folder).kind == "audio":
+        raise BadInputError(f"{shown} is a sound model; the server answers for tables only.",
+                            "Predict recordings with `modelyard predict RUN FOLDER` or on the "
+                            "Predict page.")
     predictor = Predictor.load(folder, trust_unsigned=trust_unsigned, shown=shown)
     return ServedModel(name, predictor, source=shown)
 
