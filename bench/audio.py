@@ -4,8 +4,9 @@ folder (the issue's done-when), against the MFCC baseline alone on the same data
     python -m bench.audio --budget 240     # one JSON line per run, then a summary line
 
 The data is made here by a real speech synthesiser (tests/spoken.py: espeak-ng + sox,
-`make audio-tools`): ten digits said by 24 voices (two takes each, random speed, pitch
-and noise) for training, and 8 other voices for the test folder only. Both runs go
+`make audio-tools`): ten digits said by 48 voices (an espeak-ng accent + voice variant
+each; random speed, pitch and noise) for training, and 12 other voices for the test
+folder only. Both runs go
 through the CLI as a person would: `modelyard run TRAIN --test TEST --budget B --out
 OUT`; the baseline run uses the first run's plan with only its MFCC families.
 """

@@ -40,9 +40,9 @@ def tools_missing() -> str | None:
 @dataclass(frozen=True)
 class SpokenSpec:
     words: tuple[str, ...] = DIGITS
-    train_voices: int = 24  # voices heard in training
-    test_voices: int = 8  # voices only in the test folder
-    takes: int = 2  # recordings per word and voice (other speed, pitch, noise)
+    train_voices: int = 48  # voices heard in training
+    test_voices: int = 12  # voices only in the test folder
+    takes: int = 1  # recordings per word and voice (other speed, pitch, noise)
     test_takes: int = 1
     sample_rate: int = 16000
     noise: float = 0.02  # noise amplitude (sox vol), drawn up to this

@@ -5,6 +5,7 @@ predict RUN ZIP`, the bundle sealed like every other."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -44,8 +45,8 @@ def test_run_a_folder_then_predict_a_zip(tmp_path):
     assert {"linear_mfcc", "lightgbm_mfcc"} <= set(board["model"])
     assert any(m.startswith("resnet18_") for m in board["model"])
 
-    run_id = json.loads((out / "plan.json").read_text()) and \
-        done.stdout.split("run ", 1)[1].split()[0]
+    assert json.loads((out / "plan.json").read_text())["families"][0]["family"] == "resnet18"
+    run_id = done.stdout.split("run ", 1)[1].split()[0]
     archive = tmp_path / "new.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for f in sorted(spoken.test.iterdir()):
@@ -53,13 +54,22 @@ def test_run_a_folder_then_predict_a_zip(tmp_path):
         zf.writestr("new/broken.wav", b"not sound")
     again = cli("predict", run_id, archive, "--out", tmp_path / "again.csv")
     assert again.returncode == 0, again.stderr
-    assert "left out new/broken.wav" in again.stderr
+    # The zip's lone top folder is stepped into, as for images: names are relative to it.
+    assert "left out broken.wav" in again.stderr
     second = pd.read_csv(tmp_path / "again.csv")
-    assert second["path"].tolist() == [f"new/{n}" for n in sorted(spoken.answers)]
+    assert second["path"].tolist() == sorted(spoken.answers)
     assert second["label"].tolist() == predictions["label"].tolist()
 
+    # Nothing usable to predict: one clear sentence that names the file.
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "noise.mp3").write_bytes(b"")
+    nothing = cli("predict", run_id, junk, "--out", tmp_path / "n.csv")
+    assert nothing.returncode != 0
+    assert "No readable recordings were found (noise.mp3: an empty file)" in nothing.stderr
+
     # The bundle is sealed: a changed file is refused before anything in it is loaded.
-    home = Path(__import__("os").environ["MODELYARD_HOME"])
+    home = Path(os.environ["MODELYARD_HOME"])
     model = home / "runs" / run_id / "model"
     meta = json.loads((model / "metadata.json").read_text())
     assert meta["kind"] == "audio"

@@ -63,10 +63,16 @@ class MelSet:
         return x, y
 
     def _masked(self, mel: np.ndarray) -> np.ndarray:
-        """SpecAugment's time and frequency masks, and a shift in time."""
+        """SpecAugment's time and frequency masks, a shift in time, and a shift of a band
+        or two in pitch (another voice says the same word a little higher or lower)."""
         rng, a = self.rng, self.augment
         mel = np.roll(mel, int(rng.integers(-1, 2) * rng.random() * 0.1 * a * mel.shape[1]),
-                      axis=1).copy()
+                      axis=1)
+        bands = int(rng.integers(-2, 3)) if rng.random() < a else 0
+        if bands:  # shifted, the edge band repeated rather than wrapped around
+            mel = np.concatenate([mel[:1].repeat(bands, 0), mel[:-bands]]) if bands > 0 \
+                else np.concatenate([mel[-bands:], mel[-1:].repeat(-bands, 0)])
+        mel = mel.copy()
         fill = float(mel.mean())
         for _ in range(2):
             width = int(rng.integers(0, max(1, int(a * mel.shape[0] * 0.2)) + 1))
