@@ -34,7 +34,8 @@ def cli(*args, timeout=240) -> subprocess.CompletedProcess:
 def test_run_a_folder_then_predict_a_zip(tmp_path):
     spoken = make_spoken(CACHE, SPEC)
     out = tmp_path / "out"
-    done = cli("run", spoken.train, "--test", spoken.test, "--budget", 30, "--out", out)
+    done = cli("run", spoken.train, "--test", spoken.test, "--budget", 30, "--out", out,
+               "--json")
     assert done.returncode == 0, done.stdout + done.stderr
 
     predictions = pd.read_csv(out / "predictions.csv")
@@ -46,7 +47,7 @@ def test_run_a_folder_then_predict_a_zip(tmp_path):
     assert any(m.startswith("resnet18_") for m in board["model"])
 
     assert json.loads((out / "plan.json").read_text())["families"][0]["family"] == "resnet18"
-    run_id = done.stdout.split("run ", 1)[1].split()[0]
+    run_id = json.loads(done.stdout)["run_id"]
     archive = tmp_path / "new.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for f in sorted(spoken.test.iterdir()):
