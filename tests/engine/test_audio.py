@@ -65,6 +65,9 @@ def test_folder_per_class_every_container(home, tmp_path):
     assert audio.n_skipped == 3
     assert any(s.startswith("low/broken.wav: not a readable recording") for s in audio.skipped)
     assert "high/empty.ogg: an empty file" in audio.skipped
+    assert str(tmp_path) not in " ".join(audio.skipped)  # libsndfile's words, no full path
+    # The manifest's bookkeeping columns (path, sha256, ...) are never offered as targets.
+    assert {c.column for c in profile.target_candidates} <= {"label"}
     assert any(s.startswith("high/notes.txt: not a recording") for s in audio.skipped)
     assert dict(audio.sample_rates) == {8000: 5, 16000: 4, 44100: 2}
     assert dict(audio.channels) == {1: 7, 2: 4}

@@ -64,7 +64,9 @@ def probe(path: Path) -> ClipInfo | str:
                     f"{MAX_SECONDS / 60:.0f} minutes are used (cut it into clips)")
         data, rate = _read(path)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
-        return f"not a readable recording ({str(exc).strip()[:80]})"
+        # libsndfile's own words ("Format not recognised."), without the path it opened.
+        why = getattr(exc, "error_string", None) or str(exc).replace(str(path), "")
+        return f"not a readable recording ({why.strip().rstrip('.')[:80]})"
     if data.shape[0] == 0:
         return "an empty recording (no sound in it)"
     if not np.isfinite(data).all():

@@ -437,6 +437,8 @@ def _from_audio_folder(root: Path, shown: str, tables: list[Path], staging: Path
         profile.target.confidence = 0.95
     profile.audio = audio.summary(found, test_found)
     profile.modality = "audio"
+    # The manifest's other columns are bookkeeping (path, hash, duration): never a target.
+    profile.target_candidates = [c for c in profile.target_candidates if c.column == "label"]
     profile.warnings = warnings_for(profile)
     return Built(profile, layout, table="manifest.parquet")
 
