@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8501
 
-.PHONY: setup run test test-fast check bench chromium postgresql clean llm
+.PHONY: setup run test test-fast check bench chromium postgresql audio-tools clean llm
 
 APP_STAMP := $(VENV)/.installed-app
 
@@ -33,7 +33,7 @@ run: $(APP_STAMP)
 	$(VENV)/bin/modelyard app --port $(PORT)
 
 ## The whole suite, browser test included
-test: setup chromium postgresql
+test: setup chromium postgresql audio-tools
 	$(PY) -m pytest
 
 ## Everything but the slow and browser tests
@@ -43,7 +43,7 @@ test-fast: setup
 check: setup
 	$(VENV)/bin/ruff check modelyard tests bench
 
-bench: setup postgresql llm
+bench: setup postgresql llm audio-tools
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[vision,dev,bench]'
 	$(PY) -m pytest -m "bench or llm"
 	$(PY) -m bench.run
@@ -75,6 +75,13 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
+
+## Debian's espeak-ng (a speech synthesiser) and sox: the sound tests and bench make their
+## spoken-word recordings with them (tests/spoken.py); without them those tests skip
+audio-tools:
+	@command -v espeak-ng >/dev/null 2>&1 && command -v sox >/dev/null 2>&1 || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq espeak-ng sox; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -156,6 +156,26 @@ class ImageSummary(BaseModel):
     n_test_images: int = 0
 
 
+class AudioSummary(BaseModel):
+    """What intake learnt of a folder of recordings (engine/intake/audio.py)."""
+
+    n_clips: int
+    n_classes: int
+    class_counts: list[tuple[str, int]] = Field(default_factory=list)
+    seconds: dict[str, float] = Field(default_factory=dict)  # min, median, max
+    sample_rates: list[tuple[int, int]] = Field(default_factory=list)  # (rate, clips)
+    channels: list[tuple[int, int]] = Field(default_factory=list)  # (channels, clips)
+    silent: list[str] = Field(default_factory=list)  # paths, at most a few
+    n_silent: int = 0
+    clipped: list[str] = Field(default_factory=list)
+    n_clipped: int = 0
+    duplicates: list[list[str]] = Field(default_factory=list)  # groups of same-content paths
+    n_duplicates: int = 0  # clips that repeat an earlier one
+    skipped: list[str] = Field(default_factory=list)  # "name: why", at most a few
+    n_skipped: int = 0
+    n_test_clips: int = 0
+
+
 class Correlations(BaseModel):
     columns: list[str] = Field(default_factory=list)
     values: list[list[float | None]] = Field(default_factory=list)
@@ -183,6 +203,7 @@ class Profile(BaseModel):
     # Set-ups we recognise but cannot train yet: "multi_label", "forecasting", ...
     findings: dict[str, Any] = Field(default_factory=dict)
     missing_words: list[MissingWords] = Field(default_factory=list)
+    audio: AudioSummary | None = None  # a folder of recordings (modality "audio")
 
     def column(self, name: str) -> ColumnProfile:
         for col in self.columns:

@@ -29,10 +29,11 @@ def load_result(ws: Workspace, run_id: str) -> RunResult:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the image model…")
 def _image_model(model_dir: str, stamp: float):  # noqa: ARG001 - cache key
-    from modelyard.engine.vision.predict import ImagePredictor
+    from modelyard.engine.results.artifacts import load_model
 
     # A run's own model: one made before manifests loads too (engine/training/manifest.py).
-    return ImagePredictor(Path(model_dir), trust_unsigned=True)
+    # load_model picks the image or the sound predictor from the bundle's kind.
+    return load_model(Path(model_dir), trust_unsigned=True)
 
 
 def image_model(result: RunResult):

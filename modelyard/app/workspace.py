@@ -592,6 +592,19 @@ class Workspace:
         row = process.example_row(result.predictor.features, result.training_rows())
         return process.curl_example(url, row, token=bool(self.settings().serve_token))
 
+    # -- sound (issue 14) -------------------------------------------------------------------
+    def sound_examples(self, dataset_id: str, per_class: int = 3) -> dict[str, list[Path]]:
+        """A few recordings of each class of a sound data set, to listen to."""
+        from modelyard.engine.intake.audio import examples
+
+        return examples(self.home.dataset_dir(dataset_id), per_class)
+
+    def sound_look(self, path: Path):
+        """The wave and log-mel spectrogram of one recording (engine/audio/features.py)."""
+        from modelyard.engine.audio.features import look
+
+        return look(Path(path))
+
 
     # -- forecasting (engine/forecast) ------------------------------------------------------
     def propose_forecast_plan(self, dataset_id: str, *, target: str | None = None,

@@ -188,13 +188,17 @@ def _notices() -> None:
 
 def _summary(dataset: dict, profile: Profile) -> None:
     """Counts, how the file was read, sampling, time order, competition folder."""
-    images = profile.images
+    images, sound = profile.images, profile.audio
     # The last metric is the widest: "tabular+text" must not be cut off.
     c1, c2, c3, c4, c5 = st.columns([1, 1, 1.2, 1.2, 1.6])
-    c1.metric("Images" if images else "Rows", f"{profile.n_rows:,}")
-    c2.metric("Classes" if images else "Columns", images.n_classes if images
-              else profile.n_cols)
-    if images:
+    c1.metric("Images" if images else "Recordings" if sound else "Rows", f"{profile.n_rows:,}")
+    c2.metric("Classes" if images or sound else "Columns",
+              images.n_classes if images else sound.n_classes if sound else profile.n_cols)
+    if sound:
+        c3.metric("Typical length", f"{sound.seconds.get('median', 0):.2f} s",
+                  help="The median duration; every recording is cut or padded to about "
+                       "this length for the models.")
+    elif images:
         w, h = images.width.get("median"), images.height.get("median")
         c3.metric("Typical size", f"{w:.0f}×{h:.0f} px" if w and h else "—",
                   help="The median width × height; the network sees every image at one "
@@ -248,7 +252,7 @@ def _target_section(dataset: dict, profile: Profile) -> None:
                    "per class, or add a table of file names and labels.")
     else:
         st.warning("No column looks like a target; choose one below.")
-    if images:  # an image set's target is its label: nothing to choose
+    if images or profile.audio:  # an image or sound set's target is its label
         return
     with st.expander("Change the target or the task"):
         guess_label = "(let Modelyard guess)"
@@ -315,7 +319,8 @@ def _warnings_section(dataset: dict, profile: Profile) -> None:
 
 
 # What the data set holds, in words (the profile's modality names are identifiers).
-MODALITY_WORDS = {"tabular": "Table", "tabular+text": "Table with text", "image": "Images"}
+MODALITY_WORDS = {"tabular": "Table", "tabular+text": "Table with text", "image": "Images",
+                  "audio": "Sound"}
 
 # Column kinds in words; the others read as they are (numeric, categorical, text, ...).
 KIND_WORDS = {ColumnKind.datetime: "date", ColumnKind.id: "identifier",
@@ -389,7 +394,9 @@ def _tabs_section(dataset: dict, profile: Profile) -> None:
     # columns (path, label, size) have no roles to give.
     tab_names = ["Images", "Columns", "Preview"] if images else ["Columns", "Charts", "Roles",
                                                                  "Preview"]
-    if texts and not images:
+    if profile.audio:  # a sound set's table is its file list, like an image set's
+        tab_names = ["Recordings", "Columns", "Preview"]
+    if texts and not images and not profile.audio:
         tab_names.insert(0, "Text")
     if any(c.drift is not None for c in profile.columns):
         tab_names.append("Train vs test")
@@ -410,6 +417,12 @@ def _tabs_section(dataset: dict, profile: Profile) -> None:
             for label, paths in examples(ws.home.dataset_dir(dataset["id"])).items():
                 st.markdown(f"**{label}**")
                 st.image([str(p) for p in paths], width=96, caption=[p.name for p in paths])
+
+    if "Recordings" in tabs:
+        with tabs["Recordings"]:
+            from modelyard.app.audio_view import sound_tab
+
+            sound_tab(ws, dataset["id"], profile.audio)
 
     if "Text" in tabs:
         with tabs["Text"]:
@@ -444,7 +457,7 @@ def _tabs_section(dataset: dict, profile: Profile) -> None:
     with tabs["Columns"]:
         _columns_table(profile)
 
-    if not images:
+    if "Charts" in tabs:  # tables only: an image or sound set has its own tab
         with tabs["Charts"]:
             left, right = st.columns(2)
             with left:

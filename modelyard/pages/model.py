@@ -33,6 +33,7 @@ classes, target, oof = result.classes, meta["target"], result.oof
 leader = ws.run_leader(run_id)
 counts = ws.trial_counts(run_id)
 one_split = single_split(result.record.get("plan"))
+unit = "recording" if result.is_audio else "image"  # what a file-based model validates
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Best model", meta.get("model", "—"),
           help=f"{say.family_name(meta.get('family'))}: the model this run delivers")
@@ -46,7 +47,8 @@ c3.metric("± across folds", "—" if one_split or not leader or leader.get("cv_
 # The count every page shows (engine/results/counts.py); what it holds, on hover.
 c4.metric("Trials", f"{counts.trials:,}", help=counts.words()[:1].upper()
           + counts.words()[1:] + ".")
-c5.metric("Images validated" if result.is_image else "Rows validated",
+c5.metric("Recordings validated" if result.is_audio else "Images validated"
+          if result.is_image else "Rows validated",
           f"{len(oof):,}" if oof is not None else "—")
 
 # A multi-label model: its labels' table and its trials; the diagnostics below read one
@@ -179,21 +181,26 @@ if mistakes is not None:
             wrong, checked = image_mistakes(oof, classes, result.dataset_dir)
         except Exception as exc:
             wrong, checked = None, 0
-            show_error(exc, "Could not read the validation images")
+            show_error(exc, f"Could not read the validation {unit}s")
         if wrong is not None and not checked:
             st.info("This run kept no validation predictions to look at.")
         elif wrong is not None and wrong.empty:
-            st.success(f"The model got all {checked:,} validation images right.")
+            st.success(f"The model got all {checked:,} validation {unit}s right.")
         elif wrong is not None:
-            st.caption(f"{len(wrong):,} of {checked:,} validation images predicted wrong"
+            st.caption(f"{len(wrong):,} of {checked:,} validation {unit}s predicted wrong"
                        + (f"; the {MISTAKES_SHOWN} most confident mistakes" if len(wrong)
                           > MISTAKES_SHOWN else "") + ". Caption: actual → predicted "
                        "(the model's confidence).")
             shown = wrong.head(MISTAKES_SHOWN)
-            st.image([str(p) for p in shown["file"]], width=96,
-                     caption=[f"{a} → {b} ({c:.0%})" for a, b, c in
-                              zip(shown["actual"], shown["predicted"], shown["confidence"],
-                                  strict=True)])
+            if result.is_audio:  # recordings: listen to each mistake
+                from modelyard.app.audio_view import sound_mistakes
+
+                sound_mistakes(shown)
+            else:
+                st.image([str(p) for p in shown["file"]], width=96,
+                         caption=[f"{a} → {b} ({c:.0%})" for a, b, c in
+                                  zip(shown["actual"], shown["predicted"], shown["confidence"],
+                                      strict=True)])
 
 with trials:
     found = ws.trials(run_id)

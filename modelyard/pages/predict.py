@@ -29,6 +29,7 @@ outputs_dir = result.results_dir / "predictions"
 
 
 IMAGE_TYPES = ["zip", "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
+SOUND_TYPES = ["zip", "wav", "flac", "ogg", "mp3"]
 
 
 def _show_saved(what: str) -> None:
@@ -49,23 +50,26 @@ def _show_saved(what: str) -> None:
                        Path(saved).name, "text/csv", key="predict_download", type="primary")
 
 
-def _image_page() -> None:
+def _image_page(word: str = "image") -> None:
+    """Predict a zip, files or a folder of images (or of recordings: `word`)."""
     from modelyard.app.results_ui import image_model
     from modelyard.engine.vision import predict as vision
 
-    how = st.radio("Images to predict", ["Upload images", "A folder on this computer"],
+    types = SOUND_TYPES if word == "recording" else IMAGE_TYPES
+    how = st.radio(f"{word.capitalize()}s to predict", [f"Upload {word}s",
+                                                         "A folder on this computer"],
                    horizontal=True, key="predict_image_how")
     uploads, folder = [], ""
-    if how == "Upload images":
+    if how == f"Upload {word}s":
         uploads = st.file_uploader(
-            "A zip of images (folders inside are fine), or image files", type=IMAGE_TYPES,
+            f"A zip of {word}s (folders inside are fine), or {word} files", type=types,
             accept_multiple_files=True, key="predict_image_upload") or []
     else:
-        folder = st.text_input("Folder of images (or a zip) on this computer",
+        folder = st.text_input(f"Folder of {word}s (or a zip) on this computer",
                                key="predict_image_folder",
                                help="For many images: nothing is copied, they are read in "
                                     "place.").strip()
-    if not st.button("Predict these images", type="primary", key="predict_image_run",
+    if not st.button(f"Predict these {word}s", type="primary", key="predict_image_run",
                      disabled=not (uploads or folder)):
         return
     bar = st.progress(0.0, text="loading the model…")
@@ -75,30 +79,32 @@ def _image_page() -> None:
         if uploads:
             made = vision.predict_uploads(model, [(u.name, u.getvalue()) for u in uploads],
                                           inputs_dir, on_progress=show)
-            stem = Path(uploads[0].name).stem if len(uploads) == 1 else "images"
+            stem = Path(uploads[0].name).stem if len(uploads) == 1 else f"{word}s"
         else:
             made = vision.predict_images(model, [Path(folder)], inputs_dir, on_progress=show)
-            stem = Path(folder).expanduser().stem or "images"
+            stem = Path(folder).expanduser().stem or f"{word}s"
         name = f"{safe_name(stem)}-predictions-{time.strftime('%Y%m%d-%H%M%S')}.csv"
         path = predict.write_table(made.frame, outputs_dir / name)
-        text = f"{made.count:,} images predicted in {made.seconds:.1f} s."
+        text = f"{made.count:,} {word}s predicted in {made.seconds:.1f} s."
         if made.skipped:
             text += (f" {plural(len(made.skipped), 'file')} left out: "
                      + "; ".join(made.skipped[:5]) + (" …" if len(made.skipped) > 5 else ""))
         st.session_state["predict_output"] = str(path)
         st.session_state["predict_note"] = {"path": str(path), "text": text}
     except Exception as exc:
-        show_error(exc, "Could not predict these images")
+        show_error(exc, f"Could not predict these {word}s")
     finally:
         bar.empty()
 
 
 if result.is_image:
-    st.caption(f"An image model predicting **{target}** ({', '.join(map(str, classes))}). "
-               "The predictions file has one row per image: its path, the predicted "
-               f"{target} and the probability of each class.")
-    _image_page()
-    _show_saved("images")
+    word = "recording" if result.is_audio else "image"
+    st.caption(f"{'A sound' if result.is_audio else 'An image'} model predicting "
+               f"**{target}** ({', '.join(map(str, classes))}). The predictions file has one "
+               f"row per {word}: its path, the predicted {target} and the probability of "
+               "each class.")
+    _image_page(word)
+    _show_saved(f"{word}s")
     st.stop()
 
 try:

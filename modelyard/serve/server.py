@@ -35,6 +35,10 @@ def load(name: str, path: Path, *, trust_unsigned: bool = False, shown: str | No
         raise BadInputError(f"{shown} is a forecasting model. The server predicts rows of "
                             "tables only, for now.", "Forecast with `modelyard predict "
                             "MODEL history.csv --out FILE` or on the Predict page.")
+    if has_metadata(folder) and read_metadata(folder).kind == "audio":
+        raise BadInputError(f"{shown} is a sound model; the server answers for tables only.",
+                            "Predict recordings with `modelyard predict RUN FOLDER` or on the "
+                            "Predict page.")
     predictor = Predictor.load(folder, trust_unsigned=trust_unsigned, shown=shown)
     return ServedModel(name, predictor, source=shown)
 

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from modelyard.engine.errors import IntakeError, did_you_mean
-from modelyard.engine.intake import competition, guards, images
+from modelyard.engine.intake import audio, competition, guards, images
 from modelyard.engine.intake.archives import extract_zip
 from modelyard.engine.intake.formats import (
     MAX_COLUMNS,
@@ -294,6 +294,9 @@ def _from_folder(root: Path, shown: str, staging: Path, work: Path, *, target, t
                                  header=header, progress=progress)
     tables = sorted(f for f in root.iterdir() if f.is_file() and not f.name.startswith(".")
                     and any(s.lower() in TABLE_SUFFIXES for s in f.suffixes))
+    if audio.holds_audio(root):
+        return _from_audio_folder(root, shown, tables, staging, work, target=target,
+                                  test=test, sheet=sheet, header=header, progress=progress)
     class_dirs = images.class_folders(root)
     if len(tables) == 1:
         table = _read_small(tables[0], work, sheet=sheet, header=header)
@@ -408,6 +411,67 @@ def _competition_images(comp, staging, work, *, target, progress) -> Built | Non
                         f"{comp.train.name}", target=target, progress=progress, extra=info)
 
 
+# -- sound ------------------------------------------------------------------------------
+def _from_audio_folder(root: Path, shown: str, tables: list[Path], staging: Path,
+                       work: Path, *, target, test, sheet, header, progress) -> Built:
+    """Recordings in one folder per class, or listed with their labels in one table."""
+    found, layout, label_source = None, "sound folders", "each recording's folder name"
+    if len(tables) == 1:
+        table = _read_small(tables[0], work, sheet=sheet, header=header)
+        index = images.ImageIndex(root)
+        link = images.link_columns(table, index) if table is not None else None
+        if link is not None:
+            found = audio.from_table(table, link[0], link[1], index, staging,
+                                     _stage(progress, 0.1, 0.7), tables[0].name)
+            layout = "recordings + labels table"
+            label_source = f"the “{link[1]}” column of {tables[0].name}"
+    if found is None:
+        if not audio.class_folders(root):
+            raise IntakeError(f"{shown} holds recordings but no class folders and no table "
+                              "of labels.", "Put the recordings of each class in their own "
+                              "subfolder (yes/, no/, …), or add a CSV with a path and a "
+                              "label column.")
+        found = audio.from_class_folders(root, staging, _stage(progress, 0.1, 0.7))
+    audio.require_audio_clips(found, shown)
+    test_found = _test_audio(test, work, staging, progress)
+    found.frame().write_parquet(staging / "manifest.parquet")
+    if test_found is not None:
+        test_found.frame().write_parquet(staging / "test_manifest.parquet")
+    lf = pl.scan_parquet(staging / "manifest.parquet")
+    labelled = found.frame()["label"].is_not_null().any()
+    profile = profile_table(lf, target=target or ("label" if labelled else None),
+                            source={"format": layout, "file": shown},
+                            progress=_stage(progress, 0.8, 1.0))
+    if profile.target is not None and target is None:
+        profile.target.reason = label_source
+        profile.target.confidence = 0.95
+    profile.audio = audio.summary(found, test_found)
+    profile.modality = "audio"
+    # The manifest's other columns are bookkeeping (path, hash, duration): never a target.
+    profile.target_candidates = [c for c in profile.target_candidates if c.column == "label"]
+    profile.warnings = warnings_for(profile)
+    return Built(profile, layout, table="manifest.parquet")
+
+
+def _test_audio(test: Path | None, work: Path, staging: Path,
+                progress) -> audio.AudioSet | None:
+    """The test recordings that go with a sound data set: a folder or a zip of them."""
+    if test is None:
+        return None
+    root = test
+    if test.is_file():
+        if kind_of(test) != "zip":
+            raise IntakeError(f"{test.name} is not a folder or zip of recordings.",
+                              "Give the test recordings as a folder (or a zip).")
+        root = extract_zip(test, work / "test_unzipped", no_progress)
+    found = audio.from_test_folder(root, staging, _stage(progress, 0.7, 0.8))
+    if not found.rows:
+        why = f" ({found.skipped[0]})" if found.skipped else ""
+        raise IntakeError(f"{test.name} holds no readable recordings{why}.",
+                          "Give a folder of .wav, .flac, .ogg or .mp3 files to predict.")
+    return found
+
+
 # -- meta and reading back ----------------------------------------------------------------
 def _meta(dataset_id: str, name: str, source: Path, digest: str, built: Built,
           test: Path | None, target: str | None, sheet: str | None) -> dict[str, Any]:
@@ -425,7 +489,8 @@ def _meta(dataset_id: str, name: str, source: Path, digest: str, built: Built,
         "task": profile.target.task.value if profile.target else None,
         "modality": profile.modality,
         "has_test": test is not None or (profile.test_rows is not None)
-        or bool(profile.images and profile.images.n_test_images),
+        or bool(profile.images and profile.images.n_test_images)
+        or bool(profile.audio and profile.audio.n_test_clips),
         "roles": built.roles or {},
         "target_chosen": target is not None,
         "format": built.source_format,

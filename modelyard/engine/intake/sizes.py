@@ -12,5 +12,7 @@ def size_words(meta: Mapping[str, Any], *, columns: bool = False) -> str:
     n = int(meta.get("n_rows") or 0)
     if meta.get("modality") == "image":
         return f"{n:,} image{'' if n == 1 else 's'}"
+    if meta.get("modality") == "audio":
+        return f"{n:,} recording{'' if n == 1 else 's'}"
     rows = f"{n:,} row{'' if n == 1 else 's'}"
     return f"{rows} × {meta.get('n_cols') or 0} columns" if columns else rows

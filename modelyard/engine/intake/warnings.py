@@ -20,6 +20,8 @@ _FUTURE_WORDS = ("end", "close", "closed", "cancel", "resolved", "resolution", "
                  "updated", "last", "completed", "finish", "paid", "settled")
 _IGNORE = ColumnRole.ignore
 _MANIFEST_COLUMNS = {"path", "width", "height"}  # an image set's own bookkeeping
+# A sound set's own bookkeeping (engine/intake/audio.py).
+_AUDIO_COLUMNS = {"path", "seconds", "sample_rate", "channels", "peak", "clipped", "sha256"}
 
 
 def warnings_for(profile: Profile) -> list[Warning_]:
@@ -51,6 +53,8 @@ def _short(value: str, limit: int = 60) -> str:
 def _column_warnings(profile: Profile, col: ColumnProfile, target: str | None):
     name = col.name
     if name == target or (profile.images is not None and name in _MANIFEST_COLUMNS):
+        return []
+    if profile.audio is not None and name in _AUDIO_COLUMNS:
         return []
     out = []
     if col.kind is ColumnKind.constant:
@@ -116,7 +120,7 @@ def _target_warnings(profile: Profile, target: str | None) -> list[Warning_]:
     out = []
     findings = profile.findings
     if target is None:
-        if profile.images is None:
+        if profile.images is None and profile.audio is None:
             out.append(_w("error", "no_target", "No column can serve as the thing to predict: "
                           "every column is an identifier, constant, free text or a date.",
                           "Add a column with the outcome you want to predict, or mark a "
@@ -257,6 +261,32 @@ def _dataset_warnings(profile: Profile) -> list[Warning_]:
         out.append(_w("warning", "skipped_files", f"{images.n_skipped} file(s) were left out: "
                       f"{'; '.join(images.skipped[:3])}.", "Remove or fix them if they "
                       "should be images."))
+    if profile.audio is not None:
+        out += _audio_warnings(profile.audio)
+    return out
+
+
+def _audio_warnings(audio) -> list[Warning_]:
+    """Recordings left out, silent, clipped or repeated (engine/intake/audio.py)."""
+    out = []
+    if audio.n_skipped:
+        out.append(_w("warning", "skipped_files", f"{audio.n_skipped} file(s) were left "
+                      f"out: {'; '.join(audio.skipped[:3])}.", "Remove or fix them if they "
+                      "should be recordings (.wav, .flac, .ogg or .mp3)."))
+    if audio.n_silent:
+        out.append(_w("warning", "silent_clips", f"{audio.n_silent} recording(s) are silent: "
+                      f"{', '.join(audio.silent[:3])}.", "Listen to them; remove them if "
+                      "they hold nothing."))
+    if audio.n_clipped:
+        out.append(_w("info", "clipped_clips", f"{audio.n_clipped} recording(s) are clipped "
+                      f"(too loud, cut at full scale): {', '.join(audio.clipped[:3])}.",
+                      "Usually harmless; record them more quietly if you can."))
+    if audio.n_duplicates:
+        first = audio.duplicates[0] if audio.duplicates else []
+        out.append(_w("warning", "duplicate_clips", f"{audio.n_duplicates} recording(s) "
+                      f"repeat another one exactly (for example {' = '.join(first[:2])}).",
+                      "A repeated clip can land in training and validation at once and "
+                      "flatter the score: remove the copies."))
     return out
 
 

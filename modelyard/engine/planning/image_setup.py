@@ -50,8 +50,19 @@ def weights_source(name: str, weights_dir: Path | None) -> str:
 
 def image_setup(plan: Plan, dataset_dir: Path, weights_dir: Path | None) -> ImageSetup:
     """The image size and starting weights an image Plan's run will use here."""
-    manifest = pl.read_parquet(dataset_dir / "manifest.parquet",
-                               columns=["label", "width", "height"]).drop_nulls("label")
+    from modelyard.engine.training import families
+
+    path = dataset_dir / "manifest.parquet"
+    if "width" not in pl.read_parquet_schema(path):
+        # A sound set: the backbones see spectrograms of N_MELS bands (engine/audio).
+        from modelyard.engine.audio.features import N_MELS
+
+        on_gpu = bool(gpus())
+        return ImageSetup(size=N_MELS, on_gpu=on_gpu,
+                          weights={f.family: weights_source(f.family, weights_dir)
+                                   for f in plan.families if families.is_image(f.family)},
+                          typical_side=None, weights_dir=weights_dir)
+    manifest = pl.read_parquet(path, columns=["label", "width", "height"]).drop_nulls("label")
     widths, heights = manifest["width"].to_numpy(), manifest["height"].to_numpy()
     on_gpu = bool(gpus())
     typical = float(np.median(np.maximum(widths, heights))) if len(widths) else None

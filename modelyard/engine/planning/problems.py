@@ -98,7 +98,7 @@ def _column_problems(plan: Plan, profile: Profile) -> list[str]:
               and c.kind not in UNUSED_KINDS]
     if plan.task is Task.text_to_text:
         return problems + _text_problems(plan, profile)
-    if (plan.target in names and not usable and profile.modality != "image"
+    if (plan.target in names and not usable and profile.modality not in ("image", "audio")
             and plan.task is not Task.forecast):  # a series alone is enough to forecast
         problems.append("no usable feature column is left once the excluded columns "
                         "are taken out")
@@ -172,7 +172,9 @@ def _family_problems(plan: Plan, profile: Profile) -> list[str]:
     modality = ("series" if plan.task is Task.forecast else
                 "text_to_text" if plan.task is Task.text_to_text else  # the task decides
                 "image" if profile.modality == "image" else "tabular")
-    wrong = [c.family for c, f in chosen if f.modality != modality]
+    # Sound trains the image backbones on spectrograms and the table families on MFCCs.
+    fits = {"image", "tabular"} if profile.modality == "audio" else {modality}
+    wrong = [c.family for c, f in chosen if f.modality not in fits]
     if wrong:
         problems.append(f"model families {', '.join(wrong)} do not fit {modality} data")
     for choice, family in chosen:

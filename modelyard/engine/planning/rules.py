@@ -122,6 +122,10 @@ def rule_plan(
 
     `metric` replaces the default metric when it fits the task.
     """
+    if profile.modality == "audio":
+        from modelyard.engine.audio.plan import audio_plan
+
+        return audio_plan(profile, dataset_id, budget_seconds=budget_seconds, seed=seed)
     if profile.modality == "image":
         from modelyard.engine.vision.plan import image_plan
 

@@ -86,7 +86,12 @@ class RunResult:
 
     @property
     def is_image(self) -> bool:
-        return self.meta.get("kind") == "image"
+        """Whether the model predicts files (images, or sound: kind "audio"), not rows."""
+        return self.meta.get("kind") in ("image", "audio")
+
+    @property
+    def is_audio(self) -> bool:
+        return self.meta.get("kind") == "audio"
 
     @property
     def is_text_to_text(self) -> bool:
@@ -100,6 +105,10 @@ class RunResult:
 
     def image_predictor(self):
         """The image model of this run (torch is imported only now), checked as above."""
+        if self.is_audio:
+            from modelyard.engine.audio.predict import AudioPredictor
+
+            return AudioPredictor(self.model_dir, trust_unsigned=True)
         from modelyard.engine.vision.predict import ImagePredictor
 
         return ImagePredictor(self.model_dir, trust_unsigned=True)
@@ -207,6 +216,10 @@ def load_model(path: Path, *, trust_unsigned: bool = False):
     `trust_unsigned` (engine/training/manifest.py)."""
     shown = str(Path(path).expanduser())
     folder = unpacked(path)
+    if has_metadata(folder) and read_metadata(folder).kind == "audio":
+        from modelyard.engine.audio.predict import AudioPredictor
+
+        return AudioPredictor(folder, trust_unsigned=trust_unsigned, shown=shown)
     if has_metadata(folder) and read_metadata(folder).kind == "image":
         from modelyard.engine.vision.predict import ImagePredictor
 

@@ -69,6 +69,8 @@ def requirements(meta: dict[str, Any]) -> str:
     versions = {**package_versions(), **(meta.get("versions") or {})}
     if meta.get("kind") == "image":
         names = list(_IMAGE)
+    elif meta.get("kind") == "audio":  # a network or a table model, on decoded sound
+        names = list(dict.fromkeys([*_ALWAYS, *_IMAGE, "soundfile", "soxr"]))
     else:
         extra = {p for f in _families(meta) if registry.known(f) for p in registry.get(f).packages}
         names = list(_ALWAYS) + sorted(extra)
@@ -162,6 +164,13 @@ def usage_note(result: RunResult, meta: dict[str, Any]) -> str:
              f"{meta.get('cv_score'):.4g} in cross-validation. Made by Modelyard "
              f"{text(meta.get('versions', {}).get('modelyard', ''))} from run "
              f"{code(result.run_id)}; bundle format {meta['format']}.", ""]
+    if meta.get("kind") == "audio":
+        lines += ["## Use it", "", "```python",
+                  "from modelyard.engine.audio.predict import AudioPredictor",
+                  "model = AudioPredictor(Path('this/folder'))",
+                  "predictions = model.predict_folder(Path('recordings/'))", "```", "",
+                  *_TRUST_IMAGE]
+        return "\n".join(lines)
     if meta.get("kind") == "image":
         lines += ["## Use it", "", "```python",
                   "from modelyard.engine.vision.predict import ImagePredictor",

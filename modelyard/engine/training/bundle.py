@@ -193,6 +193,9 @@ class Predictor:
         if meta.get("kind") == "image":
             raise BadInputError("This is an image model bundle.",
                                 "Load it with engine.vision.predict.ImagePredictor.")
+        if meta.get("kind") == "audio":
+            raise BadInputError("This is a sound model bundle.",
+                                "Load it with engine.audio.predict.AudioPredictor.")
         check_bundle(model_dir, trust_unsigned=trust_unsigned, shown=shown)
         if meta.get("kind") == "text_to_text":  # no pickle: JSON and tensors
             from modelyard.engine.text_to_text.predict import load

@@ -140,10 +140,10 @@ def _trials(folder: RunFolder) -> str:
     return from_journal(folder.events_path).words()
 
 
-def _finish_images(folder, plan, record, journal, started, dataset_dir) -> None:
+def _finish_images(folder, plan, record, journal, started, dataset_dir, **kind) -> None:
     from modelyard.engine.vision.run import train_images
 
-    found = train_images(folder, plan, record, journal, started, dataset_dir)
+    found = train_images(folder, plan, record, journal, started, dataset_dir, **kind)
     folder.update(status=RunStatus.succeeded, finished_at=time.time(),
                   best_model=found["model"],
                   best_score=found["score"], greater_is_better=plan.metric.greater_is_better,
@@ -190,6 +190,14 @@ def _finish_text_to_text(folder, plan, record, journal, started, dataset_dir) ->
     journal.status(RunStatus.succeeded, "succeeded")
 
 
+def _finish_audio(folder, plan, record, journal, started, dataset_dir) -> None:
+    from modelyard.engine.audio.predict import AudioPredictor
+    from modelyard.engine.audio.trainer import AudioSearch
+
+    _finish_images(folder, plan, record, journal, started, dataset_dir,
+                   search_cls=AudioSearch, predictor=AudioPredictor, unit="recordings")
+
+
 def train(folder: RunFolder) -> None:
     """Train the Run of `folder` to its end; a failure is recorded, then SystemExit(1)."""
     record = folder.record()
@@ -230,6 +238,8 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
                         "Edit the plan and approve it again.")
     if plan.task is Task.forecast:
         return _finish_forecast(folder, plan, record, journal, started, dataset_dir)
+    if profile.modality == "audio":
+        return _finish_audio(folder, plan, record, journal, started, dataset_dir)
     if (dataset_dir / "manifest.parquet").exists():
         return _finish_images(folder, plan, record, journal, started, dataset_dir)
     if plan.task is Task.multilabel:

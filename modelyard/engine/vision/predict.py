@@ -117,17 +117,28 @@ class FoundImages:
         return FoundImages([p for _, p in pairs], [n for n, _ in pairs], self.skipped)
 
 
-def images_under(folder: Path) -> FoundImages:
-    """The readable images under `folder` (hidden files and archivers' junk left out),
-    named by their path relative to it, sorted; the other files with why."""
+def _inputs(predictor) -> tuple:
+    """(is_input, check, word) of the files a predictor takes: images, unless the
+    predictor names its own (the sound predictor takes recordings)."""
+    return (getattr(predictor, "is_input", is_image_name),
+            getattr(predictor, "check_input", check_image),
+            getattr(predictor, "word", "image"))
+
+
+def images_under(folder: Path, predictor=None) -> FoundImages:
+    """The readable images (or the predictor's kind of file) under `folder` (hidden files
+    and archivers' junk left out), named by their path relative to it, sorted; the other
+    files with why."""
+    is_input, check, word = _inputs(predictor)
     folder = Path(folder)
     if not folder.is_dir():
-        raise BadInputError(f"{folder} is not a folder of images.",
-                            "Point to a folder that holds the images to predict.")
+        raise BadInputError(f"{folder} is not a folder of {word}s.",
+                            f"Point to a folder that holds the {word}s to predict.")
     found = FoundImages()
     for path in files_under(folder):
         name = path.relative_to(folder).as_posix()
-        why = "not an image file" if not is_image_name(path) else check_image(path)
+        why = f"not {'an' if word[0] in 'aeiou' else 'a'} {word} file" \
+            if not is_input(path) else check(path)
         if isinstance(why, str):
             found.skipped.append(f"{name}: {why}")
         else:
@@ -136,27 +147,31 @@ def images_under(folder: Path) -> FoundImages:
     return found.sorted()
 
 
-def _is_zip(source: Path) -> bool:
-    return source.is_file() and not is_image_name(source) and zipfile.is_zipfile(source)
+def _is_zip(source: Path, predictor=None) -> bool:
+    is_input = _inputs(predictor)[0]
+    return source.is_file() and not is_input(source) and zipfile.is_zipfile(source)
 
 
-def _is_bundle(source: Path) -> bool:
+def _is_bundle(source: Path, predictor=None) -> bool:
     """A folder or a zip: several images under one name."""
-    return source.is_dir() or _is_zip(source)
+    return source.is_dir() or _is_zip(source, predictor)
 
 
-def _one_source(source: Path, unpack_to: Path, progress: Progress) -> FoundImages:
+def _one_source(source: Path, unpack_to: Path, progress: Progress,
+                predictor=None) -> FoundImages:
     from modelyard.engine.intake.archives import extract_zip
 
+    is_input, check, word = _inputs(predictor)
     if source.is_dir():
-        return images_under(source)
-    if _is_zip(source):
-        return images_under(extract_zip(source, unpack_to, progress))
-    if is_image_name(source):
-        why = check_image(source)
+        return images_under(source, predictor)
+    if _is_zip(source, predictor):
+        return images_under(extract_zip(source, unpack_to, progress), predictor)
+    if is_input(source):
+        why = check(source)
         return FoundImages(skipped=[f"{source.name}: {why}"]) if isinstance(why, str) \
             else FoundImages([source], [source.name])
-    return FoundImages(skipped=[f"{source.name}: not an image, a zip or a folder"])
+    return FoundImages(skipped=[f"{source.name}: not {'an' if word[0] in 'aeiou' else 'a'} "
+                                f"{word}, a zip or a folder"])
 
 
 @dataclass
@@ -191,17 +206,20 @@ def predict_images(predictor: ImagePredictor, sources: Sequence[Path], workdir: 
         found = FoundImages()
         for i, source in enumerate(sources):
             part = _one_source(source, Path(tmp) / f"unpacked-{i}",
-                               lambda f, m: progress(0.1 * f, m))
+                               lambda f, m: progress(0.1 * f, m), predictor)
             label = source.name if source.is_dir() else source.stem
-            prefix = f"{label}/" if len(sources) > 1 and _is_bundle(source) else ""
+            prefix = f"{label}/" if len(sources) > 1 and _is_bundle(source, predictor) else ""
             found.add(part, prefix)
         found = found.sorted()
+        word = _inputs(predictor)[2]
         if not found.paths:
             why = f" ({'; '.join(found.skipped[:3])})" if found.skipped else ""
-            raise BadInputError(f"No readable images were found{why}.",
+            raise BadInputError(f"No readable {word}s were found{why}.",
                                 "Use .png, .jpg or another common image format, in a zip, "
-                                "as files, or in a folder.")
-        progress(0.1, f"predicting {len(found.paths):,} images…")
+                                "as files, or in a folder." if word == "image" else
+                                "Use .wav, .flac, .ogg or .mp3 files, in a zip, as files, "
+                                "or in a folder.")
+        progress(0.1, f"predicting {len(found.paths):,} {word}s…")
         frame = predictor.predict_paths(found.paths, found.names,
                                         lambda f, m: progress(0.1 + 0.9 * f, m))
     return ImagePredictions(frame, found.skipped, time.monotonic() - began)

@@ -80,8 +80,7 @@ class ImageSearch:
         self.classes = sorted(set(labels.tolist()))
         codes = np.searchsorted(np.asarray(self.classes, dtype=object), labels)
         paths = [dataset_dir / p for p in manifest["path"].to_list()]
-        self.size = image_size(manifest["width"].to_numpy(), manifest["height"].to_numpy(),
-                               self.device == "cuda")
+        self.prepare(manifest, paths)
         idx = np.arange(len(paths))
         stratify = codes if np.bincount(codes).min() >= 2 else None
         # Images are always judged on one holdout: its share is the plan's.
@@ -96,14 +95,43 @@ class ImageSearch:
         self.best: TrialOutcome | None = None
         self.trial_count = 0
 
+    # -- what a kind of file search sets (engine/audio/trainer.py sets its own) -----------
+    kind = "image"  # the bundle's kind
+    defaults = DEFAULTS  # each family's first trial
+
+    def prepare(self, manifest: pl.DataFrame, paths: list[Path]) -> None:
+        """Learn from the manifest what every example needs (here: the image side)."""
+        self.size = image_size(manifest["width"].to_numpy(), manifest["height"].to_numpy(),
+                               self.device == "cuda")
+
+    def describe(self) -> str:
+        return (f"{len(self.train[0])} training and {len(self.valid[0])} validation images "
+                f"at {self.size}×{self.size}, {len(self.classes)} classes, on {self.device}")
+
+    def make_set(self, part: tuple[list[Path], np.ndarray | None], augment: float = 0.0,
+                 train: bool = False):
+        """The torch Dataset over (paths, labels) that the network trains or is scored on."""
+        return ImageSet(*part, self.size, augment, train=train)
+
+    def searched(self) -> list:
+        """The plan's family choices this search trains epoch by epoch."""
+        return list(self.plan.families)
+
+    def bundle_config(self) -> dict[str, Any]:
+        """config.json of the bundle: what its predictor needs to rebuild the inputs."""
+        return {"backbone": self.best.backbone, "num_classes": len(self.classes),
+                "image_size": self.size, "mean": list(MEAN), "std": list(STD)}
+
+    def write_model(self, model_dir: Path) -> None:
+        """The winner's learnt weights into the bundle."""
+        self.torch.save(self.best.best_state, model_dir / "weights.pt")
+
     # -- the search ---------------------------------------------------------------------
     def run(self) -> TrialOutcome | None:
-        self.journal.emit("log", f"{len(self.train[0])} training and {len(self.valid[0])} "
-                                 f"validation images at {self.size}×{self.size}, "
-                                 f"{len(self.classes)} classes, on {self.device}")
+        self.journal.emit("log", self.describe())
         self._resume_unfinished()
         studies = {c.family: (c, self._study(c.family, i))
-                   for i, c in enumerate(self.plan.families)}
+                   for i, c in enumerate(self.searched())}
         untried = [n for n, (_, s) in studies.items() if not s.trials or
                    all(t.state is TrialState.WAITING for t in s.trials)]
         while studies and time.time() < self.deadline - 1:
@@ -130,7 +158,7 @@ class ImageSearch:
             sampler=optuna.samplers.TPESampler(seed=self.plan.seed + index, n_startup_trials=3),
             load_if_exists=True)
         if not study.trials:
-            study.enqueue_trial(DEFAULTS)
+            study.enqueue_trial(self.defaults)
         return study
 
     def _trial(self, backbone: str, study: optuna.Study, trial_deadline: float) -> None:
@@ -216,8 +244,8 @@ class ImageSearch:
             history = resume["history"]
             weights = resume["weights"]
         batch = int(params["batch_size"])
-        train_set = ImageSet(*self.train, self.size, params["augment"], train=True)
-        valid_set = ImageSet(*self.valid, self.size)
+        train_set = self.make_set(self.train, params["augment"], train=True)
+        valid_set = self.make_set(self.valid)
         amp = self.device == "cuda"
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
         began = time.time() - seconds
@@ -336,16 +364,13 @@ class ImageSearch:
 
     # -- the final model ----------------------------------------------------------------
     def save_bundle(self, model_dir: Path, meta: dict[str, Any]) -> None:
-        torch = self.torch
         model_dir.mkdir(parents=True, exist_ok=True)
-        torch.save(self.best.best_state, model_dir / "weights.pt")
-        write_json_atomic(model_dir / "config.json", {
-            "backbone": self.best.backbone, "num_classes": len(self.classes),
-            "image_size": self.size, "mean": list(MEAN), "std": list(STD)})
+        self.write_model(model_dir)
+        write_json_atomic(model_dir / "config.json", self.bundle_config())
         from modelyard.engine.training.bundle import new_metadata, seal, write_metadata
 
         write_metadata(model_dir, new_metadata(
-            kind="image", classes=self.classes, model=self.best.model,
+            kind=self.kind, classes=self.classes, model=self.best.model,
             family=self.best.backbone, params=self.best.params, cv_score=self.best.score,
             weights=self.best.weights, image_size=self.size, **meta))
         seal(model_dir)  # the manifest comes last: the bundle is complete
