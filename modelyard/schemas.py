@@ -200,7 +200,8 @@ class Profile(BaseModel):
     train_test_overlap: int = 0
     images: ImageSummary | None = None
     competition: dict[str, Any] | None = None  # id column, expected output columns
-    # Set-ups we recognise but cannot train yet: "multi_label", "forecasting", ...
+    # Set-ups that need their own kind of model ("multi_label", "forecasting",
+    # "text_to_text") or that cannot be trained yet ("multi_output"), ...
     findings: dict[str, Any] = Field(default_factory=dict)
     missing_words: list[MissingWords] = Field(default_factory=list)
     audio: AudioSummary | None = None  # a folder of recordings (modality "audio")
