@@ -76,12 +76,17 @@ def join(run_id: str, url: str, *, data: str | None = None, threads: int | None 
         shared.wait_for_run(wait, say)
         shared.announce()
         manifest = shared.attrs(fresh=True)
+        if data is not None:
+            # A table given by hand is checked first: whoever passed the wrong one hears
+            # so, whether or not the search is still on.
+            _check_data(data_file(data, manifest["data_path"]), manifest)
         if manifest.get("state") in ("closing", "ended"):
             return Joined(run_id, {}, "the run's search was already over")
         plan = Plan.model_validate(manifest["plan"])
         profile = Profile.model_validate(manifest["profile"])
         train_path = data_file(data, manifest["data_path"])
-        _check_data(train_path, manifest)
+        if data is None:
+            _check_data(train_path, manifest)
         training = load_training_data(train_path.parent, plan, profile, train_path)
         splits, _ = make_splits(plan.validation, training.y, plan.task, plan.seed,
                                 groups=training.groups, order=training.order)

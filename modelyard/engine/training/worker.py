@@ -140,54 +140,47 @@ def _trials(folder: RunFolder) -> str:
     return from_journal(folder.events_path).words()
 
 
+def _succeeded(folder, journal, plan: Plan, found: dict, score: str, more: str = "") -> None:
+    """Record a Run that a trainer of its own (images, sound, series, labels, text) ended
+    with `found` (its best model and score); `score` and `more` are said in the message."""
+    folder.update(status=RunStatus.succeeded, finished_at=time.time(),
+                  best_model=found["model"], best_score=found["score"],
+                  greater_is_better=plan.metric.greater_is_better,
+                  message=f"Best model {found['model']} ({score}) after {_trials(folder)}"
+                          + (f"; {more}." if more else "."))
+    journal.status(RunStatus.succeeded, "succeeded")
+
+
+def _metric_words(plan: Plan, found: dict) -> str:
+    return f"{metric_name(plan.metric)} {found['score']:.4g}"
+
+
 def _finish_images(folder, plan, record, journal, started, dataset_dir, **kind) -> None:
     from modelyard.engine.vision.run import train_images
 
     found = train_images(folder, plan, record, journal, started, dataset_dir, **kind)
-    folder.update(status=RunStatus.succeeded, finished_at=time.time(),
-                  best_model=found["model"],
-                  best_score=found["score"], greater_is_better=plan.metric.greater_is_better,
-                  message=f"Best model {found['model']} ({metric_name(plan.metric)} "
-                          f"{found['score']:.4g}) after {_trials(folder)}; "
-                          f"{found['weights']}.")
-    journal.status(RunStatus.succeeded, "succeeded")
+    _succeeded(folder, journal, plan, found, _metric_words(plan, found), found["weights"])
 
 
 def _finish_forecast(folder, plan, record, journal, started, dataset_dir) -> None:
     from modelyard.engine.forecast.run import train_series
 
     found = train_series(folder, plan, record, journal, started, dataset_dir)
-    folder.update(status=RunStatus.succeeded, finished_at=time.time(),
-                  best_model=found["model"], best_score=found["score"],
-                  greater_is_better=plan.metric.greater_is_better,
-                  message=f"Best model {found['model']} ({metric_name(plan.metric)} "
-                          f"{found['score']:.4g} over backtests) after {_trials(folder)}.")
-    journal.status(RunStatus.succeeded, "succeeded")
+    _succeeded(folder, journal, plan, found, f"{_metric_words(plan, found)} over backtests")
 
 
 def _finish_multilabel(folder, plan, record, profile, journal, started, dataset_dir) -> None:
     from modelyard.engine.multilabel.run import train_multilabel
 
     found = train_multilabel(folder, plan, record, profile, journal, started, dataset_dir)
-    folder.update(status=RunStatus.succeeded, finished_at=time.time(),
-                  best_model=found["model"], best_score=found["score"],
-                  greater_is_better=plan.metric.greater_is_better,
-                  message=f"Best model {found['model']} ({metric_name(plan.metric)} "
-                          f"{found['score']:.4g}) after {_trials(folder)}; "
-                          f"{found['how']}.")
-    journal.status(RunStatus.succeeded, "succeeded")
+    _succeeded(folder, journal, plan, found, _metric_words(plan, found), found["how"])
 
 
 def _finish_text_to_text(folder, plan, record, journal, started, dataset_dir) -> None:
     from modelyard.engine.text_to_text.run import train_text_to_text
 
     found = train_text_to_text(folder, plan, record, journal, started, dataset_dir)
-    folder.update(status=RunStatus.succeeded, finished_at=time.time(),
-                  best_model=found["model"],
-                  best_score=found["score"], greater_is_better=plan.metric.greater_is_better,
-                  message=f"Best model {found['model']} ({found['words']} on held-out "
-                          f"inputs) after {_trials(folder)}.")
-    journal.status(RunStatus.succeeded, "succeeded")
+    _succeeded(folder, journal, plan, found, f"{found['words']} on held-out inputs")
 
 
 def _finish_audio(folder, plan, record, journal, started, dataset_dir) -> None:
