@@ -112,7 +112,7 @@ def forecast_section(ws, dataset: dict[str, Any], profile) -> dict[str, Any] | N
     windows = c5.number_input("Backtest windows (0: up to 3)", 0, 20, 0,
                               key="plan_fc_windows")
     frequency = c6.selectbox("Frequency", [AUTO, *FREQUENCIES], key="plan_fc_frequency")
-    budget = st.number_input("Time budget (seconds)", 10, 86_400, 120, step=10,
+    budget = st.number_input("Forecast time budget (seconds)", 10, 86_400, 120, step=10,
                              key="plan_fc_budget")
     if not st.button("Propose a forecast plan", type="primary", key="plan_fc_propose"):
         return None
