@@ -42,16 +42,9 @@ class AudioPredictor:
         if self.config["input"] == "mfcc":
             self.pipeline = load_pipeline(model_dir / "pipeline.joblib")
         else:
-            from modelyard.engine.vision import require_torch
+            from modelyard.engine.vision.predict import load_network
 
-            torch, timm = require_torch()
-            self.torch = torch
-            self.net = timm.create_model(self.config["backbone"], pretrained=False,
-                                         num_classes=self.config["num_classes"])
-            # A state dict is tensors only: weights_only unpickles nothing else.
-            self.net.load_state_dict(torch.load(model_dir / "weights.pt", map_location="cpu",
-                                                weights_only=True))
-            self.net.eval()
+            self.torch, self.net = load_network(model_dir, self.config)
 
     @property
     def classes(self) -> list:

@@ -29,6 +29,20 @@ def _quiet(fraction: float, message: str) -> None:
     pass
 
 
+
+def load_network(model_dir: Path, config: dict):
+    """torch and the bundle's timm network named by `config`, its weights loaded and set
+    to evaluate (an image or a sound bundle, checked against its manifest beforehand)."""
+    torch, timm = require_torch()
+    net = timm.create_model(config["backbone"], pretrained=False,
+                            num_classes=config["num_classes"])
+    # A state dict is tensors only: weights_only unpickles nothing else, whatever the
+    # file holds and whichever torch version reads it.
+    net.load_state_dict(torch.load(model_dir / "weights.pt", map_location="cpu",
+                                   weights_only=True))
+    net.eval()
+    return torch, net
+
 class ImagePredictor:
     """An image Model bundle, checked against its manifest before its weights are read
     (`trust_unsigned`: let a bundle without one load; engine/training/manifest.py)."""
@@ -40,17 +54,9 @@ class ImagePredictor:
 
         model_dir = Path(model_dir)
         check_bundle(model_dir, trust_unsigned=trust_unsigned, shown=shown)
-        torch, timm = require_torch()
-        self.torch = torch
         self.meta = read_metadata(model_dir).as_dict()
         self.config = read_json(model_dir / "config.json")
-        self.net = timm.create_model(self.config["backbone"], pretrained=False,
-                                     num_classes=self.config["num_classes"])
-        # A state dict is tensors only: weights_only unpickles nothing else, whatever
-        # the file holds and whichever torch version reads it.
-        self.net.load_state_dict(torch.load(model_dir / "weights.pt", map_location="cpu",
-                                            weights_only=True))
-        self.net.eval()
+        self.torch, self.net = load_network(model_dir, self.config)
 
     @property
     def classes(self) -> list:
