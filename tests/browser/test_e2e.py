@@ -73,7 +73,7 @@ def test_upload_plan_train_leaderboard(browser_page, app_url, artifacts, tmp_pat
         # -- Plan: propose with a 10 s budget, approve, launch ----------------------------
         nav_to(page, "Plan")
         page.get_by_role("button", name="Propose a plan").wait_for()
-        budget = page.get_by_label("Time budget (seconds)")
+        budget = page.get_by_label("Time budget (seconds)", exact=True)
         budget.fill("10")
         budget.press("Enter")
         page.get_by_role("button", name="Propose a plan").click()

@@ -45,7 +45,7 @@ def test_images_from_zip_to_predictions(browser_page, app_url, artifacts, tmp_pa
         # -- Plan: the image plan with a short budget, approved and launched --------------
         nav_to(page, "Plan")
         page.get_by_role("button", name="Propose a plan").wait_for()
-        budget = page.get_by_label("Time budget (seconds)")
+        budget = page.get_by_label("Time budget (seconds)", exact=True)
         budget.fill(str(BUDGET))
         budget.press("Enter")
         page.get_by_role("button", name="Propose a plan").click()

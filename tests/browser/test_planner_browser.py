@@ -82,7 +82,7 @@ def test_edit_approve_and_launch(browser_page, app_url, e2e_home: Path, artifact
     try:
         page.goto(f"{app_url}/plan")
         page.get_by_text("Rules only (instant)").click()
-        budget = page.get_by_label("Time budget (seconds)")
+        budget = page.get_by_label("Time budget (seconds)", exact=True)
         budget.fill("10")
         budget.press("Enter")
         page.get_by_role("button", name="Propose a plan").click()
