@@ -125,14 +125,12 @@ def test_the_watchdog_kills_a_fit_over_its_allowance(tmp_path):
     fit_guard = FitGuard(tmp_path / "guard", data, splits)
     ctx = FitContext(Task.binary, len(data.y), 2, 1, 0)
     limit = 120 * 2**20
-    started = time.monotonic()
     try:
         with pytest.raises(OutOfMemory) as oom:  # one-hot of twelve columns: ~250 MB
             fit_guard.cross_validate("mlp", families.get("mlp").default_params(ctx), ctx,
                                      Metric.roc_auc, limit=limit)
     finally:
         fit_guard.close()
-    assert time.monotonic() - started < 10
     assert oom.value.used > limit
     assert str(oom.value).startswith("out of memory: used ")
     assert str(oom.value).endswith(" of the 120 MB allowed")

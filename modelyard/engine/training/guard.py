@@ -10,8 +10,9 @@ therefore runs `cross_validate` in a child process, and the worker watches it:
   the child also asks the kernel to pick it first (`oom_score_adj` 1000), so a kill
   the watchdog was too slow for lands on the fit, not on the worker → `OutOfMemory`
   ("probably", since an outside SIGKILL looks the same);
-- time: a child still running past `stop_at` is killed → `OutOfTime`, so one fit that
-  cannot stop itself cannot overrun the budget;
+- time: a child still running past `stop_at` (a time, or a function giving the time,
+  asked at every check: the search deadline moves) is killed → `OutOfTime`, so one fit
+  that cannot stop itself cannot overrun the budget;
 - pruning: the child sends each fold's running mean and waits for the worker's verdict,
   so Optuna's pruner sees guarded trials as it sees the others;
 - failures: an exception in the child comes back as its type name and message
@@ -184,7 +185,8 @@ class FitGuard:
         self._closing = False
 
     def cross_validate(self, family: str, params: dict[str, Any], ctx, metric: Metric, *,
-                       limit: int, deadline: float | None = None, stop_at: float | None = None,
+                       limit: int, deadline: float | None = None,
+                       stop_at: float | Callable[[], float] | None = None,
                        after_fold: Callable[[int, float], None] | None = None,
                        folds: FoldCache | None = None) -> CVResult:
         """`evaluate.cross_validate` in a child process, killed past `limit` bytes or
@@ -246,7 +248,8 @@ class FitGuard:
                     proc.kill()
                     raise OutOfMemory(f"out of memory: used {gb(used)} of the {gb(limit)} "
                                       "allowed", used)
-                if stop_at is not None and time.time() > stop_at:
+                end = stop_at() if callable(stop_at) else stop_at
+                if end is not None and time.time() > end:
                     proc.kill()
                     raise OutOfTime()
                 next_check = time.perf_counter() + POLL_SECONDS

@@ -6,7 +6,10 @@ leader's fit time. Each family's first trial is its library defaults, so the sea
 never ends worse (in cross-validation) than the plain default model. After that the
 best TOP_FAMILIES families take turns, one TPE-suggested trial each, until the deadline
 or their trial caps; a trial is not started when the family's recent trials say it
-cannot finish before the deadline. A fit that cannot stop itself is run where it can be
+cannot finish before the deadline, nor, on 10,000 rows or more, a family's first trial
+when a fit on a sample of the rows, scaled up by the family's `time_exponent`, says so.
+A guarded trial still running at the search deadline is stopped there: the time after
+it is the refit's. A fit that cannot stop itself is run where it can be
 stopped (see `may_overrun` and the trainer's memory policy).
 """
 
@@ -53,6 +56,8 @@ class Schedule:
         self.trial_count = 0
         self.family_best: dict[str, float] = {}
         self.family_seconds: dict[str, list[float]] = {}
+        # Before a family's first trial on many rows: its time judged from a sample.
+        self.family_estimate: dict[str, float] = {}
         self._round: list[str] = []
 
     # -- the budget ---------------------------------------------------------------------
@@ -130,9 +135,20 @@ class Schedule:
         if len(trials) >= choice.max_trials or (not space and trials) \
                 or failed >= MAX_FAILURES:
             return False
-        # Do not start a trial that, judged by this family's last ones, cannot finish.
+        # Do not start a trial that, judged by this family's last ones (or before it
+        # has any, by a fit on a sample), cannot finish.
         durations = self.family_seconds.get(choice.family)
-        return not durations or min(durations[-3:]) <= remaining
+        if durations:
+            return min(durations[-3:]) <= remaining
+        return self.family_estimate.get(choice.family, 0.0) <= remaining
+
+    def wants_estimate(self, family, n_rows: int) -> bool:
+        """Whether `family`'s first trial should be judged by a fit on a sample before
+        it starts: it cannot stop itself and the data is large enough that one trial
+        could take the rest of the budget."""
+        return (family.name not in self.family_seconds
+                and family.name not in self.family_estimate
+                and n_rows >= SLOW_ROWS and not family.fit_params(self.end))
 
     def may_overrun(self, family, n_rows: int) -> bool:
         """Whether a trial of `family` could run past the budget with no way to stop it:

@@ -13,7 +13,7 @@ Within a trial, fold scores are reported to Optuna's median pruner, so a configu
 clearly worse than earlier ones stops after a fold or two. Each fold's features are
 prepared once per kind of preprocessing and shared by every later trial of that kind
 (`folds.py`): on free text, TF-IDF costs more than most models. A guarded fit still
-running when the budget (plus 10%) is over is killed, so it cannot overrun the budget.
+running at the search deadline is killed, so it cannot eat into the refit's time.
 A fit in-process cannot be stopped (LightGBM, and CatBoost on the CPU, stop themselves
 at the deadline: their `fit_params` hook), so a trial
 of a family without such a hook is guarded too when the family's last trials took more
@@ -77,6 +77,8 @@ from modelyard.storage.runfolder import JournalWriter, read_events
 
 # How often a shared Run's workers look for trials other workers finished (seconds).
 SHARED_POLL_SECONDS = 1.0
+# The sample a first trial on many rows is judged by (see `Trainer._in_time`).
+ESTIMATE_ROWS = 4_000
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -217,6 +219,8 @@ class Trainer:
                 if name is None:
                     break
                 choice, study = active[name]
+                if not self._in_time(choice, active):
+                    continue
                 running[pool.submit(self._one_trial, choice, study)] = name
             done = set()
             if running:
@@ -230,6 +234,45 @@ class Trainer:
                 time.sleep(poll)
             if self._collect() or done or time.time() - self._progress_at > 5.0:
                 self._progress()
+
+    def _in_time(self, choice: FamilyChoice, active: dict) -> bool:
+        """Whether the first trial of a family that cannot stop itself can finish before
+        the deadline, judged by a fit on a sample; if not the family is left out, and
+        the journal says why."""
+        family = families.get(choice.family)
+        if not self.schedule.wants_estimate(family, self.ctx.n_rows):
+            return True
+        estimate, sample = self._estimate(family)
+        self.schedule.family_estimate[family.name] = estimate
+        left = self.search_deadline() - time.time()
+        if estimate <= left:
+            return True
+        del active[choice.family]
+        self.journal.emit(EventKind.log, (
+            f"{family.name} left out: one trial would take about {estimate:.0f} s on "
+            f"{self.ctx.n_rows:,} rows (judged by a fit on {sample:,} of them) and "
+            f"{max(0.0, left):.0f} s of the search are left"), level="warning")
+        return False
+
+    def _estimate(self, family) -> tuple[float, int]:
+        """Seconds a cross-validation of `family` at its defaults would take: one fit
+        and prediction on a sample of the first split, scaled to the split's rows by the
+        family's `time_exponent`, times the number of splits."""
+        train, valid = self.splits[0]
+        m = max(1, min(ESTIMATE_ROWS, len(train) // 8))
+        rng = np.random.default_rng(self.plan.seed)
+        sample = (np.sort(rng.choice(train, m, replace=False)),
+                  np.sort(rng.choice(valid, max(1, min(len(valid), m // 4)), replace=False)))
+        params = family.default_params(self.ctx)
+        started = time.perf_counter()
+        try:
+            cross_validate(family, params, self.ctx, self.data, [sample], self.plan.metric)
+        except Exception:  # noqa: BLE001 - the trial itself will meet and record it
+            return 0.0, m
+        # The sample keeps the split's proportions (a quarter as many rows predicted as
+        # fitted, as in 5 folds or a 20% holdout), so both parts scale alike.
+        seconds = time.perf_counter() - started
+        return seconds * (len(train) / m) ** family.time_exponent * len(self.splits), m
 
     def _may_start(self) -> bool:
         """Whether a new trial may start: before the deadline and, for a joined worker,
@@ -452,7 +495,13 @@ class Trainer:
         return self._fit_guard().cross_validate(
             family.name, params, self.ctx, self.plan.metric, limit=allowed,
             deadline=self.search_deadline(), after_fold=after_fold,
-            stop_at=self.schedule.stop_at, folds=self.folds)
+            stop_at=self._stop_guarded, folds=self.folds)
+
+    def _stop_guarded(self) -> float:
+        """When a guarded fit is killed: at the search deadline, which moves with the
+        leader's refit time, since what follows it is the refit's (never past the
+        budget and its grace)."""
+        return min(self.schedule.stop_at, self.search_deadline())
 
     def _space(self, choice: FamilyChoice) -> Space:
         """The search space of `choice` in this Run: trials are suggested from it, and a

@@ -124,6 +124,10 @@ class ModelFamily(ABC):
     cons: ClassVar[tuple[str, ...]]
     # The most rows it can finish on: its cost grows too fast beyond (None: no limit).
     max_rows: ClassVar[int | None] = None
+    # How its fit-and-predict time grows with the rows, as t ~ rows ** time_exponent:
+    # a trial on many rows is judged by a fit on a sample before it starts (see
+    # `Trainer._estimate`), scaled up by this power.
+    time_exponent: ClassVar[float] = 1.0
     # Whether it can learn far more than a linear model (and so overfit): the review
     # trims the search of flexible families when a run overfits.
     flexible: ClassVar[bool] = False

@@ -26,6 +26,8 @@ class KNearestNeighbors(ModelFamily):
     pros = ("simple: predicts from the most similar rows", "no training time")
     cons = ("compares each prediction against every training row",)
     max_rows = 200_000
+    # Every validation row against every training row (brute force on one-hot data).
+    time_exponent = 2.0
     flexible = True
     hold_back = {"n_neighbors": "at least"}
     hold_back_words = "more neighbours (n_neighbors) with uniform weights"
@@ -63,6 +65,8 @@ class SupportVectorMachine(ModelFamily):
     pros = ("strong on small data sets with clear margins",)
     cons = ("training time grows with the square of the rows", "hard to explain")
     max_rows = 20_000
+    # A kernel matrix: between quadratic and cubic in the rows.
+    time_exponent = 2.0
     flexible = True
     hold_back = {"C": "at most", "gamma": "at most"}
     hold_back_words = "a softer margin (smaller C) and a smoother boundary (smaller gamma)"
