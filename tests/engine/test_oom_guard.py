@@ -340,12 +340,14 @@ def test_a_fit_over_the_limit_is_killed_retried_smaller_and_the_run_succeeds(
     monkeypatch.setenv("MODELYARD_MEMORY_LIMIT_GB", str(150 / 1024))  # 150 MB per fit
     path = tmp_path / "wide.csv"
     _categorical_frame(40_000).to_csv(path, index=False)
-    folder, proc = _start(ws, path, ["lightgbm", "mlp"], budget=20)
+    # Trial caps and failures end this run; the budget only has to leave room for them
+    # on a loaded machine.
+    folder, proc = _start(ws, path, ["lightgbm", "mlp"], budget=60)
     proc.wait(timeout=120)
     assert folder.read()["status"] == "succeeded", _explain(folder)
 
     trials = _trials(folder)
-    first = trials["mlp_0"]
+    first = trials.get("mlp_0") or pytest.fail(_explain(folder))
     assert first["state"] == "failed", _explain(folder)
     assert first["message"].startswith("mlp_0 failed: out of memory: used "), first["message"]
     assert first["message"].endswith(" of the 150 MB allowed")
@@ -374,7 +376,8 @@ def test_a_fit_killed_by_the_system_fails_its_trial_and_the_run_succeeds(
         ws, tmp_path, wait, guarded):
     path = tmp_path / "wide.csv"
     _categorical_frame(4_000).to_csv(path, index=False)
-    folder, proc = _start(ws, path, ["linear", "random_forest"], budget=12, holdout=False)
+    # Room for the forest after the killed fit, also on a loaded machine.
+    folder, proc = _start(ws, path, ["linear", "random_forest"], budget=60, holdout=False)
     pid = folder.read()["pid"]
     # A random forest's fit lasts seconds: kill one that has run for a while, as the
     # kernel's OOM killer would (SIGKILL, no warning).
@@ -397,19 +400,24 @@ def test_a_fit_killed_by_the_system_fails_its_trial_and_the_run_succeeds(
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_an_uninterruptible_fit_does_not_break_the_budget(ws, tmp_path):
-    # No environment: "auto" guards the first SVM trial on 12,000 rows because an SVM
-    # cannot stop mid-fit; one fold here takes ~25 s against a budget of 8.
+    # No environment: "auto" judges the first SVM trial on 12,000 rows by a fit on a
+    # sample (one fold here takes ~25 s against a budget of 20) and leaves it out; were
+    # it started, it would run guarded, and be stopped at the search deadline.
     path = tmp_path / "wide.csv"
     _categorical_frame(12_000).to_csv(path, index=False)
-    folder, proc = _start(ws, path, ["linear", "svm"], budget=8)
+    folder, proc = _start(ws, path, ["linear", "svm"], budget=20)
     proc.wait(timeout=90)
     record = folder.read()
     assert record["status"] == "succeeded", _explain(folder)
-    svm = _trials(folder)["svm_0"]
-    assert (svm["state"], svm["message"]) == ("pruned", "svm_0 stopped: the time budget ran out")
-    assert record["best_model"] == "linear_0"
-    # The budget plus its 10% grace, and a little for refitting and saving the winner.
-    assert record["finished_at"] - record["started_at"] < 8 * 1.1 + 3, _explain(folder)
+    svm = _trials(folder).get("svm_0")
+    left_out = [e["message"] for e in _events(folder)
+                if e["kind"] == "log" and e["message"].startswith("svm left out: ")]
+    assert left_out or (svm["state"], svm["message"]) == (
+        "pruned", "svm_0 stopped: the time budget ran out"), _explain(folder)
+    assert record["best_model"].startswith("linear_")
+    # The budget plus its 10% grace, and room for refitting and saving the winner on a
+    # loaded machine.
+    assert record["finished_at"] - record["started_at"] < 20 * 1.1 + 8, _explain(folder)
 
 
 @pytest.mark.slow

@@ -35,6 +35,32 @@ def test_untried_families_come_first_then_the_best_few():
     assert schedule.family_best["b"] == 0.9
 
 
+def test_on_many_rows_the_boosters_have_their_first_turns_first():
+    plan = _plan("dummy", "linear", "random_forest", "lightgbm", "xgboost")
+    active = {str(c.family): (c, None) for c in plan.families}
+    small = Schedule(plan, n_splits=5, started=time.time(), n_rows=9_999)
+    assert small.contenders(active) == ["dummy", "linear", "random_forest", "lightgbm",
+                                        "xgboost"]
+    large = Schedule(plan, n_splits=5, started=time.time(), n_rows=10_000)
+    assert large.contenders(active) == ["lightgbm", "xgboost", "dummy", "linear",
+                                        "random_forest"]
+
+
+def test_a_first_trial_judged_quick_by_its_sample_runs_unguarded():
+    from modelyard.engine.training import families
+
+    schedule = Schedule(_plan("linear"), n_splits=5, started=time.time(), n_rows=50_000)
+    linear = families.get("linear")
+    assert not schedule.wants_estimate(linear, 49_999) and schedule.may_overrun(linear, 49_999)
+    assert schedule.wants_estimate(linear, 50_000) and schedule.may_overrun(linear, 50_000)
+    schedule.family_estimate["linear"] = 2.0  # of 60 s
+    assert not schedule.wants_estimate(linear, 50_000)
+    assert not schedule.may_overrun(linear, 50_000)
+    schedule.family_estimate["linear"] = 40.0
+    assert schedule.may_overrun(linear, 50_000)
+    assert not schedule.wants_estimate(families.get("lightgbm"), 50_000)  # stops itself
+
+
 def _candidate(name: str, score: float) -> Candidate:
     oof = np.full(4, score)
     return Candidate(name, name.split("_")[0], {"i": score}, score, 0.5,

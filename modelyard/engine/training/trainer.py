@@ -77,8 +77,8 @@ from modelyard.storage.runfolder import JournalWriter, read_events
 
 # How often a shared Run's workers look for trials other workers finished (seconds).
 SHARED_POLL_SECONDS = 1.0
-# The sample a first trial on many rows is judged by (see `Trainer._in_time`).
-ESTIMATE_ROWS = 4_000
+# The larger sample a first trial on many rows is judged by (`Trainer._in_time`).
+ESTIMATE_SAMPLE = 4_000
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -105,7 +105,7 @@ class Trainer:
         self.splits = splits
         self.journal = journal
         self.started = started
-        self.schedule = Schedule(plan, len(splits), started)
+        self.schedule = Schedule(plan, len(splits), started, n_rows=len(data.y))
         # Several trials at once on a machine with cores to spare, each with its share.
         self.slots = parallel_trials(n_jobs)
         self.ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
@@ -250,29 +250,41 @@ class Trainer:
         del active[choice.family]
         self.journal.emit(EventKind.log, (
             f"{family.name} left out: one trial would take about {estimate:.0f} s on "
-            f"{self.ctx.n_rows:,} rows (judged by a fit on {sample:,} of them) and "
+            f"{self.ctx.n_rows:,} rows (judged by fits on samples of up to {sample:,}) and "
             f"{max(0.0, left):.0f} s of the search are left"), level="warning")
         return False
 
     def _estimate(self, family) -> tuple[float, int]:
-        """Seconds a cross-validation of `family` at its defaults would take: one fit
-        and prediction on a sample of the first split, scaled to the split's rows by the
-        family's `time_exponent`, times the number of splits."""
+        """Seconds a cross-validation of `family` at its defaults would take, from fits
+        on two samples of the first split (m/2 and m rows): the time a fit costs
+        whatever its size (preparing the columns, building the pipeline) is told apart
+        from the time that grows as rows ** `time_exponent`, and only the latter is
+        scaled up to the split's rows. Times the number of splits."""
         train, valid = self.splits[0]
-        m = max(1, min(ESTIMATE_ROWS, len(train) // 8))
+        m = max(2, min(ESTIMATE_SAMPLE, len(train) // 8))
         rng = np.random.default_rng(self.plan.seed)
-        sample = (np.sort(rng.choice(train, m, replace=False)),
-                  np.sort(rng.choice(valid, max(1, min(len(valid), m // 4)), replace=False)))
-        params = family.default_params(self.ctx)
-        started = time.perf_counter()
-        try:
-            cross_validate(family, params, self.ctx, self.data, [sample], self.plan.metric)
-        except Exception:  # noqa: BLE001 - the trial itself will meet and record it
-            return 0.0, m
-        # The sample keeps the split's proportions (a quarter as many rows predicted as
+        # The samples keep the split's proportions (a quarter as many rows predicted as
         # fitted, as in 5 folds or a 20% holdout), so both parts scale alike.
-        seconds = time.perf_counter() - started
-        return seconds * (len(train) / m) ** family.time_exponent * len(self.splits), m
+        fit_rows = rng.permutation(train)[:m]
+        valid_rows = rng.permutation(valid)[:max(2, m // 4)]
+        params = family.default_params(self.ctx)
+        seconds = []
+        for size in (m // 2, m):
+            sample = (np.sort(fit_rows[:size]), np.sort(valid_rows[:max(1, size // 4)]))
+            started = time.perf_counter()
+            try:
+                cross_validate(family, params, self.ctx, self.data, [sample],
+                               self.plan.metric)
+            except Exception:  # noqa: BLE001 - the trial itself will meet and record it
+                return 0.0, m
+            seconds.append(time.perf_counter() - started)
+        half, full = seconds
+        alpha = family.time_exponent
+        # What doubling the sample added, at least a tenth of the whole (timings of
+        # quick fits are noisy; the growing part is never taken as nothing).
+        growing = max(full - half, 0.1 * full) / (1 - 2 ** -alpha)
+        scaled = full + growing * ((len(train) / m) ** alpha - 1)
+        return scaled * len(self.splits), m
 
     def _may_start(self) -> bool:
         """Whether a new trial may start: before the deadline and, for a joined worker,
