@@ -1,0 +1,119 @@
+"""Predicting with a mixed Model bundle: a table whose image column names files relative
+to a folder (the table's own, or the folder a zip holds).
+
+The bundle holds the table pipeline (checked against the manifest before it is
+unpickled, like every bundle) and each image column's network as a tensors-only state
+dict (`weights_only=True`: nothing else is unpickled from it)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelyard.engine.errors import BadInputError
+from modelyard.engine.training.bundle import Predictor
+from modelyard.storage.files import read_json
+
+
+class MixedPredictor(Predictor):
+    """A mixed bundle: the person's file gives the table's columns and the image paths;
+    the image columns become the networks' columns before the pipeline reads them."""
+
+    def __init__(self, pipeline: Any, meta: dict[str, Any], networks: dict[str, Any],
+                 base: Path | None = None):
+        super().__init__(pipeline, meta)
+        self.networks = networks  # column -> (config, loaded network)
+        self.base = base  # the folder image paths are relative to
+
+    @classmethod
+    def load_bundle(cls, model_dir: Path, meta: dict[str, Any] | None = None,
+                    base: Path | None = None) -> MixedPredictor:
+        """The bundle in `model_dir`; through `Predictor.load`, which checks the
+        manifest first (and hands over here with `meta`)."""
+        if meta is None:
+            loaded = Predictor.load(model_dir)
+            loaded.base = base
+            return loaded
+        from modelyard.engine.mixed.embed import load_state
+        from modelyard.engine.training.bundle import load_pipeline
+        from modelyard.engine.vision import require_torch
+
+        torch, _ = require_torch()
+        configs = read_json(Path(model_dir) / "images.json")
+        networks = {}
+        for column, config in configs.items():
+            state = torch.load(Path(model_dir) / config["file"], map_location="cpu",
+                               weights_only=True)
+            networks[column] = (config, load_state(torch, config, state))
+        return cls(load_pipeline(Path(model_dir) / "pipeline.joblib"), meta, networks, base)
+
+    @property
+    def generated(self) -> list[str]:
+        """The pipeline's columns that the image networks make."""
+        from modelyard.engine.mixed.embed import column_names
+
+        return [n for c, (config, _) in self.networks.items()
+                for n in column_names(c, config["width"])]
+
+    @property
+    def features(self) -> list[str]:
+        made = set(self.generated)
+        return [c for c in super().features if c not in made] + list(self.networks)
+
+    def predict_frame(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for `table`; its image cells are read relative to `self.base`."""
+        from modelyard.engine.intake.mixed import _Finder
+        from modelyard.engine.mixed.embed import apply, column_names, load_pixels
+        from modelyard.engine.vision import require_torch
+
+        if self.networks and self.base is None:
+            raise BadInputError("This model reads images, and no folder was given to find "
+                                "them in.", "Predict from the table's file (its image "
+                                "paths relative to it) or a zip holding both.")
+        table = table.copy()
+        if self.networks:
+            torch, _ = require_torch()
+            finder = _Finder(Path(self.base), use_index=False)
+        for column, (config, net) in self.networks.items():
+            cells = table[column] if column in table.columns else [None] * len(table)
+            paths = [None if v is None or v != v else finder.find(v)[0] for v in cells]
+            pixels, present = load_pixels(paths, config["image_size"])
+            values = apply(torch, net, config, pixels[present])
+            for i, name in enumerate(column_names(column, config["width"])):
+                table[name] = float("nan")
+                table.loc[table.index[present], name] = values[:, i]
+        # The pipeline reads the networks' columns: a plain table predictor over them.
+        return Predictor(self.pipeline, self.meta).predict_frame(table)
+
+
+@contextmanager
+def mixed_input(path: Path) -> Iterator[tuple[pd.DataFrame, Path]]:
+    """The table to predict and the folder its image paths are relative to: a table file
+    (its own folder), or a zip holding one table and its images (unpacked with intake's
+    caps into a temporary folder, removed afterwards)."""
+    from modelyard.engine.intake.formats import TABLE_SUFFIXES, kind_of
+    from modelyard.engine.results.predict import read_input
+
+    path = Path(path).expanduser()
+    if not (path.is_file() and kind_of(path) == "zip"):
+        yield read_input(path), path.parent
+        return
+    from modelyard.engine.intake.archives import extract_zip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = extract_zip(path, Path(tmp) / "unzipped")
+        tables = sorted(f for f in root.rglob("*") if f.is_file()
+                        and not any(p.startswith(".") or p == "__MACOSX"
+                                    for p in f.relative_to(root).parts)
+                        and any(s.lower() in TABLE_SUFFIXES for s in f.suffixes))
+        if len(tables) != 1:
+            raise BadInputError(f"{path.name} holds {len(tables)} tables; a zip to predict "
+                                "holds one table and its images.",
+                                "Put one table (CSV or Parquet) and the images it names in "
+                                "the zip.")
+        yield read_input(tables[0]), tables[0].parent
