@@ -245,11 +245,14 @@ def _cmd_predict(ws, args) -> int:
         print(out)
         return EXIT_OK
     if getattr(predictor, "networks", None) is not None:  # a table that points at images
-        from modelyard.engine.mixed.predict import mixed_input
+        from modelyard.engine.mixed.predict import missing_note, mixed_input
 
         with mixed_input(Path(args.input)) as (table, base):
             predictor.base = base
-            return _predict_table(predictor, table, out, args)
+            done = _predict_table(predictor, table, out, args)
+        if note := missing_note(predictor):
+            _err(f"modelyard: note: {note}")
+        return done
     table = predict.read_input(Path(args.input))
     if predictor.is_forecast:  # the file is each series' history: extend it
         frame = predictor.predict_frame(table)

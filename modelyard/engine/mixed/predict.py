@@ -29,6 +29,7 @@ class MixedPredictor(Predictor):
         super().__init__(pipeline, meta)
         self.networks = networks  # column -> (config, loaded network)
         self.base = base  # the folder image paths are relative to
+        self.without_image = 0  # rows predicted so far with no readable image
 
     @classmethod
     def load_bundle(cls, model_dir: Path, meta: dict[str, Any] | None = None,
@@ -83,6 +84,7 @@ class MixedPredictor(Predictor):
             cells = table[column] if column in table.columns else [None] * len(table)
             paths = [None if v is None or v != v else finder.find(v)[0] for v in cells]
             pixels, present = load_pixels(paths, config["image_size"])
+            self.without_image += int((~present).sum())
             values = apply(torch, net, config, pixels[present])
             for i, name in enumerate(column_names(column, config["width"])):
                 table[name] = float("nan")
@@ -91,12 +93,55 @@ class MixedPredictor(Predictor):
         return Predictor(self.pipeline, self.meta).predict_frame(table)
 
 
+def missing_note(predictor: MixedPredictor) -> str:
+    """What a person is told when some rows' images were not found ("" when none)."""
+    n = predictor.without_image
+    return (f"{n:,} row(s) had no readable image (empty, missing or not an image): they "
+            "were predicted from their other columns only." if n else "")
+
+
+def open_input(path: Path, workdir: Path) -> tuple[pd.DataFrame, Path]:
+    """The table to predict and its images' folder, for the Predict page: a zip is
+    unpacked (with intake's caps) into `workdir` and stays there, beside the run."""
+    from modelyard.engine.intake.formats import kind_of
+    from modelyard.engine.results.predict import read_input
+
+    path = Path(path).expanduser()
+    if not (path.is_file() and kind_of(path) == "zip"):
+        return read_input(path), path.parent
+    from modelyard.engine.intake.archives import extract_zip
+
+    dest = Path(workdir) / f"{path.stem}-unzipped"
+    if dest.exists():
+        import shutil
+
+        shutil.rmtree(dest)
+    root = extract_zip(path, dest)
+    table = _one_table(root, path.name)
+    return read_input(table), table.parent
+
+
+def _one_table(root: Path, shown: str) -> Path:
+    from modelyard.engine.intake.formats import TABLE_SUFFIXES
+
+    tables = sorted(f for f in root.rglob("*") if f.is_file()
+                    and not any(p.startswith(".") or p == "__MACOSX"
+                                for p in f.relative_to(root).parts)
+                    and any(s.lower() in TABLE_SUFFIXES for s in f.suffixes))
+    if len(tables) != 1:
+        raise BadInputError(f"{shown} holds {len(tables)} tables; a zip to predict holds "
+                            "one table and its images.",
+                            "Put one table (CSV or Parquet) and the images it names in "
+                            "the zip.")
+    return tables[0]
+
+
 @contextmanager
 def mixed_input(path: Path) -> Iterator[tuple[pd.DataFrame, Path]]:
     """The table to predict and the folder its image paths are relative to: a table file
     (its own folder), or a zip holding one table and its images (unpacked with intake's
     caps into a temporary folder, removed afterwards)."""
-    from modelyard.engine.intake.formats import TABLE_SUFFIXES, kind_of
+    from modelyard.engine.intake.formats import kind_of
     from modelyard.engine.results.predict import read_input
 
     path = Path(path).expanduser()
@@ -107,13 +152,5 @@ def mixed_input(path: Path) -> Iterator[tuple[pd.DataFrame, Path]]:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = extract_zip(path, Path(tmp) / "unzipped")
-        tables = sorted(f for f in root.rglob("*") if f.is_file()
-                        and not any(p.startswith(".") or p == "__MACOSX"
-                                    for p in f.relative_to(root).parts)
-                        and any(s.lower() in TABLE_SUFFIXES for s in f.suffixes))
-        if len(tables) != 1:
-            raise BadInputError(f"{path.name} holds {len(tables)} tables; a zip to predict "
-                                "holds one table and its images.",
-                                "Put one table (CSV or Parquet) and the images it names in "
-                                "the zip.")
-        yield read_input(tables[0]), tables[0].parent
+        table = _one_table(root, path.name)
+        yield read_input(table), table.parent
