@@ -111,3 +111,26 @@ def test_out_of_fold_columns_come_from_networks_that_never_saw_the_row(tmp_path)
     for (_, valid_idx), seen in zip(splits, trained_on, strict=True):
         # No held-out row's picture was among the network's training pictures.
         assert not seen & {bytes(pixels[i]) for i in valid_idx if present[i]}
+
+
+def test_colour_statistics_and_the_image_folds():
+    from modelyard.engine.mixed import embed
+
+    pixels = np.zeros((3, 3, 4, 4), dtype=np.uint8)
+    pixels[0, 0] = 255  # all red
+    pixels[1, 2, :2] = 255  # half blue
+    stats = embed.colour_stats(pixels, np.array([True, True, False]))
+    assert stats[0].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert stats[1].tolist() == [0.0, 0.0, 0.5, 0.0, 0.0, 0.5]
+    assert np.isnan(stats[2]).all()
+
+    y = np.array([0, 1] * 15)
+    five = [(np.setdiff1d(np.arange(30), np.arange(i, 30, 5)), np.arange(i, 30, 5))
+            for i in range(5)]
+    folds = embed.image_splits(five, y, Task.binary, seed=0)
+    assert len(folds) == 3
+    assert sorted(np.concatenate([v for _, v in folds]).tolist()) == list(range(30))
+    for train_idx, valid_idx in folds:
+        assert not set(train_idx) & set(valid_idx)
+    three = five[:3]
+    assert embed.image_splits(three, y, Task.binary, seed=0) is three

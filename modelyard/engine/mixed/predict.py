@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from modelyard.engine.errors import BadInputError
@@ -56,10 +57,10 @@ class MixedPredictor(Predictor):
     @property
     def generated(self) -> list[str]:
         """The pipeline's columns that the image networks make."""
-        from modelyard.engine.mixed.embed import column_names
+        from modelyard.engine.mixed.embed import column_names, stat_names
 
         return [n for c, (config, _) in self.networks.items()
-                for n in column_names(c, config["width"])]
+                for n in column_names(c, config["width"]) + stat_names(c)]
 
     @property
     def features(self) -> list[str]:
@@ -69,7 +70,13 @@ class MixedPredictor(Predictor):
     def predict_frame(self, table: pd.DataFrame) -> pd.DataFrame:
         """Predictions for `table`; its image cells are read relative to `self.base`."""
         from modelyard.engine.intake.mixed import _Finder
-        from modelyard.engine.mixed.embed import apply, column_names, load_pixels
+        from modelyard.engine.mixed.embed import (
+            apply,
+            colour_stats,
+            column_names,
+            load_pixels,
+            stat_names,
+        )
         from modelyard.engine.vision import require_torch
 
         if self.networks and self.base is None:
@@ -85,8 +92,10 @@ class MixedPredictor(Predictor):
             paths = [None if v is None or v != v else finder.find(v)[0] for v in cells]
             pixels, present = load_pixels(paths, config["image_size"])
             self.without_image += int((~present).sum())
-            values = apply(torch, net, config, pixels[present])
-            for i, name in enumerate(column_names(column, config["width"])):
+            values = np.hstack([apply(torch, net, config, pixels[present]),
+                                colour_stats(pixels[present], present[present])])
+            names = column_names(column, config["width"]) + stat_names(column)
+            for i, name in enumerate(names):
                 table[name] = float("nan")
                 table.loc[table.index[present], name] = values[:, i]
         # The pipeline reads the networks' columns: a plain table predictor over them.

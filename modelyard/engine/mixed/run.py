@@ -26,7 +26,15 @@ from typing import Any
 import numpy as np
 
 from modelyard.engine.errors import ModelyardError
-from modelyard.engine.mixed.embed import IMAGE_SHARE, ImageNetworks, column_names, load_pixels
+from modelyard.engine.mixed.embed import (
+    IMAGE_SHARE,
+    ImageNetworks,
+    colour_stats,
+    column_names,
+    image_splits,
+    load_pixels,
+    stat_names,
+)
 from modelyard.engine.training.cv import make_splits
 from modelyard.engine.training.data import Features, TrainingData, load_training_data, read_table
 from modelyard.engine.training.metrics import better
@@ -50,6 +58,13 @@ class TaggedJournal:
             "model": f"{self.inputs}_{result.model}", "inputs": self.inputs,
             "message": f"{self.inputs}_{result.message}" if result.message.startswith(
                 result.model) else result.message}))
+
+    def emit(self, kind, message: str = "", **data: Any):
+        if data.get("best_model"):  # progress names the leader as the leaderboard does
+            data["best_model"] = f"{self.inputs}_{data['best_model']}"
+            message = message.replace(f"best {data['best_model'][len(self.inputs) + 1:]}",
+                                      f"best {data['best_model']}")
+        return self._journal.emit(kind, message, **data)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._journal, name)
@@ -94,8 +109,9 @@ def train_mixed(folder: RunFolder, plan: Plan, record: RunRecord, profile: Profi
     networks = ImageNetworks(plan.task, data.n_classes, _image_side(profile),
                              plan.seed, threads, folder.path.parent.parent / "weights")
     budget = float(plan.budget_seconds)
+    folds = image_splits(splits, data.y, plan.task, plan.seed)
     # The folds' networks and the final one share the image time evenly.
-    per_network = IMAGE_SHARE * budget / (len(splits) + 1) / max(1, len(columns))
+    per_network = IMAGE_SHARE * budget / (len(folds) + 1) / max(1, len(columns))
     pixels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     image_cols: list[str] = []
     for column in columns:
@@ -106,14 +122,15 @@ def train_mixed(folder: RunFolder, plan: Plan, record: RunRecord, profile: Profi
             journal.emit("log", f"“{column}”: fewer than two rows have an image; left out",
                          level="warning")
             continue
-        journal.emit("log", f"“{column}”: training {len(splits)} image networks "
+        journal.emit("log", f"“{column}”: training {len(folds)} image networks "
                             f"({networks.size}×{networks.size} px, {int(present.sum())} "
-                            "images), one per validation split", phase="images")
-        oof = networks.out_of_fold(pixels[column][0], present, data.y, splits,
-                                   time.time() + per_network * len(splits))
-        names = column_names(column, networks.width)
+                            "images), each on the rows the others hold out", phase="images")
+        oof = networks.out_of_fold(pixels[column][0], present, data.y, folds,
+                                   time.time() + per_network * len(folds))
+        names = column_names(column, networks.width) + stat_names(column)
+        values = np.hstack([oof, colour_stats(*pixels[column])])
         for i, name in enumerate(names):
-            data.X[name] = oof[:, i]
+            data.X[name] = values[:, i]
         data.features.numeric += names
         image_cols += names
     journal.emit("log", f"{len(data.y)} rows, {len(splits)} validation split(s); models on "
@@ -137,7 +154,7 @@ def train_mixed(folder: RunFolder, plan: Plan, record: RunRecord, profile: Profi
         raise ModelyardError("No model could be trained: every trial failed or ran out of "
                              "time.", "Look at the failed trials, or give the run more time.")
     used = [c for c in columns if any(n in best_data.features.all for n in
-                                      column_names(c, networks.width))]
+                                      column_names(c, networks.width) + stat_names(c))]
     finals = {}
     for column in used:  # the final network learns from every row with an image
         pix, present = pixels[column]
