@@ -320,7 +320,7 @@ def _warnings_section(dataset: dict, profile: Profile) -> None:
 
 # What the data set holds, in words (the profile's modality names are identifiers).
 MODALITY_WORDS = {"tabular": "Table", "tabular+text": "Table with text", "image": "Images",
-                  "audio": "Sound", "mixed": "Table with images"}
+                  "audio": "Sound", "mixed": "Table + images"}
 
 # Column kinds in words; the others read as they are (numeric, categorical, text, ...).
 KIND_WORDS = {ColumnKind.datetime: "date", ColumnKind.id: "identifier",

@@ -14,7 +14,7 @@ from tests.mixed_data import make_mixed
 def test_a_mixed_table_shows_its_images_and_example_rows(app, tmp_path):
     table = make_mixed(tmp_path / "src", 20, damaged=1, missing=1)
     open_path(app, table)
-    assert metric(app, "Kind of data") == "Table with images"
+    assert metric(app, "Kind of data") == "Table + images"
     assert "Images" in [t.label for t in app.tabs]
     captions = texts(app.caption)
     assert "18 of 20 rows have a readable image (“photo”)" in captions
