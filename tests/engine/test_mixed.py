@@ -65,6 +65,21 @@ def test_a_zip_of_a_table_and_its_images_is_mixed(home, tmp_path):
     assert profile.mixed.skipped == ["../../etc/passwd.png: outside the table's folder"]
 
 
+def test_links_and_pipes_named_by_cells_are_left_out(home, tmp_path):
+    import os
+
+    outside = make_mixed(tmp_path / "elsewhere", 1, text=False).parent / "photos/p00000.png"
+    table = make_mixed(tmp_path / "src", 12, text=False)
+    (tmp_path / "src/photos/p00001.png").unlink()
+    (tmp_path / "src/photos/p00001.png").symlink_to(outside)  # a link out of the folder
+    (tmp_path / "src/photos/p00002.png").unlink()
+    os.mkfifo(tmp_path / "src/photos/p00002.png")  # opening it would wait for ever
+    meta = ingest(home, table, target="outcome")
+    assert load_profile(home, meta["id"]).mixed.skipped == [
+        "photos/p00001.png: outside the table's folder",
+        "photos/p00002.png: not a regular file"]
+
+
 def test_images_and_labels_alone_stay_an_image_set(home, tmp_path):
     src = tmp_path / "src"
     table = make_mixed(src, 12, text=False)

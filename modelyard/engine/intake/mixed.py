@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
+from modelyard.engine.errors import IntakeError
 from modelyard.engine.intake import guards
 from modelyard.engine.intake.images import ImageIndex, check_image, is_image_name
 from modelyard.schemas import ColumnKind, MixedSummary, Profile
@@ -55,12 +56,17 @@ class _Finder:
             return None, "empty path"
         if PurePosixPath(text).is_absolute() or ".." in PurePosixPath(text).parts:
             return None, "outside the table's folder"
-        candidate = (self.root / text).resolve()
-        if candidate.is_relative_to(self.root) and candidate.is_file():
-            return candidate, ""
-        if self.index is not None and (found := self.index.find(text)) is not None:
-            return found.resolve(), ""
-        return None, "not found"
+        candidate = (self.root / text).resolve()  # a link is followed to what it names
+        if self.index is not None and not candidate.is_file():
+            found = self.index.find(text)
+            candidate = found.resolve() if found is not None else candidate
+        if not candidate.exists():
+            return None, "not found"
+        if not candidate.is_relative_to(self.root):
+            return None, "outside the table's folder"
+        if not candidate.is_file():  # a folder, a pipe, a device: never opened
+            return None, "not a regular file"
+        return candidate, ""
 
 
 def take_images(table_file: Path, columns: list[str], root: Path, staging: Path, *,
@@ -119,8 +125,8 @@ def _take(value: str, finder: _Finder, staging: Path, folder: str, meter: guards
         return None, "not an image file"
     try:
         guards.require_regular(src)
-    except Exception as exc:  # a FIFO or device named by a cell: never opened
-        return None, str(exc)
+    except IntakeError as exc:  # a FIFO or device named by a cell: never opened
+        return None, exc.args[0]
     found = check_image(src)
     if isinstance(found, str):
         return None, found
@@ -146,6 +152,7 @@ def examples(dataset_dir: Path, profile: Profile, n: int = EXAMPLE_ROWS
     if profile.mixed is None:
         return []
     columns = profile.mixed.image_columns
-    frame = pl.read_parquet(dataset_dir / "train.parquet")
-    frame = frame.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in columns)).head(n)
+    frame = (pl.scan_parquet(dataset_dir / "train.parquet")
+             .filter(pl.all_horizontal(pl.col(c).is_not_null() for c in columns))
+             .head(n).collect())
     return [(row, [dataset_dir / row[c] for c in columns]) for row in frame.to_dicts()]
