@@ -149,3 +149,27 @@ def test_colour_statistics_and_the_image_folds():
         assert not set(train_idx) & set(valid_idx)
     three = five[:3]
     assert embed.image_splits(three, y, Task.binary, seed=0) is three
+
+
+@pytest.mark.parametrize("task, n_classes, width", [(Task.regression, 0, 1),
+                                                    (Task.multiclass, 3, 3)])
+def test_regression_and_several_classes_give_their_own_columns(tmp_path, task, n_classes,
+                                                              width):
+    pytest.importorskip("timm")
+    import time
+
+    from modelyard.engine.mixed import embed
+
+    make_mixed(tmp_path, 12, text=False)
+    paths = sorted((tmp_path / "photos").iterdir())
+    pixels, present = embed.load_pixels(paths, 32)
+    y = np.arange(12) % 3 if n_classes else np.linspace(10.0, 40.0, 12)
+    rows = np.arange(12)
+    splits = [(rows[rows >= 6], rows[rows < 6]), (rows[rows < 6], rows[rows >= 6])]
+    networks = embed.ImageNetworks(task, n_classes, 32, seed=0, threads=1, weights_dir=None)
+    out = networks.out_of_fold(pixels, present, y, splits, time.time() + 4)
+    assert out.shape == (12, width) and np.isfinite(out).all()
+    if n_classes:
+        assert np.allclose(out.sum(axis=1), 1.0)  # class probabilities
+    else:
+        assert out.std() > 0  # values on the target's scale, not one constant
