@@ -156,6 +156,20 @@ class ImageSummary(BaseModel):
     n_test_images: int = 0
 
 
+class MixedSummary(BaseModel):
+    """A table whose rows point at images (engine/intake/mixed.py): how many rows have a
+    readable image, and which files were left out."""
+
+    image_columns: list[str] = Field(default_factory=list)
+    n_rows: int = 0
+    n_with_image: int = 0  # rows with a readable image in every image column
+    skipped: list[str] = Field(default_factory=list)  # "name: why", at most a few
+    n_skipped: int = 0
+    width: dict[str, float] = Field(default_factory=dict)  # min, median, max
+    height: dict[str, float] = Field(default_factory=dict)
+    n_test_images: int = 0
+
+
 class AudioSummary(BaseModel):
     """What intake learnt of a folder of recordings (engine/intake/audio.py)."""
 
@@ -205,6 +219,7 @@ class Profile(BaseModel):
     findings: dict[str, Any] = Field(default_factory=dict)
     missing_words: list[MissingWords] = Field(default_factory=list)
     audio: AudioSummary | None = None  # a folder of recordings (modality "audio")
+    mixed: MixedSummary | None = None  # a table with image paths (modality "mixed")
 
     def column(self, name: str) -> ColumnProfile:
         for col in self.columns:

@@ -244,6 +244,15 @@ def _cmd_predict(ws, args) -> int:
             _err(f"modelyard: note: left out {skipped}")
         print(out)
         return EXIT_OK
+    if getattr(predictor, "networks", None) is not None:  # a table that points at images
+        from modelyard.engine.mixed.predict import missing_note, mixed_input
+
+        with mixed_input(Path(args.input)) as (table, base):
+            predictor.base = base
+            done = _predict_table(predictor, table, out, args)
+        if note := missing_note(predictor):
+            _err(f"modelyard: note: {note}")
+        return done
     table = predict.read_input(Path(args.input))
     if predictor.is_forecast:  # the file is each series' history: extend it
         frame = predictor.predict_frame(table)
@@ -254,6 +263,12 @@ def _cmd_predict(ws, args) -> int:
               f"{out}: {len(frame)} forecast rows ({predictor.meta['forecast']['horizon']} "
               "steps per series)")
         return EXIT_OK
+    return _predict_table(predictor, table, out, args)
+
+
+def _predict_table(predictor, table, out: Path, args) -> int:
+    from modelyard.engine.results import predict
+
     check = predict.check_input(predictor, table)
     for line in check.lines():
         _err(f"modelyard: note: {line}")

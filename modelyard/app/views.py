@@ -80,3 +80,23 @@ class LeaderboardPage:
     total: int
     families: list[dict[str, Any]]
     counts: dict[str, TrialCounts] = field(default_factory=dict)
+
+
+# A mixed run (engine/mixed/run.py) names each model after the inputs it learnt from.
+INPUTS = {"table_": "table only", "image_": "images only", "joined_": "table + images"}
+
+
+def inputs_of(model: str) -> str:
+    """What a mixed run's model learnt from, in words ("" for other runs' models)."""
+    return next((words for prefix, words in INPUTS.items() if str(model).startswith(prefix)),
+                "")
+
+
+def with_inputs(frame, columns: list[str]) -> list[str]:
+    """`columns` with "inputs" after "model" when `frame` holds a mixed run's models (and
+    the column added to `frame`), so a person sees what each kind of data adds."""
+    if frame.empty or not frame["model"].astype(str).str.startswith("joined_").any():
+        return columns
+    frame["inputs"] = frame["model"].map(inputs_of)
+    at = columns.index("model") + 1
+    return columns[:at] + ["inputs"] + columns[at:]

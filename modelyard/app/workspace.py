@@ -639,6 +639,13 @@ class Workspace:
 
         return forecast_views(RunFolder(self.home.run_dir(run_id)))
 
+    # -- tables that point at images (issue 14) ---------------------------------------------
+    def mixed_examples(self, dataset_id: str, n: int = 6) -> list[tuple[dict, list[Path]]]:
+        """A few rows of a mixed data set that have their images: (values, image files)."""
+        from modelyard.engine.intake.mixed import examples
+
+        return examples(self.home.dataset_dir(dataset_id), self._profile(dataset_id), n)
+
 
 def _counts_by_run(found: list[dict[str, Any]]) -> dict[str, TrialCounts]:
     """The catalog's (run, blend or not, state, how many) rows as one TrialCounts a Run."""

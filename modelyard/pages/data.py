@@ -320,7 +320,7 @@ def _warnings_section(dataset: dict, profile: Profile) -> None:
 
 # What the data set holds, in words (the profile's modality names are identifiers).
 MODALITY_WORDS = {"tabular": "Table", "tabular+text": "Table with text", "image": "Images",
-                  "audio": "Sound"}
+                  "audio": "Sound", "mixed": "Table + images"}
 
 # Column kinds in words; the others read as they are (numeric, categorical, text, ...).
 KIND_WORDS = {ColumnKind.datetime: "date", ColumnKind.id: "identifier",
@@ -398,6 +398,8 @@ def _tabs_section(dataset: dict, profile: Profile) -> None:
         tab_names = ["Recordings", "Columns", "Preview"]
     if texts and not images and not profile.audio:
         tab_names.insert(0, "Text")
+    if profile.mixed is not None:  # a table whose rows point at images
+        tab_names.insert(0, "Images")
     if any(c.drift is not None for c in profile.columns):
         tab_names.append("Train vs test")
     tabs = dict(zip(tab_names, st.tabs(tab_names), strict=True))
@@ -417,6 +419,12 @@ def _tabs_section(dataset: dict, profile: Profile) -> None:
             for label, paths in examples(ws.home.dataset_dir(dataset["id"])).items():
                 st.markdown(f"**{label}**")
                 st.image([str(p) for p in paths], width=96, caption=[p.name for p in paths])
+
+    if profile.mixed is not None:
+        with tabs["Images"]:
+            from modelyard.app.mixed_view import images_tab
+
+            images_tab(ws, dataset["id"], profile.mixed)
 
     if "Recordings" in tabs:
         with tabs["Recordings"]:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from modelyard.app import nav
 from modelyard.app.ui import TRIAL_COLUMNS, fmt_params, show_error, workspace
+from modelyard.app.views import with_inputs
 from modelyard.engine.results import compare, figures, tuning
 from modelyard.engine.results import words as say
 
@@ -101,6 +102,8 @@ COLUMNS = TRIAL_COLUMNS | {
         "Trials", format="%d", help="Every configuration the run tried: complete, "
         "stopped early or failed (a blend of the best is not counted)"),
     "place": st.column_config.NumberColumn("Place", format="%d"),
+    "inputs": st.column_config.TextColumn("Inputs", help="What the model learnt from: the "
+                                          "table's columns, the images, or both"),
     "versus": st.column_config.TextColumn("Leader vs runner-up", width="medium"),
     "stopped_early": st.column_config.NumberColumn("Stopped early", format="%d"),
     "complete": st.column_config.NumberColumn("Complete", format="%d"),
@@ -137,8 +140,9 @@ else:
     best["trials"] = best["run_id"].map(lambda r: board.counts[r].trials
                                         if r in board.counts else 0)
     best["family"] = best["family"].map(say.family_name)
-    st.dataframe(best[["place", "run_name", "model", "family", "cv_score", "cv_std",
-                       "train_score", "versus", "trials", "fit_seconds"]],
+    st.dataframe(best[with_inputs(best, ["place", "run_name", "model", "family", "cv_score",
+                                         "cv_std", "train_score", "versus", "trials",
+                                         "fit_seconds"])],
                  hide_index=True, key="leaderboard_best", column_config=COLUMNS,
                  placeholder="—")
     for row in leaders[:2 * 3]:  # the three newest runs, in words
@@ -169,6 +173,7 @@ else:
                  "train_score", "fit_seconds", "predict_seconds", "params"]
         if len(run_names) == 1:  # one run: its name in every row would crowd the numbers
             shown.remove("run_name")
+        shown = with_inputs(page, shown)
         st.dataframe(page[shown], hide_index=True, key="leaderboard_trials",
                      column_config=COLUMNS | {"model": TRIAL_COLUMNS["model"]},
                      placeholder="—")

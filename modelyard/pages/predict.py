@@ -149,7 +149,12 @@ with file_tab:
     table = None
     if source is not None:
         try:
-            table = predict.read_input(source)
+            if getattr(predictor, "networks", None) is not None:  # a table with images
+                from modelyard.engine.mixed.predict import open_input
+
+                table, predictor.base = open_input(source, inputs_dir)
+            else:
+                table = predict.read_input(source)
             check = predict.check_input(predictor, table)
         except Exception as exc:
             show_error(exc, f"Could not read {source.name}")
@@ -168,11 +173,19 @@ with file_tab:
         if st.button(f"Predict {check.rows:,} rows", type="primary", key="predict_go"):
             bar = st.progress(0.0, text="predicting…")
             try:
+                mixed = getattr(predictor, "networks", None) is not None
+                if mixed:
+                    predictor.without_image = 0  # counted for this file
                 frame = predict.predict(predictor, table,
                                         on_progress=lambda f, m: bar.progress(f, text=m))
                 name = f"{Path(source.name).stem}-predictions-{time.strftime('%Y%m%d-%H%M%S')}"
                 path = predict.write_table(frame, outputs_dir / f"{name}.csv")
                 st.session_state["predict_output"] = str(path)
+                if mixed:  # rows whose image was not found are said, not hidden
+                    from modelyard.engine.mixed.predict import missing_note
+
+                    st.session_state["predict_note"] = {"path": str(path),
+                                                        "text": missing_note(predictor)}
             except Exception as exc:
                 show_error(exc, "Could not predict")
     _show_saved("rows")

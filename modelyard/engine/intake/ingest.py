@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from modelyard.engine.errors import IntakeError, did_you_mean
-from modelyard.engine.intake import audio, competition, guards, images
+from modelyard.engine.intake import audio, competition, guards, images, mixed
 from modelyard.engine.intake.archives import extract_zip
 from modelyard.engine.intake.formats import (
     MAX_COLUMNS,
@@ -206,7 +206,8 @@ def _convert_checked(path: Path, dest: Path, work: Path, *, sheet, header, progr
 
 
 def _from_table(path: Path, staging: Path, work: Path, *, target, test, sheet, header,
-                progress, hints_for: Callable | None = None) -> Built:
+                progress, hints_for: Callable | None = None,
+                image_column: str | None = None) -> Built:
     train_path = staging / "train.parquet"
     source = _convert_checked(path, train_path, work, sheet=sheet, header=header,
                               progress=_stage(progress, 0.0, 0.5))
@@ -251,7 +252,38 @@ def _from_table(path: Path, staging: Path, work: Path, *, target, test, sheet, h
         if extra.get("multi_output"):
             profile.findings["multi_output"] = extra["multi_output"]
         profile.warnings = warnings_for(profile)
+    _take_images(profile, path, staging, test, image_column, progress)
     return Built(profile, source.format)
+
+
+def _take_images(profile: Profile, path: Path, staging: Path, test: Path | None,
+                 image_column: str | None, progress) -> None:
+    """A table with a column of image paths is mixed data: its images are copied into
+    the dataset (engine/intake/mixed.py) and the profile says what was found."""
+    columns = mixed.image_columns(profile)
+    if image_column and image_column not in columns:
+        columns.append(image_column)
+    if not columns or profile.images is not None:
+        return
+    from modelyard.engine.intake.profile import modality_of
+
+    # Inside a folder or zip given whole, a cell may name a file by its name alone.
+    summary = mixed.take_images(staging / "train.parquet", columns, path.parent, staging,
+                                shown=path.name, use_index=image_column is not None,
+                                progress=_stage(progress, 0.6, 0.9))
+    test_file = staging / "test.parquet"
+    if test is not None and test_file.exists():
+        present = [c for c in columns if c in pl.read_parquet_schema(test_file)]
+        if present:
+            found = mixed.take_images(test_file, present, test.parent, staging,
+                                      folder="test_images", shown=test.name)
+            summary.n_test_images = found.n_with_image
+            summary.skipped += found.skipped[: max(0, 10 - len(summary.skipped))]
+            summary.n_skipped += found.n_skipped
+    mixed.mark_image_columns(profile, columns)
+    profile.mixed = summary
+    profile.modality = modality_of(profile)
+    profile.warnings = warnings_for(profile)
 
 
 def _check_target(lf: pl.LazyFrame, target: str, names: list[str], shown: str) -> None:
@@ -302,6 +334,11 @@ def _from_folder(root: Path, shown: str, staging: Path, work: Path, *, target, t
         table = _read_small(tables[0], work, sheet=sheet, header=header)
         index = images.ImageIndex(root)
         link = images.link_columns(table, index) if table is not None and len(index) else None
+        if link is not None and mixed.has_other_columns(table, *link):
+            # Images next to columns to learn from: a mixed table, not a labels table.
+            return _from_table(tables[0], staging, work, target=target, test=test,
+                               sheet=sheet, header=header, progress=progress,
+                               image_column=link[0])
         if link is not None:
             found = images.from_table(table, link[0], link[1], index, staging,
                                       _stage(progress, 0.1, 0.7), tables[0].name)

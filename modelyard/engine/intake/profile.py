@@ -367,10 +367,12 @@ def _text_to_text(profile: Profile, sample: pl.DataFrame, explicit: str | None,
 
 
 def modality_of(profile: Profile) -> str:
-    """tabular, text, tabular+text, image or text_to_text, from the kinds of the feature
+    """tabular, text, tabular+text, image, mixed or text_to_text, from the kinds of the feature
     columns (and the target, for text to text)."""
     if profile.images is not None:
         return "image"
+    if profile.mixed is not None:  # a table whose rows point at images
+        return "mixed"
     if profile.findings.get("text_to_text"):
         return "text_to_text"
     target = profile.target.column if profile.target else None

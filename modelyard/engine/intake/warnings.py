@@ -35,6 +35,7 @@ def warnings_for(profile: Profile) -> list[Warning_]:
     found += _target_warnings(profile, target)
     found += _dataset_warnings(profile)
     found += _word_warnings(profile)
+    found += _mixed_warnings(profile)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(found, key=lambda w: order.get(w.severity, 3))
 
@@ -336,4 +337,24 @@ def _word_warnings(profile: Profile) -> list[Warning_]:
                       f"read as missing: {_listed(numbers)}.", "That is what they usually "
                       "mean there; nothing to do unless they mean something else.",
                       numbers[0].column if len(numbers) == 1 else None))
+    return out
+
+
+def _mixed_warnings(profile: Profile) -> list[Warning_]:
+    """A table whose rows point at images: what was found, and the files left out."""
+    mixed = profile.mixed
+    if mixed is None:
+        return []
+    names = ", ".join(f"“{c}”" for c in mixed.image_columns)
+    out = [_w("info", "mixed", f"Rows point at images ({names}) next to other columns: "
+              f"{mixed.n_with_image:,} of {mixed.n_rows:,} rows have a readable image.",
+              "Training compares models on the table alone, on the images alone and on "
+              "both joined, so you see what each adds.")]
+    if mixed.n_skipped:
+        shown = "; ".join(_short(s) for s in mixed.skipped[:3])
+        out.append(_w("warning", "images_skipped", f"{mixed.n_skipped:,} image file(s) named "
+                      f"in the table could not be used ({shown}"
+                      f"{' …' if mixed.n_skipped > 3 else ''}).",
+                      "Those rows are kept without an image; add the files next to the "
+                      "table (paths relative to it) and add the data again to use them."))
     return out

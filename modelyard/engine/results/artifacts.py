@@ -101,7 +101,10 @@ class RunResult:
     def predictor(self) -> Predictor:
         # A run's own model: checked against its manifest when it has one; one made before
         # manifests loads too (this install wrote it, in its home; engine/training/manifest.py).
-        return Predictor.load(self.model_dir, trust_unsigned=True)
+        loaded = Predictor.load(self.model_dir, trust_unsigned=True)
+        if getattr(loaded, "networks", None) is not None:  # a mixed model: the training
+            loaded.base = self.dataset_dir  # rows' image cells are dataset-relative
+        return loaded
 
     def image_predictor(self):
         """The image model of this run (torch is imported only now), checked as above."""
@@ -137,7 +140,7 @@ class RunResult:
             raise NotFoundError(f"The training data of run “{self.name}” is gone ({path}).",
                                 "Its data set was deleted; the model still predicts.")
         wanted = [*meta["numeric"], *meta["categorical"], *meta.get("datetime", []),
-                  meta["target"]]
+                  *meta.get("image_columns", []), meta["target"]]
         available = set(pl.read_parquet_schema(path))
         id_column = meta.get("id_column")
         if id_column and id_column in available and id_column not in wanted:

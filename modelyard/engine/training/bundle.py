@@ -201,6 +201,10 @@ class Predictor:
             from modelyard.engine.text_to_text.predict import load
 
             return load(model_dir, meta)
+        if meta.get("kind") == "mixed":  # the pipeline plus image networks (tensors only)
+            from modelyard.engine.mixed.predict import MixedPredictor
+
+            return MixedPredictor.load_bundle(model_dir, meta)
         return cls(load_pipeline(model_dir / "pipeline.joblib"), meta)
 
     @property

@@ -122,6 +122,10 @@ class TextColumn(TransformerMixin, BaseEstimator):
         series = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else pd.Series(np.ravel(X))
         return series.fillna("").astype(str).to_numpy()
 
+    def get_feature_names_out(self, input_features=None):
+        # The column passes through as it is: the model explanations name it so.
+        return np.asarray(input_features, dtype=object)
+
 
 class TextComponents(TransformerMixin, BaseEstimator):
     """Each text column becomes a few dense numbers (TF-IDF reduced by truncated SVD),

@@ -191,6 +191,13 @@ def _finish_audio(folder, plan, record, journal, started, dataset_dir) -> None:
                    search_cls=AudioSearch, predictor=AudioPredictor, unit="recordings")
 
 
+def _finish_mixed(folder, plan, record, profile, journal, started, dataset_dir) -> None:
+    from modelyard.engine.mixed.run import train_mixed
+
+    found = train_mixed(folder, plan, record, profile, journal, started, dataset_dir)
+    _succeeded(folder, journal, plan, found, _metric_words(plan, found), found["how"])
+
+
 def train(folder: RunFolder) -> None:
     """Train the Run of `folder` to its end; a failure is recorded, then SystemExit(1)."""
     record = folder.record()
@@ -233,6 +240,9 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
         return _finish_forecast(folder, plan, record, journal, started, dataset_dir)
     if profile.modality == "audio":
         return _finish_audio(folder, plan, record, journal, started, dataset_dir)
+    if profile.modality == "mixed" and plan.task.value in ("binary", "multiclass",
+                                                           "regression"):
+        return _finish_mixed(folder, plan, record, profile, journal, started, dataset_dir)
     if (dataset_dir / "manifest.parquet").exists():
         return _finish_images(folder, plan, record, journal, started, dataset_dir)
     if plan.task is Task.multilabel:

@@ -1,0 +1,214 @@
+"""The mixed branch of the worker: a table whose rows point at images.
+
+One mechanism: each image column becomes a few numeric columns (`embed.py`: out-of-fold
+predictions of an image network), then the ordinary table search (`Trainer`) runs three
+times on the same validation splits, each on its own share of the budget and its own
+Optuna journal:
+
+- `table`: the table's own columns (numeric, categorical, text, dates);
+- `image`: the image columns alone;
+- `joined`: both.
+
+Every trial is recorded with its inputs in its name (`joined_lightgbm_3`) and in an
+`inputs` field, so the leaderboard shows what each kind of data adds. The best of the
+three is refitted on every row and bundled with its image networks' weights (tensors
+only; `predict.py` reads them). Shares of the budget: the image networks `IMAGE_SHARE`,
+then of the rest 30% table, 20% image (few columns: a quick search), 50% joined.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelyard.engine.errors import ModelyardError
+from modelyard.engine.mixed.embed import (
+    IMAGE_SHARE,
+    ImageNetworks,
+    colour_stats,
+    column_names,
+    image_splits,
+    load_pixels,
+    stat_names,
+)
+from modelyard.engine.training.cv import make_splits
+from modelyard.engine.training.data import Features, TrainingData, load_training_data, read_table
+from modelyard.engine.training.metrics import better
+from modelyard.schemas import Plan, Profile, RunRecord, TrialResult
+from modelyard.storage.files import replacing, write_json_atomic
+from modelyard.storage.runfolder import JournalWriter, RunFolder
+
+SHARES = {"table": 0.3, "image": 0.2, "joined": 0.5}
+INPUT_WORDS = {"table": "the table's columns only", "image": "the images only",
+               "joined": "the table's columns and the images"}
+
+
+class TaggedJournal:
+    """The Run's journal, with every trial named and marked by the inputs it used."""
+
+    def __init__(self, journal: JournalWriter, inputs: str):
+        self._journal, self.inputs = journal, inputs
+
+    def trial(self, result: TrialResult):
+        return self._journal.trial(result.model_copy(update={
+            "model": f"{self.inputs}_{result.model}", "inputs": self.inputs,
+            "message": f"{self.inputs}_{result.message}" if result.message.startswith(
+                result.model) else result.message}))
+
+    def emit(self, kind, message: str = "", **data: Any):
+        if data.get("best_model"):  # progress names the leader as the leaderboard does
+            data["best_model"] = f"{self.inputs}_{data['best_model']}"
+            message = message.replace(f"best {data['best_model'][len(self.inputs) + 1:]}",
+                                      f"best {data['best_model']}")
+        return self._journal.emit(kind, message, **data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._journal, name)
+
+
+def _image_side(profile: Profile) -> int:
+    from modelyard.engine.mixed.embed import side
+
+    mixed = profile.mixed
+    return side(mixed.width.get("median", 64.0), mixed.height.get("median", 64.0))
+
+
+def _variant(data: TrainingData, inputs: str, image_cols: list[str]) -> TrainingData | None:
+    """The training data seen by one kind of model, or None when it has no column."""
+    f = data.features
+    if inputs == "image":
+        features = Features(list(image_cols), [], f.id_column)
+    elif inputs == "table":
+        features = Features([c for c in f.numeric if c not in image_cols], f.categorical,
+                            f.id_column, f.datetime, f.text)
+    else:
+        features = f
+    if not features.all:
+        return None
+    return replace(data, X=data.X[features.all], features=features)
+
+
+def train_mixed(folder: RunFolder, plan: Plan, record: RunRecord, profile: Profile,
+                journal: JournalWriter, started: float, dataset_dir: Path) -> dict[str, Any]:
+    """Search the three kinds of model, bundle the best, predict the test rows."""
+    from modelyard.engine.training.trainer import Trainer
+
+    data = load_training_data(dataset_dir, plan, profile)
+    columns = [c for c in profile.mixed.image_columns if c not in plan.excluded_columns]
+    cells = read_table(dataset_dir / "train.parquet", columns + [plan.target])
+    cells = cells[cells[plan.target].notna()].reset_index(drop=True)
+    splits, note = make_splits(plan.validation, data.y, plan.task, plan.seed,
+                               groups=data.groups, order=data.order)
+    if note:
+        journal.emit("log", note, level="warning")
+    threads = int(record.threads or 1)
+    networks = ImageNetworks(plan.task, data.n_classes, _image_side(profile),
+                             plan.seed, threads, folder.path.parent.parent / "weights")
+    budget = float(plan.budget_seconds)
+    folds = image_splits(splits, data.y, plan.task, plan.seed)
+    # The folds' networks and the final one share the image time evenly.
+    per_network = IMAGE_SHARE * budget / (len(folds) + 1) / max(1, len(columns))
+    pixels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    image_cols: list[str] = []
+    for column in columns:
+        paths = [None if v is None or v != v else dataset_dir / v for v in cells[column]]
+        pixels[column] = load_pixels(paths, networks.size)
+        present = pixels[column][1]
+        if present.sum() < 2:
+            journal.emit("log", f"“{column}”: fewer than two rows have an image; left out",
+                         level="warning")
+            continue
+        journal.emit("log", f"“{column}”: training {len(folds)} image networks "
+                            f"({networks.size}×{networks.size} px, {int(present.sum())} "
+                            "images), each on the rows the others hold out", phase="images")
+        oof = networks.out_of_fold(pixels[column][0], present, data.y, folds,
+                                   time.time() + per_network * len(folds))
+        names = column_names(column, networks.width) + stat_names(column)
+        values = np.hstack([oof, colour_stats(*pixels[column])])
+        for i, name in enumerate(names):
+            data.X[name] = values[:, i]
+        data.features.numeric += names
+        image_cols += names
+    journal.emit("log", f"{len(data.y)} rows, {len(splits)} validation split(s); models on "
+                        "the table alone, the images alone, and both joined")
+    rest = max(0.0, started + budget - time.time() - per_network * len(columns))
+    best, best_data, best_inputs = None, None, ""
+    for inputs, share in SHARES.items():
+        part = _variant(data, inputs, image_cols)
+        if part is None:
+            journal.emit("log", f"no model on {INPUT_WORDS[inputs]}: no such column",
+                         level="warning")
+            continue
+        sub = plan.model_copy(update={"budget_seconds": max(5, int(rest * share))})
+        trainer = Trainer(sub, part, splits, TaggedJournal(journal, inputs),
+                          folder.path / f"optuna-{inputs}.log", n_jobs=threads,
+                          started=time.time(), oof_dir=folder.path / f"oof-{inputs}")
+        found = trainer.run()
+        if found.model and (best is None or better(plan.metric, found.score, best.score)):
+            best, best_data, best_inputs = found, part, inputs
+    if best is None:
+        raise ModelyardError("No model could be trained: every trial failed or ran out of "
+                             "time.", "Look at the failed trials, or give the run more time.")
+    used = [c for c in columns if any(n in best_data.features.all for n in
+                                      column_names(c, networks.width) + stat_names(c))]
+    finals = {}
+    for column in used:  # the final network learns from every row with an image
+        pix, present = pixels[column]
+        journal.emit("log", f"“{column}”: training the final image network on every row")
+        finals[column] = networks.train(pix[present], data.y[present],
+                                        time.time() + per_network)
+    model = f"{best_inputs}_{best.model}"
+    _bundle(folder, plan, profile, best, best_data, model, best_inputs, finals, threads)
+    folder.update(best_model=model, best_score=best.score,
+                  greater_is_better=plan.metric.greater_is_better)
+    journal.emit("result", f"best model {model}", model=model, cv_score=best.score,
+                 inputs=best_inputs)
+    if (dataset_dir / "test.parquet").exists():
+        from modelyard.engine.mixed.predict import MixedPredictor
+
+        journal.emit("progress", "predicting the test rows", phase="predict", fraction=1.0)
+        predictor = MixedPredictor.load_bundle(folder.model_dir, base=dataset_dir)
+        predictions = predictor.predict_frame(read_table(dataset_dir / "test.parquet"))
+        with replacing(folder.predictions_path) as tmp:
+            predictions.to_csv(tmp, index=False)
+    return {"model": model, "score": best.score, "how": f"it uses {INPUT_WORDS[best_inputs]}"}
+
+
+def _bundle(folder: RunFolder, plan: Plan, profile: Profile, best, data: TrainingData,
+            model: str, inputs: str, finals: dict, threads: int) -> None:
+    """The refitted winner, its image networks (tensors only) and its metadata, sealed."""
+    import torch
+
+    from modelyard.engine.intake.missing_words import words_to_blank
+    from modelyard.engine.training.bundle import save_bundle
+    from modelyard.engine.training.families.base import FitContext
+    from modelyard.engine.training.worker import _save_oof, refit
+
+    ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
+                     n_jobs=threads, seed=plan.seed)
+    pipeline = refit(best, ctx, data)
+    networks = {}
+    with folder.writing_model() as staging:
+        for i, (column, network) in enumerate(finals.items()):
+            name = f"image_network_{i}.pt"
+            torch.save(network.state, staging / name)
+            networks[column] = {"file": name, "weights": network.weights, **network.config}
+        write_json_atomic(staging / "images.json", networks)
+        extra = _save_oof(staging, best, data, plan)
+        f = data.features
+        save_bundle(staging, pipeline, {
+            **extra, "kind": "mixed", "inputs": inputs, "image_columns": list(finals),
+            "run_id": folder.id, "model": model, "family": best.family,
+            "params": best.params, "task": plan.task.value, "metric": plan.metric.value,
+            "cv_score": best.score, "target": plan.target, "classes": data.classes,
+            "numeric": f.numeric, "categorical": f.categorical, "datetime": f.datetime,
+            "text": f.text, "dtypes": {c: str(t) for c, t in data.X.dtypes.items()},
+            "missing_words": words_to_blank(profile), "id_column": f.id_column,
+            "plan": plan.model_dump(mode="json")})
+
+
+__all__ = ["train_mixed", "TaggedJournal"]
