@@ -81,7 +81,7 @@ def propose_section() -> None:
 
 with st.expander("Propose a new plan", expanded=not versions):
     propose_section()
-if profile.modality != "image":
+if profile.modality not in ("image", "audio", "text_to_text"):  # no time column to forecast
     from modelyard.app.forecast_ui import forecast_form, forecast_section, forecast_summary
 
     with st.expander("Forecast future values (a time series)",

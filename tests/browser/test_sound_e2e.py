@@ -34,6 +34,15 @@ SPEC = SpokenSpec(words=DIGITS[:3], train_voices=4, test_voices=2, takes=2,
 BUDGET = 30  # the MFCC baselines take seconds; the network gets what torch leaves
 
 
+def playable(page, n: int) -> None:
+    """The page holds `n` players and each one really loads its clip (headless Chromium
+    defers the first load until asked, as a person's click would)."""
+    page.wait_for_function(f"() => document.querySelectorAll('audio').length === {n}")
+    page.evaluate("() => document.querySelectorAll('audio').forEach(a => a.load())")
+    page.wait_for_function("() => [...document.querySelectorAll('audio')]"
+                           ".every(a => a.readyState >= 1 && a.duration > 0 && !a.error)")
+
+
 def zipped(folder: Path, archive: Path, top: str, extra: dict[str, bytes] | None = None
            ) -> Path:
     with zipfile.ZipFile(archive, "w") as zf:
@@ -64,9 +73,11 @@ def test_spoken_words_from_zip_to_predictions(browser_page, app_url, artifacts, 
         assert metric_value(page, "Classes").inner_text() == "3"
         assert metric_value(page, "Kind of data").inner_text() == "Sound"
         page.get_by_text("Listen to each class.").wait_for()
-        page.wait_for_function("() => document.querySelectorAll('audio').length === 9")
+        playable(page, 9)  # three clips of each of the three words
         # Per clip one figure: its wave above its log-mel spectrogram.
-        assert page.get_by_text("mel band").count() == 9
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.js-plotly-plot')]"
+            ".filter(e => e.textContent.includes('mel band')).length === 9")
         no_exception(page)
         shot("1_data")
 
@@ -98,10 +109,11 @@ def test_spoken_words_from_zip_to_predictions(browser_page, app_url, artifacts, 
         page.wait_for_function(
             "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
             ".some(e => /succeeded|failed|cancelled/.test(e.innerText))", timeout=180_000)
-        status = metric_value(page, "Status").inner_text()
-        assert "succeeded" in status, f"{status}: {page.inner_text('body')[:2000]}"
+        # The finished run's page settles (no Cancel button left) before it is read.
         page.get_by_role("button", name="Cancel this run").wait_for(state="detached",
                                                                     timeout=15_000)
+        status = metric_value(page, "Status").inner_text()
+        assert "succeeded" in status, f"{status}: {page.inner_text('body')[:2000]}"
         best = metric_value(page, "Best model").inner_text()
         assert re.fullmatch(r"resnet18_\d+|linear_mfcc|lightgbm_mfcc", best), best
         no_exception(page)
@@ -126,8 +138,7 @@ def test_spoken_words_from_zip_to_predictions(browser_page, app_url, artifacts, 
                          said.first.inner_text())
         if wrong:  # each mistake is a player; none when every clip was right
             assert wrong.group(2) == checked.inner_text()
-            page.wait_for_function("() => document.querySelectorAll('audio').length === "
-                                   f"{min(int(wrong.group(1)), 32)}")
+            playable(page, min(int(wrong.group(1)), 32))
         no_exception(page)
         shot("4_model_mistakes")
 

@@ -76,10 +76,11 @@ def test_text_pairs_from_upload_to_downloaded_outputs(browser_page, app_url, art
         page.wait_for_function(
             "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
             ".some(e => /succeeded|failed|cancelled/.test(e.innerText))", timeout=180_000)
-        status = metric_value(page, "Status").inner_text()
-        assert "succeeded" in status, f"{status}: {page.inner_text('body')[:2000]}"
+        # The finished run's page settles (no Cancel button left) before it is read.
         page.get_by_role("button", name="Cancel this run").wait_for(state="detached",
                                                                     timeout=15_000)
+        status = metric_value(page, "Status").inner_text()
+        assert "succeeded" in status, f"{status}: {page.inner_text('body')[:2000]}"
         alert(page, "on held-out inputs").wait_for()
         best = metric_value(page, "Best model").inner_text()
         assert best in ("copy_input", "frequent_output", "char_transformer"), best
