@@ -412,7 +412,9 @@ def _cmd_plan(ws, args) -> int:
         if prov.get("planner_note"):
             print(prov["planner_note"])
         plan = Plan.model_validate(doc["plan"])
-        print(as_text(plan, ws.image_setup(plan) if is_image_plan(plan) else None))
+        sound = ws.profile_record(dataset_id).get("modality") == "audio"
+        print(as_text(plan, ws.image_setup(plan) if is_image_plan(plan) and not sound
+                      else None, unit="recording" if sound else None))
     return EXIT_OK
 
 

@@ -79,15 +79,16 @@ def show_summary(plan: Plan) -> None:
     c5.metric("Budget", f"{plan.budget_seconds} s")
 
 
-def show_card(plan: Plan, setup: ImageSetup | None = None) -> None:
+def show_card(plan: Plan, setup: ImageSetup | None = None, unit: str | None = None) -> None:
     """The plan as a readable card, for someone who has never trained a model; `setup`
-    (image plans) adds the image size and starting weights."""
+    (image plans) adds the image size and starting weights; `unit` names what the data
+    holds when the plan cannot tell ("recording")."""
     if plan.goal:  # the person's own words
         st.markdown(f"**You asked:** {plan.goal}")
     if plan.goal_reading:
         show_words("How the planner read it", plan.goal_reading)
     with st.container(border=True):
-        for item in card(plan, setup):
+        for item in card(plan, setup, unit):
             st.markdown(f"**{item.label}:** {item.value}")
             if item.why:  # the planner's reason: a model's words for a model's plan
                 st.text(f"Why: {item.why}")

@@ -34,3 +34,9 @@ def show_held_out(result, oof) -> None:
     st.subheader(f"Right outputs ({len(right):,})")
     st.dataframe(right.head(SHOWN), hide_index=True, key="model_text_right")
     st.caption("The trials behind this model are on the Leaderboard page.")
+
+
+def show_limit(error) -> None:
+    """What this kind of model cannot do yet and the way that works (its message holds
+    both), as a note: it is no failure of the person's."""
+    st.info(str(error), icon=":material/info:")

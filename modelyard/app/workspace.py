@@ -545,6 +545,10 @@ class Workspace:
                                 f"Forecast with `modelyard predict {run_id} history.csv "
                                 "--out forecast.csv`, or copy the run's model/ folder (a "
                                 "sealed bundle).")
+        if result.is_text_to_text:
+            from modelyard.engine.text_to_text.limits import no_export
+
+            raise no_export(run_id, str(result.model_dir))
         card = report.build(result, self.catalog).markdown()
         return export_as(result, out, fmt, card=card, make_zip=make_zip, overwrite=overwrite)
 

@@ -106,7 +106,7 @@ def _saved_upload(uploaded) -> Path:
 def _upload_tab() -> None:
     """Choosing a file is enough: it is taken in at once, once per chosen file."""
     uploaded = st.file_uploader("A table (CSV, TSV, Parquet, JSON, Excel, .gz) or a zip of "
-                                "a folder (images per class, or train/test files)",
+                                "a folder (images or recordings per class, or train/test files)",
                                 type=UPLOAD_TYPES, key="data_upload")
     if uploaded is None:
         return
@@ -320,7 +320,8 @@ def _warnings_section(dataset: dict, profile: Profile) -> None:
 
 # What the data set holds, in words (the profile's modality names are identifiers).
 MODALITY_WORDS = {"tabular": "Table", "tabular+text": "Table with text", "image": "Images",
-                  "audio": "Sound", "mixed": "Table + images"}
+                  "audio": "Sound", "mixed": "Table + images",
+                  "text_to_text": "Text pairs"}
 
 # Column kinds in words; the others read as they are (numeric, categorical, text, ...).
 KIND_WORDS = {ColumnKind.datetime: "date", ColumnKind.id: "identifier",

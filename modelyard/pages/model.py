@@ -48,7 +48,8 @@ c3.metric("± across folds", "—" if one_split or not leader or leader.get("cv_
 c4.metric("Trials", f"{counts.trials:,}", help=counts.words()[:1].upper()
           + counts.words()[1:] + ".")
 c5.metric("Recordings validated" if result.is_audio else "Images validated"
-          if result.is_image else "Rows validated",
+          if result.is_image else "Pairs held out" if result.is_text_to_text
+          else "Rows validated",
           f"{len(oof):,}" if oof is not None else "—")
 
 # A multi-label model: its labels' table and its trials; the diagnostics below read one
@@ -72,9 +73,23 @@ if meta.get("kind") == "multilabel":
 # A text-to-text model is judged by the texts it writes: the held-out inputs, with the
 # right output next to the model's.
 if result.is_text_to_text:
-    from modelyard.app.text_to_text_ui import show_held_out
+    from modelyard.app.text_to_text_ui import show_held_out, show_limit
+    from modelyard.engine.text_to_text.limits import no_export, no_report
 
-    show_held_out(result, oof)
+    outputs_tab, trials_tab, report_tab, export_tab = st.tabs(
+        ["Outputs", "Trials", "Report", "Export"])
+    with outputs_tab:
+        show_held_out(result, oof)
+    with trials_tab:
+        st.dataframe(pd.DataFrame(ws.trials(run_id)).reindex(
+            columns=["model", "state", "cv_score", "fit_seconds", "params"]).assign(
+            params=lambda f: f["params"].map(fmt_params)), hide_index=True,
+            key="model_trials", placeholder="—", column_config=TRIAL_COLUMNS)
+        st.page_link(nav.page("leaderboard"), label="Every trial on the Leaderboard")
+    with report_tab:
+        show_limit(no_report(run_id))
+    with export_tab:
+        show_limit(no_export(run_id, str(result.model_dir)))
     st.stop()
 
 # An image model has no columns to weigh and no row of values to explain; what helps
@@ -92,9 +107,9 @@ with quality:
     if oof is None:
         st.info("This run kept no out-of-fold predictions, so there is nothing to diagnose.")
     elif classes:
-        st.caption(f"Each {'image' if result.is_image else 'row'} was predicted by a model "
-                   "that had not seen it: these are honest estimates for new "
-                   f"{'images' if result.is_image else 'rows'} like these.")
+        each = unit if result.is_image else "row"  # image, recording or row
+        st.caption(f"Each {each} was predicted by a model that had not seen it: these are "
+                   f"honest estimates for new {each}s like these.")
         threshold = None
         if len(classes) == 2:
             tuned = (meta.get("threshold") or {}).get("threshold")
@@ -255,7 +270,12 @@ with report_tab:
                    "and what the model is (and is not) for.")
 
 with export_tab:
-    if result.is_image:
+    if result.is_audio:
+        st.markdown("The **Model bundle**: the model's weights (or fitted pipeline) and "
+                    "settings, metadata, a usage note, the model card and the requirements. "
+                    "It loads and predicts a folder of recordings with `modelyard predict "
+                    "FOLDER recordings/`, without this app.")
+    elif result.is_image:
         st.markdown("The **Model bundle**: the network's weights and settings, metadata, a "
                     "usage note, the model card and the requirements. It loads and predicts "
                     "in plain Python (`ImagePredictor(folder).predict_folder(images)`), "
@@ -296,6 +316,6 @@ with export_tab:
 with serve_tab:
     if result.is_image:
         st.info("The prediction server answers for table models only, for now. Predict "
-                "images on the Predict page.")
+                f"{unit}s on the Predict page.")
     else:
         serve_server(ws, run_id)

@@ -16,7 +16,7 @@ from modelyard.app.plan_view import (
 )
 from modelyard.app.ui import clock, offer_extra, pick_dataset, show_error, workspace
 from modelyard.app.views import TERMINAL
-from modelyard.engine.planning.propose import IMAGE_NOTE
+from modelyard.engine.planning.propose import rules_note
 from modelyard.schemas import Plan
 
 PLANNER_WORDS = {"auto": "Language model if available, else rules",
@@ -53,8 +53,8 @@ def propose_section() -> None:
     planners = list(PLANNER_WORDS)
     planner = st.radio("Planner", planners, index=planners.index(options["planner"]),
                        format_func=PLANNER_WORDS.get, horizontal=True, key="plan_planner")
-    if profile.modality == "image":
-        st.caption(IMAGE_NOTE)
+    if rules_note(profile.modality):
+        st.caption(rules_note(profile.modality))
     elif planner != "rules":
         st.caption(f"Ollama at {options['host']}"
                    + (f", model {options['default_model']}" if options["default_model"]
@@ -81,7 +81,7 @@ def propose_section() -> None:
 
 with st.expander("Propose a new plan", expanded=not versions):
     propose_section()
-if profile.modality != "image":
+if profile.modality not in ("image", "audio", "text_to_text"):  # no time column to forecast
     from modelyard.app.forecast_ui import forecast_form, forecast_section, forecast_summary
 
     with st.expander("Forecast future values (a time series)",
@@ -192,7 +192,8 @@ if from_json is not None:
 if edited is not None:
     approve(edited, launch=False)
 
-show_card(plan, ws.image_setup(plan) if profile.modality == "image" else None)
+show_card(plan, ws.image_setup(plan) if profile.modality == "image" else None,
+          unit="recording" if profile.modality == "audio" else None)
 show_provenance(doc.get("provenance") or {})
 
 # -- after a run: what it taught ------------------------------------------------------------

@@ -162,19 +162,24 @@ def _resources(sample: Event | None) -> None:
 
 
 def _epoch_curves(epochs: list[Event], metric: str | None) -> None:
-    """Networks report every epoch: their learning curves, live."""
+    """Networks report every epoch: their learning curves, live. Image and sound networks
+    report losses too; the text-to-text networks only their held-out score."""
     if not epochs:
         return
+    named = say.metric_name(metric) if metric else "score"
+    score_col = f"validation {named}"
     frame = pd.DataFrame([{"model": e.data["model"], "epoch": e.data["epoch"],
-                           "train loss": e.data["train_loss"],
-                           "validation loss": e.data["val_loss"],
-                           "validation " + (metric or "score"): e.data["val_score"]}
+                           "train loss": e.data.get("train_loss"),
+                           "validation loss": e.data.get("val_loss"),
+                           score_col: e.data.get("val_score", e.data.get("score"))}
                           for e in epochs])
-    left, right = st.columns(2)
-    score_col = frame.columns[-1]
+    losses = frame[["train loss", "validation loss"]].notna().any().any()
+    left, right = st.columns(2) if losses else (st.container(), None)
     left.plotly_chart(px.line(frame, x="epoch", y=score_col, color="model", markers=True,
-                              title=f"Validation {metric} by epoch", height=320),
+                              title=f"Validation {named} by epoch", height=320),
                       key="runs_epoch_score")
+    if right is None:
+        return
     long = frame.melt(id_vars=["model", "epoch"], value_vars=["train loss", "validation loss"],
                       var_name="curve", value_name="loss")
     right.plotly_chart(px.line(long, x="epoch", y="loss", color="model", line_dash="curve",
@@ -227,5 +232,5 @@ if not active:
 if by_id[run_id]["status"] == RunStatus.succeeded:
     c1, c2 = st.columns(2)
     c1.page_link(nav.page("model"), label="How good is it? See the model")
-    c2.page_link(nav.page("predict"), label="Use it: predict new rows")
+    c2.page_link(nav.page("predict"), label="Use it: predict on new data")
     st.page_link(nav.page("leaderboard"), label="See the leaderboard")

@@ -99,3 +99,19 @@ def test_predict_uses_the_bundle_like_a_table_model(trained):
     broken = cli("predict", str(model), root / "new.csv", "--out", root / "q.csv",
                  env=env, cwd=root)
     assert broken.returncode != 0 and "text_model.json" in broken.stderr
+
+
+def test_report_and_export_say_why_not_and_the_way_that_works(trained):
+    from tests.app.test_cli import one_line_error
+
+    root, env, _, summary = trained
+    run_id = summary["run_id"]
+    one_line_error(cli("report", run_id, "--out", root / "report.html", env=env, cwd=root),
+                   2, "A written report is not made for text-to-text models yet",
+                   f"modelyard show {run_id}")
+    assert not (root / "report.html").exists()
+    said = one_line_error(cli("export", run_id, "--out", root / "exported", env=env,
+                              cwd=root), 2, "Exporting a text-to-text model",
+                          f"modelyard predict {run_id} inputs.csv")
+    assert str(root / "home" / "runs" / run_id / "model") in said
+    assert not (root / "exported").exists()

@@ -164,6 +164,32 @@ def test_audio_plan_mixes_backbone_and_mfcc_baselines(home, tmp_path):
     assert "MFCC" in plan.rationale
 
 
+
+def test_the_sound_plan_reads_in_recordings_and_the_rules_make_it(home, tmp_path):
+    from modelyard.engine.planning.explain import as_text, card
+    from modelyard.engine.planning.propose import propose
+
+    meta = add(home, sound_folders(tmp_path / "tones"))
+    profile = load_profile(home, meta["id"])
+    # Ollama's address is a closed port: the sound rules plan without trying it.
+    made = propose(profile, meta["id"], planner="auto", host="http://127.0.0.1:9")
+    assert made.planner == "rules" and made.fallback_reason is None
+    assert "Sound plans come from the sound rules" in made.provenance["planner_note"]
+    with pytest.raises(PlanError, match="not sound data sets") as caught:
+        propose(profile, meta["id"], planner="ollama", host="http://127.0.0.1:9")
+    assert "auto or rules planner" in caught.value.hint
+    items = {i.label: i for i in card(made.plan, None, "recording")}
+    assert items["What to predict"].why.startswith("Each recording's class")
+    assert "share of recordings predicted right" in items["How models are scored"].value
+    assert "that share of the recordings" in items["How scores are checked"].value
+    assert items["Models"].value.count("on MFCC statistics") == 2
+    assert "on spectrograms" in items["Models"].value
+    text = as_text(made.plan, None, "recording")
+    # The spectrogram is read "as an image" (the plan's reasons say so); the data are not.
+    for wrong in ("Each image", "the images", "Image size", "Networks:", "pixels"):
+        assert wrong not in text, wrong
+
+
 def test_features_place_a_tone_in_its_mel_band():
     rate = 16000
     t = np.arange(rate) / rate

@@ -57,11 +57,15 @@ def unit_of(plan: Plan) -> str:
     return "image" if is_image_plan(plan) else "row"
 
 
-def validation_words(plan: Plan) -> str:
+def validation_words(plan: Plan, unit: str | None = None) -> str:
+    """How the plan's scores are checked, in words; `unit` as for `card`."""
     v = plan.validation
+    unit = unit or unit_of(plan)
     if is_image_plan(plan):
-        return (f"a single {v.holdout_fraction:.0%} holdout: that share of the images, taken "
-                "from every class alike, is kept aside and only used to score the networks")
+        scored = "models" if unit == "recording" else "networks"
+        return (f"a single {v.holdout_fraction:.0%} holdout: that share of the {unit}s, "
+                f"taken from every class alike, is kept aside and only used to score the "
+                f"{scored}")
     if v.kind is ValidationKind.holdout:
         return (f"a {v.holdout_fraction:.0%} holdout: that share of rows is kept aside and "
                 "only used to score the models")
@@ -86,19 +90,23 @@ class CardItem:
     why: str
 
 
-def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
+def card(plan: Plan, setup: ImageSetup | None = None, unit: str | None = None
+         ) -> list[CardItem]:
     """Each choice of the plan, what it means, and why it was made. `setup` (image plans)
-    adds the image size and starting weights, which follow from the images and the disk."""
+    adds the image size and starting weights, which follow from the images and the disk.
+    `unit` is what the data set holds when the plan alone cannot tell: "recording" for
+    sound, whose plan trains image networks on spectrograms (else "image" or "row")."""
     why = plan.reasons
-    unit = unit_of(plan)
+    unit = unit or unit_of(plan)
+    files = unit in ("image", "recording")
     first = [
         CardItem("What to predict", _predicted(plan),
-                 why.get("target") or ("Each image's class: the folder it sits in, or its "
-                                       "label in the labels table." if unit == "image" else
+                 why.get("target") or (f"Each {unit}'s class: the folder it sits in, or its "
+                                       "label in the labels table." if files else
                                        "This column holds the answer the model learns.")),
         CardItem("Kind of problem", TASK_WORDS[plan.task].format(unit=unit),
-                 why.get("task") or ("It follows from the classes the images are sorted "
-                                     "into." if unit == "image" else
+                 why.get("task") or (f"It follows from the classes the {unit}s are sorted "
+                                     "into." if files else
                                      "It follows from the values in the target column.")),
         CardItem("How models are scored", METRIC_WORDS[plan.metric].format(unit=unit),
                  why.get("metric") or "A usual measure for this kind of problem."),
@@ -106,8 +114,8 @@ def card(plan: Plan, setup: ImageSetup | None = None) -> list[CardItem]:
     budget = CardItem("Time budget", f"{plan.budget_seconds} seconds",
                       why.get("budget_seconds") or "The search stops then and keeps the best "
                                                    "model found.")
-    if unit == "image":
-        return first + _image_items(plan, setup) + [budget]
+    if files:
+        return first + _image_items(plan, setup, unit) + [budget]
     if plan.forecast is not None:
         f = plan.forecast
         first.append(CardItem(
@@ -143,22 +151,29 @@ def _predicted(plan: Plan) -> str:
             f"{found}")
 
 
-def _image_items(plan: Plan, setup: ImageSetup | None) -> list[CardItem]:
+def _image_items(plan: Plan, setup: ImageSetup | None, unit: str = "image"
+                 ) -> list[CardItem]:
+    sound = unit == "recording"
+
     def network(name: str) -> str:
         known = families.REGISTRY.get(name)
         size = getattr(known, "params_m", None)
-        return (f"{known.title} ({size:g} M parameters, {known.summary})"
+        if sound and not families.is_image(name):  # a table family on MFCC statistics
+            return f"{family_title(name)} (on MFCC statistics, the fast baseline)"
+        return (f"{known.title} ({size:g} M parameters, {known.summary}"
+                + (", on spectrograms)" if sound else ")")
                 if known and size else family_title(name))
 
     device = {True: "They train on the GPU.", False: "They train on the CPU, where small "
               "networks and small images keep each epoch quick.", None: ""}
     items = [
-        CardItem("How scores are checked", validation_words(plan),
-                 plan.reasons.get("validation") or "Every score comes from images the "
-                 "networks did not see while training. One split rather than several folds: "
-                 "each fold would mean training every network again, and the time budget "
-                 "is better spent on the search."),
-        CardItem("Networks", "; ".join(network(f.family) for f in plan.families),
+        CardItem("How scores are checked", validation_words(plan, unit),
+                 plan.reasons.get("validation") or f"Every score comes from {unit}s the "
+                 f"{'models' if sound else 'networks'} did not see while training. One "
+                 "split rather than several folds: each fold would mean training every "
+                 "network again, and the time budget is better spent on the search."),
+        CardItem("Models" if sound else "Networks",
+                 "; ".join(network(f.family) for f in plan.families),
                  device[setup.on_gpu if setup else None]),
     ]
     if setup is None:
@@ -193,14 +208,14 @@ def family_title(value: str) -> str:
     return families.title(value)
 
 
-def as_text(plan: Plan, setup: ImageSetup | None = None) -> str:
-    """The card as lines of text, for the terminal."""
+def as_text(plan: Plan, setup: ImageSetup | None = None, unit: str | None = None) -> str:
+    """The card as lines of text, for the terminal (`unit` as for `card`)."""
     lines = []
     if plan.goal:
         lines.append(f"You asked: {plan.goal}")
     if plan.goal_reading:
         lines.append(f"Read as: {plan.goal_reading}")
-    for item in card(plan, setup):
+    for item in card(plan, setup, unit):
         lines.append(f"{item.label}: {item.value}")
         if item.why:
             lines.append(f"    why: {item.why}")

@@ -59,16 +59,31 @@ TEXT_NOTE = ("Text-to-text plans come from the text rules: baselines and the tex
              "is not asked.")
 
 
+SOUND_NOTE = ("Sound plans come from the sound rules: a network reading the recordings' "
+              "spectrograms, and table models on their MFCC statistics as the baseline, "
+              "scored on a holdout of the recordings. The language model is briefed on "
+              "tables, so it is not asked.")
+# The data sets the rule planner plans on its own: the note said beside their plans.
+RULES_ONLY = {"image": ("image", IMAGE_NOTE), "text_to_text": ("text-to-text", TEXT_NOTE),
+              "audio": ("sound", SOUND_NOTE)}
+
+
+def rules_note(modality: str) -> str | None:
+    """Why the rule planner, not the language model, plans this kind of data set (None
+    when the language model may plan it)."""
+    return RULES_ONLY[modality][1] if modality in RULES_ONLY else None
+
+
 def _images_only(profile: Profile, planner: str) -> str | None:
-    """IMAGE_NOTE for an image data set, TEXT_NOTE for a text-to-text one (the rule
-    planner plans them), else None."""
-    if profile.modality not in ("image", "text_to_text"):
+    """The note for an image, text-to-text or sound data set (the rule planner plans
+    them), else None."""
+    if profile.modality not in RULES_ONLY:
         return None
-    words = "image" if profile.modality == "image" else "text-to-text"
+    words, note = RULES_ONLY[profile.modality]
     if planner == "ollama":
         raise PlanError(f"The language model plans tables, not {words} data sets.",
                         f"Use the auto or rules planner for {words} data.")
-    return IMAGE_NOTE if profile.modality == "image" else TEXT_NOTE
+    return note
 
 
 def _labels_only(profile: Profile, target: str | None, planner: str) -> str | None:

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 
 from modelyard.engine.planning.explain import card, family_title, validation_words
 from modelyard.engine.planning.image_setup import bundle_setup
-from modelyard.engine.results import diagnostics, figures, report_images
+from modelyard.engine.results import diagnostics, figures, report_images, report_sound
 from modelyard.engine.results.artifacts import RunResult
 from modelyard.engine.results.compare import leader_verdicts
 from modelyard.engine.results.counts import TrialCounts
@@ -195,6 +195,10 @@ def metric_sentence(metric: Metric, value: float, target: str, classes: list[Any
 
 def build(result: RunResult, catalog: Catalog) -> Report:
     """The report of a succeeded Run."""
+    if result.is_text_to_text:
+        from modelyard.engine.text_to_text.limits import no_report
+
+        raise no_report(result.run_id)
     plan, meta, run = result.plan, result.meta, result.record
     metric = Metric(plan.metric)
     leaders = run_store.run_leaders(catalog, run_ids=[result.run_id], top=10)
@@ -228,7 +232,7 @@ def _count(n: int, word: str, plural: str | None = None) -> str:
 
 
 def _unit(result: RunResult) -> str:
-    return "image" if result.is_image else "row"
+    return "recording" if result.is_audio else "image" if result.is_image else "row"
 
 
 def _images_in_classes(result: RunResult) -> str:
@@ -241,6 +245,14 @@ def _images_in_classes(result: RunResult) -> str:
     return f"{_count(n, 'image')} in {classes}"
 
 
+def _recordings_in_classes(result: RunResult) -> str:
+    """“24 recordings in 3 classes”, from the profile (the classes from the model)."""
+    audio = result.profile.audio if result.profile is not None else None
+    classes = _count(len(result.classes), "class", "classes")
+    return (f"{_count(audio.n_clips, 'recording')} in {classes}" if audio is not None
+            else f"recordings in {classes}")
+
+
 def _summary(result, metric, leaders, families) -> list[Block]:
     plan, meta, run = result.plan, result.meta, result.record
     best = next((r for r in leaders if r["rank"] == 1), None)
@@ -250,7 +262,8 @@ def _summary(result, metric, leaders, families) -> list[Block]:
                                                   ("pruned", "stopped_early"),
                                                   ("failed", "failed"))).trials
     took = (run.get("finished_at") or 0) - (run.get("started_at") or 0)
-    source = (_images_in_classes(result) if result.is_image
+    source = (_recordings_in_classes(result) if result.is_audio
+              else _images_in_classes(result) if result.is_image
               else _count(len(feature_names(meta)), "column"))
     kinds = len({f["family"] for f in families} - {"ensemble"})
     text = ["This model predicts ", Strong(plan.target), f" ({plan.task.value}) from {source} "
@@ -307,7 +320,9 @@ def _data(result: RunResult, profile) -> list[Block]:
     blocks = [Block("h2", "The data")]
     if profile is None:
         return blocks + [Block("p", "The data set's profile is no longer available.")]
-    if result.is_image:
+    if result.is_audio:
+        blocks.append(Block("p", report_sound.the_recordings(profile)))
+    elif result.is_image:
         blocks.append(Block("p", report_images.the_images(profile)))
     else:
         kinds: dict[str, int] = {}
@@ -337,9 +352,10 @@ def _plan(result: RunResult) -> list[Block]:
         blocks.append(Block("p", f"Asked for: “{plan.goal}”"))
     # An image Run's card says the image size and starting weights its network used.
     setup = (bundle_setup(result.meta, result.record.get("hardware"), result.home.weights)
-             if result.is_image else None)
+             if result.is_image and not result.is_audio else None)
+    unit = "recording" if result.is_audio else None
     blocks.append(Block("table", columns=["choice", "value", "why"],
-                        rows=[[i.label, i.value, i.why] for i in card(plan, setup)]))
+                        rows=[[i.label, i.value, i.why] for i in card(plan, setup, unit)]))
     blocks.append(Block("table", columns=["model family", "trials at most", "why"], rows=[
         [family_title(f.family), f.max_trials, f.reason] for f in plan.families]))
     if plan.rationale:
@@ -375,9 +391,10 @@ def _diagnostics(result: RunResult) -> list[Block]:
     if oof is None:
         return blocks + [Block("p", "This run kept no out-of-fold predictions.")]
     if result.is_image:
-        blocks.append(Block("p", f"Each of the {len(oof):,} validation images was predicted "
-                                 "by a network that had not seen it while training, so these "
-                                 "charts show how the model does on new images like these."))
+        unit = _unit(result)
+        blocks.append(Block("p", f"Each of the {len(oof):,} validation {unit}s was predicted "
+                                 "by a model that had not seen it while training, so these "
+                                 f"charts show how the model does on new {unit}s like these."))
     else:
         blocks.append(Block("p", "Every row below was predicted by a model that had not seen "
                                  "it during training, so these charts show how the model "
@@ -438,9 +455,10 @@ def _card(result: RunResult, profile, metric: Metric) -> list[Block]:
     plan, meta = result.plan, result.meta
     features = feature_names(meta)
     blocks = [Block("h2", "Model card: intended use and limitations")]
+    words = report_sound if result.is_audio else report_images
     if result.is_image:
-        blocks.append(Block("p", report_images.intended_use(result)))
-        limits = report_images.limits(result, profile)
+        blocks.append(Block("p", words.intended_use(result)))
+        limits = words.limits(result, profile)
     else:
         blocks.append(Block("p", [
             Strong("Intended use:"), f" predicting {plan.target} for new rows that come "
@@ -469,7 +487,7 @@ def _card(result: RunResult, profile, metric: Metric) -> list[Block]:
                       f"used: {', '.join(sensitive)}. Check that this is lawful and fair for "
                       "the intended use, and compare errors across these groups.")
     blocks.append(Block("list", items=[x for x in limits if x]))
-    blocks.append(Block("p", report_images.inputs(result) if result.is_image
+    blocks.append(Block("p", words.inputs(result) if result.is_image
                         else [Strong("Inputs:"), f" {', '.join(features)}."]))
     if plan.excluded_columns:
         blocks.append(Block("p", [Strong("Left out on purpose:"),
