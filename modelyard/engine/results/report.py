@@ -296,11 +296,16 @@ def _holdout_sentence(metric: Metric, oof, unit: str) -> str:
 
 
 def _kind_of_model(meta: dict[str, Any]) -> str:
+    how = f": {meta['delivered']}" if meta.get("delivered") else ""
+    if meta.get("family") == "stack":
+        members = meta.get("params", {}).get("members", [])
+        return (f"a stack: a {meta['params'].get('stacker')} over the predictions of "
+                + ", ".join(m["model"] for m in members))
     if meta.get("family") == "ensemble":
         members = meta.get("params", {}).get("members", [])
         return (f"a weighted blend of {len(members)} models: "
-                + ", ".join(f"{m['model']} ×{m['weight']:.2f}" for m in members))
-    return family_title(meta.get("family", ""))
+                + ", ".join(f"{m['model']} ×{m['weight']:.2f}" for m in members)) + how
+    return family_title(meta.get("family", "")) + how
 
 
 def _data(result: RunResult, profile) -> list[Block]:
