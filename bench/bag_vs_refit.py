@@ -33,7 +33,7 @@ from modelyard.schemas import Plan, Profile
 
 def compare(run_dir: Path, dataset_dir: Path, test, target: str, task: str, classes) -> list:
     """Per pool member with a bag: (model, bag score, refit score, refit seconds)."""
-    plan = Plan.model_validate(json.loads((run_dir / "plan.json").read_text()))
+    plan = Plan.model_validate(json.loads((run_dir / "run.json").read_text())["plan"])
     profile = Profile.model_validate(json.loads((dataset_dir / "profile.json").read_text()))
     data = load_training_data(dataset_dir, plan, profile)
     ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
