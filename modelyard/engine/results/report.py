@@ -252,7 +252,7 @@ def _summary(result, metric, leaders, families) -> list[Block]:
     took = (run.get("finished_at") or 0) - (run.get("started_at") or 0)
     source = (_images_in_classes(result) if result.is_image
               else _count(len(feature_names(meta)), "column"))
-    kinds = len({f["family"] for f in families} - {"ensemble"})
+    kinds = len({f["family"] for f in families} - {"ensemble", "stack"})
     text = ["This model predicts ", Strong(plan.target), f" ({plan.task.value}) from {source} "
             "of the data set ", Strong(result.dataset_name), ". Modelyard tried "
             f"{_count(trials, 'configuration')} of {_count(kinds, 'kind')} of model in "
