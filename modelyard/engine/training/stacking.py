@@ -91,7 +91,8 @@ def stack(pool: list[Candidate], to_beat: Candidate, y: np.ndarray, n_classes: i
     kind = "logistic regression" if classification else "ridge regression"
     params = {"members": [{"model": c.model, "family": c.family, "params": c.params}
                           for c in members], "stacker": kind}
-    note = "" if wins else f" (not chosen: {to_beat.model or 'the best model'} is as good)"
+    beaten = "the blend of the best" if to_beat.family == "ensemble" else to_beat.model
+    note = "" if wins else f" (not chosen: {beaten or 'the best model'} is as good)"
     trial = TrialResult(
         model="stack", family="stack", number=0,
         state=TrialStatus.complete if wins else TrialStatus.not_chosen,
