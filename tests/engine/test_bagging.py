@@ -310,3 +310,21 @@ def test_an_onnx_export_of_a_stack_says_it_cannot():
     flat = members(WeightedEnsemble([bag, "single"], [3, 1], False))
     assert [m for m, _ in flat] == ["f0", "f1", "f2", "single"]
     assert np.isclose(sum(w for _, w in flat), 1.0) and np.isclose(flat[0][1], 0.25)
+
+
+def test_a_bag_that_cannot_be_written_leaves_the_trial_scored_without_one(tmp_path):
+    """No room for the fold models (here: their folder would lie under a file): the
+    trial still scores, with no bag, and is refitted if it is delivered."""
+    from modelyard.engine.training.evaluate import cross_validate
+
+    data = _data(Task.binary, n=120)
+    plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
+                families=[FamilyChoice(family=Family.linear)])
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    ctx = FitContext(task=Task.binary, n_rows=len(data.y), n_classes=2, n_jobs=1, seed=0)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file")
+    family = families.get("linear")
+    result = cross_validate(family, family.default_params(ctx), ctx, data, splits,
+                            plan.metric, keep=blocker / "bag")
+    assert result.bag is None and len(result.fold_scores) == len(splits)

@@ -131,9 +131,14 @@ def cross_validate(
         oof[valid_idx] = pred
         learnt.append(family.learnt_params(model))
         if keep is not None:
-            from modelyard.engine.training.bagging import keep_fold
+            from modelyard.engine.training.bagging import discard, keep_fold
 
-            keep_fold(keep, fold, Pipeline([("prepare", prepared.fitted), ("model", model)]))
+            try:
+                keep_fold(keep, fold, Pipeline([("prepare", prepared.fitted),
+                                                ("model", model)]))
+            except OSError:  # no room for the bag (a full disk): refitted if delivered
+                discard(keep)
+                keep = None
         fold_scores.append(score(metric, data.y[valid_idx], pred, data.n_classes))
         seen_pred = predict_matrix(model, rows_seen, classification, data.n_classes)
         try:
