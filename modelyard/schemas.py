@@ -529,6 +529,9 @@ class TrialResult(BaseModel):
     weights: str | None = None
     # Who fitted it, "host (pid N)": set when a Run's search is shared by several workers.
     worker: str | None = None
+    # Which layer the model is on: 1 (or None, in older journals) fitted on the data; 2
+    # fitted on the first layer's out-of-fold predictions (a blend or a stack).
+    layer: int | None = None
 
     @field_validator("params", mode="before")
     @classmethod
@@ -649,6 +652,10 @@ class BundleMetadata(BaseModel):
     image_size: int | None = None
     # Written by an export: when, by which version, from which Run.
     bundle: dict[str, Any] | None = None
+    # How the model predicts, in words ("the average of the 5 models its
+    # cross-validation fitted"); and its layer (2: a blend or a stack). None: older.
+    delivered: str | None = None
+    layer: int | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -87,6 +87,9 @@ def ago(ts: float | None) -> str:
 
 def fmt_params(params: dict[str, Any]) -> str:
     """Settings as a person reads them: `learning_rate=0.05, num_leaves=31`."""
+    if "stacker" in params:  # a stack: its second layer over the members' predictions
+        return (f"{params['stacker']} over "
+                + ", ".join(m["model"] for m in params.get("members", [])))
     if "members" in params:
         return " + ".join(f"{m['model']} ×{m['weight']:.2f}" for m in params["members"])
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"

@@ -109,6 +109,9 @@ COLUMNS = TRIAL_COLUMNS | {
     "complete": st.column_config.NumberColumn("Complete", format="%d"),
     "best_score": st.column_config.NumberColumn(f"Best {score}", format="%.4f"),
     "mean_fit_seconds": st.column_config.NumberColumn("Mean fit (s)", format="%.2f"),
+    "layer": st.column_config.TextColumn(
+        "Layer", help="1: a model fitted on the data. 2: a model fitted on the first "
+        "layer's out-of-fold predictions: the blend of the best, or a stack"),
 }
 leaders = board.leaders
 verdicts = compare.leader_verdicts(leaders)
@@ -169,8 +172,9 @@ else:
         page["params"] = page["params"].map(fmt_params)
         page["family"] = page["family"].map(say.family_name)
         page["state"] = page["state"].map(say.state_name)
-        shown = ["rank", "run_name", "model", "family", "state", "cv_score", "cv_std",
-                 "train_score", "fit_seconds", "predict_seconds", "params"]
+        page["layer"] = page["layer"].map(say.layer_name)
+        shown = ["rank", "run_name", "model", "family", "layer", "state", "cv_score",
+                 "cv_std", "train_score", "fit_seconds", "predict_seconds", "params"]
         if len(run_names) == 1:  # one run: its name in every row would crowd the numbers
             shown.remove("run_name")
         shown = with_inputs(page, shown)

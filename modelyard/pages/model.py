@@ -223,7 +223,15 @@ with trials:
     if frame.empty:
         st.info("No trials are indexed for this run.")
     else:
-        if meta.get("family") == "ensemble":
+        if meta.get("family") == "stack":
+            members = meta["params"]["members"]
+            st.markdown(f"The best model is a **stack**: a {meta['params'].get('stacker')} "
+                        "over the predictions of " + ", ".join(m["model"] for m in members)
+                        + f". Below, its members, the blend and the stack; the run tried "
+                        f"{counts.words()}.")
+            behind = frame[frame["model"].isin([m["model"] for m in members]
+                                               + ["ensemble", "stack"])]
+        elif meta.get("family") == "ensemble":
             members = meta["params"]["members"]
             st.markdown("The best model is a **blend** of: " + ", ".join(
                 f"{m['model']} (weight {m['weight']:.2f})" for m in members)
@@ -235,6 +243,8 @@ with trials:
             st.markdown(f"The best model is **{meta['model']}**; below, every {family} trial "
                         f"of the run: {say.plural(len(behind), 'trial')} of the "
                         f"{counts.trials:,} it tried.")
+        if meta.get("delivered"):
+            st.caption(f"How it predicts: {meta['delivered']}.")
         behind = behind.assign(params=behind["params"].map(fmt_params),
                                state=behind["state"].map(say.state_name))
         st.dataframe(behind[["model", "state", "cv_score", "cv_std", "fit_seconds", "params"]],

@@ -193,7 +193,7 @@ def _families(trials: list[dict], greater_is_better: bool) -> None:
     for family, group in frame.groupby("family", sort=False):
         done = group[group["state"] == "complete"]["cv_score"]
         best = (done.max() if greater_is_better else done.min()) if len(done) else float("nan")
-        if family == "ensemble":
+        if family in ("ensemble", "stack"):
             continue  # the blend is no trial (engine/results/counts.py); the caption says it
         rows.append({"family": say.family_name(family), "trials": len(group),
                      "stopped early": int((group["state"] == "pruned").sum()),

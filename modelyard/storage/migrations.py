@@ -132,6 +132,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         WHERE p.run_id = trials.run_id AND p.model = trials.model;
         """,
     ),
+    (
+        5,
+        "trial layer",
+        # Which layer a model is on: 1 fitted on the data, 2 fitted on the first layer's
+        # out-of-fold predictions (a blend, a stack). Journals written before say none:
+        # a blend is layer 2 all the same, every other trial layer 1.
+        """
+        ALTER TABLE trials ADD COLUMN layer INTEGER;
+        UPDATE trials SET layer = CASE WHEN family IN ('ensemble', 'stack') THEN 2 ELSE 1 END;
+        """,
+    ),
 ]
 
 

@@ -115,7 +115,7 @@ def leaderboard(
 def trials(catalog: Catalog, run_id: str) -> list[dict[str, Any]]:
     found = catalog.query(
         "SELECT model, family, number, state, cv_score, cv_std, train_score, fit_seconds, "
-        "params, message, finished_at, worker FROM trials WHERE run_id = ? "
+        "params, message, finished_at, worker, layer FROM trials WHERE run_id = ? "
         "ORDER BY finished_at",
         [run_id],
     )
@@ -223,7 +223,7 @@ def _page(con, where, params, sort, descending, limit, offset):
         SELECT k.rank, t.run_id, r.name AS run_name,
                d.name AS dataset, t.model, t.family, t.state, t.cv_score, t.cv_std,
                t.train_score, r.metric, t.fit_seconds, t.predict_seconds, t.params,
-               t.finished_at, t.message
+               t.finished_at, t.message, t.layer
         {_FROM} LEFT JOIN datasets d ON d.id = r.dataset_id
         LEFT JOIN ranked k ON k.run_id = t.run_id AND k.model = t.model
         WHERE {where}
@@ -314,7 +314,7 @@ def overview(catalog: Catalog, *, dataset_id: str | None = None,
 def _counts(con, where, params) -> list[dict[str, Any]]:
     return rows(con.execute(
         f"""
-        SELECT t.run_id, t.family = 'ensemble' AS blend, t.state, count(*) AS n
+        SELECT t.run_id, t.family IN ('ensemble', 'stack') AS blend, t.state, count(*) AS n
         {_FROM} WHERE {where} GROUP BY ALL ORDER BY ALL
         """, params))
 

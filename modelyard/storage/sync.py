@@ -204,6 +204,7 @@ _TRIAL_COLUMNS = [
     ("cv_std", pa.float64()), ("fold_scores", pa.string()), ("fit_seconds", pa.float64()),
     ("params", pa.string()), ("message", pa.string()), ("finished_at", pa.float64()),
     ("predict_seconds", pa.float64()), ("train_score", pa.float64()), ("worker", pa.string()),
+    ("layer", pa.int32()),
 ]
 
 
@@ -225,6 +226,8 @@ def _trial_row(run_id: str, t: TrialResult) -> dict[str, Any]:
         "params": json.dumps(t.params), "message": t.message, "finished_at": t.finished_at,
         "predict_seconds": t.predict_seconds, "train_score": t.train_score,
         "worker": t.worker,
+        # Journals from before layers were recorded: a blend is on the second layer.
+        "layer": t.layer or (2 if t.family in ("ensemble", "stack") else 1),
     }
 
 

@@ -22,7 +22,7 @@ def _pool(n_members: int, rows: int = 200):
         oof = np.column_stack([1 - p1, p1])  # class probabilities, as trials keep them
         members.append(SimpleNamespace(model=f"m_{i}", family="linear", params={},
                                        fit_seconds=1.0 + i, score=None,
-                                       result=SimpleNamespace(oof=oof)))
+                                       result=SimpleNamespace(oof=oof), bag=None))
     folds = np.array_split(np.arange(rows), 5)
     splits = [(np.setdiff1d(np.arange(rows), v), v) for v in folds]
     return members, y, splits

@@ -173,12 +173,12 @@ def test_migration_2_fills_predict_times_of_trials_indexed_before_it(home, monke
     # by column name, so the columns alone decide what is inserted).
     monkeypatch.setattr(sync_module, "_TRIAL_COLUMNS", [
         c for c in sync_module._TRIAL_COLUMNS
-        if c[0] not in ("predict_seconds", "train_score", "worker")])
+        if c[0] not in ("predict_seconds", "train_score", "worker", "layer")])
     sync(Catalog(home))
     monkeypatch.undo()
     con = duckdb.connect(str(home.db_path))
     try:
-        assert migrations.migrate(con) == [2, 3, 4]
+        assert migrations.migrate(con) == [2, 3, 4, 5]
         rows = dict(con.execute("SELECT model, predict_seconds FROM trials").fetchall())
     finally:
         con.close()

@@ -46,7 +46,8 @@ def _sync_as_version_2(home, monkeypatch) -> None:
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
         # Rows are built by column name: the columns alone decide what is inserted.
         m.setattr(sync_module, "_TRIAL_COLUMNS", [
-            c for c in sync_module._TRIAL_COLUMNS if c[0] not in ("train_score", "worker")])
+            c for c in sync_module._TRIAL_COLUMNS
+            if c[0] not in ("train_score", "worker", "layer")])
         sync(Catalog(home))
 
 
@@ -66,7 +67,7 @@ def test_migration_3_adds_train_scores_to_an_older_catalog_and_keeps_its_rows(
         n_events = con.execute("SELECT count(*) FROM events").fetchone()[0]
         assert len(before) == 6
 
-        assert migrations.migrate(con) == [3, 4]
+        assert migrations.migrate(con) == [3, 4, 5]
         assert con.execute("SELECT run_id, model, cv_score, predict_seconds FROM trials "
                            "ORDER BY ALL").fetchall() == before
         assert con.execute("SELECT count(*) FROM events").fetchone()[0] == n_events

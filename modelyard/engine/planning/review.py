@@ -155,7 +155,7 @@ def family_fits(metric: Metric, trials: Trials) -> list[Fit]:
     """Each family's best complete trial that has a train score, best first; empty when
     the Run has no baseline (dummy) to measure against or recorded no train scores."""
     done = [t for t in typed(trials) if t.state is TrialStatus.complete
-            and _finite(t.cv_score) and t.family != "ensemble"]
+            and _finite(t.cv_score) and t.family not in ("ensemble", "stack")]
     dummy = _best(metric, [t for t in done if t.family == "dummy"])
     if dummy is None:
         return []
@@ -253,7 +253,7 @@ def diagnose(plan: Plan, profile: Profile, run: dict[str, Any],
     elif status == RunStatus.cancelled:
         found.append(Finding("cancelled", "The run was cancelled, so its results are "
                                           "incomplete."))
-    singles = [t for t in typed(trials) if t.family != "ensemble"]
+    singles = [t for t in typed(trials) if t.family not in ("ensemble", "stack")]
     done = [t for t in singles if t.state is TrialStatus.complete and t.cv_score is not None]
     by_family: dict[str, list[TrialResult]] = {}
     for t in singles:

@@ -19,6 +19,9 @@ from pathlib import Path
 from modelyard.engine.results.words import plural
 
 BLEND = "ensemble"
+# The second layer: the blend and the stack (engine/training/stacking.py) count as one
+# combination of the best, not as trials.
+SECOND_LAYER = (BLEND, "stack")
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class TrialCounts:
         found = {"complete": 0, "pruned": 0, "failed": 0}
         blend = None
         for family, state, n in records:
-            if family == BLEND:
+            if family in SECOND_LAYER:
                 if n and (blend is None or state == "complete"):
                     blend = str(state)
             elif state in found:

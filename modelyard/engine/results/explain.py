@@ -14,6 +14,7 @@ import pandas as pd
 
 from modelyard.engine.errors import BadInputError
 from modelyard.engine.training import families
+from modelyard.engine.training.bagging import BaggedModel
 from modelyard.engine.training.bundle import Predictor
 from modelyard.engine.training.ensemble import WeightedEnsemble
 from modelyard.engine.training.evaluate import predict_matrix
@@ -74,19 +75,24 @@ def _by_column(values: np.ndarray, sources: list[str]) -> pd.Series:
 def model_importance(predictor: Predictor) -> pd.DataFrame | None:
     """The model's own importance (gain for boosters, impurity for forests, |coefficient|
     on standardised features for linear models), per column, summing to 1; None for
-    models without one (ensembles, k-NN, SVM, networks)."""
+    models without one (ensembles, stacks, k-NN, SVM, networks). A bagged model's is the
+    mean over its fold models (each fold prepared its own features: added up per column
+    first)."""
     pipeline = predictor.pipeline
-    if isinstance(pipeline, WeightedEnsemble):
-        return None
-    model = pipeline.named_steps["model"]
+    if not isinstance(pipeline, BaggedModel) and not hasattr(pipeline, "named_steps"):
+        return None  # a blend or a stack
     family = predictor.meta.get("family") or ""
     if not families.known(family):
         return None
-    found = families.get(family).own_importance(model)
-    if found is None:
-        return None
-    raw, kind = found
-    per_column = _by_column(np.asarray(raw, dtype=float), source_columns(pipeline))
+    folds = pipeline.members if isinstance(pipeline, BaggedModel) else [pipeline]
+    columns = []
+    for fold in folds:
+        found = families.get(family).own_importance(fold.named_steps["model"])
+        if found is None:
+            return None
+        raw, kind = found
+        columns.append(_by_column(np.asarray(raw, dtype=float), source_columns(fold)))
+    per_column = pd.concat(columns, axis=1).fillna(0.0).mean(axis=1)
     total = per_column.sum()
     if not np.isfinite(total) or total <= 0:
         return None
@@ -165,6 +171,11 @@ class Contributions:
 def _explainable(predictor: Predictor) -> tuple[Any, str, str]:
     """The fitted pipeline to explain, its family, and how to say which model it is."""
     pipeline, meta = predictor.pipeline, predictor.meta
+    if not isinstance(pipeline, (WeightedEnsemble, BaggedModel)) \
+            and not hasattr(pipeline, "named_steps"):
+        raise BadInputError("Per-row contributions are not available for a stacked model: "
+                            "its second layer weighs the first layer's predictions, not "
+                            "the columns.", "Use the feature importance instead.")
     if isinstance(pipeline, WeightedEnsemble):
         members = meta.get("params", {}).get("members", [])
         ranked = sorted(zip(members, pipeline.members, pipeline.weights, strict=True),
@@ -192,20 +203,28 @@ def contributions(predictor: Predictor, row: pd.DataFrame,
     pipeline, family, who = _explainable(predictor)
     classes = predictor.classes
     X = row[predictor.features].iloc[:1]
-    prepared = pipeline[:-1].transform(X)
-    model = pipeline.named_steps["model"]
     n_out = len(classes) if len(classes) > 2 else 1
-    per_class = families.get(family).row_contributions(model, prepared, n_out)
+    # A bag: each fold model's contributions, per input column, averaged (the bag
+    # averages probabilities, so the total is close to, not exactly, its log-odds).
+    folds = pipeline.members if isinstance(pipeline, BaggedModel) else [pipeline]
+    if len(folds) > 1:
+        who = f"{who}, averaged over its {len(folds)} fold models"
+    found = [(families.get(family).row_contributions(
+        fold.named_steps["model"], fold[:-1].transform(X), n_out), source_columns(fold))
+        for fold in folds]
     if classes:
         proba = predict_matrix(predictor.pipeline, X, True, len(classes))[0]
         k = classes.index(class_label) if class_label is not None else int(proba.argmax())
         if len(classes) == 2:  # one output: the log-odds of the second class
-            vector = per_class[0] if k == 1 else -per_class[0]
+            vectors = [(pc[0] if k == 1 else -pc[0], cols) for pc, cols in found]
         else:
-            vector = per_class[k]
+            vectors = [(pc[k], cols) for pc, cols in found]
         output, label = f"evidence for “{classes[k]}”", classes[k]
     else:
-        vector, output, label = per_class[0], f"predicted {predictor.meta['target']}", None
-    values = _by_column(vector[:-1], source_columns(pipeline))
+        vectors = [(pc[0], cols) for pc, cols in found]
+        output, label = f"predicted {predictor.meta['target']}", None
+    values = pd.concat([_by_column(v[:-1], cols) for v, cols in vectors], axis=1) \
+        .fillna(0.0).mean(axis=1)
+    base = float(np.mean([v[-1] for v, _ in vectors]))
     values = values.reindex(values.abs().sort_values(ascending=False).index)
-    return Contributions(values, float(vector[-1]), output, label, who, len(classes) == 2)
+    return Contributions(values, base, output, label, who, len(classes) == 2)

@@ -34,6 +34,7 @@ from modelyard.engine.errors import BadInputError
 from modelyard.engine.results.artifacts import RunResult
 from modelyard.engine.results.escape import md_code, md_text
 from modelyard.engine.training import families as registry
+from modelyard.engine.training.bagging import BaggedModel
 from modelyard.engine.training.bundle import (
     BUNDLE_FORMAT,
     METADATA_FILE,
@@ -44,6 +45,7 @@ from modelyard.engine.training.bundle import (
 from modelyard.engine.training.ensemble import WeightedEnsemble
 from modelyard.engine.training.manifest import MANIFEST_FILE, check_bundle
 from modelyard.engine.training.preprocess import NativeFrame
+from modelyard.engine.training.stacking import StackedModel
 from modelyard.schemas import BundleMetadata
 
 # Which pip package each recorded version belongs to, and when it is needed.
@@ -59,7 +61,7 @@ class Exported:
 
 
 def _families(meta: dict[str, Any]) -> set[str]:
-    if meta.get("family") == "ensemble":
+    if meta.get("family") in ("ensemble", "stack"):
         return {m["family"] for m in meta.get("params", {}).get("members", [])}
     return {meta.get("family", "")}
 
@@ -100,12 +102,21 @@ def _dtypes(result: RunResult, features: list[str]) -> dict[str, str]:
 
 
 def _native(pipeline: Any, meta: dict[str, Any], folder: Path) -> list[str]:
-    """Boosters in their own formats, with the category lists of their inputs."""
+    """Boosters in their own formats, with the category lists of their inputs. A bagged
+    model's fold models are written each (`<model>.fold<i>.*`: average their outputs,
+    as README.md says); a stack's second layer has no such format, so a stack writes
+    none (never its first layer alone, which predicts something else)."""
+    if isinstance(pipeline, StackedModel):
+        return []
     if isinstance(pipeline, WeightedEnsemble):
         members = meta.get("params", {}).get("members", [])
         named = [(m["model"], p) for m, p in zip(members, pipeline.members, strict=True)]
     else:
         named = [(meta.get("model", "model"), pipeline)]
+    named = [(f"{name}.fold{i}" if isinstance(pipe, BaggedModel) else name, fold)
+             for name, pipe in named
+             for i, fold in enumerate(pipe.members if isinstance(pipe, BaggedModel)
+                                      else [pipe])]
     written = []
     for name, pipe in named:
         model = pipe.named_steps["model"]
@@ -211,14 +222,30 @@ def usage_note(result: RunResult, meta: dict[str, Any]) -> str:
         lines.append(f"- {code(target)}: the predicted value")
     lines += ["", "CSV files that Modelyard writes for people start text that a spreadsheet "
               "would run as a formula (=, +, -, @) with a ' (numbers are left as they are).",
-              "", "## Files", "",
+              "", *_how_it_predicts(meta), "## Files", "",
               "- `pipeline.joblib`: the fitted pipeline (preparation + model), loaded by "
               "`Predictor.load`",
-              "- `native/`: boosters in their own formats, for use without Python's pickle",
+              "- `native/`: boosters in their own formats, for use without Python's pickle"
+              + ("; a `.fold<i>` in a name is one fold model of a bag: average the fold "
+                 "models' outputs (probabilities, or values) to predict as the bundle does"
+                 if "bagged" in (meta.get("delivered") or "") or "average" in
+                 (meta.get("delivered") or "") else ""),
               "- `metadata.json`, `MODEL_CARD.md` (what it is for and its limits), "
               "`requirements.txt`",
               "- `manifest.json`: every file with its size and SHA-256, checked on load", ""]
     return "\n".join(lines)
+
+
+def _how_it_predicts(meta: dict[str, Any]) -> list[str]:
+    """README lines saying how the model predicts, when it is more than one model."""
+    delivered = meta.get("delivered")
+    if not delivered or delivered.startswith("one model"):
+        return []
+    lines = ["## How it predicts", "", f"The model is {md_text(delivered)}."]
+    if meta.get("family") == "stack":
+        lines.append("Its second layer exists only in `pipeline.joblib`: no file in "
+                     "`native/` and no ONNX graph can express it, so none is written.")
+    return [*lines, ""]
 
 
 def export_bundle(result: RunResult, out: Path, *, make_zip: bool = True,

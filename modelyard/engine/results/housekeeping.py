@@ -24,8 +24,10 @@ from modelyard.storage.runfolder import ACTIVE, TERMINAL, RunFolder
 from modelyard.storage.sync import sync
 
 # What a finished Run keeps only to continue its search (add time) or resume a killed
-# trial; the model, its diagnostics and the journal stay.
-CHECKPOINT_DIRS = ("checkpoints", "oof")
+# trial; the model, its diagnostics and the journal stay. `bags` holds the fold models of
+# the pool's trials (engine/training/bagging.py): the delivered model has its own copy in
+# `model/`, and a Run continued without them refits what it delivers.
+CHECKPOINT_DIRS = ("checkpoints", "oof", "bags")
 
 
 @dataclass

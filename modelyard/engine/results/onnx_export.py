@@ -96,10 +96,18 @@ def _register() -> None:
 
 def members(pipeline: Any) -> list[tuple[Any, float]]:
     """The fitted pipelines a model averages, with their weights summing to 1 (one, weight
-    1, for a single pipeline)."""
+    1, for a single pipeline). A blend of bags is flattened: each fold model of a member
+    weighs the member's weight over its folds, so the graph averages exactly as the
+    bundle does. A stack cannot be averaged: NotConvertible says so."""
+    if hasattr(pipeline, "bases") and hasattr(pipeline, "stacker"):
+        raise NotConvertible("this stacked model", "its second layer (a regression over "
+                             "the first layer's predictions) has no ONNX form in this "
+                             "export; the Model bundle (pipeline.joblib) predicts with it")
     if hasattr(pipeline, "members") and hasattr(pipeline, "weights"):
         weights = np.asarray(pipeline.weights, float)
-        return list(zip(pipeline.members, weights / weights.sum(), strict=True))
+        return [(inner, w * v) for m, w in zip(pipeline.members, weights / weights.sum(),
+                                               strict=True)
+                for inner, v in members(m)]
     return [(pipeline, 1.0)]
 
 

@@ -265,7 +265,7 @@ def _summary(result, metric, leaders, families) -> list[Block]:
     source = (_recordings_in_classes(result) if result.is_audio
               else _images_in_classes(result) if result.is_image
               else _count(len(feature_names(meta)), "column"))
-    kinds = len({f["family"] for f in families} - {"ensemble"})
+    kinds = len({f["family"] for f in families} - {"ensemble", "stack"})
     text = ["This model predicts ", Strong(plan.target), f" ({plan.task.value}) from {source} "
             "of the data set ", Strong(result.dataset_name), ". Modelyard tried "
             f"{_count(trials, 'configuration')} of {_count(kinds, 'kind')} of model in "
@@ -309,11 +309,16 @@ def _holdout_sentence(metric: Metric, oof, unit: str) -> str:
 
 
 def _kind_of_model(meta: dict[str, Any]) -> str:
+    how = f": {meta['delivered']}" if meta.get("delivered") else ""
+    if meta.get("family") == "stack":
+        members = meta.get("params", {}).get("members", [])
+        return (f"a stack: a {meta['params'].get('stacker')} over the predictions of "
+                + ", ".join(m["model"] for m in members))
     if meta.get("family") == "ensemble":
         members = meta.get("params", {}).get("members", [])
         return (f"a weighted blend of {len(members)} models: "
-                + ", ".join(f"{m['model']} ×{m['weight']:.2f}" for m in members))
-    return family_title(meta.get("family", ""))
+                + ", ".join(f"{m['model']} ×{m['weight']:.2f}" for m in members)) + how
+    return family_title(meta.get("family", "")) + how
 
 
 def _data(result: RunResult, profile) -> list[Block]:

@@ -42,7 +42,15 @@ def family_name(family: str | None) -> str:
     """A model family by its name for people; the blend of the best models as such."""
     if family == "ensemble":
         return "Blend of the best"
+    if family == "stack":
+        return "Stack (a model over the best models' predictions)"
     return family_title(family) if family else ""
+
+
+def layer_name(layer: int | None) -> str:
+    """Which layer a model is on, for people (None: the first, in older records)."""
+    return ("2 · over the models' predictions" if layer == 2 else
+            "1 · on the data")
 
 
 # How a trial ended, in words (`TrialStatus` values).

@@ -2,8 +2,10 @@
 is what the Run delivers.
 
 The blend is kept if it beats the best single model and its members can be refitted
-within the budget. When the best blend cannot, the slowest member is left out of the
-pool and the blend chosen again, so a slow model does not cost the Run its ensemble.
+within the budget. A bagged member (`bagging.py`) needs no refit: its fold models are
+averaged, so it costs no time here. When the best blend cannot be refitted in time, the
+slowest member that needs a refit is left out of the pool and the blend chosen again, so
+a slow model does not cost the Run its ensemble.
 Either way the blend is recorded as a trial: "complete" when chosen, else "not chosen"
 (the leaderboard ranks complete trials, and its first place must be what the Run
 delivers).
@@ -47,13 +49,14 @@ def blend(pool: list[Candidate], leader: Candidate, y: np.ndarray, n_classes: in
                                 folds_of)
         if len(counts) < 2:
             break
-        fits = time.time() + sum(members[i].fit_seconds for i in counts) * grow <= end
+        refits = [i for i in counts if members[i].bag is None]
+        fits = time.time() + sum(members[i].fit_seconds for i in refits) * grow <= end
         tried.append((counts, value, members, fits))
         # Past the end no smaller blend can be refitted either: choosing again would only
         # spend time after the budget (seconds per try on a few hundred rows).
         if fits or not better(metric, value, leader.score) or time.time() >= end:
             break
-        slowest = max(counts, key=lambda i: members[i].fit_seconds)
+        slowest = max(refits, key=lambda i: members[i].fit_seconds)
         members = [b for i, b in enumerate(members) if i != slowest]
     if not tried:
         return None
@@ -61,7 +64,8 @@ def blend(pool: list[Candidate], leader: Candidate, y: np.ndarray, n_classes: in
     counts, value, members, fits = next((t for t in tried if t[3]), tried[0])
     total = sum(counts.values())
     weights = [{"model": members[i].model, "family": members[i].family,
-                "params": members[i].params, "weight": n / total}
+                "params": members[i].params, "weight": n / total,
+                "bagged": members[i].bag is not None}
                for i, n in sorted(counts.items(), key=lambda kv: -kv[1])]
     oof = sum(members[i].result.oof * (n / total) for i, n in counts.items())
     folds = [score(metric, y[v], oof[v], n_classes) for v in folds_of]
@@ -79,7 +83,7 @@ def blend(pool: list[Candidate], leader: Candidate, y: np.ndarray, n_classes: in
         state=TrialStatus.complete if wins and fits else TrialStatus.not_chosen,
         cv_score=value, cv_std=float(np.std(folds)), fold_scores=folds,
         fit_seconds=fit_seconds * len(splits), params={"members": weights},
-        message=f"ensemble of {len(weights)}: {metric.value} {value:.5g}{note}")
+        message=f"ensemble of {len(weights)}: {metric.value} {value:.5g}{note}", layer=2)
     chosen = None
     if wins and fits:
         chosen = Candidate("ensemble", "ensemble", {"members": weights}, value, fit_seconds,

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,8 @@ class CVResult:
     # What the folds learnt for the final model (a booster's number of rounds, found by
     # early stopping on each validation fold), averaged: see `ModelFamily.learnt_params`.
     learnt: dict[str, Any] = field(default_factory=dict)
+    # The folder holding the k fold models (`bagging.py`), when they were kept.
+    bag: str | None = None
 
     @property
     def train_mean(self) -> float | None:
@@ -87,6 +90,7 @@ def cross_validate(
     deadline: float | None = None,
     after_fold: Callable[[int, float], None] | None = None,
     folds: FoldCache | None = None,
+    keep: Path | None = None,
 ) -> CVResult:
     """Fit and score `params` on each split. `after_fold(i, mean so far)` may raise to
     stop early (pruning); past `deadline` the CV stops with `OutOfTime`. With `folds`,
@@ -95,7 +99,10 @@ def cross_validate(
     A family that stops early does so on the fold's validation rows, the rows it is then
     scored on: the out-of-fold score is a little optimistic for it (one number, the
     round count, is chosen on those rows), as in AutoGluon's bagging; the final model
-    uses the mean round count and never sees a validation fold."""
+    uses the mean round count and never sees a validation fold.
+
+    With `keep`, each fold's fitted pipeline is written there as soon as it is fitted
+    (`bagging.py`): the bag the delivered model may be."""
     classification = ctx.task.is_classification
     shape = (len(data.y), data.n_classes) if classification else (len(data.y),)
     oof = np.full(shape, np.nan)
@@ -123,6 +130,15 @@ def cross_validate(
         predict_times.append(time.perf_counter() - started + prep_valid)
         oof[valid_idx] = pred
         learnt.append(family.learnt_params(model))
+        if keep is not None:
+            from modelyard.engine.training.bagging import discard, keep_fold
+
+            try:
+                keep_fold(keep, fold, Pipeline([("prepare", prepared.fitted),
+                                                ("model", model)]))
+            except OSError:  # no room for the bag (a full disk): refitted if delivered
+                discard(keep)
+                keep = None
         fold_scores.append(score(metric, data.y[valid_idx], pred, data.n_classes))
         seen_pred = predict_matrix(model, rows_seen, classification, data.n_classes)
         try:
@@ -132,7 +148,8 @@ def cross_validate(
         if after_fold is not None:
             after_fold(len(fold_scores) - 1, float(np.mean(fold_scores)))
     return CVResult(fold_scores, oof, float(np.mean(fit_times)), float(np.mean(predict_times)),
-                    train_scores=train_scores, learnt=mean_learnt(learnt))
+                    train_scores=train_scores, learnt=mean_learnt(learnt),
+                    bag=str(keep) if keep is not None and len(splits) > 1 else None)
 
 
 def mean_learnt(per_fold: list[dict[str, Any]]) -> dict[str, Any]:

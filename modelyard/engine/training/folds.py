@@ -35,6 +35,9 @@ class PreparedFold:
     fit_seconds: float  # fitting the preprocessing and applying it to the training rows
     valid_seconds: float  # applying it to the validation rows
     nbytes: int
+    # The preprocessing as fitted on the fold's training rows: with the fold's model it
+    # makes the fold pipeline a bagged model keeps (`bagging.py`).
+    fitted: Any = None
 
 
 def nbytes(matrix: Any) -> int:
@@ -65,7 +68,7 @@ def prepare(preprocessor, X: pd.DataFrame, y: np.ndarray, train_idx: np.ndarray,
     valid = preprocessor.transform(X.iloc[valid_idx])
     done = time.perf_counter()
     return PreparedFold(train, valid, take_rows(train, seen_positions), fitted - started,
-                        done - fitted, nbytes(train) + nbytes(valid))
+                        done - fitted, nbytes(train) + nbytes(valid), preprocessor)
 
 
 class FoldCache:

@@ -188,7 +188,7 @@ class FitGuard:
                        limit: int, deadline: float | None = None,
                        stop_at: float | Callable[[], float] | None = None,
                        after_fold: Callable[[int, float], None] | None = None,
-                       folds: FoldCache | None = None) -> CVResult:
+                       folds: FoldCache | None = None, keep: Path | None = None) -> CVResult:
         """`evaluate.cross_validate` in a child process, killed past `limit` bytes or
         `stop_at`. `after_fold` runs here, in the caller; whatever it raises stops the
         child and is raised again. `result.extra["guard"]` holds the measurements.
@@ -196,13 +196,14 @@ class FitGuard:
         With `folds`, the child starts from the folds already prepared for the family's
         kind of preprocessing, and the folds it prepares come back into `folds`."""
         kind = families.get(family).preprocessing
+        # A bag's fold models come back as files: the child writes them into `keep`.
         known = self._folds_file(kind, folds) if folds is not None else None
         room = folds.room() if folds is not None else 0
         parent, child_end = self._mp.Pipe()
         proc = self._mp.Process(
             target=_child_main, name=f"modelyard-fit-{family}",
             args=(child_end, str(self.data_path), family, params, ctx, metric, deadline,
-                  _me(), known, room))
+                  _me(), known, room, None if keep is None else str(keep)))
         started = time.perf_counter()
         with self._lock:
             if self._closing:
@@ -387,7 +388,8 @@ class _Stop(Exception):
 
 
 def _child_main(conn, data_path: str, family_name: str, params, ctx, metric, deadline,
-                worker: tuple[int, float], folds_path: str | None = None, room: int = 0):
+                worker: tuple[int, float], folds_path: str | None = None, room: int = 0,
+                keep: str | None = None):
     _first_to_go()
     _exit_with(worker)
     try:
@@ -412,7 +414,8 @@ def _child_main(conn, data_path: str, family_name: str, params, ctx, metric, dea
                 raise _Stop()
 
         result = cross_validate(family, params, ctx, data, splits, metric,
-                                deadline=deadline, after_fold=after_fold, folds=cache)
+                                deadline=deadline, after_fold=after_fold, folds=cache,
+                                keep=None if keep is None else Path(keep))
         # The folds this child prepared go back, for later trials of the same kind.
         result.extra["prepared"] = {fold: p for fold, p in
                                     cache.of_kind(family.preprocessing).items()

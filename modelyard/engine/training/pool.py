@@ -3,6 +3,8 @@
 The POOL_SIZE best scored trials (the dummy baseline never) keep their out-of-fold
 predictions in memory and, for a Run that may be given more time, in its `oof/` folder
 (one `.npy` and one `.json` per model), so a later session blends old and new trials.
+A member's bag of fold models (`bagging.py`) moves into `bags/<model>/` when it joins
+the pool and is removed when it leaves: only the pool's trials keep theirs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from modelyard.engine.training import bagging
 from modelyard.engine.training.evaluate import CVResult
 from modelyard.schemas import Metric
 
@@ -32,14 +35,17 @@ class Candidate:
     score: float = float("nan")
     fit_seconds: float = 0.0
     result: CVResult | None = None
+    bag: Path | None = None  # the folder of its fold models, when it is delivered bagged
 
 
 class OofPool:
     """The best candidates, best first, mirrored in `folder` when there is one."""
 
-    def __init__(self, metric: Metric, folder: Path | None = None):
+    def __init__(self, metric: Metric, folder: Path | None = None,
+                 bags: Path | None = None):
         self.metric = metric
         self.folder = folder
+        self.bags = bags
         self.members: list[Candidate] = []
 
     def __len__(self) -> int:
@@ -58,8 +64,11 @@ class OofPool:
                 # blend (its trial stays in the journal), not the Run's next session.
                 continue
             result = CVResult(meta["fold_scores"], oof, meta["fit_seconds"], 0.0)
+            bag = self.bags / meta["model"] if self.bags is not None else None
+            if bag is not None and len(bagging.fold_files(bag)) != meta.get("bag_folds"):
+                bag = None  # none kept, or cut short: refitted if delivered
             self.members.append(Candidate(meta["model"], meta["family"], meta["params"],
-                                          meta["score"], meta["fit_seconds"], result))
+                                          meta["score"], meta["fit_seconds"], result, bag))
         self.sort()
 
     def add(self, candidate: Candidate) -> None:
@@ -70,7 +79,15 @@ class OofPool:
             if self.folder is not None:
                 for suffix in (".npy", ".json"):
                     (self.folder / f"{gone.model}{suffix}").unlink(missing_ok=True)
+            bagging.discard(gone.bag)
+            gone.bag = None
         del self.members[POOL_SIZE:]
+        if candidate in self.members and candidate.bag is not None and self.bags is not None:
+            kept = self.bags / candidate.model
+            bagging.discard(kept)
+            self.bags.mkdir(parents=True, exist_ok=True)
+            Path(candidate.bag).replace(kept)
+            candidate.bag = kept
         if self.folder is not None and candidate in self.members:
             self.folder.mkdir(exist_ok=True)
             np.save(self.folder / f"{candidate.model}.npy", candidate.result.oof)
@@ -78,7 +95,8 @@ class OofPool:
                 "model": candidate.model, "family": candidate.family,
                 "params": candidate.params, "score": candidate.score,
                 "fit_seconds": candidate.fit_seconds,
-                "fold_scores": candidate.result.fold_scores}))
+                "fold_scores": candidate.result.fold_scores,
+                "bag_folds": len(bagging.fold_files(candidate.bag)) if candidate.bag else 0}))
 
     def sort(self) -> None:
         self.members.sort(key=lambda b: b.score, reverse=self.metric.greater_is_better)

@@ -7,7 +7,10 @@ its top:
 - the memory policy (`memory.py`): whether a trial may start, which fits run in a
   watched child process (`guard.py`), and what a trial that ran out of memory teaches;
 - the pool of out-of-fold predictions (`pool.py`) of the best trials;
-- the ensembler (`ensembler.py`), which blends the pool when that wins and fits.
+- the ensembler (`ensembler.py`), which blends the pool when that wins and fits, and
+  the second layer (`stacking.py`), kept when it beats the blend;
+- bagging (`bagging.py`): a trial's fold models are kept while it is in the pool, and
+  the delivered model averages them instead of being refitted.
 
 Within a trial, fold scores are reported to Optuna's median pruner, so a configuration
 clearly worse than earlier ones stops after a fold or two. Each fold's features are
@@ -53,7 +56,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from modelyard.engine.training import families
+from modelyard.engine.training import bagging, families
 from modelyard.engine.training.data import TrainingData
 from modelyard.engine.training.ensembler import blend
 from modelyard.engine.training.evaluate import CVResult, OutOfTime, cross_validate
@@ -71,6 +74,7 @@ from modelyard.engine.training.metrics import better, worst
 from modelyard.engine.training.pool import Candidate, OofPool
 from modelyard.engine.training.schedule import Schedule, parallel_trials
 from modelyard.engine.training.search import clip, learnt_caps, learnt_limits, narrow, suggest
+from modelyard.engine.training.stacking import stack
 from modelyard.schemas import EventKind, FamilyChoice, Plan, TrialResult, TrialStatus
 from modelyard.storage.files import is_disk_full
 from modelyard.storage.runfolder import JournalWriter, read_events
@@ -79,6 +83,11 @@ from modelyard.storage.runfolder import JournalWriter, read_events
 SHARED_POLL_SECONDS = 1.0
 # The larger sample a first trial on many rows is judged by (`Trainer._in_time`).
 ESTIMATE_SAMPLE = 4_000
+# What a bagged leader keeps of the refit reserve (a share of one fold's fit): saving the
+# bundle and predicting the test rows with k models instead of one.
+BAG_RESERVE = 0.25
+# ...and at least this share of the budget, for the blend and the second layer.
+BAG_BUDGET_SHARE = 0.05
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -99,7 +108,7 @@ class Outcome:
 class Trainer:
     def __init__(self, plan: Plan, data: TrainingData, splits, journal: JournalWriter,
                  optuna_path, n_jobs: int, started: float, oof_dir: Path | None = None,
-                 scratch_dir: Path | None = None, shared=None):
+                 scratch_dir: Path | None = None, shared=None, bags_dir: Path | None = None):
         self.plan = plan
         self.data = data
         self.splits = splits
@@ -126,7 +135,14 @@ class Trainer:
         self._workers: list[str] = []
         self._progress_at = 0.0
         self.best = Candidate(score=worst(plan.metric))
-        self.pool = OofPool(plan.metric, oof_dir)
+        # Fold models are kept (bagging.py) by a Run validated in folds whose trials
+        # this worker pools: in `bags/` beside `oof/`, unless named otherwise.
+        if bags_dir is None and oof_dir is not None:
+            bags_dir = Path(oof_dir).parent / "bags"
+        self.bags_dir = bags_dir if (not self.joined and bagging.bags(
+            plan.validation.kind, len(splits))) else None
+        self._bag_full_said = False
+        self.pool = OofPool(plan.metric, oof_dir, self.bags_dir)
         self.memory = MemoryPolicy(int(data.X.memory_usage(deep=True).sum()))
         # Each fold's features, prepared once per kind of preprocessing for every trial
         # run in this process, within a share of the memory training may use.
@@ -157,6 +173,10 @@ class Trainer:
     def search_deadline(self) -> float:
         if self.joined:  # the main worker's, as it last published it
             return self.shared.deadline()
+        if self.best.bag is not None:
+            # A bagged leader needs no refit: only time to blend, stack and save it.
+            return self.schedule.end - max(BAG_RESERVE * self.best.fit_seconds,
+                                           BAG_BUDGET_SHARE * self.plan.budget_seconds)
         return self.schedule.search_deadline(self.best.fit_seconds)
 
     # -- search -------------------------------------------------------------------------
@@ -369,16 +389,29 @@ class Trainer:
             self._guard.close()
 
     def _ensemble(self) -> None:
-        """Blend the pool (see `ensembler.py`); record the blend, and deliver it if chosen."""
+        """Blend the pool (see `ensembler.py`), then try a second layer over it
+        (`stacking.py`); record both, and deliver the better if it beats the leader."""
         found = blend(self.pool.members, self.best, self.data.y, self.data.n_classes,
                       self.splits, self.plan.metric, self.schedule.stop_at)
-        if found is None:
-            return
-        # A shared search: the blend is this (main) worker's, like the refit.
-        self.journal.trial(found.trial.model_copy(update={"worker": self.worker})
-                           if self.shared else found.trial)
-        if found.chosen is not None:
-            self.best = found.chosen
+        to_beat = found.chosen if found is not None and found.chosen else self.best
+        stacked = None
+        if time.time() < self.schedule.end:
+            stacked = stack(self.pool.members, to_beat, self.data.y, self.data.n_classes,
+                            self.splits, self.plan.metric, self.ctx.task)
+        if found is not None and found.chosen is not None and stacked is not None \
+                and stacked.chosen is not None:
+            found.trial = found.trial.model_copy(update={
+                "state": TrialStatus.not_chosen,
+                "message": f"{found.trial.message} (not chosen: the stack is better)"})
+            found.chosen = None
+        for made in (found, stacked):
+            if made is None:
+                continue
+            # A shared search: the blend is this (main) worker's, like the refit.
+            self.journal.trial(made.trial.model_copy(update={"worker": self.worker})
+                               if self.shared else made.trial)
+            if made.chosen is not None:
+                self.best = made.chosen
 
     # -- one trial ----------------------------------------------------------------------
     def _one_trial(self, choice: FamilyChoice, study: optuna.Study) -> None:
@@ -396,6 +429,12 @@ class Trainer:
         finally:
             if self.shared:
                 self.shared.stopped(trial._trial_id)
+            # Fold models the pool did not take (it moves those it keeps).
+            bagging.discard(self._pending(f"{choice.family}_{trial.number}"))
+
+    def _pending(self, model: str) -> Path | None:
+        """Where a trial's fold models are written while it runs; None: not kept."""
+        return None if self.bags_dir is None else self.bags_dir / ".pending" / model
 
     def _attempt(self, choice: FamilyChoice, trial: optuna.Trial, params: dict) -> Outcome:
         """Fit and score one configuration; every way it can end becomes an Outcome."""
@@ -416,8 +455,10 @@ class Trainer:
             if step < len(self.splits) - 1 and trial.should_prune():
                 raise optuna.TrialPruned()
 
+        keep = self._pending(model) if family.name != "dummy" else None
         try:
-            result = self._fit(family, params, memory.need, memory.room.bytes, after_fold)
+            result = self._fit(family, params, memory.need, memory.room.bytes, after_fold,
+                               keep)
         except optuna.TrialPruned:
             return ended(TrialStatus.pruned, f"{model} stopped early: worse than the median "
                                              "of earlier trials on the first folds")
@@ -488,26 +529,36 @@ class Trainer:
         # number of rounds); the trial record keeps the searched settings, as Optuna has.
         limits = next((c.limits for c in self.plan.families if c.family == result.family),
                       {})
+        bag = Path(cv.bag) if cv.bag and self.bags_dir is not None else None
+        if bag is not None and not bagging.room_for(bag, self.bags_dir):
+            bag = None
+            if not self._bag_full_said:
+                self._bag_full_said = True
+                self.journal.emit(EventKind.log, f"{result.model}: its fold models would "
+                                  "take more disk than bagging may use; it and later "
+                                  "trials like it are refitted if delivered",
+                                  level="warning")
         candidate = Candidate(result.model, result.family,
                               result.params | learnt_limits(cv.learnt, limits),
-                              result.cv_score, cv.fit_seconds, cv)
+                              result.cv_score, cv.fit_seconds, cv, bag)
         if result.family != "dummy":
             self.pool.add(candidate)
         if better(self.plan.metric, result.cv_score, self.best.score):
             self.best = candidate
 
-    def _fit(self, family, params: dict, need: int, allowed: int, after_fold) -> CVResult:
+    def _fit(self, family, params: dict, need: int, allowed: int, after_fold,
+             keep: Path | None = None) -> CVResult:
         """Cross-validate in this process, or in a watched child process when the trial
         might run out of memory or past the budget (see `memory.py`)."""
         slow = self.schedule.may_overrun(family, self.ctx.n_rows)
         if not wants_guard(need, allowed, slow=slow):
             return cross_validate(family, params, self.ctx, self.data, self.splits,
                                   self.plan.metric, deadline=self.search_deadline(),
-                                  after_fold=after_fold, folds=self.folds)
+                                  after_fold=after_fold, folds=self.folds, keep=keep)
         return self._fit_guard().cross_validate(
             family.name, params, self.ctx, self.plan.metric, limit=allowed,
             deadline=self.search_deadline(), after_fold=after_fold,
-            stop_at=self._stop_guarded, folds=self.folds)
+            stop_at=self._stop_guarded, folds=self.folds, keep=keep)
 
     def _stop_guarded(self) -> float:
         """When a guarded fit is killed: at the search deadline, which moves with the

@@ -35,6 +35,7 @@ from modelyard.engine.intake.missing_words import words_to_blank
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.results.words import metric_name
 from modelyard.engine.training import families
+from modelyard.engine.training.bagging import describe, load_bag
 from modelyard.engine.training.bundle import Predictor, package_versions, save_bundle
 from modelyard.engine.training.cv import make_splits
 from modelyard.engine.training.data import load_training_data, read_table
@@ -42,6 +43,7 @@ from modelyard.engine.training.ensemble import WeightedEnsemble
 from modelyard.engine.training.evaluate import make_pipeline
 from modelyard.engine.training.families.base import FitContext
 from modelyard.engine.training.metrics import f1_threshold
+from modelyard.engine.training.stacking import StackedModel
 from modelyard.engine.training.trainer import Trainer
 from modelyard.schemas import Plan, Profile, RunStatus, Task
 from modelyard.storage.files import (
@@ -100,15 +102,29 @@ def _heartbeat(journal: JournalWriter, stop: threading.Event) -> None:
                 pass
 
 
-def refit(best, ctx: FitContext, data) -> object:
-    """The winner refitted on every row: one pipeline, or each member of the ensemble."""
+def refit(best, ctx: FitContext, data, bags: Path | None = None) -> object:
+    """The model the Run delivers: the winner's bag of fold models when it has one
+    (`bagging.py`), else the winner refitted on every row; for an ensemble, each member
+    so; for a stack, its bagged members under the second layer (`stacking.py`)."""
+    classification = ctx.task.is_classification
+
+    def one(family: str, params: dict, bag: Path | None):
+        if bag is not None:
+            return load_bag(bag, classification, data.n_classes)
+        return make_pipeline(families.get(family), params, ctx, data).fit(data.X, data.y)
+
+    if best.family == "stack":
+        extra = best.result.extra
+        return StackedModel([load_bag(b, classification, data.n_classes)
+                             for b in extra["bags"]], extra["stacker"], classification,
+                            data.n_classes, best.params.get("stacker", "second layer"))
     if best.family == "ensemble":
         members = best.params["members"]
-        fitted = [make_pipeline(families.get(m["family"]), m["params"], ctx, data)
-                  .fit(data.X, data.y) for m in members]
-        return WeightedEnsemble(fitted, [m["weight"] for m in members],
-                                ctx.task.is_classification)
-    return make_pipeline(families.get(best.family), best.params, ctx, data).fit(data.X, data.y)
+        fitted = [one(m["family"], m["params"],
+                      bags / m["model"] if bags is not None and m.get("bagged") else None)
+                  for m in members]
+        return WeightedEnsemble(fitted, [m["weight"] for m in members], classification)
+    return one(best.family, best.params, best.bag)
 
 
 def _save_oof(model_dir: Path, best, data, plan: Plan) -> dict:
@@ -269,11 +285,14 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
     if not best.model:
         raise ModelyardError("No model could be trained: every trial failed or ran out of "
                              "time.", "Look at the failed trials, or give the run more time.")
-    journal.emit("progress", f"refitting {best.model} on all rows", phase="refit",
+    bagged = best.bag is not None or best.family == "stack" or any(
+        m.get("bagged") for m in best.params.get("members", []) if isinstance(m, dict))
+    journal.emit("progress", f"keeping the fold models of {best.model}" if bagged else
+                 f"refitting {best.model} on all rows", phase="refit",
                  fraction=min(1.0, (time.time() - started) / plan.budget_seconds))
     ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
                      n_jobs=threads, seed=plan.seed)
-    pipeline = refit(best, ctx, data)
+    pipeline = refit(best, ctx, data, trainer.bags_dir)
     # Written aside and swapped in whole: the bundle of an earlier session survives a
     # failure here.
     with folder.writing_model() as staging:
@@ -287,6 +306,8 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
             "dtypes": {c: str(t) for c, t in data.X.dtypes.items()},
             "missing_words": words_to_blank(profile),
             "id_column": data.features.id_column, "plan": plan.model_dump(mode="json"),
+            "delivered": describe(pipeline),
+            "layer": 2 if best.family in ("ensemble", "stack") else 1,
         })
     # run.json names the model in `model/` from now on, whatever happens next.
     folder.update(best_model=best.model, best_score=best.score,
