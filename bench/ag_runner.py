@@ -45,7 +45,7 @@ def main() -> None:
     started = time.time()
     predictor = TabularPredictor(
         label=args.label, problem_type=args.problem_type, eval_metric=METRICS[args.metric],
-        path=str(out / "ag-models"), verbosity=1,
+        path=str(out / "ag-models"), verbosity=2,
     ).fit(train, time_limit=args.time_limit, presets=args.presets)
     fit_s = time.time() - started
     if args.problem_type == "regression":

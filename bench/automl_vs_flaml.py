@@ -106,8 +106,11 @@ def run_one(system: str, budget: int, spec: dict, files: dict, y_test,
         cmd = _command(system, budget, spec, files, out)
     except RuntimeError as exc:
         return {**record, "error": str(exc)}
-    # AutoGluon's Python must not see Modelyard's source tree on its path.
-    env = {"PYTHONPATH": ""} if system == "autogluon" else None
+    # The same thread manners for every system (Modelyard's workers set it themselves):
+    # OpenMP threads that spin while waiting slow everything on a busy machine (FACTS.md).
+    env = {"OMP_WAIT_POLICY": "PASSIVE"}
+    if system == "autogluon":  # its Python must not see Modelyard's source tree
+        env["PYTHONPATH"] = ""
     log = out / "log.txt"
     measured = run_measured(cmd, log, GRACE(budget), cwd=HERE.parent, env=env)
     record.update(wall_s=round(measured.wall_s, 1), peak_mib=round(measured.peak_mib),
