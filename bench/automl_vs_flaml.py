@@ -129,16 +129,21 @@ def run_one(system: str, budget: int, spec: dict, files: dict, y_test,
 
 
 def load_results(path: Path) -> list[dict]:
-    """The records written so far (a line cut short by an interruption is skipped)."""
+    """The records written so far, the latest for each budget, table, split and system
+    (a run again with --retry-failed supersedes the failure); a line cut short by an
+    interruption is skipped."""
     if not path.exists():
         return []
-    records = []
+    latest: dict[tuple, dict] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
             continue
-    return records
+        key = tuple(record.get(k) for k in ("budget", "table", "split", "system"))
+        latest.pop(key, None)  # keep the file's order of the latest records
+        latest[key] = record
+    return list(latest.values())
 
 
 def main() -> None:

@@ -35,10 +35,14 @@ def test_a_command_past_its_time_is_killed(tmp_path):
     assert got.timed_out and got.wall_s < 30
 
 
-def test_a_line_cut_by_an_interruption_is_skipped(tmp_path):
+def test_a_line_cut_by_an_interruption_is_skipped_and_a_retry_supersedes(tmp_path):
+    key = {"budget": 60, "table": "wine", "split": 0}
+    lines = [{**key, "system": "flaml", "score": None}, {**key, "system": "modelyard",
+             "score": 0.1}, {**key, "system": "flaml", "score": 0.2}]
     path = tmp_path / "r.jsonl"
-    path.write_text('{"a": 1}\n{"a": 2}\n{"a": ', encoding="utf-8")
-    assert load_results(path) == [{"a": 1}, {"a": 2}]
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"budget": ',
+                    encoding="utf-8")
+    assert load_results(path) == lines[1:]
 
 
 @pytest.mark.slow
