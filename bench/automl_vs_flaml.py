@@ -111,8 +111,13 @@ def run_one(system: str, budget: int, spec: dict, files: dict, y_test,
     env = {"OMP_WAIT_POLICY": "PASSIVE"}
     if system == "autogluon":  # its Python must not see Modelyard's source tree
         env["PYTHONPATH"] = ""
+    else:  # run from `out`, yet import bench/ and modelyard/ from this checkout
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(HERE.parent), os.environ.get("PYTHONPATH")) if p)
     log = out / "log.txt"
-    measured = run_measured(cmd, log, GRACE(budget), cwd=HERE.parent, env=env)
+    # In `out`, so that files a library drops in its working folder (CatBoost's
+    # catboost_info) stay with that run instead of landing in the checkout.
+    measured = run_measured(cmd, log, GRACE(budget), cwd=out, env=env)
     record.update(wall_s=round(measured.wall_s, 1), peak_mib=round(measured.peak_mib),
                   load_after=round(os.getloadavg()[0], 2))
     record.update(_detail(system, out, log))
@@ -166,6 +171,8 @@ def main() -> None:
                         help="print the Markdown summary of --results and run nothing")
     args = parser.parse_args()
     budgets = [args.budget] if args.budget else args.budgets
+    # Each system runs in its own folder: every path it is given must be absolute.
+    args.work, args.results = args.work.resolve(), args.results.resolve()
     if args.report:
         from bench.automl_report import markdown
 
