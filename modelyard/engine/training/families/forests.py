@@ -16,6 +16,9 @@ from modelyard.engine.training.families.base import (
     without,
 )
 
+# The rows a bootstrapped tree draws, at most (see `_sample_share`).
+TREE_ROWS = 100_000
+
 
 class _Forest(ModelFamily):
     preprocessing = "ordinal"
@@ -54,7 +57,8 @@ class _Forest(ModelFamily):
         # per class. Measured on 50,000 flights (binary, one row a leaf): 46 bytes a
         # row and tree, against 104 here.
         leaf = params.get("min_samples_leaf", 1)
-        nodes = 1.3 * ctx.n_rows / leaf
+        rows = ctx.n_rows if _sample_share(params, ctx) is None else TREE_ROWS
+        nodes = 1.3 * rows / leaf
         per_tree = int(nodes * (64 + 8 * max(1, ctx.n_classes)))
         return 4 * data_bytes + params.get("n_estimators", 100) * per_tree
 
@@ -68,12 +72,24 @@ class _Forest(ModelFamily):
     def build(self, params: dict, ctx: FitContext):
         from sklearn import ensemble  # see linear.py
 
+        share = _sample_share(params, ctx)
+        more = {} if share is None else {"max_samples": share}
         if ctx.task.is_classification:
             return getattr(ensemble, self.classifier)(
                 **without(params, "class_weight"), class_weight=class_weight(params),
-                n_jobs=ctx.n_jobs, random_state=ctx.seed)
+                n_jobs=ctx.n_jobs, random_state=ctx.seed, **more)
         return getattr(ensemble, self.regressor)(**params, n_jobs=ctx.n_jobs,
-                                                 random_state=ctx.seed)
+                                                 random_state=ctx.seed, **more)
+
+
+def _sample_share(params: dict, ctx: FitContext) -> float | None:
+    """On many rows each bootstrapped tree draws about TREE_ROWS of them rather than all:
+    fully grown trees on 245,000 flights took 2.3 GB and two minutes for 200 trees;
+    drawn from 100,000 they are a third of that, and a forest of trees that each saw
+    fewer rows is no worse for it (more varied trees). None: every row."""
+    if not params.get("bootstrap", True) or ctx.n_rows <= TREE_ROWS:
+        return None
+    return TREE_ROWS / ctx.n_rows
 
 
 class RandomForest(_Forest):
