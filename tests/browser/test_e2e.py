@@ -51,6 +51,20 @@ def metric_value(page, label: str):
     ).locator('[data-testid="stMetricValue"]')
 
 
+def propose_with_budget(page, budget: int) -> None:
+    """On the Plan page: set the time budget, propose, and wait until the plan shown is
+    the one with that budget."""
+    page.get_by_role("button", name="Propose a plan").wait_for()
+    field = page.get_by_label("Time budget (seconds)", exact=True)
+    field.fill(str(budget))
+    field.press("Enter")
+    page.get_by_role("button", name="Propose a plan").click()
+    page.get_by_role("heading", name="The plan in plain words").wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+        f".some(e => e.innerText.trim() === '{budget} s')")
+
+
 @pytest.mark.timeout(300)
 def test_upload_plan_train_leaderboard(browser_page, app_url, artifacts, tmp_path):
     page = browser_page

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.app.test_image_pages import write_colour_images, zip_folder
-from tests.browser.test_e2e import alert, metric_value, nav_to
+from tests.browser.test_e2e import alert, metric_value, nav_to, propose_with_budget
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 BUDGET = 30  # an epoch must fit after torch loads, which takes 15 s on a busy 2-core runner
@@ -45,14 +45,7 @@ def test_images_from_zip_to_predictions(browser_page, app_url, artifacts, tmp_pa
         # -- Plan: the image plan with a short budget, approved and launched --------------
         nav_to(page, "Plan")
         page.get_by_role("button", name="Propose a plan").wait_for()
-        budget = page.get_by_label("Time budget (seconds)", exact=True)
-        budget.fill(str(BUDGET))
-        budget.press("Enter")
-        page.get_by_role("button", name="Propose a plan").click()
-        page.get_by_role("heading", name="The plan in plain words").wait_for()
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-            f".some(e => e.innerText.trim() === '{BUDGET} s')")
+        propose_with_budget(page, BUDGET)
         assert metric_value(page, "Target").inner_text() == "label"
         assert metric_value(page, "Metric").inner_text() == "Accuracy"
         page.get_by_role("button", name="Approve and launch").click()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.browser.test_e2e import alert, metric_value, nav_to
+from tests.browser.test_e2e import alert, metric_value, nav_to, propose_with_budget
 from tests.browser.test_text_to_text_e2e import no_exception
 from tests.spoken import DIGITS, SpokenSpec, make_spoken, tools_missing
 
@@ -85,14 +85,7 @@ def test_spoken_words_from_zip_to_predictions(browser_page, app_url, artifacts, 
         nav_to(page, "Plan")
         page.get_by_role("button", name="Propose a plan").wait_for()
         page.get_by_text("Sound plans come from the sound rules").wait_for()
-        budget = page.get_by_label("Time budget (seconds)", exact=True)
-        budget.fill(str(BUDGET))
-        budget.press("Enter")
-        page.get_by_role("button", name="Propose a plan").click()
-        page.get_by_role("heading", name="The plan in plain words").wait_for()
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-            f".some(e => e.innerText.trim() === '{BUDGET} s')")
+        propose_with_budget(page, BUDGET)
         assert metric_value(page, "Target").inner_text() == "label"
         assert metric_value(page, "Metric").inner_text() == "Accuracy"
         page.get_by_text("the share of recordings predicted right").wait_for()

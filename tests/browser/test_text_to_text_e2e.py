@@ -16,7 +16,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.browser.test_e2e import alert, metric_value, nav_to
+from tests.browser.test_e2e import alert, metric_value, nav_to, propose_with_budget
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("num2words")
@@ -57,14 +57,7 @@ def test_text_pairs_from_upload_to_downloaded_outputs(browser_page, app_url, art
         nav_to(page, "Plan")
         page.get_by_role("button", name="Propose a plan").wait_for()
         page.get_by_text("Text-to-text plans come from the text rules").wait_for()
-        budget = page.get_by_label("Time budget (seconds)", exact=True)
-        budget.fill(str(BUDGET))
-        budget.press("Enter")
-        page.get_by_role("button", name="Propose a plan").click()
-        page.get_by_role("heading", name="The plan in plain words").wait_for()
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-            f".some(e => e.innerText.trim() === '{BUDGET} s')")
+        propose_with_budget(page, BUDGET)
         assert metric_value(page, "Target").inner_text() == "spoken"
         assert metric_value(page, "Kind of problem").inner_text() == "Text to text"
         page.get_by_text("Written from:").wait_for()
