@@ -88,10 +88,10 @@ def test_add_time_continues_the_same_study(ws, tmp_path, wait):
     models_before = {t["model"] for t in run_store.trials(ws.catalog, folder.id)}
     optuna_before = _trial_numbers(folder)
 
-    ws.add_time(folder.id, 6)
+    ws.add_time(folder.id, 10)  # room for a new trial after the worker's start, loaded
     after = _wait_done(ws, folder, wait)
     assert after["status"] == "succeeded", after.get("message")
-    assert after["sessions"] == 2 and after["total_budget_seconds"] == 12
+    assert after["sessions"] == 2 and after["total_budget_seconds"] == 16
     ws.refresh()
     models_after = {t["model"] for t in run_store.trials(ws.catalog, folder.id)}
     optuna_after = _trial_numbers(folder)
