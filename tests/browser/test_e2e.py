@@ -65,6 +65,19 @@ def propose_with_budget(page, budget: int) -> None:
         f".some(e => e.innerText.trim() === '{budget} s')")
 
 
+def wait_run_succeeded(page, timeout_ms: int = 180_000) -> None:
+    """On the Runs page: wait until the run has ended and its page has settled (no
+    Cancel button left), then require that it succeeded."""
+    page.get_by_role("heading", name=re.compile("Runs")).first.wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+        ".some(e => /succeeded|failed|cancelled/.test(e.innerText))", timeout=timeout_ms)
+    page.get_by_role("button", name="Cancel this run").wait_for(state="detached",
+                                                                timeout=15_000)
+    status = metric_value(page, "Status").inner_text()
+    assert "succeeded" in status, f"{status}: {page.inner_text('body')[:2000]}"
+
+
 @pytest.mark.timeout(300)
 def test_upload_plan_train_leaderboard(browser_page, app_url, artifacts, tmp_path):
     page = browser_page

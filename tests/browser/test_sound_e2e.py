@@ -18,7 +18,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.browser.test_e2e import alert, metric_value, nav_to, propose_with_budget
+from tests.browser.test_e2e import (
+    alert,
+    metric_value,
+    nav_to,
+    propose_with_budget,
+    wait_run_succeeded,
+)
 from tests.browser.test_text_to_text_e2e import no_exception
 from tests.spoken import DIGITS, SpokenSpec, make_spoken, tools_missing
 
@@ -98,15 +104,7 @@ def test_spoken_words_from_zip_to_predictions(browser_page, app_url, artifacts, 
         page.get_by_role("button", name="Approve and launch").click()
 
         # -- Runs: it ends --------------------------------------------------------------
-        page.get_by_role("heading", name=re.compile("Runs")).first.wait_for()
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-            ".some(e => /succeeded|failed|cancelled/.test(e.innerText))", timeout=180_000)
-        # The finished run's page settles (no Cancel button left) before it is read.
-        page.get_by_role("button", name="Cancel this run").wait_for(state="detached",
-                                                                    timeout=15_000)
-        status = metric_value(page, "Status").inner_text()
-        assert "succeeded" in status, f"{status}: {page.inner_text('body')[:2000]}"
+        wait_run_succeeded(page)
         best = metric_value(page, "Best model").inner_text()
         assert re.fullmatch(r"resnet18_\d+|linear_mfcc|lightgbm_mfcc", best), best
         no_exception(page)

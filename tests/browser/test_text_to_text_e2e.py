@@ -16,7 +16,13 @@ import time
 import pandas as pd
 import pytest
 
-from tests.browser.test_e2e import alert, metric_value, nav_to, propose_with_budget
+from tests.browser.test_e2e import (
+    alert,
+    metric_value,
+    nav_to,
+    propose_with_budget,
+    wait_run_succeeded,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("num2words")
@@ -65,15 +71,7 @@ def test_text_pairs_from_upload_to_downloaded_outputs(browser_page, app_url, art
         page.get_by_role("button", name="Approve and launch").click()
 
         # -- Runs: it ends, and the page draws without an error ---------------------------
-        page.get_by_role("heading", name=re.compile("Runs")).first.wait_for()
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-            ".some(e => /succeeded|failed|cancelled/.test(e.innerText))", timeout=180_000)
-        # The finished run's page settles (no Cancel button left) before it is read.
-        page.get_by_role("button", name="Cancel this run").wait_for(state="detached",
-                                                                    timeout=15_000)
-        status = metric_value(page, "Status").inner_text()
-        assert "succeeded" in status, f"{status}: {page.inner_text('body')[:2000]}"
+        wait_run_succeeded(page)
         alert(page, "on held-out inputs").wait_for()
         best = metric_value(page, "Best model").inner_text()
         assert best in ("copy_input", "frequent_output", "char_transformer"), best
