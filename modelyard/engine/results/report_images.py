@@ -29,14 +29,16 @@ def the_images(profile: Profile) -> str:
     return text
 
 
-def intended_use(result: RunResult) -> list:
+def intended_use(result: RunResult, things: str = "images",
+                 alike: str = "the same kind of subject, taken the same way") -> list:
+    """What the model is for: sorting new `things` like the training ones (`alike`)."""
     classes = result.classes
     named = ", ".join(map(str, classes[:10])) + (", …" if len(classes) > 10 else "")
     return [Strong("Intended use:"),
-            f" sorting new images into the {len(classes)} classes it learned ({named}), for "
-            "images like the training images: the same kind of subject, taken the same way. "
-            "An image of anything else still gets one of these classes. It supports a "
-            "person's decision; it should not make decisions about people on its own."]
+            f" sorting new {things} into the {len(classes)} classes it learned ({named}), "
+            f"for {things} like the training ones: {alike}. Given anything else, it still "
+            "answers with one of these classes. It supports a person's decision; it "
+            "should not make decisions about people on its own."]
 
 
 def limits(result: RunResult, profile: Profile | None) -> list[str]:

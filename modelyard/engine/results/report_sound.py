@@ -6,6 +6,7 @@ speaks of recordings, their lengths and voices, not of pixels and cameras. Plain
 from __future__ import annotations
 
 from modelyard.engine.planning.explain import validation_words
+from modelyard.engine.results import report_images
 from modelyard.engine.results.artifacts import RunResult
 from modelyard.engine.results.escape import Strong
 from modelyard.schemas import Profile
@@ -31,14 +32,8 @@ def the_recordings(profile: Profile) -> str:
 
 
 def intended_use(result: RunResult) -> list:
-    classes = result.classes
-    named = ", ".join(map(str, classes[:10])) + (", …" if len(classes) > 10 else "")
-    return [Strong("Intended use:"),
-            f" sorting new recordings into the {len(classes)} classes it learned ({named}), "
-            "for recordings like the training ones: the same kind of sound, recorded the "
-            "same way. A recording of anything else still gets one of these classes. It "
-            "supports a person's decision; it should not make decisions about people on "
-            "its own."]
+    return report_images.intended_use(
+        result, "recordings", "the same kind of sound, recorded the same way")
 
 
 def limits(result: RunResult, profile: Profile | None) -> list[str]:
