@@ -165,3 +165,32 @@ def test_a_plan_shown_for_revision_reads_back_unchanged(customers):
     assert again.model_dump(exclude={"families"}) == plan.model_dump(exclude={"families"})
     assert [(f.family, f.max_trials, f.reason) for f in again.families] == [
         (f.family, f.max_trials, f.reason) for f in plan.families]
+
+
+def test_a_column_flagged_as_a_leak_is_left_to_the_person_by_both_planners(home, tmp_path):
+    import numpy as np
+
+    from modelyard.engine.planning.rules import rule_plan
+
+    rng = np.random.default_rng(0)
+    wage = rng.lognormal(4.5, 0.4, 600).round(1)
+    csv = tmp_path / "wages.csv"
+    csv.write_text("age,hours,logwage,wage\n" + "".join(
+        f"{a},{h},{np.log(w):.4f},{w}\n"
+        for a, h, w in zip(rng.integers(18, 70, 600), rng.integers(10, 60, 600), wage,
+                           strict=True)))
+    meta = ingest(home, csv, target="wage")
+    profile = load_profile(home, meta["id"])
+    flagged = {w.column for w in profile.warnings if w.code == "leakage"}
+    assert flagged == {"logwage"}  # the profile found it against the target
+
+    raw = {**draft(target="wage", task="regression", metric="rmse"),
+           "excluded_columns": ["logwage", "age"]}
+    plan, problems, mends = read_reply(json.dumps(raw), profile, dataset_id=meta["id"],
+                                       budget_seconds=60, seed=0)
+    assert problems == []
+    assert plan.excluded_columns == ["age"]  # the model's own choice stands
+    assert any("\"logwage\"" in m and "stays in" in m for m in mends), mends
+    # The rule planner makes the same call, so the planners differ only in the model's
+    # own choices, not in a policy.
+    assert "logwage" not in rule_plan(profile, meta["id"]).excluded_columns

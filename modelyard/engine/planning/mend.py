@@ -42,6 +42,8 @@ _NOT_TARGETS = frozenset({ColumnKind.id, ColumnKind.text, ColumnKind.datetime,
 CLOSE = 0.8
 MAX_TRIALS = 1000  # as a Plan allows
 _DEFAULT = object()  # a family named without trials: the rule planner's number
+# Profile findings that a column may give the answer away (engine/intake/warnings.py).
+LEAK_CODES = frozenset({"leakage", "target_copy"})
 _REASONS = ("goal_reading", "target_reason", "task_reason", "metric_reason",
             "validation_reason", "excluded_reason", "families_reason", "rationale")
 
@@ -213,6 +215,7 @@ def _columns(m: Mended, profile: Profile) -> None:
     if not isinstance(excluded, list):
         excluded = [excluded] if isinstance(excluded, str) and excluded else []
     kept: list[str] = []
+    leaks = _flagged_leaks(profile, m.raw.get("target"))
     for name in excluded:
         found = _closest(name, names)
         if found is None:
@@ -220,11 +223,27 @@ def _columns(m: Mended, profile: Profile) -> None:
         elif found == m.raw.get("target"):
             m.mends.append(f"The target {_q(found)} cannot be left out: it was not "
                            "excluded.")
+        elif found in leaks:
+            m.mends.append(f"The profile flags {_q(found)} as possibly giving the answer "
+                           "away; whether it is known before the outcome is for you to "
+                           "say, so it stays in (its warning on the Data page leaves it "
+                           "out in one click).")
         elif found not in kept:
             if found != name:
                 m.mends.append(f"The excluded column {_q(name)} was read as {_q(found)}.")
             kept.append(found)
     m.raw["excluded_columns"] = kept
+
+
+def _flagged_leaks(profile: Profile, target: Any) -> set[str]:
+    """The columns the profile's warnings flag as giving the answer away, when they were
+    found against this plan's target. Both planners leave those to the person (the rule
+    planner keeps them too): a near-perfect column may be a leak or a legitimate lag, and
+    only the person knows whether it is there at prediction time."""
+    if profile.target is None or profile.target.column != target:
+        return set()
+    return {w.column for w in profile.warnings
+            if w.code in LEAK_CODES and w.column is not None}
 
 
 def _validation(m: Mended, profile: Profile) -> None:

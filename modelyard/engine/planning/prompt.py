@@ -59,7 +59,7 @@ Rules:
 (3 or more categories), regression (a quantity). metric: {_metrics}.
 - validation: stratified_kfold for classes, kfold for quantities; group_kfold or \
 time_split need validation_column.
-- excluded_columns: identifiers and columns that give the answer away.
+- excluded_columns: identifiers only (the person decides on warned columns).
 - families: 2 to 6 different ones of: {describe_families()} dummy is the baseline.
 Examples:
 {EXAMPLES}"""
