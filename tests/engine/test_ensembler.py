@@ -7,6 +7,7 @@ import time
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from modelyard.engine.training import ensembler
 from modelyard.schemas import Metric, TrialStatus
@@ -53,3 +54,30 @@ def test_after_the_budget_the_blend_is_recorded_once_and_not_chosen(monkeypatch)
     assert found.trial.state is TrialStatus.not_chosen and found.chosen is None
     assert "refitting its members would exceed the budget" in found.trial.message
     assert len(calls) == 1  # not once more for every member left out
+
+
+@pytest.mark.parametrize(("metric", "n_classes"), [
+    ("roc_auc", 2), ("roc_auc", 3), ("log_loss", 2), ("log_loss", 4), ("rmse", 0),
+    ("accuracy", 3), ("r2", 0)])
+def test_the_blends_fold_scorer_equals_the_metric_it_stands_for(metric, n_classes):
+    from modelyard.engine.training.ensemble import fold_scorer
+    from modelyard.engine.training.metrics import score
+
+    metric = Metric(metric)
+    rng = np.random.default_rng(1)
+    n = 500
+    folds = np.array_split(rng.permutation(n), 5)
+    if n_classes:
+        y = rng.integers(0, n_classes, n)
+        # Rounded, so that many scores tie: the ranks must share them as sklearn does.
+        pred = (rng.random((n, n_classes)) + 0.05).round(1)
+        pred /= pred.sum(axis=1, keepdims=True)
+    else:
+        y, pred = rng.normal(size=n), rng.normal(size=n)
+    expected = np.mean([score(metric, y[v], pred[v], n_classes) for v in folds])
+    assert fold_scorer(metric, y, folds, n_classes)(pred) == pytest.approx(expected,
+                                                                         abs=1e-12)
+    if metric in (Metric.roc_auc, Metric.log_loss):
+        pred[3, :] = np.nan  # the library's checks, not a silent NaN score
+        with pytest.raises(ValueError, match="NaN"):
+            fold_scorer(metric, y, folds, n_classes)(pred)
