@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from modelyard.engine.training import ensembler
+from modelyard.engine.training.pool import CLOSE_PER_KEEP, Candidate
 from modelyard.schemas import Metric, TrialStatus
 
 
@@ -21,9 +22,8 @@ def _pool(n_members: int, rows: int = 200):
     for i in range(n_members):
         p1 = np.clip(y + rng.normal(0, 0.9, rows), 0, 1)
         oof = np.column_stack([1 - p1, p1])  # class probabilities, as trials keep them
-        members.append(SimpleNamespace(model=f"m_{i}", family="linear", params={},
-                                       fit_seconds=1.0 + i, score=None,
-                                       result=SimpleNamespace(oof=oof), bag=None))
+        members.append(Candidate(f"m_{i}", "linear", {}, float("nan"), 1.0 + i,
+                                 SimpleNamespace(oof=oof, keep_seconds=0.0), None))
     folds = np.array_split(np.arange(rows), 5)
     splits = [(np.setdiff1d(np.arange(rows), v), v) for v in folds]
     return members, y, splits
@@ -52,8 +52,21 @@ def test_after_the_budget_the_blend_is_recorded_once_and_not_chosen(monkeypatch)
     monkeypatch.setattr(ensembler, "caruana", lambda *a, **k: calls.append(1) or real(*a, **k))
     found = _blend(members, y, splits, end=time.time() - 1)
     assert found.trial.state is TrialStatus.not_chosen and found.chosen is None
-    assert "refitting its members would exceed the budget" in found.trial.message
+    assert "delivering its members would exceed the budget" in found.trial.message
     assert len(calls) == 1  # not once more for every member left out
+
+
+def test_a_bag_too_slow_to_deliver_is_left_out_of_the_blend(tmp_path):
+    # Five bagged members: four quick to read back, one (a forest's big bag, say) that
+    # would take 100 s; with 30 s left the blend goes on without it.
+    members, y, splits = _pool(5)
+    for i, m in enumerate(members):
+        m.bag = tmp_path / m.model
+        m.result.keep_seconds = 100 / CLOSE_PER_KEEP if i == 0 else 0.1
+    found = _blend(members, y, splits, end=time.time() + 30)
+    assert found.chosen is not None, found.trial.message
+    assert "m_0" not in [w["model"] for w in found.chosen.params["members"]]
+    assert "without m_0: too slow to deliver in the budget" in found.trial.message
 
 
 @pytest.mark.parametrize(("metric", "n_classes"), [

@@ -1,11 +1,11 @@
 """The ensembler: blend the pool's out-of-fold predictions, and decide whether the blend
 is what the Run delivers.
 
-The blend is kept if it beats the best single model and its members can be refitted
-within the budget. A bagged member (`bagging.py`) needs no refit: its fold models are
-averaged, so it costs no time here. When the best blend cannot be refitted in time, the
-slowest member that needs a refit is left out of the pool and the blend chosen again, so
-a slow model does not cost the Run its ensemble.
+The blend is kept if it beats the best single model and its members can be delivered
+within the budget: refitted on every row, or, bagged (`bagging.py`), their fold models
+read back into the bundle (a forest's bag can take longer than a booster's refit). When
+the best blend cannot be delivered in time, the slowest member to deliver is left out of
+the pool and the blend chosen again, so a slow model does not cost the Run its ensemble.
 Either way the blend is recorded as a trial: "complete" when chosen, else "not chosen"
 (the leaderboard ranks complete trials, and its first place must be what the Run
 delivers).
@@ -49,14 +49,13 @@ def blend(pool: list[Candidate], leader: Candidate, y: np.ndarray, n_classes: in
                                 folds_of)
         if len(counts) < 2:
             break
-        refits = [i for i in counts if members[i].bag is None]
-        fits = time.time() + sum(members[i].fit_seconds for i in refits) * grow <= end
+        fits = time.time() + sum(members[i].close_seconds(grow) for i in counts) <= end
         tried.append((counts, value, members, fits))
-        # Past the end no smaller blend can be refitted either: choosing again would only
-        # spend time after the budget (seconds per try on a few hundred rows).
+        # Past the end no smaller blend can be delivered either: choosing again would only
+        # spend time after the budget.
         if fits or not better(metric, value, leader.score) or time.time() >= end:
             break
-        slowest = max(refits, key=lambda i: members[i].fit_seconds)
+        slowest = max(counts, key=lambda i: members[i].close_seconds(grow))
         members = [b for i, b in enumerate(members) if i != slowest]
     if not tried:
         return None
@@ -75,9 +74,9 @@ def blend(pool: list[Candidate], leader: Candidate, y: np.ndarray, n_classes: in
     left_out = [b.model for b in pool if b.model not in kept]
     note = ("" if wins and fits else
             " (not chosen: the best single model is as good)" if not wins else
-            " (not chosen: refitting its members would exceed the budget)")
+            " (not chosen: delivering its members would exceed the budget)")
     if wins and fits and left_out:
-        note = f" (without {', '.join(left_out)}: too slow to refit in the budget)"
+        note = f" (without {', '.join(left_out)}: too slow to deliver in the budget)"
     trial = TrialResult(
         model="ensemble", family="ensemble", number=0,
         state=TrialStatus.complete if wins and fits else TrialStatus.not_chosen,

@@ -39,6 +39,9 @@ class CVResult:
     learnt: dict[str, Any] = field(default_factory=dict)
     # The folder holding the k fold models (`bagging.py`), when they were kept.
     bag: str | None = None
+    # Seconds spent writing them: what delivering the bag will cost, scaled
+    # (`pool.Candidate.close_seconds`).
+    keep_seconds: float = 0.0
 
     @property
     def train_mean(self) -> float | None:
@@ -108,6 +111,7 @@ def cross_validate(
     oof = np.full(shape, np.nan)
     fold_scores, fit_times, predict_times, train_scores = [], [], [], []
     learnt: list[dict[str, Any]] = []
+    keep_seconds = 0.0
     for fold, (train_idx, valid_idx) in enumerate(splits):
         if deadline is not None and time.time() > deadline:
             raise OutOfTime()
@@ -133,9 +137,11 @@ def cross_validate(
         if keep is not None:
             from modelyard.engine.training.bagging import discard, keep_fold
 
+            started = time.perf_counter()
             try:
                 keep_fold(keep, fold, Pipeline([("prepare", prepared.fitted),
                                                 ("model", model)]))
+                keep_seconds += time.perf_counter() - started
             except OSError:  # no room for the bag (a full disk): refitted if delivered
                 discard(keep)
                 keep = None
@@ -149,7 +155,8 @@ def cross_validate(
             after_fold(len(fold_scores) - 1, float(np.mean(fold_scores)))
     return CVResult(fold_scores, oof, float(np.mean(fit_times)), float(np.mean(predict_times)),
                     train_scores=train_scores, learnt=mean_learnt(learnt),
-                    bag=str(keep) if keep is not None and len(splits) > 1 else None)
+                    bag=str(keep) if keep is not None and len(splits) > 1 else None,
+                    keep_seconds=keep_seconds)
 
 
 def mean_learnt(per_fold: list[dict[str, Any]]) -> dict[str, Any]:

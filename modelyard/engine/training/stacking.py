@@ -21,6 +21,7 @@ of fold models (`bagging.py`), so only members with a bag take part; a Run witho
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,11 +69,19 @@ def stacker_predict(stacker, X: np.ndarray, classification: bool, n_classes: int
 
 
 def stack(pool: list[Candidate], to_beat: Candidate, y: np.ndarray, n_classes: int,
-          splits, metric: Metric, task: Task) -> Stack | None:
+          splits, metric: Metric, task: Task, end: float | None = None) -> Stack | None:
     """The second layer over the bagged members of `pool`, cross-validated on their
     out-of-fold predictions; chosen when it beats `to_beat` (the blend, or the leader).
-    None when fewer than two members have a bag."""
+    With `end`, only the best members whose bags can be delivered by then (in the pool's
+    order, best first). None when fewer than two members have a bag."""
     members = [c for c in pool if c.bag is not None and c.result is not None]
+    if end is not None:
+        room, kept = end - time.time(), []
+        for c in members:
+            if c.close_seconds(0.0) <= room:
+                kept.append(c)
+                room -= c.close_seconds(0.0)
+        members = kept
     if len(members) < 2:
         return None
     classification = task.is_classification

@@ -88,6 +88,9 @@ ESTIMATE_SAMPLE = 4_000
 BAG_RESERVE = 0.25
 # ...and at least this share of the budget, for the blend and the second layer.
 BAG_BUDGET_SHARE = 0.05
+# ...and the time to deliver the bags of this many best pool members (a blend usually
+# takes four to six).
+BLEND_LIKELY = 5
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -174,9 +177,13 @@ class Trainer:
         if self.joined:  # the main worker's, as it last published it
             return self.shared.deadline()
         if self.best.bag is not None:
-            # A bagged leader needs no refit: only time to blend, stack and save it.
+            # A bagged leader needs no refit: only time to blend, stack and deliver the
+            # bags the blend is likely to take (a forest's can take seconds to read back).
+            likely = sum(c.close_seconds(0.0) for c in self.pool.members[:BLEND_LIKELY]
+                         if c.bag is not None)
             return self.schedule.end - max(BAG_RESERVE * self.best.fit_seconds,
-                                           BAG_BUDGET_SHARE * self.plan.budget_seconds)
+                                           BAG_BUDGET_SHARE * self.plan.budget_seconds,
+                                           likely)
         return self.schedule.search_deadline(self.best.fit_seconds)
 
     # -- search -------------------------------------------------------------------------
@@ -392,12 +399,13 @@ class Trainer:
         """Blend the pool (see `ensembler.py`), then try a second layer over it
         (`stacking.py`); record both, and deliver the better if it beats the leader."""
         found = blend(self.pool.members, self.best, self.data.y, self.data.n_classes,
-                      self.splits, self.plan.metric, self.schedule.stop_at)
+                      self.splits, self.plan.metric, self.schedule.end)
         to_beat = found.chosen if found is not None and found.chosen else self.best
         stacked = None
         if time.time() < self.schedule.end:
             stacked = stack(self.pool.members, to_beat, self.data.y, self.data.n_classes,
-                            self.splits, self.plan.metric, self.ctx.task)
+                            self.splits, self.plan.metric, self.ctx.task,
+                            self.schedule.end)
         if found is not None and found.chosen is not None and stacked is not None \
                 and stacked.chosen is not None:
             found.trial = found.trial.model_copy(update={
