@@ -68,7 +68,7 @@ def test_a_plan_from_the_language_model(app, served, tmp_path):
 def test_the_mends_of_a_models_reply_are_said_on_the_page(app, served, tmp_path):
     add_dataset(app, tmp_path)
     served.script(draft_json(target="Target", metric="rmse",
-                             families=["lightgbm", "lightgbm", "dummy"]))
+                             families=["lightgbm", "lightgbm", "linear", "dummy"]))
     propose(app, "will the customer say yes")
     assert not app.error, texts(app.error)
     assert len(served.chats()) == 1  # mended, not asked again

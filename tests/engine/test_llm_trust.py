@@ -58,7 +58,9 @@ def income_draft(**changes) -> dict:
     families = [{"family": "dummy", "max_trials": 1, "reason": "The score to beat.",
                  "pros": ["instant"], "cons": ["ignores the features"]},
                 {"family": "linear", "max_trials": 4, "reason": "Simple and clear.",
-                 "pros": ["easy to explain"], "cons": ["misses interactions"]}]
+                 "pros": ["easy to explain"], "cons": ["misses interactions"]},
+                {"family": "lightgbm", "max_trials": 2, "reason": "Strong on tables.",
+                 "pros": ["accurate"], "cons": ["less clear"]}]
     return draft("income", task="regression", metric="rmse", validation="kfold",
                  n_splits=3, excluded_columns=["customer_id", "note"], families=families,
                  **changes)

@@ -41,6 +41,7 @@ _NOT_TARGETS = frozenset({ColumnKind.id, ColumnKind.text, ColumnKind.datetime,
 # How close a misspelt name must be to a real one to be read as it (difflib's ratio).
 CLOSE = 0.8
 MAX_TRIALS = 1000  # as a Plan allows
+MIN_LEARNERS = 2  # kinds of model besides the baseline, as the prompt asks
 _DEFAULT = object()  # a family named without trials: the rule planner's number
 # Profile findings that a column may give the answer away (engine/intake/warnings.py).
 LEAK_CODES = frozenset({"leakage", "target_copy"})
@@ -361,6 +362,23 @@ def _families(m: Mended, profile: Profile) -> None:
                 "No model family was named")
         m.mends.append(f"{said}: the families the rule planner tries were added "
                        f"({', '.join(f.family for f in added)}).")
+    elif len(items) - ("dummy" in chosen) < MIN_LEARNERS:
+        # One kind of model is a plan that fails whole when it cannot finish in the budget
+        # (an MLP on a busy machine): the rule planner's next choices make up two.
+        added = [f for f in choose_families(profile.n_rows, profile)
+                 if f.family not in chosen and f.family != "dummy"]
+        added = added[:MIN_LEARNERS - (len(items) - ("dummy" in chosen))]
+        items += [{"family": f.family, "max_trials": f.max_trials} for f in added]
+        if added:
+            m.mends.append(f"A plan tries at least {MIN_LEARNERS} kinds of model, so that "
+                           "one that cannot finish in the budget leaves another: "
+                           f"{', '.join(f.family for f in added)} was added (the rule "
+                           "planner's next choice).")
+    if "dummy" not in {f["family"] for f in items}:
+        # The yardstick every score is read against; it costs no time.
+        items.insert(0, {"family": "dummy", "max_trials": 1})
+        m.mends.append("The baseline (dummy) was added: every plan keeps one, so each "
+                       "score can be read against it.")
     if len(items) > MAX_FAMILIES:
         items.sort(key=lambda f: -f["max_trials"])
         dropped = [f["family"] for f in items[MAX_FAMILIES:]]
