@@ -106,3 +106,19 @@ def test_every_trial_is_recorded_once_alike_in_the_journal_and_in_optuna(tmp_pat
     knn = [t for t in trials if t.family == "knn"]
     assert knn and all(t.state is TrialStatus.failed and "skipped" in t.message for t in knn)
     assert any(t.state is TrialStatus.complete and t.family == "linear" for t in trials)
+
+
+def test_small_tables_train_with_one_blas_thread():
+    # Run in a fresh interpreter: the limit is for the worker's whole process.
+    import subprocess
+    import sys
+
+    code = ("from threadpoolctl import threadpool_info\n"
+            "from modelyard.engine.training.worker import one_blas_thread\n"
+            "one_blas_thread((7000, 60))\n"
+            "print(sorted({i['num_threads'] for i in threadpool_info() "
+            "if i['user_api'] == 'blas'}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ,
+                                          "OPENBLAS_NUM_THREADS": "2"})
+    assert out.stdout.strip() == "[1]", out.stderr
