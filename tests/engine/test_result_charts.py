@@ -67,6 +67,12 @@ def test_trial_counts_have_one_definition_and_words():
     assert chosen.trials == 1 and chosen.ranked == 2
     assert chosen.words() == "1 trial, all complete; and a blend of the best, kept as the model"
     assert chosen.ranked_words() == "2 models: 1 complete trial and their blend"
+    # The stack kept over a blend not chosen: the words name the stack (seen in the app).
+    stacked = TrialCounts.of([("linear", "complete", 1), ("ensemble", "not chosen", 1),
+                              ("stack", "complete", 1)])
+    assert stacked.words() == ("1 trial, all complete; and a model over the best models' "
+                               "predictions (a stack), kept as the model")
+    assert stacked.ranked_words() == "2 models: 1 complete trial and their stack"
     assert TrialCounts().words() == "0 trials"
 
 

@@ -32,19 +32,22 @@ class TrialCounts:
     stopped_early: int = 0
     failed: int = 0
     blend: str | None = None
+    kept: str = BLEND  # which second-layer model was kept, when one was: "ensemble" or "stack"
 
     @classmethod
     def of(cls, records: Iterable[tuple[str, str, int]]) -> TrialCounts:
         """From (family, state, how many) triples, as the catalog or a journal has them."""
         found = {"complete": 0, "pruned": 0, "failed": 0}
-        blend = None
+        blend, kept = None, BLEND
         for family, state, n in records:
             if family in SECOND_LAYER:
                 if n and (blend is None or state == "complete"):
                     blend = str(state)
+                if n and state == "complete":
+                    kept = family
             elif state in found:
                 found[state] += n
-        return cls(found["complete"], found["pruned"], found["failed"], blend)
+        return cls(found["complete"], found["pruned"], found["failed"], blend, kept)
 
     @property
     def trials(self) -> int:
@@ -67,7 +70,10 @@ class TrialCounts:
             text += ": " + ", ".join(parts)
         elif parts:
             text += ", all " + parts[0].split(" ", 1)[1]
-        if self.blend == "complete":
+        if self.blend == "complete" and self.kept == "stack":
+            text += "; and a model over the best models' predictions (a stack), kept as " \
+                    "the model"
+        elif self.blend == "complete":
             text += "; and a blend of the best, kept as the model"
         elif self.blend:
             text += "; a blend of the best was tried and not chosen"
@@ -77,7 +83,8 @@ class TrialCounts:
         """`21 models: 20 complete trials and their blend` (what a ranking counts)."""
         if self.blend == "complete":
             return (f"{plural(self.ranked, 'model')}: "
-                    f"{plural(self.complete, 'complete trial')} and their blend")
+                    f"{plural(self.complete, 'complete trial')} and their "
+                    + ("stack" if self.kept == "stack" else "blend"))
         return plural(self.complete, "complete trial")
 
 def from_journal(events_path: Path) -> TrialCounts:
