@@ -495,7 +495,9 @@ class Trainer:
         done.result = done.result.model_copy(update=dict(
             cv_score=value, cv_std=result.std, fold_scores=result.fold_scores,
             fit_seconds=result.fit_seconds * len(self.splits),
-            predict_seconds=result.predict_seconds, train_score=result.train_mean))
+            # As delivered: a bag predicts with each of its fold models.
+            predict_seconds=result.predict_seconds * (len(self.splits) if result.bag else 1),
+            train_score=result.train_mean))
         return done
 
     def _record(self, choice: FamilyChoice, study: optuna.Study, trial: optuna.Trial,
