@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=400)
     parser.add_argument("--budget", type=int, default=240)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--runs", nargs="+", default=["lightgbm,fusion", "fusion"],
+                        help="the --families of each run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -84,7 +86,7 @@ def main() -> None:
         test = make_mixed(tmp / "test", args.test, seed=args.seed + 100, name="test.csv")
         answers = pd.read_csv(test)["outcome"]
         pd.read_csv(test).drop(columns="outcome").to_csv(test, index=False)
-        for i, families in enumerate(("lightgbm,fusion", "fusion")):
+        for i, families in enumerate(args.runs):
             one_run(tmp, train, test, answers, families, args.budget, f"out{i}")
 
 
