@@ -158,3 +158,23 @@ def test_a_fused_network_is_bundled_predicts_new_rows_and_stops_in_time(tmp_path
 
     with pytest.raises(BadInputError, match="late-fusion network"):
         load("fused", model_dir)
+
+
+def test_with_a_gpu_the_fused_network_sees_larger_images(mixed_profile, home):
+    pytest.importorskip("timm")
+    from modelyard.engine.mixed.embed import load_pixels
+    from modelyard.engine.mixed.run import _fusion_pixels
+    from modelyard.engine.training.data import read_table
+
+    dataset_id, profile = mixed_profile
+    big = profile.model_copy(update={"mixed": profile.mixed.model_copy(
+        update={"width": {"median": 100.0}, "height": {"median": 100.0}})})
+    folder = home.dataset_dir(dataset_id)
+    cells = read_table(folder / "train.parquet", ["photo"])
+    decoded = {"photo": load_pixels([None if v is None else folder / v
+                                     for v in cells["photo"]], 64)}
+    same, size = _fusion_pixels(big, decoded, cells, folder, 64, cuda=False)
+    assert size == 64 and same is decoded  # a CPU reuses what the image networks decoded
+    larger, size = _fusion_pixels(big, decoded, cells, folder, 64, cuda=True)
+    assert size == 96 and larger["photo"][0].shape[1:] == (3, 96, 96)
+    assert (larger["photo"][1] == decoded["photo"][1]).all()

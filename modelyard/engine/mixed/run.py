@@ -161,9 +161,12 @@ def train_mixed(folder: RunFolder, plan: Plan, record: RunRecord, profile: Profi
     journal.emit("log", f"{len(data.y)} rows, {len(splits)} validation split(s); models on "
                         "the table alone, the images alone, and both joined")
     # The fused network trains first, in its own share: the table searches fill the rest.
-    search = _fuse(folder, full_plan, profile, journal, data, pixels, image_cols, splits[0],
-                   networks.size, threads, started, reserve=per_network * len(columns)) \
-        if fusion is not None else None
+    search = None
+    if fusion is not None:
+        fused_pixels, size = _fusion_pixels(profile, pixels, cells, dataset_dir,
+                                            networks.size, networks.torch.cuda.is_available())
+        search = _fuse(folder, full_plan, profile, journal, data, fused_pixels, image_cols,
+                       splits[0], size, threads, started, reserve=per_network * len(columns))
     rest = max(0.0, started + full_plan.budget_seconds - time.time()
                - per_network * len(columns))
     best, best_data, best_inputs = None, None, ""
@@ -237,6 +240,22 @@ def _bundle(folder: RunFolder, plan: Plan, profile: Profile, best, data: Trainin
             "text": f.text, "dtypes": {c: str(t) for c, t in data.X.dtypes.items()},
             "missing_words": words_to_blank(profile), "id_column": f.id_column,
             "plan": plan.model_dump(mode="json")})
+
+
+def _fusion_pixels(profile: Profile, pixels: dict, cells, dataset_dir: Path, decoded: int,
+                   cuda: bool):
+    """The images the fused network sees: those already decoded on a CPU; larger ones
+    (up to 128 px, `embed.side`) decoded again when a GPU is there."""
+    from modelyard.engine.mixed.embed import side
+
+    mixed = profile.mixed
+    size = side(mixed.width.get("median", 64.0), mixed.height.get("median", 64.0),
+                on_gpu=cuda)
+    if size == decoded:
+        return pixels, size
+    return {column: load_pixels([None if v is None or v != v else dataset_dir / v
+                                 for v in cells[column]], size)
+            for column in pixels}, size
 
 
 def _fuse(folder: RunFolder, plan: Plan, profile: Profile, journal: JournalWriter,
