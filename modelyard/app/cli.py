@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--name")
     r.add_argument("--out", help="folder for plan.json, leaderboard.csv, predictions.csv")
+    r.add_argument("--families", help="the model families to train, comma-separated, "
+                   "instead of the proposed ones (e.g. lightgbm,fusion)")
     r.add_argument("--sample-submission", metavar="PATH", help="a competition's "
                    "sample_submission.csv: also write OUT/submission.csv in its format")
     r.add_argument("--accept-plan", action="store_true",
@@ -465,6 +467,8 @@ def _cmd_run(ws, args) -> int:
         based_on = _propose(ws, meta["id"], args, args.budget or 300, args.seed)
         _approve_the_target(ws, based_on, args)
         plan = Plan.model_validate(based_on["plan"])
+    if getattr(args, "families", None):
+        plan = _chosen_families(plan, args.families)
     approved = ws.approve_plan(plan, based_on=based_on)
     folder, _ = ws.start_run(approved, name=args.name, storage=args.storage)
     run_name = folder.read().get("name")
@@ -763,6 +767,28 @@ COMMANDS: dict[str, Callable[..., int]] = {
 }
 
 
+def _chosen_families(plan, names: str):
+    """`plan` training the families named in `--families` (the proposed reasons kept)."""
+    from modelyard.engine.errors import did_you_mean
+    from modelyard.engine.training import families
+    from modelyard.schemas import FamilyChoice
+
+    current = {c.family: c for c in plan.families}
+    chosen = []
+    for name in dict.fromkeys(n.strip() for n in names.split(",") if n.strip()):
+        if not families.known(name):
+            raise BadInputError(f"There is no model family “{name}”.",
+                                did_you_mean(name, list(families.REGISTRY))
+                                + f"Choose from: {', '.join(families.REGISTRY)}.")
+        family = families.get(name)
+        chosen.append(current.get(name) or FamilyChoice(
+            family=name, max_trials=4 if family.modality == "mixed" else 50,
+            reason=family.why, pros=list(family.pros)[:3], cons=list(family.cons)[:3]))
+    if not chosen:
+        raise BadInputError("--families names no family.", "Name one or more, e.g. "
+                            "--families lightgbm,fusion.")
+    return plan.model_copy(update={"families": chosen})
+
+
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -97,7 +97,10 @@ def _families(plan: Plan, profile: Profile, key: str) -> dict[str, int]:
     st.markdown("**Trials for each kind of model** (0 leaves it out)")
     current = {f.family: f for f in plan.families}
     kind = profile.modality if profile.modality in ("image", "text_to_text") else "tabular"
-    offered = [f for f in families.REGISTRY if families.get(f).modality == kind or f in current]
+    # A table that carries images may also use the late-fusion network (slow on a CPU).
+    kinds = {kind, "mixed"} if profile.modality == "mixed" else {kind}
+    offered = [f for f in families.REGISTRY if families.get(f).modality in kinds
+               or f in current]
     trials = {}
     columns = st.columns(4)
     for i, family in enumerate(offered):

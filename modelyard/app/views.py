@@ -83,7 +83,10 @@ class LeaderboardPage:
 
 
 # A mixed run (engine/mixed/run.py) names each model after the inputs it learnt from.
-INPUTS = {"table_": "table only", "image_": "images only", "joined_": "table + images"}
+INPUTS = {"table_": "table only", "image_": "images only",
+          # the late-fusion network (engine/mixed/fusion.py) learns from the pixels itself
+          "joined_fusion_": "table + images, one fused network",
+          "joined_": "table + images"}
 
 
 def inputs_of(model: str) -> str:

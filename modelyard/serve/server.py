@@ -39,6 +39,11 @@ def load(name: str, path: Path, *, trust_unsigned: bool = False, shown: str | No
         raise BadInputError(f"{shown} is a sound model; the server answers for tables only.",
                             "Predict recordings with `modelyard predict RUN FOLDER` or on the "
                             "Predict page.")
+    if has_metadata(folder) and read_metadata(folder).as_dict().get("fusion"):
+        raise BadInputError(f"{shown} is a late-fusion network (a table with images); the "
+                            "server answers for table rows only, without image files.",
+                            "Predict with `modelyard predict RUN table.csv` (its images next "
+                            "to it) or on the Predict page.")
     predictor = Predictor.load(folder, trust_unsigned=trust_unsigned, shown=shown)
     return ServedModel(name, predictor, source=shown)
 

@@ -35,3 +35,24 @@ def test_the_leaderboard_says_what_each_mixed_model_used():
     plain = pd.DataFrame({"model": ["lightgbm_3", "image_net"]})
     assert with_inputs(plain, ["model"]) == ["model"] and "inputs" not in plain
     assert inputs_of("resnet18_0") == ""
+
+
+def test_on_a_cpu_the_plan_editor_offers_the_fused_network_as_slow(app, tmp_path):
+    from tests.app.test_planner_pages import propose
+
+    open_path(app, make_mixed(tmp_path / "src", 30, text=False))
+    propose(app)
+    doc_id = app.selectbox(key="plan_version").value
+    fused = app.number_input(key=f"plan_f_trials_fusion_{doc_id}")
+    assert fused.value == 0  # not in the proposed plan on this CPU-only machine
+    assert "slow without a GPU" in fused.help
+    # A plan holds eight families at most: one table family makes room for it.
+    chosen = [n for n in app.number_input if str(n.key).startswith("plan_f_trials_")
+              and n.value > 0]
+    if len(chosen) >= 8:
+        chosen[-1].set_value(0).run()
+    app.number_input(key=f"plan_f_trials_fusion_{doc_id}").set_value(2).run()
+    assert "• Added Late-fusion network (2 trials)" in texts(app.text)
+    app.button(key="plan_approve_form").click().run()
+    assert not app.exception and not app.error, texts(app.error)
+    assert "Approved as version 2." in texts(app.success)

@@ -68,7 +68,7 @@ def test_every_family_is_registered_once_and_named_by_the_enum():
     assert [f.value for f in Family] == names == list(families.REGISTRY)
     assert (set(families.named("tabular")) | set(families.named("image"))
             | set(families.named("series"))
-            | set(families.named("text_to_text"))) == set(names)
+            | set(families.named("text_to_text")) | set(families.named("mixed"))) == set(names)
     assert families.named("image") == ["resnet18", "efficientnet_b0", "convnext_nano"]
 
 
@@ -100,9 +100,9 @@ def fact_problems(family: ModelFamily) -> list[str]:
         value = fact(many)
         if value and not all(isinstance(x, str) and x for x in value):
             problems.append(f"{many} must be non-empty phrases")
-    if family.modality not in ("tabular", "image", "series", "text_to_text"):
-        problems.append(f"modality {family.modality!r} is not tabular, image, series or "
-                        "text_to_text")
+    if family.modality not in ("tabular", "image", "series", "text_to_text", "mixed"):
+        problems.append(f"modality {family.modality!r} is not tabular, image, series, "
+                        "text_to_text or mixed")
     if family.preprocessing not in _PREPARATIONS:
         problems.append(f"preprocessing {family.preprocessing!r} is unknown")
     if family.max_rows is not None and not (isinstance(family.max_rows, int)

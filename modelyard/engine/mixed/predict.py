@@ -41,6 +41,8 @@ class MixedPredictor(Predictor):
             loaded = Predictor.load(model_dir)
             loaded.base = base
             return loaded
+        if meta.get("fusion"):  # a late-fusion network (engine/mixed/fusion.py)
+            return FusionPredictor.load_fused(model_dir, meta)
         from modelyard.engine.mixed.embed import load_state
         from modelyard.engine.training.bundle import load_pipeline
         from modelyard.engine.vision import require_torch
@@ -100,6 +102,41 @@ class MixedPredictor(Predictor):
                 table.loc[table.index[present], name] = values[:, i]
         # The pipeline reads the networks' columns: a plain table predictor over them.
         return Predictor(self.pipeline, self.meta).predict_frame(table)
+
+
+class FusionPredictor(MixedPredictor):
+    """A bundled late-fusion network: it reads the table's columns and its image paths
+    itself (no image columns are made for a table pipeline)."""
+
+    @classmethod
+    def load_fused(cls, model_dir: Path, meta: dict[str, Any]) -> FusionPredictor:
+        """The bundle in `model_dir`, its manifest already checked by `Predictor.load`."""
+        from modelyard.engine.mixed.fusion import load_model
+
+        return cls(load_model(model_dir, meta), meta, {})
+
+    @property
+    def generated(self) -> list[str]:
+        return []
+
+    @property
+    def features(self) -> list[str]:
+        return Predictor.features.fget(self) + list(self.pipeline.config["columns"])
+
+    def predict_frame(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for `table`; its image cells are read relative to `self.base`."""
+        if self.base is None:
+            raise BadInputError("This model reads images, and no folder was given to find "
+                                "them in.", "Predict from the table's file (its image "
+                                "paths relative to it) or a zip holding both.")
+        table = table.copy()
+        for column in self.pipeline.config["columns"]:  # a row may come without an image
+            if column not in table.columns:
+                table[column] = None
+        self.pipeline.base, self.pipeline.without_image = self.base, 0
+        out = Predictor.predict_frame(self, table)
+        self.without_image += self.pipeline.without_image
+        return out
 
 
 def missing_note(predictor: MixedPredictor) -> str:

@@ -14,6 +14,14 @@ Every trial is recorded with its inputs in its name (`joined_lightgbm_3`) and in
 three is refitted on every row and bundled with its image networks' weights (tensors
 only; `predict.py` reads them). Shares of the budget: the image networks `IMAGE_SHARE`,
 then of the rest 30% table, 20% image (few columns: a quick search), 50% joined.
+
+When the Plan lists the late-fusion network (`fusion.py`; by default only with a GPU),
+it gets `FUSION_SHARE` of the budget, after the image networks and before the three
+searches (which share what is left). It is scored on the first
+split's validation rows only, so it competes on those rows: the best table model's
+out-of-fold predictions for the same rows are scored too, and the better of the two on
+them is bundled. It does not join the ensembles (they blend predictions for every row,
+and the fused network has them for one split's rows only).
 """
 
 from __future__ import annotations
@@ -43,6 +51,10 @@ from modelyard.storage.files import replacing, write_json_atomic
 from modelyard.storage.runfolder import JournalWriter, RunFolder
 
 SHARES = {"table": 0.3, "image": 0.2, "joined": 0.5}
+# Of the budget, when the Plan lists the late-fusion network beside table families. At
+# 0.5 on a busy 2-core CPU (240 s, 800 rows) the table searches were left ~50 s for three
+# searches and their first trials ran out of time: 0.35 leaves them room.
+FUSION_SHARE = 0.35
 INPUT_WORDS = {"table": "the table's columns only", "image": "the images only",
                "joined": "the table's columns and the images"}
 
@@ -60,6 +72,9 @@ class TaggedJournal:
                 result.model) else result.message}))
 
     def emit(self, kind, message: str = "", **data: Any):
+        if kind == "epoch" and data.get("model"):  # epoch curves carry the trial's name
+            data["model"] = f"{self.inputs}_{data['model']}"
+            message = f"{self.inputs}_{message}"
         if data.get("best_model"):  # progress names the leader as the leaderboard does
             data["best_model"] = f"{self.inputs}_{data['best_model']}"
             message = message.replace(f"best {data['best_model'][len(self.inputs) + 1:]}",
@@ -95,8 +110,16 @@ def _variant(data: TrainingData, inputs: str, image_cols: list[str]) -> Training
 def train_mixed(folder: RunFolder, plan: Plan, record: RunRecord, profile: Profile,
                 journal: JournalWriter, started: float, dataset_dir: Path) -> dict[str, Any]:
     """Search the three kinds of model, bundle the best, predict the test rows."""
+    from modelyard.engine.mixed.fusion import FAMILY
     from modelyard.engine.training.trainer import Trainer
 
+    fusion = next((c for c in plan.families if c.family == FAMILY), None)
+    full_plan = plan
+    # The table searches see the table families only, in their share of the time.
+    plan = plan.model_copy(update={
+        "families": [c for c in plan.families if c.family != FAMILY],
+        "budget_seconds": int(plan.budget_seconds * (1 - FUSION_SHARE)) if fusion
+        else plan.budget_seconds})
     data = load_training_data(dataset_dir, plan, profile)
     columns = [c for c in profile.mixed.image_columns if c not in plan.excluded_columns]
     cells = read_table(dataset_dir / "train.parquet", columns + [plan.target])
@@ -122,6 +145,8 @@ def train_mixed(folder: RunFolder, plan: Plan, record: RunRecord, profile: Profi
             journal.emit("log", f"“{column}”: fewer than two rows have an image; left out",
                          level="warning")
             continue
+        if not plan.families:  # only the fused network: it learns from the pixels itself
+            continue
         journal.emit("log", f"“{column}”: training {len(folds)} image networks "
                             f"({networks.size}×{networks.size} px, {int(present.sum())} "
                             "images), each on the rows the others hold out", phase="images")
@@ -135,9 +160,17 @@ def train_mixed(folder: RunFolder, plan: Plan, record: RunRecord, profile: Profi
         image_cols += names
     journal.emit("log", f"{len(data.y)} rows, {len(splits)} validation split(s); models on "
                         "the table alone, the images alone, and both joined")
-    rest = max(0.0, started + budget - time.time() - per_network * len(columns))
+    # The fused network trains first, in its own share: the table searches fill the rest.
+    search = None
+    if fusion is not None:
+        fused_pixels, size = _fusion_pixels(profile, pixels, cells, dataset_dir,
+                                            networks.size, networks.torch.cuda.is_available())
+        search = _fuse(folder, full_plan, profile, journal, data, fused_pixels, image_cols,
+                       splits[0], size, threads, started, reserve=per_network * len(columns))
+    rest = max(0.0, started + full_plan.budget_seconds - time.time()
+               - per_network * len(columns))
     best, best_data, best_inputs = None, None, ""
-    for inputs, share in SHARES.items():
+    for inputs, share in SHARES.items() if plan.families else ():
         part = _variant(data, inputs, image_cols)
         if part is None:
             journal.emit("log", f"no model on {INPUT_WORDS[inputs]}: no such column",
@@ -150,6 +183,10 @@ def train_mixed(folder: RunFolder, plan: Plan, record: RunRecord, profile: Profi
         found = trainer.run()
         if found.model and (best is None or better(plan.metric, found.score, best.score)):
             best, best_data, best_inputs = found, part, inputs
+    if search is not None and _fusion_wins(plan, data, splits[0], search, best,
+                                           best_inputs, journal):
+        return _finish_fusion(folder, full_plan, profile, journal, dataset_dir, search,
+                              _variant(data, "table", image_cols), columns)
     if best is None:
         raise ModelyardError("No model could be trained: every trial failed or ran out of "
                              "time.", "Look at the failed trials, or give the run more time.")
@@ -162,19 +199,13 @@ def train_mixed(folder: RunFolder, plan: Plan, record: RunRecord, profile: Profi
         finals[column] = networks.train(pix[present], data.y[present],
                                         time.time() + per_network)
     model = f"{best_inputs}_{best.model}"
-    _bundle(folder, plan, profile, best, best_data, model, best_inputs, finals, threads)
+    _bundle(folder, full_plan, profile, best, best_data, model, best_inputs, finals,
+            threads)
     folder.update(best_model=model, best_score=best.score,
                   greater_is_better=plan.metric.greater_is_better)
     journal.emit("result", f"best model {model}", model=model, cv_score=best.score,
                  inputs=best_inputs)
-    if (dataset_dir / "test.parquet").exists():
-        from modelyard.engine.mixed.predict import MixedPredictor
-
-        journal.emit("progress", "predicting the test rows", phase="predict", fraction=1.0)
-        predictor = MixedPredictor.load_bundle(folder.model_dir, base=dataset_dir)
-        predictions = predictor.predict_frame(read_table(dataset_dir / "test.parquet"))
-        with replacing(folder.predictions_path) as tmp:
-            predictions.to_csv(tmp, index=False)
+    _predict_test(folder, journal, dataset_dir)
     return {"model": model, "score": best.score, "how": f"it uses {INPUT_WORDS[best_inputs]}"}
 
 
@@ -209,6 +240,107 @@ def _bundle(folder: RunFolder, plan: Plan, profile: Profile, best, data: Trainin
             "text": f.text, "dtypes": {c: str(t) for c, t in data.X.dtypes.items()},
             "missing_words": words_to_blank(profile), "id_column": f.id_column,
             "plan": plan.model_dump(mode="json")})
+
+
+def _fusion_pixels(profile: Profile, pixels: dict, cells, dataset_dir: Path, decoded: int,
+                   cuda: bool):
+    """The images the fused network sees: those already decoded on a CPU; larger ones
+    (up to 128 px, `embed.side`) decoded again when a GPU is there."""
+    from modelyard.engine.mixed.embed import side
+
+    mixed = profile.mixed
+    size = side(mixed.width.get("median", 64.0), mixed.height.get("median", 64.0),
+                on_gpu=cuda)
+    if size == decoded:
+        return pixels, size
+    return {column: load_pixels([None if v is None or v != v else dataset_dir / v
+                                 for v in cells[column]], size)
+            for column in pixels}, size
+
+
+def _fuse(folder: RunFolder, plan: Plan, profile: Profile, journal: JournalWriter,
+          data: TrainingData, pixels: dict, image_cols: list[str], split, size: int,
+          threads: int, started: float, reserve: float):
+    """The late-fusion search for `FUSION_SHARE` of the budget (less, when the Run's
+    deadline less `reserve`, the final image networks' time, comes first); None when no
+    trial finished."""
+    from modelyard.engine.mixed.fusion import FAMILY, FusionSearch
+
+    table = _variant(data, "table", image_cols) or replace(
+        data, X=data.X.iloc[:, :0], features=Features([], [], data.features.id_column))
+    alone = all(c.family == FAMILY for c in plan.families)  # no table search to leave time
+    deadline = min(time.time() + (1.0 if alone else FUSION_SHARE) * plan.budget_seconds,
+                   started + plan.budget_seconds - reserve)
+    if not pixels or deadline - time.time() < 5:
+        journal.emit("log", "no late-fusion network: " + ("no image column" if not pixels
+                     else "no time left for it"), level="warning")
+        return None
+    sub = plan.model_copy(update={"budget_seconds": max(5, int(deadline - time.time()))})
+    search = FusionSearch(sub, table, pixels, split, size, folder,
+                          TaggedJournal(journal, "joined"), time.time(), threads,
+                          folder.path.parent.parent / "weights")
+    return search if search.run() is not None else None
+
+
+def _fusion_wins(plan: Plan, data: TrainingData, split, search, best, best_inputs: str,
+                 journal: JournalWriter) -> bool:
+    """Whether the fused network beats the best table model on the rows it was scored on
+    (the first split's validation rows; the table model by its out-of-fold predictions)."""
+    from modelyard.engine.training.metrics import score
+
+    rows = split[1]
+    fused = f"joined_{search.best.model}"
+    if best is None or best.result is None:
+        return True
+    theirs = score(plan.metric, data.y[rows], best.result.oof[rows], data.n_classes)
+    wins = better(plan.metric, search.best.score, theirs)
+    journal.emit("log", f"on the {len(rows)} validation rows of the first split, {fused} "
+                        f"scored {plan.metric.value} {search.best.score:.4g} and "
+                        f"{best_inputs}_{best.model} (out of fold) {theirs:.4g}: "
+                        f"{fused if wins else f'{best_inputs}_{best.model}'} is kept")
+    return wins
+
+
+def _finish_fusion(folder: RunFolder, plan: Plan, profile: Profile, journal: JournalWriter,
+                   dataset_dir: Path, search, table: TrainingData | None,
+                   columns: list[str]) -> dict[str, Any]:
+    """Bundle the fused network and predict the test rows with it."""
+    from modelyard.engine.intake.missing_words import words_to_blank
+    from modelyard.engine.training.bundle import save_bundle
+
+    model = f"joined_{search.best.model}"
+    f = table.features if table is not None else Features([], [])
+    dtypes = {c: str(t) for c, t in table.X.dtypes.items()} if table is not None else {}
+    with folder.writing_model() as staging:
+        extra = search.write(staging)
+        save_bundle(staging, search.preprocessor, {
+            **extra, "kind": "mixed", "inputs": "joined", "image_columns": list(columns),
+            "run_id": folder.id, "model": model, "task": plan.task.value,
+            "metric": plan.metric.value, "cv_score": search.best.score,
+            "target": plan.target, "classes": search.classes, "numeric": f.numeric,
+            "categorical": f.categorical, "datetime": f.datetime, "text": f.text,
+            "dtypes": dtypes, "missing_words": words_to_blank(profile),
+            "id_column": f.id_column, "plan": plan.model_dump(mode="json")})
+    folder.update(best_model=model, best_score=search.best.score,
+                  greater_is_better=plan.metric.greater_is_better)
+    journal.emit("result", f"best model {model}", model=model, cv_score=search.best.score,
+                 inputs="joined")
+    _predict_test(folder, journal, dataset_dir)
+    return {"model": model, "score": search.best.score,
+            "how": "a late-fusion network on the table's columns and the images, scored "
+                   "on the first validation split's rows"}
+
+
+def _predict_test(folder: RunFolder, journal: JournalWriter, dataset_dir: Path) -> None:
+    if not (dataset_dir / "test.parquet").exists():
+        return
+    from modelyard.engine.mixed.predict import MixedPredictor
+
+    journal.emit("progress", "predicting the test rows", phase="predict", fraction=1.0)
+    predictor = MixedPredictor.load_bundle(folder.model_dir, base=dataset_dir)
+    predictions = predictor.predict_frame(read_table(dataset_dir / "test.parquet"))
+    with replacing(folder.predictions_path) as tmp:
+        predictions.to_csv(tmp, index=False)
 
 
 __all__ = ["train_mixed", "TaggedJournal"]

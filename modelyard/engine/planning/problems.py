@@ -174,6 +174,8 @@ def _family_problems(plan: Plan, profile: Profile) -> list[str]:
                 "image" if profile.modality == "image" else "tabular")
     # Sound trains the image backbones on spectrograms and the table families on MFCCs.
     fits = {"image", "tabular"} if profile.modality == "audio" else {modality}
+    if profile.modality == "mixed" and plan.task is not Task.forecast:
+        fits = {"tabular", "mixed"}  # the late-fusion network reads images and columns
     wrong = [c.family for c, f in chosen if f.modality not in fits]
     if wrong:
         problems.append(f"model families {', '.join(wrong)} do not fit {modality} data")

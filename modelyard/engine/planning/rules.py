@@ -198,6 +198,11 @@ def rule_plan(
     excluded = [c.name for c in profile.columns
                 if c.name != target and c.kind in _UNUSED_KINDS]
     families = choose_families(profile.n_rows, profile)
+    if profile.modality == "mixed":  # with a GPU, the late-fusion network too
+        from modelyard.engine.mixed.plan import with_fusion
+        from modelyard.engine.training.families.base import cuda_available
+
+        families = with_fusion(families, profile, cuda_available())
     kind_words = {Task.binary: "a yes/no (binary) classification",
                   Task.multiclass: f"a classification into {col.n_distinct} classes",
                   Task.regression: "a regression (predicting a number)"}

@@ -257,6 +257,11 @@ def export_bundle(result: RunResult, out: Path, *, make_zip: bool = True,
         raise BadInputError(f"{out} already exists and is not empty.",
                             "Choose a new folder, or pass --overwrite.")
     meta = dict(result.meta)
+    if meta.get("fusion"):  # its network and image columns are outside what export writes
+        raise BadInputError("This run's model is a late-fusion network (images and the "
+                            "table's columns together); exporting it is not supported yet.",
+                            "Predict with `modelyard predict RUN table.csv` (its images next "
+                            "to it) or on the Predict page.")
     # The run's own model, checked against its manifest before its files are copied (one
     # made before manifests is this install's own: engine/training/manifest.py).
     check_bundle(result.model_dir, trust_unsigned=True)

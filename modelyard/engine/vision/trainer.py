@@ -126,6 +126,18 @@ class ImageSearch:
         """The winner's learnt weights into the bundle."""
         self.torch.save(self.best.best_state, model_dir / "weights.pt")
 
+    def network(self, backbone: str):
+        """A fresh network for a trial of `backbone`, and where its weights came from."""
+        return create(backbone, len(self.classes), self.weights_dir)
+
+    def to_device(self, x):
+        """A batch's inputs on the search's device (engine/mixed/fusion.py has several)."""
+        return x.to(self.device)
+
+    def loss(self, out, y):
+        """The training loss of a batch: cross-entropy over the classes."""
+        return self.torch.nn.functional.cross_entropy(out, y)
+
     # -- the search ---------------------------------------------------------------------
     def run(self) -> TrialOutcome | None:
         self.journal.emit("log", self.describe())
@@ -230,7 +242,7 @@ class ImageSearch:
     def _fit(self, model_name: str, backbone: str, params: dict, trial_deadline: float,
              resume: dict | None = None) -> TrialOutcome | None:
         torch = self.torch
-        net, weights = create(backbone, len(self.classes), self.weights_dir)
+        net, weights = self.network(backbone)
         net.to(self.device)
         optimizer = torch.optim.AdamW(net.parameters(), lr=params["learning_rate"],
                                       weight_decay=0.05)
@@ -314,9 +326,9 @@ class ImageSearch:
             lr = self._lr(base_lr, epoch * steps + i, steps, began, span, epoch + i / steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = x.to(self.device), y.to(self.device)
+            x, y = self.to_device(x), y.to(self.device)
             with torch.autocast(self.device, enabled=amp):
-                loss = torch.nn.functional.cross_entropy(net(x), y)
+                loss = self.loss(net(x), y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -331,7 +343,7 @@ class ImageSearch:
         out = []
         with torch.no_grad(), torch.autocast(self.device, enabled=amp):
             for x, _ in loader:
-                out.append(torch.softmax(net(x.to(self.device)).float(), dim=1).cpu().numpy())
+                out.append(torch.softmax(net(self.to_device(x)).float(), dim=1).cpu().numpy())
         proba = np.concatenate(out).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 

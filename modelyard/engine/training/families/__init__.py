@@ -11,6 +11,7 @@ from modelyard.engine.training.families.base import FitContext, ModelFamily
 from modelyard.engine.training.families.catboost import CatBoost
 from modelyard.engine.training.families.dummy import Dummy
 from modelyard.engine.training.families.forests import ExtraTrees, RandomForest
+from modelyard.engine.training.families.fusion import LateFusion
 from modelyard.engine.training.families.histgb import HistGradientBoosting
 from modelyard.engine.training.families.images import ConvNeXtNano, EfficientNetB0, ResNet18
 from modelyard.engine.training.families.lightgbm import LightGBM
@@ -47,6 +48,7 @@ FAMILY_CLASSES: list[type[ModelFamily]] = [
     FrequentOutput,
     CharTransformerFamily,
     T5Small,
+    LateFusion,
 ]
 
 REGISTRY: dict[str, ModelFamily] = {cls.name: cls() for cls in FAMILY_CLASSES}
