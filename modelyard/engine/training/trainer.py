@@ -210,6 +210,10 @@ class Trainer:
     def run(self) -> Candidate:
         active = {c.family: (c, self._study(c, i))
                   for i, c in enumerate(self.plan.families)}
+        if not self.joined:  # what a family says of itself: the pretrained weights it uses
+            for choice in self.plan.families:
+                if note := families.get(choice.family).run_note(self.plan.task):
+                    self.journal.emit(EventKind.log, note)
         self.studies = {name: study for name, (_, study) in active.items()}
         if self.shared and not self.joined:
             self._publish(state="running")
