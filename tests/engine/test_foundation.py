@@ -207,7 +207,9 @@ def test_a_run_uses_the_local_weights_says_so_and_its_bundle_predicts(ws, wait, 
     proba = out[[c for c in out.columns if c.startswith("proba_")]].to_numpy(float)
     assert proba.shape == (20, 2) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     # The leaderboard names the family by its title, which says where the weights came from.
-    assert families.title("tabpfn") == "TabPFN (pretrained, local weights)"
+    from modelyard.engine.results.words import family_name
+
+    assert family_name("tabpfn") == "TabPFN (pretrained, local weights)"
 
 
 @pytest.mark.slow

@@ -111,9 +111,12 @@ def choose_families(n_rows: int, profile: Profile | None = None) -> list[FamilyC
 
 # Pretrained families (TabPFN, TabICL) join a plan only where their weights are here
 # and the table is within what they were pretrained for (`fits_table`); one trial each,
-# since they are not searched. They take the places of the last rule families: a
-# foundation model a person put the weights of here is worth more than nearest neighbours.
+# since they are not searched. They take the places of the last rule families (a
+# foundation model a person put the weights of here is worth more than nearest neighbours)
+# and come right after the fast boosters: the first round tries each family's defaults in
+# plan order, and at the end a short budget would never reach them.
 PRETRAINED = ("tabpfn", "tabicl")
+_BEFORE_PRETRAINED = ("dummy", "linear", "lightgbm", "xgboost")
 
 
 def with_pretrained(chosen: list[FamilyChoice], profile: Profile, target: str, task: Task
@@ -127,7 +130,11 @@ def with_pretrained(chosen: list[FamilyChoice], profile: Profile, target: str, t
             extra.append(FamilyChoice(family=name, max_trials=1,
                                       reason=family.plan_reason(task), pros=pros,
                                       cons=cons))
-    return chosen[:MAX_FAMILIES - len(extra)] + extra if extra else chosen
+    if not extra:
+        return chosen
+    kept = chosen[:MAX_FAMILIES - len(extra)]
+    at = sum(c.family in _BEFORE_PRETRAINED for c in kept)
+    return kept[:at] + extra + kept[at:]
 
 
 def rule_plan(
