@@ -56,8 +56,10 @@ def family(request):
     """A registered family that the tabular trainer fits (the image search fits the rest).
     A pretrained family gets tiny checkpoints of its library's own network in the
     weights folder (`tests/foundation_weights.py`): it is fitted like the others."""
+    from modelyard.engine.training.families.foundation import FoundationFamily
+
     family = families.get(request.param)
-    if hasattr(family, "checkpoint"):
+    if isinstance(family, FoundationFamily):
         from tests.foundation_weights import put_tiny_weights
 
         home = request.getfixturevalue("modelyard_home")

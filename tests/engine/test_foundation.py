@@ -225,3 +225,50 @@ def test_a_damaged_checkpoint_fails_its_trial_and_the_run_goes_on(ws, wait, weig
     assert str(damaged) in trials["tabpfn"]["message"]
     assert "Replace" in trials["tabpfn"]["message"]
     assert trials["linear"]["state"] == "complete"
+
+
+def test_the_rule_plan_tries_them_right_after_the_fast_boosters(weights):
+    order = [c.family for c in rule_plan(_profile(300), "ds_x", target="y").families]
+    assert order[:6] == ["dummy", "linear", "lightgbm", "xgboost", "tabpfn", "tabicl"]
+
+
+@pytest.fixture
+def customers(home, messy_csv):
+    from modelyard.engine.intake.ingest import ingest, load_profile
+
+    meta = ingest(home, messy_csv)
+    return meta["id"], load_profile(home, meta["id"])
+
+
+def _llm_reply(customers, chosen: list[str]):
+    from modelyard.engine.planning.checks import read_reply
+    from modelyard.engine.planning.schema import draft_schema
+    from tests.fake_ollama import draft
+
+    raw = {**draft(), "families": chosen}
+    raw = {key: raw[key] for key in draft_schema()["properties"]}
+    dataset_id, profile = customers
+    return read_reply(json.dumps(raw), profile, dataset_id=dataset_id, budget_seconds=60,
+                      seed=0)
+
+
+def test_a_language_model_naming_one_without_weights_is_mended_and_not_told_of_it(
+        customers):
+    from modelyard.engine.planning.family_notes import describe_families
+
+    assert "tabpfn" not in describe_families() and "tabicl" not in describe_families()
+    plan, problems, mends = _llm_reply(customers, ["linear", "tabpfn"])
+    assert problems == [] and [f.family for f in plan.families] == ["linear"]
+    assert any(m.startswith("“tabpfn” was left out:") and "tabpfn-v2-classifier.ckpt" in m
+               for m in mends), mends
+
+
+def test_a_language_model_naming_one_with_weights_gets_the_file_and_licence_said(
+        customers, weights):
+    from modelyard.engine.planning.family_notes import describe_families
+
+    assert "tabpfn" in describe_families()
+    plan, problems, _ = _llm_reply(customers, ["linear", "tabicl"])
+    assert problems == []
+    tabicl = next(f for f in plan.families if f.family == "tabicl")
+    assert TABICL_FILES["classifier"] in tabicl.reason and "licence" in tabicl.reason
