@@ -123,7 +123,10 @@ class FoundationModel(BaseEstimator):
             from tabicl import TabICLClassifier, TabICLRegressor
 
             cls = TabICLClassifier if self.classification else TabICLRegressor
-            return cls(model_path=path, allow_auto_download=False, device=device,
+            # None: CUDA when there is one, else the CPU, chosen again where a bundle is
+            # unpickled (TabICL re-resolves its device then), so it loads on either.
+            return cls(model_path=path, allow_auto_download=False,
+                       device=None if device == "cuda" else device,
                        n_jobs=self.threads, random_state=self.seed)
         from tabpfn import TabPFNClassifier, TabPFNRegressor
 
@@ -159,4 +162,9 @@ class FoundationModel(BaseEstimator):
             # TabICL drops its network when pickled and reloads the checkpoint file: keep
             # the weights in the bundle instead, so it predicts without the file.
             estimator._save_model_weights = True
+        if estimator is not None and self.library == "tabpfn" and self.device_ != "cpu":
+            # CUDA tensors would not unpickle on a machine without a GPU: the pickled
+            # model (a bundle) predicts on the CPU. Unmeasured: no GPU was lent.
+            estimator.to("cpu")
+            self.device_ = state["device_"] = "cpu"
         return state
