@@ -258,7 +258,8 @@ def test_a_language_model_naming_one_without_weights_is_mended_and_not_told_of_i
 
     assert "tabpfn" not in describe_families() and "tabicl" not in describe_families()
     plan, problems, mends = _llm_reply(customers, ["linear", "tabpfn"])
-    assert problems == [] and [f.family for f in plan.families] == ["linear"]
+    chosen = [f.family for f in plan.families]
+    assert problems == [] and "linear" in chosen and "tabpfn" not in chosen
     assert any(m.startswith("“tabpfn” was left out:") and "tabpfn-v2-classifier.ckpt" in m
                for m in mends), mends
 
