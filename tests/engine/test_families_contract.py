@@ -53,8 +53,19 @@ def _data(task: Task, n: int = 150, seed: int = 0) -> TrainingData:
 
 @pytest.fixture(params=families.named("tabular"))
 def family(request):
-    """A registered family that the tabular trainer fits (the image search fits the rest)."""
-    return families.get(request.param)
+    """A registered family that the tabular trainer fits (the image search fits the rest).
+    A pretrained family gets tiny checkpoints of its library's own network in the
+    weights folder (`tests/foundation_weights.py`): it is fitted like the others."""
+    from modelyard.engine.training.families.foundation import FoundationFamily
+
+    family = families.get(request.param)
+    if isinstance(family, FoundationFamily):
+        from tests.foundation_weights import put_tiny_weights
+
+        home = request.getfixturevalue("modelyard_home")
+        put_tiny_weights(home / "weights", request.getfixturevalue("tmp_path_factory")
+                         .getbasetemp())
+    return family
 
 
 @pytest.fixture(params=list(families.REGISTRY))

@@ -8,7 +8,7 @@ describe a family alike.
 from __future__ import annotations
 
 from modelyard.engine.training import families
-from modelyard.schemas import Profile
+from modelyard.schemas import Profile, Task
 
 
 def describe_families() -> str:
@@ -18,6 +18,8 @@ def describe_families() -> str:
     names = []
     for name in families.named("tabular"):  # the language model plans tables
         f = families.get(name)
+        if f.unavailable(Task.binary) and f.unavailable(Task.regression):
+            continue  # its package or weights are not here: not worth a word
         names.append(f"{name} (up to {f.max_rows:,} rows)" if f.max_rows else name)
     return ", ".join(names) + "."
 

@@ -308,6 +308,15 @@ def _trial_pairs(m: Mended) -> list[tuple[Any, Any, dict[str, Any]]]:
     return []
 
 
+def _cannot_run(family, m: Mended, profile: Profile) -> str | None:
+    """Why `family` cannot run on this table here (its weights are missing, the table is
+    too large for it), once the target and task are known; else None."""
+    target, task = m.raw.get("target"), m.raw.get("task")
+    if not isinstance(target, str) or task not in {t.value for t in Task}:
+        return None
+    return family.fits_table(profile, target, Task(task))
+
+
 def _families(m: Mended, profile: Profile) -> None:
     if "families" not in m.raw:
         return
@@ -328,6 +337,9 @@ def _families(m: Mended, profile: Profile) -> None:
         if found != name:
             m.mends.append(f"The family {_q(name)} was read as “{found}”.")
         family = families.get(found)
+        if (why := _cannot_run(family, m, profile)) is not None:
+            m.mends.append(f"“{found}” was left out: {why}.")
+            continue
         if family.max_rows is not None and profile.n_rows > family.max_rows:
             m.mends.append(f"“{found}” is too slow for {profile.n_rows:,} rows (it is "
                            f"used up to {family.max_rows:,}): it was left out.")
@@ -349,6 +361,10 @@ def _families(m: Mended, profile: Profile) -> None:
         for key in ("reason", "pros", "cons"):
             if key in rest:
                 item[key] = rest[key]
+        if isinstance(m.raw.get("task"), str) and m.raw["task"] in {t.value for t in Task}:
+            noted = family.plan_reason(Task(m.raw["task"]))
+            if noted != family.why:  # what the plan must say (the weights and licence)
+                item["reason"] = noted
         chosen[found] = item
     for name in sorted(repeated):
         m.mends.append(f"“{name}” was named more than once: it is used once.")

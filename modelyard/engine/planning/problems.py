@@ -180,6 +180,10 @@ def _family_problems(plan: Plan, profile: Profile) -> list[str]:
     if wrong:
         problems.append(f"model families {', '.join(wrong)} do not fit {modality} data")
     for choice, family in chosen:
+        if family.modality == "tabular" and (why := family.fits_table(
+                profile, plan.target, plan.task)) is not None:
+            problems.append(f"family {choice.family} cannot run here: {why}")
+            continue
         if family.max_rows is not None and profile.n_rows > family.max_rows:
             problems.append(f"family {choice.family} is too slow for {profile.n_rows} rows "
                             f"(use it up to {family.max_rows} rows)")

@@ -109,6 +109,34 @@ def choose_families(n_rows: int, profile: Profile | None = None) -> list[FamilyC
     return chosen[:MAX_FAMILIES]
 
 
+# Pretrained families (TabPFN, TabICL) join a plan only where their weights are here
+# and the table is within what they were pretrained for (`fits_table`); one trial each,
+# since they are not searched. They take the places of the last rule families (a
+# foundation model a person put the weights of here is worth more than nearest neighbours)
+# and come right after the fast boosters: the first round tries each family's defaults in
+# plan order, and at the end a short budget would never reach them.
+PRETRAINED = ("tabpfn", "tabicl")
+_BEFORE_PRETRAINED = ("dummy", "linear", "lightgbm", "xgboost")
+
+
+def with_pretrained(chosen: list[FamilyChoice], profile: Profile, target: str, task: Task
+                    ) -> list[FamilyChoice]:
+    """`chosen` with the pretrained families that can run on this table here."""
+    extra = []
+    for name in PRETRAINED:
+        family = families.get(name)
+        if family.fits_table(profile, target, task) is None:
+            pros, cons = pros_cons(name, profile)
+            extra.append(FamilyChoice(family=name, max_trials=1,
+                                      reason=family.plan_reason(task), pros=pros,
+                                      cons=cons))
+    if not extra:
+        return chosen
+    kept = chosen[:MAX_FAMILIES - len(extra)]
+    at = sum(c.family in _BEFORE_PRETRAINED for c in kept)
+    return kept[:at] + extra + kept[at:]
+
+
 def rule_plan(
     profile: Profile,
     dataset_id: str,
@@ -197,7 +225,8 @@ def rule_plan(
 
     excluded = [c.name for c in profile.columns
                 if c.name != target and c.kind in _UNUSED_KINDS]
-    families = choose_families(profile.n_rows, profile)
+    families = with_pretrained(choose_families(profile.n_rows, profile), profile, target,
+                               task)
     if profile.modality == "mixed":  # with a GPU, the late-fusion network too
         from modelyard.engine.mixed.plan import with_fusion
         from modelyard.engine.training.families.base import cuda_available

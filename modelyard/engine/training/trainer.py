@@ -124,6 +124,7 @@ class Trainer:
                               n_jobs=max(1, n_jobs // self.slots), seed=plan.seed)
         # Re-entrant: recording a trial that ran out of memory also learns from it.
         self._lock = threading.RLock()
+        self._noted: set[str] = set()  # families whose first trial said its note
         # A shared Run (`sharing.SharedRun`): its database holds the studies; else the
         # journal file of the run folder.
         self.shared = shared
@@ -440,6 +441,16 @@ class Trainer:
             # Fold models the pool did not take (it moves those it keeps).
             bagging.discard(self._pending(f"{choice.family}_{trial.number}"))
 
+    def _note_first(self, family) -> None:
+        """What a family says of itself when its first trial starts (the pretrained
+        weights it uses and their licence), once per Run."""
+        with self._lock:
+            if family.name in self._noted:
+                return
+            self._noted.add(family.name)
+        if note := family.run_note(self.plan.task):
+            self.journal.emit(EventKind.log, note)
+
     def _pending(self, model: str) -> Path | None:
         """Where a trial's fold models are written while it runs; None: not kept."""
         return None if self.bags_dir is None else self.bags_dir / ".pending" / model
@@ -456,6 +467,7 @@ class Trainer:
         memory = self.memory.check(family, model, params, self.ctx)
         if memory.skip:
             return ended(TrialStatus.failed, memory.skip)
+        self._note_first(family)
         started = time.time()
 
         def after_fold(step: int, mean_so_far: float) -> None:

@@ -403,6 +403,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _on_sigterm)
     folder = RunFolder(Path(argv[0]))
+    # The Run's home is the one whose weights folder pretrained families read, whatever
+    # home the launcher's environment named (`modelyard --home` passes none).
+    os.environ["MODELYARD_HOME"] = str(folder.path.resolve().parent.parent)
     try:
         train(folder)
     finally:

@@ -19,6 +19,8 @@ from modelyard.engine.training.families.linear import Linear
 from modelyard.engine.training.families.mlp import MLP
 from modelyard.engine.training.families.neighbors import KNearestNeighbors, SupportVectorMachine
 from modelyard.engine.training.families.series import SERIES_FAMILIES
+from modelyard.engine.training.families.tabicl import TabICL
+from modelyard.engine.training.families.tabpfn import TabPFN
 from modelyard.engine.training.families.text_to_text import (
     CharTransformerFamily,
     CopyInput,
@@ -49,6 +51,8 @@ FAMILY_CLASSES: list[type[ModelFamily]] = [
     CharTransformerFamily,
     T5Small,
     LateFusion,
+    TabPFN,
+    TabICL,
 ]
 
 REGISTRY: dict[str, ModelFamily] = {cls.name: cls() for cls in FAMILY_CLASSES}

@@ -191,6 +191,25 @@ class ModelFamily(ABC):
         trainer averages them over the folds. Empty when it learns nothing."""
         return {}
 
+    def unavailable(self, task: Task) -> str | None:
+        """Why it cannot train here for `task` (a missing package or weights file, and
+        what to do), or None when it can. Most families always can."""
+        return None
+
+    def fits_table(self, profile: Profile, target: str, task: Task) -> str | None:
+        """Why it cannot train on this table here (unavailable, or the table is beyond
+        the sizes it handles), or None when it can; the rule planner leaves it out then."""
+        return self.unavailable(task)
+
+    def run_note(self, task: Task) -> str | None:
+        """A line the Run's journal writes when the family is in its plan (the
+        pretrained weights it uses); None for nothing to say."""
+        return None
+
+    def plan_reason(self, task: Task) -> str:
+        """The plan's reason to choose it (what a person reads on the Plan page)."""
+        return self.why
+
     def hold_back_advice(self, task: Task) -> str:
         """What makes it memorise less, in words (for the review and its prompt)."""
         return self.hold_back_words
