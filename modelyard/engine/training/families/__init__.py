@@ -17,7 +17,9 @@ from modelyard.engine.training.families.lightgbm import LightGBM
 from modelyard.engine.training.families.linear import Linear
 from modelyard.engine.training.families.mlp import MLP
 from modelyard.engine.training.families.neighbors import KNearestNeighbors, SupportVectorMachine
+from modelyard.engine.training.families.realmlp import RealMLP
 from modelyard.engine.training.families.series import SERIES_FAMILIES
+from modelyard.engine.training.families.tabm import TabM
 from modelyard.engine.training.families.text_to_text import (
     CharTransformerFamily,
     CopyInput,
@@ -47,6 +49,8 @@ FAMILY_CLASSES: list[type[ModelFamily]] = [
     FrequentOutput,
     CharTransformerFamily,
     T5Small,
+    RealMLP,
+    TabM,
 ]
 
 REGISTRY: dict[str, ModelFamily] = {cls.name: cls() for cls in FAMILY_CLASSES}
