@@ -90,6 +90,13 @@ class Workspace:
         if plan.task.value == "forecast" and extras.missing("forecast"):
             raise BadInputError("This plan forecasts with statsmodels, which is not "
                                 "installed.", "Install it: pip install 'modelyard[forecast]'.")
+        for choice in plan.families:  # a family that needs an extra (RealMLP, TabM)
+            family = families.get(choice.family) if families.known(choice.family) else None
+            reason = family.unavailable() if hasattr(family, "unavailable") else None
+            if reason:
+                raise BadInputError(f"This plan trains {family.title}. {reason}",
+                                    f"{family.install_hint} Or take {family.title} out of "
+                                    "the plan.")
 
     def install_extra(self, extra: str) -> extras.InstallState:
         """Start downloading and installing an optional part (the person asked)."""

@@ -18,6 +18,8 @@ def describe_families() -> str:
     names = []
     for name in families.named("tabular"):  # the language model plans tables
         f = families.get(name)
+        if hasattr(f, "unavailable") and f.unavailable():
+            continue  # its library is not installed (RealMLP, TabM without the nets extra)
         names.append(f"{name} (up to {f.max_rows:,} rows)" if f.max_rows else name)
     return ", ".join(names) + "."
 
