@@ -198,6 +198,12 @@ def rule_plan(
     excluded = [c.name for c in profile.columns
                 if c.name != target and c.kind in _UNUSED_KINDS]
     families = choose_families(profile.n_rows, profile)
+    # The neural networks for tables, where the budget has room for them (nets_rule.py).
+    from modelyard.engine.planning.nets_rule import net_choices, with_nets
+
+    splits = 1 if validation.kind is ValidationKind.holdout else validation.n_splits
+    families = with_nets(families, net_choices(profile, budget_seconds, splits),
+                         MAX_FAMILIES, profile)
     kind_words = {Task.binary: "a yes/no (binary) classification",
                   Task.multiclass: f"a classification into {col.n_distinct} classes",
                   Task.regression: "a regression (predicting a number)"}

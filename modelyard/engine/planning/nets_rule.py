@@ -1,0 +1,71 @@
+"""Whether the rule planner adds the neural networks for tables (RealMLP, TabM), and
+on what sizes: planning policy, kept apart from the family list in `rules.py`.
+
+Evidence (bench/RESULTS.md, "Neural networks for tables"; 2 CPU cores under heavy
+load): at their defaults the two networks were no more accurate than LightGBM on the
+small real tables measured, and one fold's fit cost them tens of CPU seconds where
+LightGBM took well under one (RealMLP trains 256 epochs whatever the size; TabM stops
+early, but runs hundreds of epochs on small tables). So a network's default trial is
+costed as FIT_SECONDS[device] (a fixed part plus a part per row) for each fold's fit,
+and the planner adds the networks only where one default cross-validation of each fits
+in `nets.PLANNER_SHARE` of the budget: the boosters keep most of a short budget. On a
+CPU that leaves them out of every 60 s Run and of 300 s Runs beyond a few hundred rows;
+with a GPU (NVML sees one) they come in on tables up to tens of thousands of rows at
+300 s. The GPU figures are an assumption (no GPU was lent: unmeasured). A person can
+still add them to any Plan. Where the Plan is full they take the place of the weakest
+families (nearest neighbours, support vectors, extra trees), never a booster's.
+"""
+
+from __future__ import annotations
+
+from modelyard.engine.training import families
+from modelyard.engine.training.families import nets
+from modelyard.engine.training.families.base import cuda_available
+from modelyard.schemas import FamilyChoice, Profile
+
+# One fold's default fit on 2 threads: (fixed seconds, seconds per row). RealMLP trains
+# 256 epochs whatever the size, so even a tiny table costs it a fixed time.
+FIT_SECONDS = {"cpu": {"realmlp": (10.0, 0.005), "tabm": (15.0, 0.005)},
+               # GPU: assumed (about a tenth of the CPU's), unmeasured: no GPU was lent.
+               "cuda": {"realmlp": (2.0, 0.0005), "tabm": (1.5, 0.0005)}}
+TRIALS = 10
+# The families a network may displace when a Plan is full, weakest first.
+_DISPLACE = ("knn", "svm", "extra_trees", "random_forest")
+
+
+def default_trial_seconds(family: str, n_rows: int, n_splits: int, device: str) -> float:
+    """About how long one cross-validation of `family` at its defaults takes."""
+    fit_rows = n_rows * (n_splits - 1) / n_splits if n_splits > 1 else 0.8 * n_rows
+    fixed, per_row = FIT_SECONDS[device][family]
+    return (fixed + per_row * fit_rows) * max(1, n_splits)
+
+
+def net_choices(profile: Profile, budget_seconds: int, n_splits: int,
+                device: str | None = None) -> list[str]:
+    """The networks worth a place in a rule Plan for this table and budget."""
+    if nets.unavailable():
+        return []
+    # NVML, not torch: planning must not import torch (a GPU torch cannot see is unlikely).
+    device = device or ("cuda" if cuda_available() else "cpu")
+    return [name for name in ("realmlp", "tabm")
+            if default_trial_seconds(name, profile.n_rows, n_splits, device)
+            <= nets.PLANNER_SHARE * budget_seconds]
+
+
+def with_nets(chosen: list[FamilyChoice], names: list[str], most: int,
+              profile: Profile | None = None) -> list[FamilyChoice]:
+    """`chosen` with the networks `names` added, displacing the weakest families when
+    the Plan would hold more than `most`."""
+    from modelyard.engine.planning.family_notes import pros_cons
+
+    out = list(chosen)
+    for name in names:
+        if len(out) >= most:
+            weakest = next((c for w in _DISPLACE for c in out if c.family == w), None)
+            if weakest is None:
+                break
+            out.remove(weakest)
+        pros, cons = pros_cons(name, profile) if profile is not None else ([], [])
+        out.append(FamilyChoice(family=name, max_trials=TRIALS,
+                                reason=families.get(name).why, pros=pros, cons=cons))
+    return out
