@@ -15,13 +15,19 @@ validation fold, trains the same way as the folds did.
 Deadline. A fit stops itself at the search deadline and raises `OutOfTime`, as the
 boosters do: RealMLP through pytabkit's own time limit (Lightning's `max_time`, checked
 after every batch), TabM through the progress log its training loop writes after every
-epoch (`nets_model.py`). So the trainer fits them in-process; a guarded fit (in a child
-process, for memory) is still killed at the budget's end like any other.
+epoch (`nets_model.py`); and the import of pytabkit, torch and Lightning on a first
+trial (96 s here under heavy load) is waited for only until the deadline. So the trainer
+fits them in-process; a guarded fit (in a child process, for memory) is still killed at
+the budget's end like any other.
 
 Threads: pytabkit sets torch's thread count to the trial's `n_jobs` for a fit and a
 prediction and puts it back afterwards, so a trial never takes more cores than given.
 
-Whether the rule planner includes them, and on what sizes: see `nets_choices`.
+Whether the rule planner includes them, and on what sizes: `planning/nets_rule.py`
+decides, from measurements (bench/RESULTS.md, "Neural networks for tables"): on a CPU
+they are left out of short budgets (never at 60 s), so they cannot starve the boosters;
+with a GPU they come in sooner (the GPU path, device "cuda:0" and TabM's mixed precision,
+is written but unmeasured: no GPU was lent).
 """
 
 from __future__ import annotations

@@ -9,21 +9,22 @@ gaps in training); a missing or unseen category becomes its own level, MISSING.
 
 Deadline. `fit(..., deadline=t)` stops the training at `t` and raises `OutOfTime`:
 RealMLP takes a time limit of its own; TabM's loop has none, but it writes a progress
-line after every epoch to the logger it is given, and `_TabM*` hand it one that raises
-`OutOfTime` once `t` has passed.
+line after every epoch to the logger it is given, and `nets_library`'s TabM classes hand
+it one that raises `OutOfTime` once `t` has passed. Before either, the import of
+pytabkit, torch and Lightning (`nets_library`) waits only until `t`: measured here under
+heavy load (load 10 on 2 cores), it took 96 s, and a first RealMLP trial that imported it
+unwatched ended a 60 s Run at 87 s.
 """
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pytabkit.models.alg_interfaces.sub_split_interfaces import SingleSplitWrapperAlgInterface
-from pytabkit.models.alg_interfaces.tabm_interface import TabMSubSplitInterface
-from pytabkit.models.sklearn import sklearn_interfaces as library
-from pytabkit.models.training.logging import Logger
 from sklearn.base import BaseEstimator
 
 MISSING = "(missing)"  # a missing category's level, as in the "scaled" preparation
@@ -35,55 +36,29 @@ def _out_of_time():
     return OutOfTime()
 
 
-class _Until(Logger):
-    """Passes lines to `inner` and stops the fit (`OutOfTime`) once `deadline` passed."""
+def _library(deadline: float | None):
+    """`nets_library` (pytabkit, torch, Lightning), imported by the time `deadline`
+    passes or `OutOfTime`: the import runs in a thread that is left to finish in the
+    background, so that a later trial finds it done."""
+    name = "modelyard.engine.training.families.nets_library"
+    if deadline is None:
+        return importlib.import_module(name)
+    box: dict = {}
 
-    def __init__(self, inner: Logger, deadline: float):
-        super().__init__(inner.get_verbosity_level())
-        self.inner = inner
-        self.deadline = deadline
+    def load() -> None:
+        try:
+            box["module"] = importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - handed to the fit that waits
+            box["error"] = exc
 
-    def log(self, verbosity: int, content: str):
-        if time.time() > self.deadline:
-            raise _out_of_time()
-        self.inner.log(verbosity, content)
-
-
-class _TabMUntil(TabMSubSplitInterface):
-    """TabM's training, stopped after the epoch that passes `deadline`."""
-
-    def __init__(self, deadline: float | None = None, **config):
-        super().__init__(**config)
-        self.deadline = deadline
-
-    def fit(self, ds, idxs_list, interface_resources, logger, tmp_folders, name):
-        if self.deadline is not None:
-            logger = _Until(logger, self.deadline)
-        return super().fit(ds, idxs_list, interface_resources, logger, tmp_folders, name)
-
-
-class _Deadlined:
-    """A TabM estimator whose training stops at `deadline_` (set just before `fit`)."""
-
-    deadline_: float | None = None
-
-    def _create_alg_interface(self, n_cv: int):
-        config = self.get_config()
-        return SingleSplitWrapperAlgInterface(
-            [_TabMUntil(deadline=self.deadline_, **config) for _ in range(n_cv)])
-
-
-class _TabMClassifier(_Deadlined, library.TabM_D_Classifier):
-    pass
-
-
-class _TabMRegressor(_Deadlined, library.TabM_D_Regressor):
-    pass
-
-
-_ESTIMATORS = {"RealMLP_TD_Classifier": library.RealMLP_TD_Classifier,
-               "RealMLP_TD_Regressor": library.RealMLP_TD_Regressor,
-               "TabM_D_Classifier": _TabMClassifier, "TabM_D_Regressor": _TabMRegressor}
+    thread = threading.Thread(target=load, name="pytabkit-import", daemon=True)
+    thread.start()
+    thread.join(max(0.0, deadline - time.time()))
+    if "error" in box:
+        raise box["error"]
+    if "module" not in box:
+        raise _out_of_time()
+    return box["module"]
 
 
 class NetModel(BaseEstimator):
@@ -128,8 +103,9 @@ class NetModel(BaseEstimator):
         self.flagged_ = [c for c in self.numeric_ if numbers[c].isna().any()]
         self.levels_ = {c: [str(v) for v in X[c].cat.categories if str(v) != MISSING]
                         + [MISSING] for c in cats}
+        lib = _library(deadline)  # before torch is touched: it imports torch
         self.device_ = device()
-        cls = _ESTIMATORS[self.estimator]
+        cls = lib.ESTIMATORS[self.estimator]
         extra = {"allow_amp": True} if self.device_ != "cpu" and "TabM" in self.estimator \
             else {}
         self.model_ = cls(**(self.params or {}), **extra, device=self.device_,
@@ -139,13 +115,21 @@ class NetModel(BaseEstimator):
             left = deadline - time.time()
             if left <= 0:
                 raise _out_of_time()
-            if isinstance(self.model_, _Deadlined):
+            if isinstance(self.model_, lib.Deadlined):
                 self.model_.deadline_ = deadline
             else:  # RealMLP: pytabkit's own limit (Lightning's max_time, per batch)
                 more["time_to_fit_in_seconds"] = left
         y = np.asarray(y)
-        self.model_.fit(self._frame(X), y, **more)
-        if isinstance(self.model_, _Deadlined):
+        import torch
+
+        threads = torch.get_num_threads()
+        try:
+            self.model_.fit(self._frame(X), y, **more)
+        finally:
+            # pytabkit sets torch's threads to n_threads and puts them back only when the
+            # fit returns: a fit stopped at its deadline would leave them changed.
+            torch.set_num_threads(threads)
+        if isinstance(self.model_, lib.Deadlined):
             self.model_.deadline_ = None  # not kept in the bundle
             for sub in getattr(self.model_.cv_alg_interface_, "sub_split_interfaces", []):
                 sub.deadline = None
