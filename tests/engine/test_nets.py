@@ -107,12 +107,14 @@ def test_a_trial_that_meets_the_missing_library_fails_with_the_reason(
 
 
 # -- the planner's choice ---------------------------------------------------------------
-def test_on_a_cpu_the_rule_planner_keeps_the_networks_out_of_short_budgets():
+def test_the_rule_planner_adds_the_networks_only_with_a_gpu_and_room_in_the_budget():
     for rows in (300, 2_000, 10_000):
-        assert net_choices(_profile(rows), 60, 5, device="cpu") == [], rows
-    # A tiny table with a long budget has room for them; a GPU makes room sooner.
-    assert net_choices(_profile(300), 3600, 5, device="cpu") == list(NETS)
+        for budget in (60, 300, 3600):
+            assert net_choices(_profile(rows), budget, 5, device="cpu") == [], rows
+    # With a GPU they come in where a default trial of each fits a quarter of the budget.
     assert set(net_choices(_profile(10_000), 300, 5, device="cuda")) == set(NETS)
+    assert net_choices(_profile(10_000), 60, 5, device="cuda") == []
+    assert net_choices(_profile(1_000_000), 300, 5, device="cuda") == []
     assert default_trial_seconds("realmlp", 10_000, 5, "cpu") > \
         default_trial_seconds("realmlp", 10_000, 5, "cuda")
 

@@ -6,13 +6,13 @@ load): at their defaults the two networks were no more accurate than LightGBM on
 small real tables measured, and one fold's fit cost them tens of CPU seconds where
 LightGBM took well under one (RealMLP trains 256 epochs whatever the size; TabM stops
 early, but runs hundreds of epochs on small tables). So a network's default trial is
-costed as FIT_SECONDS[device] (a fixed part plus a part per row) for each fold's fit,
-and the planner adds the networks only where one default cross-validation of each fits
-in `nets.PLANNER_SHARE` of the budget: the boosters keep most of a short budget. On a
-CPU that leaves them out of every 60 s Run and of 300 s Runs beyond a few hundred rows;
-with a GPU (NVML sees one) they come in on tables up to tens of thousands of rows at
-300 s. The GPU figures are an assumption (no GPU was lent: unmeasured). A person can
-still add them to any Plan. Where the Plan is full they take the place of the weakest
+costed as FIT_SECONDS[device] (a fixed part plus a part per row) for each fold's fit.
+On a CPU the planner leaves them out whatever the budget (a person can still add them
+to a Plan: their trials stop at the deadline like a booster's). With a GPU (NVML sees
+one) it adds them where one default cross-validation of each fits in
+`nets.PLANNER_SHARE` of the budget, so the boosters keep most of a short budget: at
+300 s, tables up to tens of thousands of rows. The GPU figures are an assumption (no GPU
+was lent: unmeasured). Where the Plan is full they take the place of the weakest
 families (nearest neighbours, support vectors, extra trees), never a booster's.
 """
 
@@ -47,6 +47,10 @@ def net_choices(profile: Profile, budget_seconds: int, n_splits: int,
         return []
     # NVML, not torch: planning must not import torch (a GPU torch cannot see is unlikely).
     device = device or ("cuda" if cuda_available() else "cpu")
+    if device == "cpu":
+        # Measured here: slower by two orders of magnitude than LightGBM and no more
+        # accurate on the tables tried, so on a CPU they are a person's choice only.
+        return []
     return [name for name in ("realmlp", "tabm")
             if default_trial_seconds(name, profile.n_rows, n_splits, device)
             <= nets.PLANNER_SHARE * budget_seconds]
