@@ -57,6 +57,9 @@ BENCHES = [
      "move the outcome): `modelyard run --budget 240`, best CV ROC AUC on the table alone, "
      "the images alone and both joined, and the chosen model on 400 held-out rows",
      ["-m", "bench.mixed", "--train", "800", "--test", "400", "--budget", "240"]),
+    ("RealMLP and TabM (pytabkit) vs `mlp` and LightGBM at their defaults, the engine's "
+     "5-fold cross-validation on real tables (score, fit and CPU seconds)",
+     ["-m", "bench.tabnets", "cv", "--folds", "5"]),
 ]
 
 
