@@ -25,9 +25,9 @@ prediction and puts it back afterwards, so a trial never takes more cores than g
 
 Whether the rule planner includes them, and on what sizes: `planning/nets_rule.py`
 decides, from measurements (bench/RESULTS.md, "Neural networks for tables"): on a CPU
-they are left out of short budgets (never at 60 s), so they cannot starve the boosters;
-with a GPU they come in sooner (the GPU path, device "cuda:0" and TabM's mixed precision,
-is written but unmeasured: no GPU was lent).
+they are left out (30-360 times LightGBM's CPU time for a small gain), so they cannot
+starve the boosters; with a GPU they come in where the budget has room (the GPU path,
+device "cuda:0" and TabM's mixed precision, is written but unmeasured: no GPU was lent).
 """
 
 from __future__ import annotations
@@ -39,10 +39,9 @@ from modelyard.engine.training.families.base import FitContext, ModelFamily, col
 EXTRA = "nets"
 INSTALL_HINT = "Install the nets extra: pip install 'modelyard[nets]' (pytabkit + torch)."
 
-# The rule planner includes the networks on a table only where a default trial of each,
-# in 5 folds, takes at most this share of the budget (measured seconds per row of one
-# fold's fit on 2 CPU cores, under load; see bench/RESULTS.md "Neural networks for
-# tables"): they are slow on a CPU, and the boosters must keep most of a short budget.
+# With a GPU the rule planner adds the networks only where a default cross-validation of
+# each takes at most this share of the budget (`planning/nets_rule.py`): the boosters
+# keep most of a short budget.
 PLANNER_SHARE = 0.25
 
 
