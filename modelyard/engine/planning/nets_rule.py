@@ -3,7 +3,8 @@ on what sizes: planning policy, kept apart from the family list in `rules.py`.
 
 Evidence (bench/RESULTS.md, "Neural networks for tables"; 2 CPU cores under heavy
 load): at their defaults the two networks beat LightGBM on breast_cancer by 0.002-0.003
-ROC AUC, at 30 (RealMLP) and 360 (TabM) times its CPU time; inside a 60 s Run neither
+ROC AUC (and TabM's log loss on penguins was a third of LightGBM's), at 30 (RealMLP) to
+360 (TabM) times its CPU time; inside a 60 s Run neither
 finished a trial, and the Runs gained nothing (RealMLP trains 256 epochs whatever the
 size; TabM stops early, but runs hundreds of epochs on small tables). So a network's
 default trial is costed as FIT_SECONDS[device] (a fixed part plus a part per row) for
