@@ -60,6 +60,9 @@ BENCHES = [
     ("TabPFN and TabICL from tiny random checkpoints: fit and predict seconds on a "
      "1,000-row table (no accuracy: tiny random weights predict nonsense)",
      ["-m", "bench.foundation", "--rows", "1000", "--repeats", "3"]),
+    ("RealMLP and TabM (pytabkit) vs `mlp` and LightGBM at their defaults, the engine's "
+     "5-fold cross-validation on real tables (score, fit and CPU seconds)",
+     ["-m", "bench.tabnets", "cv", "--folds", "5"]),
 ]
 
 

@@ -90,6 +90,14 @@ class Workspace:
         if plan.task.value == "forecast" and extras.missing("forecast"):
             raise BadInputError("This plan forecasts with statsmodels, which is not "
                                 "installed.", "Install it: pip install 'modelyard[forecast]'.")
+        for choice in plan.families:  # a family that needs an extra (RealMLP, TabM)
+            family = families.get(choice.family) if families.known(choice.family) else None
+            reason = family.unavailable(plan.task) if family is not None else None
+            if reason:
+                hint = getattr(family, "install_hint", "")
+                raise BadInputError(f"This plan trains {family.title}. {reason}",
+                                    f"{hint} Or take {family.title} out of the plan."
+                                    .lstrip())
 
     def install_extra(self, extra: str) -> extras.InstallState:
         """Start downloading and installing an optional part (the person asked)."""

@@ -27,12 +27,16 @@ from pathlib import Path
 
 # What each extra makes importable: the modules that tell whether it is installed.
 MODULES = {"vision": ("torch", "timm"), "forecast": ("statsmodels",)}
+# Neural networks for tables (RealMLP, TabM: `training/families/nets.py`).
+MODULES["nets"] = ("torch", "pytabkit")
 # Each extra's requirements where the package metadata is unavailable (a source tree run
 # without installing); kept equal to pyproject.toml by a test.
 FALLBACK = {"vision": ("torch>=2.2", "timm>=1.0", "pillow>=10"),
             "forecast": ("statsmodels>=0.14.4",)}
+FALLBACK["nets"] = ("torch>=2.2", "pytabkit>=1.8")
 SIZE_WORDS = {"vision": "PyTorch and timm, about 5 GB with the GPU libraries",
               "forecast": "statsmodels, about 40 MB"}
+SIZE_WORDS["nets"] = "pytabkit and PyTorch, about 5 GB with the GPU libraries"
 OFFLINE = re.compile(r"(connection|network is unreachable|name resolution|temporary "
                      r"failure|no matching distribution|could not find a version|"
                      r"max retries|timed out)", re.I)

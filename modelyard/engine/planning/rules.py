@@ -232,6 +232,12 @@ def rule_plan(
         from modelyard.engine.training.families.base import cuda_available
 
         families = with_fusion(families, profile, cuda_available())
+    # The neural networks for tables, where the budget has room for them (nets_rule.py).
+    from modelyard.engine.planning.nets_rule import net_choices, with_nets
+
+    splits = 1 if validation.kind is ValidationKind.holdout else validation.n_splits
+    families = with_nets(families, net_choices(profile, budget_seconds, splits),
+                         MAX_FAMILIES, profile)
     kind_words = {Task.binary: "a yes/no (binary) classification",
                   Task.multiclass: f"a classification into {col.n_distinct} classes",
                   Task.regression: "a regression (predicting a number)"}

@@ -18,8 +18,10 @@ from modelyard.engine.training.families.lightgbm import LightGBM
 from modelyard.engine.training.families.linear import Linear
 from modelyard.engine.training.families.mlp import MLP
 from modelyard.engine.training.families.neighbors import KNearestNeighbors, SupportVectorMachine
+from modelyard.engine.training.families.realmlp import RealMLP
 from modelyard.engine.training.families.series import SERIES_FAMILIES
 from modelyard.engine.training.families.tabicl import TabICL
+from modelyard.engine.training.families.tabm import TabM
 from modelyard.engine.training.families.tabpfn import TabPFN
 from modelyard.engine.training.families.text_to_text import (
     CharTransformerFamily,
@@ -53,6 +55,8 @@ FAMILY_CLASSES: list[type[ModelFamily]] = [
     LateFusion,
     TabPFN,
     TabICL,
+    RealMLP,
+    TabM,
 ]
 
 REGISTRY: dict[str, ModelFamily] = {cls.name: cls() for cls in FAMILY_CLASSES}
