@@ -31,6 +31,7 @@ from modelyard.engine.planning.rules import MAX_FAMILIES, choose_families
 from modelyard.engine.training import families
 from modelyard.engine.training.bundle import Predictor
 from modelyard.engine.training.evaluate import OutOfTime, make_pipeline
+from modelyard.engine.training.families import nets
 from modelyard.engine.training.families.base import FitContext
 from modelyard.schemas import (
     ColumnKind,
@@ -269,3 +270,16 @@ def test_a_run_whose_network_cannot_finish_ends_with_its_budget_and_no_stray_pro
               if run_id in " ".join(p.info["cmdline"] or [])]
     _, alive = psutil.wait_procs(of_run, timeout=60)
     assert alive == []
+
+
+def test_the_language_model_is_offered_the_networks_only_with_a_gpu(monkeypatch):
+    from modelyard.engine.training.families import base
+
+    if nets.unavailable():
+        pytest.skip(nets.unavailable())
+    monkeypatch.setattr(base, "cuda_available", lambda: False)
+    listed = family_notes.describe_families()
+    assert "realmlp" not in listed and "tabm" not in listed and "lightgbm" in listed
+    monkeypatch.setattr(base, "cuda_available", lambda: True)
+    listed = family_notes.describe_families()
+    assert "realmlp" in listed and "tabm" in listed

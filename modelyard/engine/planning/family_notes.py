@@ -15,11 +15,18 @@ def describe_families() -> str:
     """The families for the prompt: their names, on one line, with the row limits (a small
     model reads every word of the prompt before it writes one; a larger one knows what
     lightgbm is)."""
+    from modelyard.engine.training.families.base import cuda_available
+
     names = []
+    gpu: bool | None = None
     for name in families.named("tabular"):  # the language model plans tables
         f = families.get(name)
         if f.unavailable(Task.binary) and f.unavailable(Task.regression):
             continue  # its package or weights are not here: not worth a word
+        if not f.offered_on_cpu:
+            gpu = cuda_available() if gpu is None else gpu
+            if not gpu:
+                continue  # a person's choice on a CPU, as for the rule planner
         names.append(f"{name} (up to {f.max_rows:,} rows)" if f.max_rows else name)
     return ", ".join(names) + "."
 

@@ -49,7 +49,7 @@ def net_choices(profile: Profile, budget_seconds: int, n_splits: int,
         return []
     # NVML, not torch: planning must not import torch (a GPU torch cannot see is unlikely).
     device = device or ("cuda" if cuda_available() else "cpu")
-    if device == "cpu":
+    if device == "cpu":  # `ModelFamily.offered_on_cpu`: the prompt leaves them out too
         # Measured here: 30-360 times LightGBM's CPU for a small gain where they finish,
         # none inside a 60 s Run; on a CPU they are a person's choice only.
         return []

@@ -128,6 +128,9 @@ class ModelFamily(ABC):
     # a trial on many rows is judged by a fit on a sample before it starts (see
     # `Trainer._estimate`), scaled up by this power.
     time_exponent: ClassVar[float] = 1.0
+    # Whether a planner offers it without a GPU: the table networks cost 30-360 times
+    # LightGBM's time on a CPU (bench/RESULTS.md), so on a CPU only a person adds them.
+    offered_on_cpu: ClassVar[bool] = True
     # Whether it can learn far more than a linear model (and so overfit): the review
     # trims the search of flexible families when a run overfits.
     flexible: ClassVar[bool] = False

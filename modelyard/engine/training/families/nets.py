@@ -64,6 +64,7 @@ def device() -> str:
 
 
 class TableNet(ModelFamily):
+    offered_on_cpu = False  # see planning/nets_rule.py
     """A pytabkit network for tables: its preparation, deadline, memory and words."""
 
     # Numbers as floats and categories as pandas categories: the network embeds or
