@@ -134,8 +134,8 @@ def test_the_trainer_hands_the_learnt_trees_to_the_refit_and_says_so(tmp_path):
 def test_catboost_gets_categories_as_strings_the_same_way_at_fit_and_predict():
     frame = pd.DataFrame({"n": [1.0, np.nan, 3.0],
                           "c": pd.Categorical(["a", None, "b"], categories=["a", "b"])})
-    out, cats = catboost_frame(frame)
-    assert cats == ["c"]
+    out, cats, texts = catboost_frame(frame)
+    assert cats == ["c"] and texts == []
     assert list(out["c"]) == ["a", MISSING, "b"] and out["c"].dtype == object
     assert np.isnan(out["n"].iloc[1])  # missing numbers stay missing
     assert frame["c"].isna().iloc[1]  # the caller's frame is left as it was

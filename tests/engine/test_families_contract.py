@@ -85,7 +85,7 @@ def test_every_family_is_registered_once_and_named_by_the_enum():
 
 _WORDS = ("title", "summary", "speed", "accuracy", "interpretability", "memory", "why",
           "hold_back_words")
-_PREPARATIONS = {"scaled", "native", "ordinal", "none"}
+_PREPARATIONS = {"scaled", "native", "native_text", "ordinal", "none"}
 _PROFILE = Profile(n_rows=300, n_cols=3, columns=[
     ColumnProfile(name=n, dtype="f64", kind=ColumnKind.numeric, n_missing=0,
                   missing_share=0.0, n_distinct=50) for n in ("x1", "x2", "y")])

@@ -24,7 +24,8 @@ def preprocessing_for(family: ModelFamily, strategy: str) -> str:
     the features and refuses missing values (scikit-learn's ClassifierChain checks its
     input), so for a chain of trees the features are imputed and scaled instead."""
     kind = family.preprocessing
-    return "scaled" if strategy == "chain" and kind in ("native", "ordinal") else kind
+    return "scaled" if strategy == "chain" and kind in ("native", "native_text", "ordinal") \
+        else kind
 
 
 def preprocessor(kind: str, features) -> Any:

@@ -19,7 +19,7 @@ from modelyard.engine.training.bundle import Predictor
 from modelyard.engine.training.ensemble import WeightedEnsemble
 from modelyard.engine.training.evaluate import predict_matrix
 from modelyard.engine.training.metrics import score
-from modelyard.engine.training.preprocess import DateParts, NativeFrame
+from modelyard.engine.training.preprocess import DateParts, NativeFrame, TextComponents
 from modelyard.schemas import Metric
 
 
@@ -40,15 +40,27 @@ def _dates_of(prepare) -> list[str]:
 
 def _inner(prepare):
     steps = getattr(prepare, "named_steps", {})
-    return steps["features"] if "features" in steps else prepare
+    # Dates, then text components, each wrap the next preparation as "features".
+    return _inner(steps["features"]) if "features" in steps else prepare
+
+
+def _text_parts(prepare) -> dict[str, str]:
+    """Each text component's name (`TextComponents`) → the text column it comes from."""
+    steps = getattr(prepare, "named_steps", {})
+    found = {}
+    if isinstance(steps.get("text"), TextComponents):
+        step = steps["text"]
+        found = {part: col for col in step.columns
+                 for part in TextComponents.names([col], step.n_components)}
+    return found | (_text_parts(steps["features"]) if "features" in steps else {})
 
 
 def source_columns(pipeline) -> list[str]:
     """For each prepared feature the model sees, the input column it comes from."""
     prepare = pipeline.named_steps["prepare"]
     dates, inner = _dates_of(prepare), _inner(prepare)
-    if isinstance(inner, NativeFrame):
-        names = list(inner.numeric) + list(inner.categorical)
+    if isinstance(inner, NativeFrame):  # a NativeTextFrame adds its text columns
+        names = list(inner.numeric) + list(inner.categorical) + list(getattr(inner, "texts", []))
     else:  # a ColumnTransformer: "num__x", "num__missingindicator_x", "cat__x_value", ...
         names = []
         groups = {name: list(cols) for name, _, cols in inner.transformers_
@@ -62,8 +74,11 @@ def source_columns(pipeline) -> list[str]:
                 names.append(rest[17:])
             else:  # a one-hot column: the longest column name it starts with
                 found = [c for c in cols if rest.startswith(f"{c}_")]
-                names.append(max(found, key=len) if found else rest)
+                # A text column's n-grams ("text_review" group) all belong to it.
+                names.append(max(found, key=len) if found
+                             else cols[0] if len(cols) == 1 else rest)
     date_of = {part: col for col in dates for part in DateParts.names([col])}
+    date_of |= _text_parts(prepare)
     return [date_of.get(n, n) for n in names]
 
 

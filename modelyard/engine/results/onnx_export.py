@@ -43,6 +43,7 @@ from modelyard.engine.results.onnx_prepare import (
     features,
     feeds,
     raw_inputs,
+    refuse_own_text,
 )
 
 TOLERANCE = 1e-4
@@ -208,6 +209,9 @@ def to_onnx(pipeline: Any, meta: dict[str, Any], sample: pd.DataFrame):
 
     if meta.get("kind") == "image":
         raise NotConvertible("this image model", "image networks are not converted")
+    if meta.get("text") and not meta.get("datetime") and not hasattr(pipeline, "stacker"):
+        for pipe, _ in members(pipeline):  # CatBoost's own text features: its own reason
+            refuse_own_text(getattr(pipe, "named_steps", {}).get("prepare"))
     if meta.get("datetime") or meta.get("text"):
         kind = "date" if meta.get("datetime") else "text"
         cols = meta.get("datetime") or meta.get("text")

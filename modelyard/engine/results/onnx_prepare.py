@@ -92,6 +92,18 @@ def feeds(meta: dict[str, Any], frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
+def refuse_own_text(prepare: Any) -> None:
+    """Refuse a preparation that hands free text to its model as strings (CatBoost's
+    own text features), naming the columns and why."""
+    from modelyard.engine.training.preprocess import NativeTextFrame
+
+    if isinstance(prepare, NativeTextFrame) and prepare.texts:
+        raise NotConvertible(f"the text column(s) {', '.join(prepare.texts)}",
+                             "CatBoost reads them with its own word dictionaries, and "
+                             "CatBoost saves a model with text features only in its own "
+                             "format (cbm), never as ONNX")
+
+
 def features(prepare: Any, b: Builder, meta: dict[str, Any]) -> str:
     """The tensor (float32, [rows, width]) that `prepare` hands its estimator."""
     from sklearn.compose import ColumnTransformer
@@ -100,6 +112,7 @@ def features(prepare: Any, b: Builder, meta: dict[str, Any]) -> str:
 
     from modelyard.engine.training.preprocess import DateParts, NativeFrame, TextComponents
 
+    refuse_own_text(prepare)
     if isinstance(prepare, NativeFrame):
         return _native(prepare, b)
     if isinstance(prepare, ColumnTransformer):

@@ -57,6 +57,24 @@ class NativeFrame(TransformerMixin, BaseEstimator):
         return np.array([self.names_[c] for c in self.numeric + self.categorical], dtype=object)
 
 
+class NativeTextFrame(NativeFrame):
+    """`NativeFrame` plus each free-text column as plain strings (missing → empty), for a
+    model that reads text itself (CatBoost's own tokenizers and dictionaries)."""
+
+    def __init__(self, numeric: list[str], categorical: list[str], texts: list[str]):
+        super().__init__(numeric, categorical)
+        self.texts = texts
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = super().transform(X)
+        for col in self.texts:
+            out[col] = X[col].fillna("").astype(str).astype(object).to_numpy()
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array([*super().get_feature_names_out(), *self.texts], dtype=object)
+
+
 class AsObject(TransformerMixin, BaseEstimator):
     """Categorical columns as plain Python strings (missing → NaN) for scikit-learn's
     imputers and encoders, which do not all accept pandas' string dtype."""
@@ -169,6 +187,8 @@ def build_preprocessor(kind: str, numeric: list[str], categorical: list[str],
             ("features", build_preprocessor(kind, numeric + DateParts.names(dates),
                                             categorical, texts=texts)),
         ])
+    if texts and kind == "native_text":
+        return NativeTextFrame(numeric, categorical, list(texts))
     if texts and kind != "scaled":
         return Pipeline([
             ("text", TextComponents(list(texts))),
@@ -181,10 +201,11 @@ def build_preprocessor(kind: str, numeric: list[str], categorical: list[str],
 def _build(kind: str, numeric: list[str], categorical: list[str],
            texts: list[str] | None = None):
     """The preprocessing a family asked for, fitted per fold inside its pipeline:
-    "native" (categories kept for LightGBM/XGBoost), "ordinal" (category codes for
+    "native" (categories kept for LightGBM/XGBoost; "native_text" also keeps free text as
+    strings, for CatBoost), "ordinal" (category codes for
     scikit-learn trees) or "scaled" (imputed, scaled, one-hot for linear/distance models);
     "none" (see `build_preprocessor`) leaves the columns as they are."""
-    if kind == "native":
+    if kind in ("native", "native_text"):  # "native_text" without text is "native"
         return NativeFrame(numeric, categorical)
     if kind == "ordinal":
         # Trees split on codes as well as on one-hot columns, at a fraction of the width;

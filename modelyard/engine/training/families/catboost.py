@@ -7,6 +7,17 @@ categorical column into plain strings, a missing value into MISSING, the same wa
 fit, at prediction and for the row explanations. Categories unseen in training are
 already missing by then (`NativeFrame`), so they too meet the model as MISSING.
 
+Text. Free-text columns reach CatBoost as they are (the "native_text" preparation) and
+are read by its own text processing (TEXT_PROCESSING): lower-cased words and word pairs
+seen at least three times, in dictionaries of at most 5,000 entries each, turned into
+numbers by a bag of words over the 500 most telling entries and, for classes, a naive
+Bayes estimate per class. CatBoost 1.2.10 takes text for regression too (checked: RMSE
+fits), but its naive Bayes and BM25 estimators need classes, so a regression gets the bag
+of words alone. CatBoost's defaults (dictionaries of 50,000 entries) took 384 s against
+69 s for the SVD features on 3,000 food reviews here, at no gain; the smaller dictionaries
+keep it near the other boosters' time. A model that read text cannot go to ONNX: CatBoost
+saves text features only in its own format (the export says so).
+
 Rounds. The number of trees is learnt, not searched: on a fold, the fit stops
 EARLY_STOPPING_ROUNDS rounds after the validation loss last improved (at most
 MAX_ROUNDS), and the mean best round count over the folds becomes the final model's
@@ -45,12 +56,31 @@ MAX_ROUNDS = 5000
 EARLY_STOPPING_ROUNDS = 50
 DEFAULT_ROUNDS = 1000
 ONE_HOT_MAX = 10
+# CatBoost's text processing for free-text columns (see Text above): its option values
+# are strings, as its documentation writes them.
+TEXT_PROCESSING = {
+    "tokenizers": [{"tokenizer_id": "Space", "separator_type": "ByDelimiter",
+                    "delimiter": " ", "lowercasing": "true"}],
+    "dictionaries": [
+        {"dictionary_id": "Word", "gram_order": "1", "max_dictionary_size": "5000",
+         "occurrence_lower_bound": "3"},
+        {"dictionary_id": "BiGram", "gram_order": "2", "max_dictionary_size": "5000",
+         "occurrence_lower_bound": "3"},
+    ],
+    "feature_processing": {"default": [
+        {"dictionaries_names": ["Word", "BiGram"], "tokenizers_names": ["Space"],
+         "feature_calcers": ["BoW:top_tokens_count=500"]},
+        {"dictionaries_names": ["Word", "BiGram"], "tokenizers_names": ["Space"],
+         "feature_calcers": ["NaiveBayes"]},
+    ]},
+}
 
 class CatBoost(ModelFamily):
     name = "catboost"
-    preprocessing = "native"
+    preprocessing = "native_text"
     title = "CatBoost"
-    summary = "gradient-boosted symmetric trees with native categorical columns"
+    summary = ("gradient-boosted symmetric trees with native categorical columns and its "
+               "own reading of free text")
     speed = "moderate; slower than LightGBM on large tables"
     accuracy = "often the best on tables at its defaults"
     interpretability = "medium: feature importances"
@@ -75,6 +105,10 @@ class CatBoost(ModelFamily):
         if n_cat:
             pros = [f"uses the {n_cat} categorical column{'s' if n_cat > 1 else ''} as "
                     "they are", *pros][:3]
+        n_text = sum(c.kind is ColumnKind.text for c in profile.columns)
+        if n_text:
+            pros = [f"reads the {n_text} text column{'s' if n_text > 1 else ''} itself, "
+                    "word by word and in word pairs", *pros][:3]
         if profile.n_rows > 100_000:
             cons = [*cons, f"slower than LightGBM on {profile.n_rows} rows"][:3]
         return pros, cons

@@ -18,20 +18,39 @@ from modelyard.engine.training.families.catboost import (
     EARLY_STOPPING_ROUNDS,
     MAX_ROUNDS,
     MISSING,
+    TEXT_PROCESSING,
 )
 
 
-def catboost_frame(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """`X` as CatBoost takes it, and the names of its categorical columns: categories as
-    strings, a missing one as MISSING; numbers untouched."""
+def with_text(params: dict[str, Any], classification: bool) -> dict[str, Any]:
+    """CatBoost's arguments for a table with free text: the family's text processing
+    (TEXT_PROCESSING; for regression without the naive Bayes estimator, which needs
+    classes), and the CPU for a regression (CatBoost reads text on the GPU only for
+    classification)."""
+    calcers = TEXT_PROCESSING["feature_processing"]["default"]
+    if not classification:
+        calcers = [c for c in calcers if c["feature_calcers"] != ["NaiveBayes"]]
+    out = params | {"text_processing": TEXT_PROCESSING | {
+        "feature_processing": {"default": calcers}}}
+    if not classification and out.get("task_type") == "GPU":
+        out = {k: v for k, v in out.items() if k not in ("task_type", "devices")}
+    return out
+
+
+def catboost_frame(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """`X` as CatBoost takes it, and the names of its categorical and its text columns:
+    categories as strings, a missing one as MISSING; numbers and texts untouched. A column
+    of strings that is not categorical is free text (`NativeTextFrame` hands text over so)."""
     cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+    texts = [c for c in X.columns
+             if c not in cats and not pd.api.types.is_numeric_dtype(X[c].dtype)]
     if not cats:
-        return X, cats
+        return X, cats, texts
     out = X.copy(deep=False)
     for col in cats:
         values = X[col].astype(object)
         out[col] = values.where(values.notna(), MISSING).map(str).astype(object)
-    return out, cats
+    return out, cats, texts
 
 
 class _Deadline:
@@ -58,10 +77,14 @@ class CatBoostModel(BaseEstimator):
         raise NotImplementedError
 
     def fit(self, X, y, eval_set=None, deadline: float | None = None):
-        frame, cats = catboost_frame(X)
+        frame, cats, texts = catboost_frame(X)
         rounds = self.iterations or (MAX_ROUNDS if eval_set is not None else DEFAULT_ROUNDS)
-        self.model_ = self._library_class()(**(self.params or {}), iterations=int(rounds),
-                                            cat_features=cats)
+        params = dict(self.params or {})
+        if texts:
+            params = with_text(params, classification=self.classification)
+        self.text_features_ = texts
+        self.model_ = self._library_class()(**params, iterations=int(rounds),
+                                            cat_features=cats, text_features=texts or None)
         more: dict[str, Any] = {}
         if eval_set is not None:
             more = {"eval_set": (catboost_frame(eval_set[0])[0], eval_set[1]),
@@ -84,12 +107,14 @@ class CatBoostModel(BaseEstimator):
         """CatBoost's SHAP values of the rows of `X`, the expected value last."""
         from catboost import Pool
 
-        frame, cats = catboost_frame(X)
+        frame, cats, texts = catboost_frame(X)
         return np.asarray(self.model_.get_feature_importance(
-            Pool(frame, cat_features=cats), type="ShapValues"))
+            Pool(frame, cat_features=cats, text_features=texts or None), type="ShapValues"))
 
 
 class CatBoostClassifierModel(ClassifierMixin, CatBoostModel):
+    classification = True
+
     def _library_class(self):
         from catboost import CatBoostClassifier
 
@@ -108,6 +133,8 @@ class CatBoostClassifierModel(ClassifierMixin, CatBoostModel):
 
 
 class CatBoostRegressorModel(RegressorMixin, CatBoostModel):
+    classification = False
+
     def _library_class(self):
         from catboost import CatBoostRegressor
 
