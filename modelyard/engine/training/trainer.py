@@ -117,7 +117,8 @@ class Trainer:
         self.splits = splits
         self.journal = journal
         self.started = started
-        self.schedule = Schedule(plan, len(splits), started, n_rows=len(data.y))
+        self.schedule = Schedule(plan, len(splits), started, n_rows=len(data.y),
+                                 text=bool(data.features.text))
         # Several trials at once on a machine with cores to spare, each with its share.
         self.slots = parallel_trials(n_jobs)
         self.ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
