@@ -11,10 +11,11 @@ from modelyard.engine.training import families
 from modelyard.schemas import Profile, Task
 
 
-def describe_families() -> str:
-    """The families for the prompt: their names, on one line, with the row limits (a small
-    model reads every word of the prompt before it writes one; a larger one knows what
-    lightgbm is)."""
+def offered() -> list[str]:
+    """The table families a language model may choose here: those whose package (and
+    weights) are present, and, without a GPU, not the networks that only a person adds on
+    a CPU (`ModelFamily.offered_on_cpu`). The prompt lists them and the reply's schema
+    (a grammar for the model) allows no other."""
     from modelyard.engine.training.families.base import cuda_available
 
     names = []
@@ -27,8 +28,16 @@ def describe_families() -> str:
             gpu = cuda_available() if gpu is None else gpu
             if not gpu:
                 continue  # a person's choice on a CPU, as for the rule planner
-        names.append(f"{name} (up to {f.max_rows:,} rows)" if f.max_rows else name)
-    return ", ".join(names) + "."
+        names.append(name)
+    return names
+
+
+def describe_families() -> str:
+    """The families for the prompt: their names, on one line, with the row limits (a small
+    model reads every word of the prompt before it writes one; a larger one knows what
+    lightgbm is)."""
+    return ", ".join(f"{name} (up to {families.get(name).max_rows:,} rows)"
+                     if families.get(name).max_rows else name for name in offered()) + "."
 
 
 def pros_cons(family: str, profile: Profile) -> tuple[list[str], list[str]]:

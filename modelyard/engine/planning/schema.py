@@ -84,8 +84,11 @@ class PlanDraft(BaseModel):
 
 
 def _family_names() -> Any:
-    """The tabular families' names as an enum type (a grammar holds the model to them)."""
-    return Literal[tuple(families.named("tabular"))]
+    """The families the model may choose, as an enum type (a grammar holds the model to
+    them): `family_notes.offered`, the families the prompt lists."""
+    from modelyard.engine.planning.family_notes import offered
+
+    return Literal[tuple(offered())]
 
 
 # Forecasting, multi-label and text-to-text plans come from the rules (a horizon and a

@@ -5,8 +5,9 @@ deadline is the budget minus a reserve for that refit, re-estimated from the cur
 leader's fit time. Each family's first trial is its library defaults, so the search
 never ends worse (in cross-validation) than the plain default model; on 10,000 rows or
 more the families that stop themselves at the deadline (the boosters) have their first
-turns first, and on tables with free text the linear model before them. After that the best TOP_FAMILIES families take turns, one TPE-suggested
-trial each, until the deadline or their trial caps.
+turns first, and on tables with free text the linear model before them. After that the
+best TOP_FAMILIES families take turns, one TPE-suggested trial each, until the deadline
+or their trial caps.
 
 A trial is not started when the family's recent trials say it cannot finish before the
 deadline, nor, on 50,000 rows or more, a family's first trial when fits on samples of
