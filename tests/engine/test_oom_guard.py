@@ -209,7 +209,7 @@ def test_smaller_shrinks_the_configuration_and_its_estimate(task):
     ctx = FitContext(task, 50_000, 0 if task is Task.regression else 3, 2, 0)
     data_bytes = 50_000 * 30 * 8
     shrinking = {"random_forest", "extra_trees", "lightgbm", "xgboost", "catboost",
-                 "hist_gradient_boosting", "mlp"}
+                 "hist_gradient_boosting", "mlp", "realmlp", "tabm"}
     for member in Family:
         if families.is_image(member):
             continue

@@ -10,6 +10,7 @@ import pytest
 
 from modelyard.engine.intake import ingest
 from modelyard.engine.intake.ingest import load_profile
+from modelyard.engine.planning import family_notes
 from modelyard.engine.planning.checks import read_reply
 from modelyard.engine.planning.diff import as_edited, diff_plans
 from modelyard.engine.planning.explain import as_text, card
@@ -71,9 +72,11 @@ def test_the_schema_sent_is_flat_closed_and_bounded():
     assert schema["properties"]["excluded_columns"]["items"]["enum"] == ["a", "b", "y"]
     assert schema["properties"]["excluded_columns"]["maxItems"] == 2
     assert schema["properties"]["validation_column"]["enum"] == ["", "a", "b", "y"]
-    # Names a grammar holds to the tabular families; a repeat is mended after.
+    # Names a grammar holds to the families offered here (present, and not a GPU network
+    # on a CPU): those the prompt lists; a repeat is mended after.
     names = schema["properties"]["families"]["items"]["enum"]
-    assert names == families.named("tabular")
+    assert names == family_notes.offered()
+    assert "lightgbm" in names and set(names) <= set(families.named("tabular"))
     assert "lightgbm" in names and "resnet18" not in names
     assert schema["properties"]["families"]["maxItems"] == 6
 
