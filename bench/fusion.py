@@ -30,8 +30,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.mixed import cli  # noqa: E402
-from tests.mixed_data import make_mixed  # noqa: E402
+from bench.mixed import cli, train_and_test  # noqa: E402
 
 
 def one_run(tmp: Path, train: Path, test: Path, answers, families: str, budget: int,
@@ -82,10 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        train = make_mixed(tmp / "train", args.train, seed=args.seed)
-        test = make_mixed(tmp / "test", args.test, seed=args.seed + 100, name="test.csv")
-        answers = pd.read_csv(test)["outcome"]
-        pd.read_csv(test).drop(columns="outcome").to_csv(test, index=False)
+        train, test, answers = train_and_test(tmp, args.train, args.test, args.seed)
         for i, families in enumerate(args.runs):
             one_run(tmp, train, test, answers, families, args.budget, f"out{i}")
 

@@ -39,6 +39,16 @@ def cli(home: Path, *args) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, check=False)
 
 
+def train_and_test(tmp: Path, n_train: int, n_test: int, seed: int):
+    """A training table and a test table (its answers taken out and returned), with their
+    images, from the same generator with different seeds."""
+    train = make_mixed(tmp / "train", n_train, seed=seed)
+    test = make_mixed(tmp / "test", n_test, seed=seed + 100, name="test.csv")
+    answers = pd.read_csv(test)["outcome"]
+    pd.read_csv(test).drop(columns="outcome").to_csv(test, index=False)
+    return train, test, answers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", type=int, default=800)
@@ -48,10 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        train = make_mixed(tmp / "train", args.train, seed=args.seed)
-        test = make_mixed(tmp / "test", args.test, seed=args.seed + 100, name="test.csv")
-        answers = pd.read_csv(test)["outcome"]
-        pd.read_csv(test).drop(columns="outcome").to_csv(test, index=False)
+        train, test, answers = train_and_test(tmp, args.train, args.test, args.seed)
         began = time.time()
         done = cli(tmp / "home", "run", train, "--target", "outcome", "--budget",
                    args.budget, "--planner", "rules", "--out",
