@@ -44,17 +44,39 @@ def _write_data(root: Path) -> dict[str, Path]:
 
 def shared_run(tmp_path_factory, child_env) -> SimpleNamespace:
     """The trained Run (trained on first use in this session)."""
-    key = str(tmp_path_factory.getbasetemp())
+    return _trained(tmp_path_factory, child_env, "shared")
+
+
+def single_model_run(tmp_path_factory, child_env) -> SimpleNamespace:
+    """The same data trained with one LightGBM trial besides the baseline: its model is
+    one bag of LightGBM fold models, never a blend or a stack (which ONNX cannot hold),
+    for the tests of what a single model's exports hold."""
+    return _trained(tmp_path_factory, child_env, "single", plan={
+        "families": [{"family": "dummy", "max_trials": 1},
+                     {"family": "lightgbm", "max_trials": 1}]})
+
+
+def _trained(tmp_path_factory, child_env, name: str, plan: dict | None = None
+             ) -> SimpleNamespace:
+    key = f"{tmp_path_factory.getbasetemp()}:{name}"
     if key in _CACHE:
         return _CACHE[key]
-    root = tmp_path_factory.mktemp("results-run")
+    root = tmp_path_factory.mktemp(f"results-run-{name}")
     paths = _write_data(root)
     env = child_env(root / "home")
     out = root / "out"
+    more: list = []
+    if plan is not None:
+        from modelyard.schemas import Metric, Plan, Task
+
+        full = Plan(dataset_id="ds_x", target="cultivar", task=Task.multiclass,
+                    metric=Metric.log_loss, budget_seconds=30, **plan)
+        (root / "plan.json").write_text(full.model_dump_json())
+        more = ["--plan", root / "plan.json"]
     result = subprocess.run(
         [sys.executable, "-m", "modelyard.app.cli", "run", paths["train"], "--target", "cultivar",
          "--test", paths["test"], "--sample-submission", paths["sample"], "--budget",
-         str(BUDGET), "--out", out, "--json"],
+         str(BUDGET), "--out", out, "--json", *more],
         capture_output=True, text=True, env=env, cwd=root, timeout=240)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from tests.app.conftest import MAIN, REPO
-from tests.results_run import copy_home, shared_run
+from tests.results_run import copy_home, shared_run, single_model_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 PAGES = "../pages"
@@ -25,8 +25,13 @@ def trained(tmp_path_factory, child_env):
     return shared_run(tmp_path_factory, child_env)
 
 
-@pytest.fixture
-def at(trained, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def single(tmp_path_factory, child_env):
+    """A Run whose model is one bag of LightGBM fold models: what ONNX can hold."""
+    return single_model_run(tmp_path_factory, child_env)
+
+
+def _app(trained, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     home = copy_home(trained.home, tmp_path / "home")
@@ -39,7 +44,18 @@ def at(trained, tmp_path, monkeypatch):
     return app
 
 
-def test_model_page_exports_the_bundle_with_onnx_and_as_an_mlflow_model(at, trained):
+@pytest.fixture
+def at(trained, tmp_path, monkeypatch):
+    return _app(trained, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def at_single(single, tmp_path, monkeypatch):
+    return _app(single, tmp_path, monkeypatch)
+
+
+def test_model_page_exports_the_bundle_with_onnx_and_as_an_mlflow_model(at_single, single):
+    at, trained = at_single, single
     at.switch_page(f"{PAGES}/model.py").run()
     assert not at.exception and not at.error, texts(at.error)
     assert at.radio(key="model_export_format").options == ["Model bundle", "Bundle + ONNX",

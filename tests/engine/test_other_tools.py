@@ -25,7 +25,7 @@ import pytest
 
 from modelyard.app.workspace import Workspace
 from modelyard.storage.paths import Home
-from tests.results_run import shared_run
+from tests.results_run import shared_run, single_model_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 BIN = Path(sys.executable).parent
@@ -170,8 +170,15 @@ def test_the_run_is_logged_to_the_local_tracking_folder(trained, mlflow_model, w
     assert "leaderboard.csv" in [a.path for a in client.list_artifacts(run.info.run_id)]
 
 
+@pytest.fixture(scope="module")
+def single(tmp_path_factory, child_env):
+    """A Run whose model is one bag of LightGBM fold models: what ONNX can hold."""
+    return single_model_run(tmp_path_factory, child_env)
+
+
 def test_export_as_onnx_from_the_command_line_writes_a_checked_sealed_graph(
-        trained, tmp_path):
+        single, tmp_path):
+    trained = single
     done = _cli(trained, "export", trained.run_id, "--format", "onnx", "--out",
                 tmp_path / "b", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -199,7 +206,7 @@ def test_the_optuna_journal_opens_in_optuna_dashboard_as_it_is(trained, ws):
     storage = get_storage(str(journal))
     studies = {s.study_name: s._study_id for s in storage.get_all_studies()}
     for trial in ws.trials(trained.run_id):
-        if trial["family"] == "ensemble" or trial["state"] != "complete":
+        if trial["family"] in ("ensemble", "stack") or trial["state"] != "complete":
             continue
         values = [t.value for t in storage.get_all_trials(studies[trial["family"]])]
         assert any(v == pytest.approx(trial["cv_score"]) for v in values), trial["model"]
