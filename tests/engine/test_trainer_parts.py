@@ -66,6 +66,25 @@ def test_a_first_trial_judged_quick_by_its_sample_runs_unguarded():
     assert not schedule.wants_estimate(families.get("lightgbm"), 50_000)  # stops itself
 
 
+def test_a_searched_trial_on_many_rows_is_judged_by_what_the_search_may_reach():
+    from modelyard.engine.training import families
+
+    # A 60 s budget; the forest's default trial took 1 s. On a small table the next one
+    # runs in-process; on many rows a searched forest (more trees, every row) can take
+    # ten times as long, more than a quarter of what is left: it runs where it can be
+    # stopped.
+    forest = families.get("random_forest")
+    small = Schedule(_plan("random_forest"), n_splits=5, started=time.time(), n_rows=5_000)
+    small.timed("random_forest", 1.0)
+    assert not small.may_overrun(forest, 5_000)
+    large = Schedule(_plan("random_forest"), n_splits=5, started=time.time(),
+                     n_rows=245_000)
+    large.timed("random_forest", 2.0)
+    assert large.may_overrun(forest, 245_000)
+    large.family_seconds["random_forest"] = [0.5]
+    assert not large.may_overrun(forest, 245_000)
+
+
 def _candidate(name: str, score: float) -> Candidate:
     oof = np.full(4, score)
     return Candidate(name, name.split("_")[0], {"i": score}, score, 0.5,

@@ -40,6 +40,9 @@ BUDGET_GRACE = 0.1
 # the data has this many rows (below that, the guard's start-up would cost more).
 SLOW_SHARE = 0.25
 SLOW_ROWS = 10_000
+# How many times its last trials' time a searched trial of a family that cannot stop
+# itself may take, on SLOW_ROWS or more (see `may_overrun`).
+SEARCH_SPREAD = 10.0
 # From this many rows a family's first trial is judged by fits on samples before it
 # starts: below, the samples' fixed costs (a forest's trees, a pipeline's set-up) come
 # close to the trial's own time, and a guarded trial is stopped at the deadline anyway.
@@ -187,4 +190,8 @@ class Schedule:
             if estimate is None:
                 return n_rows >= SLOW_ROWS
             return estimate > SLOW_SHARE * (self.end - time.time())
-        return max(seconds[-3:]) > SLOW_SHARE * (self.end - time.time())
+        # A searched trial can cost many times the defaults' (a forest of 500 trees on
+        # every row and column: 220 s after 21 s on 245,000 flights, 25 s past the
+        # budget): on many rows it is judged by the spread the search may reach.
+        spread = SEARCH_SPREAD if n_rows >= SLOW_ROWS else 1.0
+        return spread * max(seconds[-3:]) > SLOW_SHARE * (self.end - time.time())
