@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from bench import realdata
 from modelyard.engine.intake.profile import profile_table
+from modelyard.engine.training.families.catboost import TEXT_PROCESSING
 from modelyard.engine.training.preprocess import build_preprocessor
 from modelyard.schemas import ColumnKind
 
@@ -151,84 +152,17 @@ for v in variants:
                 return out
 
         tp = None
-        if v == "cb_text_small":
-            tp = {
-                "tokenizers": [
-                    {
-                        "tokenizer_id": "Space",
-                        "separator_type": "ByDelimiter",
-                        "delimiter": " ",
-                        "lowercasing": "true",
-                    }
-                ],
-                "dictionaries": [
-                    {
-                        "dictionary_id": "Word",
-                        "max_dictionary_size": "5000",
-                        "occurrence_lower_bound": "3",
-                        "gram_order": "1",
-                    },
-                    {
-                        "dictionary_id": "BiGram",
-                        "max_dictionary_size": "5000",
-                        "occurrence_lower_bound": "3",
-                        "gram_order": "2",
-                    },
-                ],
-                "feature_processing": {
-                    "default": [
-                        {
-                            "dictionaries_names": ["Word", "BiGram"],
-                            "feature_calcers": ["BoW:top_tokens_count=500"],
-                            "tokenizers_names": ["Space"],
-                        },
-                        {
-                            "dictionaries_names": ["Word", "BiGram"],
-                            "feature_calcers": ["NaiveBayes"],
-                            "tokenizers_names": ["Space"],
-                        },
-                    ]
-                },
-            }
-        if v == "cb_text_lower":
-            tp = {
-                "tokenizers": [
-                    {
-                        "tokenizer_id": "Space",
-                        "separator_type": "ByDelimiter",
-                        "delimiter": " ",
-                        "lowercasing": "true",
-                    }
-                ],
-                "dictionaries": [
-                    {
-                        "dictionary_id": "Word",
-                        "max_dictionary_size": "50000",
-                        "occurrence_lower_bound": "3",
-                        "gram_order": "1",
-                    },
-                    {
-                        "dictionary_id": "BiGram",
-                        "max_dictionary_size": "50000",
-                        "occurrence_lower_bound": "3",
-                        "gram_order": "2",
-                    },
-                ],
-                "feature_processing": {
-                    "default": [
-                        {
-                            "dictionaries_names": ["Word", "BiGram"],
-                            "feature_calcers": ["BoW"],
-                            "tokenizers_names": ["Space"],
-                        },
-                        {
-                            "dictionaries_names": ["Word"],
-                            "feature_calcers": ["NaiveBayes"],
-                            "tokenizers_names": ["Space"],
-                        },
-                    ]
-                },
-            }
+        if v == "cb_text_small":  # what the family uses
+            tp = TEXT_PROCESSING
+        if v == "cb_text_lower":  # the same words, ten times the dictionaries, plain BoW
+            tp = {**TEXT_PROCESSING,
+                  "dictionaries": [d | {"max_dictionary_size": "50000"}
+                                   for d in TEXT_PROCESSING["dictionaries"]],
+                  "feature_processing": {"default": [
+                      {"dictionaries_names": ["Word", "BiGram"], "feature_calcers": ["BoW"],
+                       "tokenizers_names": ["Space"]},
+                      {"dictionaries_names": ["Word"], "feature_calcers": ["NaiveBayes"],
+                       "tokenizers_names": ["Space"]}]}}
         report(v, catboost(F(num, cat), tp), time.time() - t0)
     elif v.startswith("blend"):
         a, b = v.split(":")[1].split("+")
