@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import realdata
-from bench.catboost_vs_lightgbm import METRIC, training_data
+from bench.catboost_vs_lightgbm import METRIC, default_cv, training_data
 
 FAMILIES = ["lightgbm", "mlp", "tabm", "realmlp"]
 
@@ -35,8 +35,6 @@ FAMILIES = ["lightgbm", "mlp", "tabm", "realmlp"]
 def cv(names: list[str], folds: int, threads: int, family_names: list[str]) -> None:
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    from modelyard.engine.training import families
-    from modelyard.engine.training.evaluate import cross_validate
     from modelyard.engine.training.families.base import FitContext
     from modelyard.schemas import Task
 
@@ -49,20 +47,9 @@ def cv(names: list[str], folds: int, threads: int, family_names: list[str]) -> N
         splits = list(splitter.split(data.X, data.y))
         ctx = FitContext(kind, len(data.y), data.n_classes, threads, 0)
         for family_name in family_names:
-            family = families.get(family_name)
-            started, cpu = time.perf_counter(), time.process_time()
-            result = cross_validate(family, family.default_params(ctx), ctx, data, splits,
-                                    METRIC[task])
-            print(json.dumps({
-                "table": name, "rows": len(data.y), "family": family_name,
-                "metric": METRIC[task].value, "score": round(result.mean, 5),
-                "std": round(result.std, 5),
-                "fit_seconds": round(result.fit_seconds * len(splits), 2),
-                "wall_seconds": round(time.perf_counter() - started, 2),
-                # CPU seconds of this process (all its threads): on a busy machine the
-                # wall time says more about the neighbours than about the family.
-                "cpu_seconds": round(time.process_time() - cpu, 2),
-                "load": round(os.getloadavg()[0], 1)}), flush=True)
+            row = default_cv(name, family_name, ctx, data, splits, METRIC[task])
+            del row["learnt"]
+            print(json.dumps(row | {"load": round(os.getloadavg()[0], 1)}), flush=True)
 
 
 def _cli(home: Path, *args: str, timeout: float) -> subprocess.CompletedProcess:
