@@ -221,14 +221,8 @@ class FusionSearch(ImageSearch):
         """Class probabilities (N × classes), or values in the target's units (N)."""
         if not self.regression:
             return self.predict_proba(net, dataset, batch, amp)
-        torch = self.torch
-        loader = torch.utils.data.DataLoader(dataset, batch_size=max(batch, 64))
-        net.eval()
-        out = []
-        with torch.no_grad(), torch.autocast(self.device, enabled=amp):
-            for x, _ in loader:
-                out.append(net(self.to_device(x))[:, 0].float().cpu().numpy())
-        return np.concatenate(out).astype(np.float64) * self.y_std + self.y_mean
+        values = self.forward_all(net, dataset, batch, amp, lambda o: o[:, 0])
+        return values * self.y_std + self.y_mean
 
     def _evaluate(self, net, dataset, batch, amp) -> tuple[float, float]:
         pred = self.outputs(net, dataset, batch, amp)

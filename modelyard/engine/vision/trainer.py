@@ -336,15 +336,20 @@ class ImageSearch:
             losses.append(float(loss.detach()))
         return float(np.mean(losses)) if losses else None
 
-    def predict_proba(self, net, dataset, batch, amp=False) -> np.ndarray:
+    def forward_all(self, net, dataset, batch, amp, head) -> np.ndarray:
+        """`head(net output)` over every item of `dataset`, in order, as float64."""
         torch = self.torch
         loader = torch.utils.data.DataLoader(dataset, batch_size=max(batch, 64))
         net.eval()
         out = []
         with torch.no_grad(), torch.autocast(self.device, enabled=amp):
             for x, _ in loader:
-                out.append(torch.softmax(net(self.to_device(x)).float(), dim=1).cpu().numpy())
-        proba = np.concatenate(out).astype(np.float64)
+                out.append(head(net(self.to_device(x)).float()).cpu().numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    def predict_proba(self, net, dataset, batch, amp=False) -> np.ndarray:
+        proba = self.forward_all(net, dataset, batch, amp,
+                                 lambda o: self.torch.softmax(o, dim=1))
         return proba / proba.sum(axis=1, keepdims=True)
 
     def _evaluate(self, net, dataset, batch, amp) -> tuple[float, float]:
