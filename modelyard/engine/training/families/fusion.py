@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelyard.engine.training.families.base import Choice, FitContext, Float, ModelFamily, Space
+from modelyard.engine.training.families.base import FitContext, ModelFamily, Space
+from modelyard.engine.training.families.images import NETWORK_DEFAULTS, network_space
 
 
 class LateFusion(ModelFamily):
@@ -32,11 +33,10 @@ class LateFusion(ModelFamily):
     params_m = 11.7  # resnet18 on a CPU; efficientnet_b0 (5.3) with a GPU
 
     def search_space(self, ctx: FitContext) -> Space:
-        return {"learning_rate": Float(1e-4, 5e-3, log=True),
-                "batch_size": Choice((16, 32, 64)), "augment": Float(0.0, 1.0)}
+        return network_space()
 
     def default_params(self, ctx: FitContext) -> dict[str, Any]:
-        return {"learning_rate": 1e-3, "batch_size": 32, "augment": 0.3}
+        return dict(NETWORK_DEFAULTS)
 
     def build(self, params: dict[str, Any], ctx: FitContext) -> Any:
         from modelyard.engine.mixed.fusion import build_net

@@ -11,6 +11,15 @@ from typing import Any, ClassVar
 
 from modelyard.engine.training.families.base import Choice, FitContext, Float, ModelFamily, Space
 
+# What the image search tunes for a network fine-tuned on images (the image families and
+# the late-fusion network of mixed tables), and where it starts.
+NETWORK_DEFAULTS = {"learning_rate": 1e-3, "batch_size": 32, "augment": 0.3}
+
+
+def network_space() -> Space:
+    return {"learning_rate": Float(1e-4, 5e-3, log=True),
+            "batch_size": Choice((16, 32, 64)), "augment": Float(0.0, 1.0)}
+
 
 class ImageBackbone(ModelFamily):
     modality = "image"
@@ -22,11 +31,10 @@ class ImageBackbone(ModelFamily):
     params_m: ClassVar[float]  # millions of parameters, for the plan card
 
     def search_space(self, ctx: FitContext) -> Space:
-        return {"learning_rate": Float(1e-4, 5e-3, log=True),
-                "batch_size": Choice((16, 32, 64)), "augment": Float(0.0, 1.0)}
+        return network_space()
 
     def default_params(self, ctx: FitContext) -> dict[str, Any]:
-        return {"learning_rate": 1e-3, "batch_size": 32, "augment": 0.3}
+        return dict(NETWORK_DEFAULTS)
 
     def build(self, params: dict[str, Any], ctx: FitContext) -> Any:
         from modelyard.engine.vision.backbones import create
