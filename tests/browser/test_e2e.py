@@ -40,6 +40,16 @@ def nav_to(page, title: str) -> None:
     page.get_by_role("heading", name=re.compile(title)).first.wait_for()
 
 
+def choose(page, label: str | re.Pattern, option: str) -> None:
+    """Pick `option` in the select box labelled `label`. The box is scrolled to the middle
+    of the window first: at the window's bottom edge the first click does not open its
+    list (as for a person, who would scroll)."""
+    box = page.get_by_role("combobox", name=label)
+    box.evaluate("e => e.scrollIntoView({block: 'center'})")
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
 def alert(page, text: str):
     return page.locator('[data-testid="stAlert"]').filter(has_text=text)
 

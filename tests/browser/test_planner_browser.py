@@ -16,7 +16,7 @@ import pytest
 
 from modelyard.app.workspace import Workspace
 from modelyard.storage.paths import Home
-from tests.browser.test_e2e import alert, metric_value, write_customers
+from tests.browser.test_e2e import alert, choose, metric_value, write_customers
 from tests.fake_ollama import Reply, draft_json
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -95,8 +95,7 @@ def test_edit_approve_and_launch(browser_page, app_url, e2e_home: Path, artifact
         # Change how scores are checked: the holdout share replaces the number of folds.
         page.get_by_text("Change the plan (version 1)", exact=True).click()
         page.get_by_text("Number of folds").wait_for()
-        page.get_by_role("combobox", name=re.compile("How scores are checked")).click()
-        page.get_by_role("option", name="One held-out share of rows").click()
+        choose(page, re.compile("How scores are checked"), "One held-out share of rows")
         page.get_by_text("Share of rows held out to score the models").wait_for()
         page.get_by_text("Number of folds").wait_for(state="detached")
         page.get_by_text("How scores are checked: 5 folds, class balance kept → 20% held "
