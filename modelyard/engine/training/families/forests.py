@@ -20,6 +20,12 @@ from modelyard.engine.training.families.base import (
 TREE_ROWS = 100_000
 # One leaf per this many rows at the least (see `_leaf_floor`).
 ROWS_PER_LEAF_FLOOR = 50_000
+# The most a searched forest's trees may hold by `memory_bytes` (see `_most_trees`).
+FOREST_BYTES = 512 << 20
+# The searched number of trees: at most this many, and at the least...
+MOST_TREES = 500
+# ...this many even where their estimate is over FOREST_BYTES (the default's 200).
+FEWEST_MOST_TREES = 200
 
 
 class _Forest(ModelFamily):
@@ -39,11 +45,14 @@ class _Forest(ModelFamily):
 
     def search_space(self, ctx: FitContext) -> Space:
         weights = {"class_weight": CLASS_WEIGHT} if ctx.task.is_classification else {}
+        # On many rows every tree draws a sample (see `_sample_share`), which needs the
+        # bootstrap.
+        bootstrap = (True,) if ctx.n_rows > TREE_ROWS else (True, False)
         return weights | {
-            "n_estimators": Int(50, 500, log=True),
+            "n_estimators": Int(50, _most_trees(ctx), log=True),
             "max_features": Float(0.1, 1.0),
             "min_samples_leaf": Int(_leaf_floor(ctx), 20 * _leaf_floor(ctx), log=True),
-            "bootstrap": Choice((True, False)),
+            "bootstrap": Choice(bootstrap),
         }
 
     def default_params(self, ctx: FitContext) -> dict:
@@ -59,10 +68,7 @@ class _Forest(ModelFamily):
         # two nodes per distinct row and leaf size, each a 64-byte record plus a value
         # per class. Measured on 50,000 flights (binary, one row a leaf): 46 bytes a
         # row and tree, against 104 here.
-        leaf = params.get("min_samples_leaf", 1)
-        rows = ctx.n_rows if _sample_share(params, ctx) is None else TREE_ROWS
-        nodes = 1.3 * rows / leaf
-        per_tree = int(nodes * (64 + 8 * max(1, ctx.n_classes)))
+        per_tree = _tree_bytes(params, ctx)
         return 4 * data_bytes + params.get("n_estimators", 100) * per_tree
 
     def smaller(self, params: dict, ctx: FitContext) -> dict | None:
@@ -92,6 +98,26 @@ def _leaf_floor(ctx: FitContext) -> int:
     5 rows a leaf they hold a fifth of that, and averaged probabilities lose next to
     nothing when each leaf sees a few rows."""
     return max(1, -(-ctx.n_rows // ROWS_PER_LEAF_FLOOR))
+
+
+def _tree_bytes(params: dict, ctx: FitContext) -> int:
+    """One fully grown tree (see `memory_bytes`)."""
+    leaf = params.get("min_samples_leaf", 1)
+    rows = ctx.n_rows if _sample_share(params, ctx) is None else TREE_ROWS
+    return int(1.3 * rows / leaf * (64 + 8 * max(1, ctx.n_classes)))
+
+
+def _most_trees(ctx: FitContext) -> int:
+    """The most trees the search offers: as many of the largest trees it may grow (the
+    fewest rows a leaf, drawn as on many rows) as fit in FOREST_BYTES, between
+    FEWEST_MOST_TREES and MOST_TREES. On 245,000 flights a searched forest made the
+    Run's peak 1.75 GB, three times FLAML's whole run, for a model that did not beat the
+    boosters (a tree of 100,000 drawn rows, 4 a leaf, takes 2.1 MiB: 500 of them are a
+    gigabyte); past a few hundred trees a forest's score barely moves while its size
+    grows with every tree."""
+    largest = {"min_samples_leaf": _leaf_floor(ctx), "bootstrap": True}
+    fit = FOREST_BYTES // max(1, _tree_bytes(largest, ctx))
+    return int(min(MOST_TREES, max(FEWEST_MOST_TREES, fit)))
 
 
 def _sample_share(params: dict, ctx: FitContext) -> float | None:
