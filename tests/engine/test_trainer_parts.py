@@ -146,3 +146,31 @@ def test_small_tables_train_with_one_blas_thread():
                          check=True, env={**__import__("os").environ,
                                           "OPENBLAS_NUM_THREADS": "2"})
     assert out.stdout.strip() == "[1]", out.stderr
+
+
+def test_a_refitted_leader_keeps_time_for_its_likely_blend_partner(tmp_path):
+    data = _data(Task.binary, n=200)
+    plan = _plan("dummy", "linear", "lightgbm")
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    folder = RunFolder(tmp_path / "run_partner")
+    folder.create({"id": "run_partner", "status": "running"})
+    trainer = Trainer(plan, data, splits, JournalWriter(folder), folder.optuna_path, 1,
+                      time.time())
+
+    def member(model: str, family: str, score: float, seconds: float) -> Candidate:
+        found = _candidate(model, score)
+        found.family, found.fit_seconds = family, seconds
+        return found
+
+    leader = member("lightgbm_3", "lightgbm", 0.9, 2.0)
+    trainer.best = leader
+    trainer.pool.add(leader)
+    trainer.pool.add(member("lightgbm_1", "lightgbm", 0.89, 1.0))
+    alone = trainer.schedule.search_deadline(2.0)
+    # Another trial of the leader's family is not the likely partner.
+    assert trainer.search_deadline() == alone
+    trainer.pool.add(member("linear_0", "linear", 0.85, 1.5))
+    assert trainer.search_deadline() == trainer.schedule.search_deadline(3.5) < alone
+    # A partner whose refit would take more than its share of the budget is not waited for.
+    trainer.pool.members[-1].fit_seconds = 0.2 * plan.budget_seconds
+    assert trainer.search_deadline() == alone
