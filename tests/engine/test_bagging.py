@@ -298,12 +298,13 @@ def test_a_stack_mends_what_a_blend_cannot_in_classification():
     assert stacked.chosen is not None and stacked.trial.cv_score < to_beat.score
 
 
-def test_an_onnx_export_of_a_stack_says_it_cannot():
+def test_a_stack_is_no_average_of_members_and_a_blend_of_bags_flattens():
     from modelyard.engine.results.onnx_export import members
     from modelyard.engine.results.onnx_prepare import NotConvertible
 
+    # A stack is drawn as its second layer over its bases (test_onnx_export.py).
     model = StackedModel([BaggedModel([object(), object()], True, 2)] * 2, object(), True, 2)
-    with pytest.raises(NotConvertible, match="stacked model.*second layer"):
+    with pytest.raises(NotConvertible, match="stacked model.*not an average"):
         members(model)
     # A blend of bags flattens into fold models whose weights add up to one.
     bag = BaggedModel(["f0", "f1", "f2"], True, 2)

@@ -243,8 +243,9 @@ def _how_it_predicts(meta: dict[str, Any]) -> list[str]:
         return []
     lines = ["## How it predicts", "", f"The model is {md_text(delivered)}."]
     if meta.get("family") == "stack":
-        lines.append("Its second layer exists only in `pipeline.joblib`: no file in "
-                     "`native/` and no ONNX graph can express it, so none is written.")
+        lines.append("Its second layer has no native booster format, so `native/` holds "
+                     "none of it; `pipeline.joblib` and the ONNX graph (when exported) "
+                     "predict with both layers.")
     return [*lines, ""]
 
 

@@ -9,7 +9,9 @@ Policy and its trade-offs:
   LightGBM and XGBoost converters registered into it. A weighted ensemble becomes one
   graph that averages its members' outputs with the ensemble's weights; any model that
   averages fitted pipelines (`members` and `weights`, as fold models kept by bagging would
-  be) is drawn the same way. CONVERTED lists the families the tests convert.
+  be) is drawn the same way. A stack draws each base that way, then its second layer
+  (a logistic regression on their log-odds, a ridge on their values) over them.
+  CONVERTED lists the families the tests convert.
 - **What does not, and says so.** CatBoost (its own ONNX writer refuses categorical
   columns and writes probabilities as maps), the baseline (it reads no column), date and
   free-text columns (no date parsing or TF-IDF here), image models. The refusal names the
@@ -50,7 +52,7 @@ TOLERANCE = 1e-4
 CHECK_ROWS = 2000
 ONNX_DIR = "onnx"
 CONVERTED = ("linear", "random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm",
-             "xgboost", "mlp", "knn", "svm", "ensemble (of these)")
+             "xgboost", "mlp", "knn", "svm", "ensemble (of these)", "stack (of these)")
 NOT_CONVERTED = ("catboost", "dummy (the baseline)", "image models",
                  "any model reading date or free-text columns")
 _REGISTERED = False
@@ -95,15 +97,18 @@ def _register() -> None:
     _REGISTERED = True
 
 
+def _is_stack(pipeline: Any) -> bool:
+    return hasattr(pipeline, "bases") and hasattr(pipeline, "stacker")
+
+
 def members(pipeline: Any) -> list[tuple[Any, float]]:
     """The fitted pipelines a model averages, with their weights summing to 1 (one, weight
     1, for a single pipeline). A blend of bags is flattened: each fold model of a member
     weighs the member's weight over its folds, so the graph averages exactly as the
-    bundle does. A stack cannot be averaged: NotConvertible says so."""
-    if hasattr(pipeline, "bases") and hasattr(pipeline, "stacker"):
-        raise NotConvertible("this stacked model", "its second layer (a regression over "
-                             "the first layer's predictions) has no ONNX form in this "
-                             "export; the Model bundle (pipeline.joblib) predicts with it")
+    bundle does. A stack is not an average (see `_stacked`): NotConvertible."""
+    if _is_stack(pipeline):
+        raise NotConvertible("this stacked model", "a second layer is not an average of "
+                             "its members")
     if hasattr(pipeline, "members") and hasattr(pipeline, "weights"):
         weights = np.asarray(pipeline.weights, float)
         return [(inner, w * v) for m, w in zip(pipeline.members, weights / weights.sum(),
@@ -201,6 +206,80 @@ def _missing_sides(onx: Any, model: Any) -> None:
             target.ints.extend(flags)
 
 
+class _Parts:
+    """The nodes, constants and operator sets of the graph being drawn, in order."""
+
+    def __init__(self):
+        self.nodes: list = []
+        self.inits: list = []
+        self.opsets: dict[str, int] = dict(OPSET)
+
+    def add(self, builder: Builder) -> None:
+        self.nodes += builder.nodes
+        self.inits += builder.inits
+
+    def add_model(self, model: Any) -> None:
+        self.nodes += list(model.graph.node)
+        self.inits += list(model.graph.initializer)
+        for op in model.opset_import:
+            self.opsets[op.domain] = max(self.opsets.get(op.domain, 0), op.version)
+
+
+def _averaged(pipeline: Any, meta: dict[str, Any], sample: pd.DataFrame,
+              classification: bool, tag: str, parts: _Parts) -> str:
+    """Draw `pipeline` (one pipeline, a bag, a blend) into `parts` as the weighted mean of
+    its members' outputs (probabilities, or [rows, 1] values); the name of that mean.
+    `tag` keeps the names of one model's nodes apart from another's."""
+    post = Builder(f"{tag}out_")
+    outs = []
+    for i, (pipe, weight) in enumerate(members(pipeline)):
+        steps = getattr(pipe, "named_steps", {})
+        if "prepare" not in steps or "model" not in steps:
+            raise NotConvertible(f"member {i + 1} ({type(pipe).__name__})",
+                                 "it is not a preparation + model pipeline")
+        prep = Builder(f"{tag}m{i}p_")
+        feat = features(steps["prepare"], prep, meta)
+        width = np.asarray(steps["prepare"].transform(sample.head(1))).shape[1]
+        est, out = _estimator(steps["model"], int(width), classification, f"{tag}m{i}_")
+        prep.op("Identity", [feat], out=f"{tag}m{i}_features")
+        parts.add(prep)
+        parts.add_model(est)
+        outs.append(post.op("Mul", [out, post.const(np.array([weight], np.float32), "w")]))
+    total = post.op("Sum", outs) if len(outs) > 1 else outs[0]
+    parts.add(post)
+    return total
+
+
+def _stacked(model: Any, meta: dict[str, Any], sample: pd.DataFrame, classification: bool,
+             parts: _Parts) -> str:
+    """Draw a stack (engine/training/stacking.py) into `parts`: each base as the mean of
+    its fold models, their log-odds (the last class's alone for two classes) or values
+    side by side, and the second layer's regression over them; the name of its output."""
+    from modelyard.engine.training.stacking import CLIP
+
+    inputs = Builder("stack_")
+    cols = []
+    for j, base in enumerate(model.bases):
+        out = _averaged(base, meta, sample, classification, f"b{j}", parts)
+        if classification and model.n_classes == 2:
+            out = inputs.op("Slice", [out, inputs.const(np.array([1], np.int64)),
+                                      inputs.const(np.array([2], np.int64)),
+                                      inputs.const(np.array([1], np.int64))])
+        cols.append(out)
+    x = inputs.concat(cols)
+    width = len(cols) * (1 if not classification or model.n_classes == 2 else model.n_classes)
+    if classification:
+        p = inputs.op("Clip", [x, inputs.const(np.array(CLIP, np.float32)),
+                               inputs.const(np.array(1 - CLIP, np.float32))])
+        one = inputs.const(np.array(1.0, np.float32))
+        x = inputs.op("Log", [inputs.op("Div", [p, inputs.op("Sub", [one, p])])])
+    est, out = _estimator(model.stacker, width, classification, "st_")
+    inputs.op("Identity", [x], out="st_features")
+    parts.add(inputs)
+    parts.add_model(est)
+    return out
+
+
 def to_onnx(pipeline: Any, meta: dict[str, Any], sample: pd.DataFrame):
     """The bundle's pipeline (or ensemble) and metadata as one ONNX model: raw columns in
     (onnx_prepare.py), `label` + `probabilities` or `prediction` out. NotConvertible
@@ -209,8 +288,10 @@ def to_onnx(pipeline: Any, meta: dict[str, Any], sample: pd.DataFrame):
 
     if meta.get("kind") == "image":
         raise NotConvertible("this image model", "image networks are not converted")
-    if meta.get("text") and not meta.get("datetime") and not hasattr(pipeline, "stacker"):
-        for pipe, _ in members(pipeline):  # CatBoost's own text features: its own reason
+    if meta.get("text") and not meta.get("datetime"):
+        bases = pipeline.bases if _is_stack(pipeline) else [pipeline]
+        for pipe, _ in (m for base in bases for m in members(base)):
+            # CatBoost's own text features: its own reason.
             refuse_own_text(getattr(pipe, "named_steps", {}).get("prepare"))
     if meta.get("datetime") or meta.get("text"):
         kind = "date" if meta.get("datetime") else "text"
@@ -218,24 +299,13 @@ def to_onnx(pipeline: Any, meta: dict[str, Any], sample: pd.DataFrame):
         raise NotConvertible(f"the {kind} column(s) {', '.join(cols)}",
                              "ONNX has no date parsing or TF-IDF in this export")
     classes = meta.get("classes") or []
-    nodes, inits, opsets, outs = [], [], dict(OPSET), []
-    post = Builder("out_")
-    for i, (pipe, weight) in enumerate(members(pipeline)):
-        steps = getattr(pipe, "named_steps", {})
-        if "prepare" not in steps or "model" not in steps:
-            raise NotConvertible(f"member {i + 1} ({type(pipe).__name__})",
-                                 "it is not a preparation + model pipeline")
-        prep = Builder(f"m{i}p_")
-        feat = features(steps["prepare"], prep, meta)
-        width = np.asarray(steps["prepare"].transform(sample.head(1))).shape[1]
-        est, out = _estimator(steps["model"], int(width), bool(classes), f"m{i}_")
-        prep.op("Identity", [feat], out=f"m{i}_features")
-        nodes += prep.nodes + list(est.graph.node)
-        inits += prep.inits + list(est.graph.initializer)
-        for op in est.opset_import:
-            opsets[op.domain] = max(opsets.get(op.domain, 0), op.version)
-        outs.append(post.op("Mul", [out, post.const(np.array([weight], np.float32), "w")]))
-    total = post.op("Sum", outs) if len(outs) > 1 else outs[0]
+    parts = _Parts()
+    if _is_stack(pipeline):
+        total = _stacked(pipeline, meta, sample, bool(classes), parts)
+    else:
+        total = _averaged(pipeline, meta, sample, bool(classes), "", parts)
+    nodes, inits, opsets = parts.nodes, parts.inits, parts.opsets
+    post = Builder("final_")
     if classes:
         post.op("Identity", [total], out="probabilities")
         index = post.op("ArgMax", [total], axis=1, keepdims=0)
