@@ -223,3 +223,39 @@ def test_a_plans_limit_on_a_learnt_setting_is_kept_not_refused(tmp_path):
     trials = [e.trial for e, _ in read_events(folder.events_path, 0)
               if e.trial is not None and e.trial.family == "lightgbm"]
     assert trials and all(t.params["n_estimators"] == 12 for t in trials)
+
+
+@pytest.mark.parametrize("task", [Task.multiclass, Task.regression])
+@pytest.mark.parametrize("name", list(STOPPING))
+def test_a_booster_given_a_share_of_time_is_scored_on_the_rounds_it_had(name, task):
+    """A trial's share of the time ends each fold's boosting where it is (the model keeps
+    its rounds), rather than the deadline stopping the trial unscored."""
+    family = families.get(name)
+    assert family.cuts_short
+    setting, rounds_of = STOPPING[name]
+    data = _data(task, n=2000)
+    ctx = FitContext(task, len(data.y), data.n_classes, 1, 0)
+    # Deep trees at a slow rate: thousands of rounds' work, cut after a fraction of it.
+    params = family.default_params(ctx) | {"learning_rate": 0.005}
+    metric = Metric.log_loss if task.is_classification else Metric.rmse
+    splits = _splits(len(data.y))
+    started = time.time()
+    result = cross_validate(family, params, ctx, data, splits, metric, seconds=0.6,
+                            deadline=started + 60)
+    assert time.time() - started < 10
+    assert result.extra["cut_short"] == len(splits)
+    assert np.isfinite(result.mean) and not np.isnan(result.oof).any()
+    rounds = result.learnt[setting]
+    assert 1 <= rounds < 1000
+    final = make_pipeline(family, params | result.learnt, ctx, data).fit(data.X, data.y)
+    assert rounds_of(final.named_steps["model"]) == rounds
+
+
+def test_a_family_that_cannot_cut_short_ignores_the_share():
+    family = families.get("random_forest")
+    assert not family.cuts_short
+    data = _data(Task.binary, n=300)
+    ctx = FitContext(Task.binary, len(data.y), 2, 1, 0)
+    result = cross_validate(family, family.default_params(ctx), ctx, data,
+                            _splits(len(data.y)), Metric.roc_auc, seconds=1e-3)
+    assert "cut_short" not in result.extra and np.isfinite(result.mean)

@@ -94,10 +94,17 @@ def cross_validate(
     after_fold: Callable[[int, float], None] | None = None,
     folds: FoldCache | None = None,
     keep: Path | None = None,
+    seconds: float | None = None,
 ) -> CVResult:
     """Fit and score `params` on each split. `after_fold(i, mean so far)` may raise to
     stop early (pruning); past `deadline` the CV stops with `OutOfTime`. With `folds`,
     each fold's preprocessing is fitted once per kind and shared by later trials.
+
+    With `seconds`, a family that `cuts_short` ends each fold's boosting once the folds
+    so far have had their share of them (fold i of k: i/k of `seconds` since the start),
+    keeping the rounds it has: a slow booster's trial then gives a score in its share of
+    the time instead of taking the rest of the budget and giving none. The result's
+    `extra["cut_short"]` counts the folds it cut.
 
     A family that stops early does so on the fold's validation rows, the rows it is then
     scored on: the out-of-fold score is a little optimistic for it (one number, the
@@ -112,6 +119,9 @@ def cross_validate(
     fold_scores, fit_times, predict_times, train_scores = [], [], [], []
     learnt: list[dict[str, Any]] = []
     keep_seconds = 0.0
+    cv_started, cut_short = time.time(), 0
+    if not family.cuts_short:
+        seconds = None
     for fold, (train_idx, valid_idx) in enumerate(splits):
         if deadline is not None and time.time() > deadline:
             raise OutOfTime()
@@ -126,8 +136,10 @@ def cross_validate(
         rows_train, rows_valid, rows_seen = prepared.train, prepared.valid, prepared.seen
         prep_fit, prep_valid = prepared.fit_seconds, prepared.valid_seconds
         started = time.perf_counter()
+        until = None if seconds is None else cv_started + (fold + 1) * seconds / len(splits)
         family.fit(model, rows_train, data.y[train_idx], deadline=deadline,
-                   valid=(rows_valid, data.y[valid_idx]))
+                   valid=(rows_valid, data.y[valid_idx]), until=until)
+        cut_short += until is not None and time.time() > until
         fit_times.append(time.perf_counter() - started + prep_fit)
         started = time.perf_counter()
         pred = predict_matrix(model, rows_valid, classification, data.n_classes)
@@ -154,6 +166,7 @@ def cross_validate(
         if after_fold is not None:
             after_fold(len(fold_scores) - 1, float(np.mean(fold_scores)))
     return CVResult(fold_scores, oof, float(np.mean(fit_times)), float(np.mean(predict_times)),
+                    extra={"cut_short": cut_short} if cut_short else {},
                     train_scores=train_scores, learnt=mean_learnt(learnt),
                     bag=str(keep) if keep is not None and len(splits) > 1 else None,
                     keep_seconds=keep_seconds)

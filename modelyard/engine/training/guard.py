@@ -188,7 +188,8 @@ class FitGuard:
                        limit: int, deadline: float | None = None,
                        stop_at: float | Callable[[], float] | None = None,
                        after_fold: Callable[[int, float], None] | None = None,
-                       folds: FoldCache | None = None, keep: Path | None = None) -> CVResult:
+                       folds: FoldCache | None = None, keep: Path | None = None,
+                       seconds: float | None = None) -> CVResult:
         """`evaluate.cross_validate` in a child process, killed past `limit` bytes or
         `stop_at`. `after_fold` runs here, in the caller; whatever it raises stops the
         child and is raised again. `result.extra["guard"]` holds the measurements.
@@ -203,7 +204,7 @@ class FitGuard:
         proc = self._mp.Process(
             target=_child_main, name=f"modelyard-fit-{family}",
             args=(child_end, str(self.data_path), family, params, ctx, metric, deadline,
-                  _me(), known, room, None if keep is None else str(keep)))
+                  _me(), known, room, None if keep is None else str(keep), seconds))
         started = time.perf_counter()
         with self._lock:
             if self._closing:
@@ -389,7 +390,7 @@ class _Stop(Exception):
 
 def _child_main(conn, data_path: str, family_name: str, params, ctx, metric, deadline,
                 worker: tuple[int, float], folds_path: str | None = None, room: int = 0,
-                keep: str | None = None):
+                keep: str | None = None, seconds: float | None = None):
     _first_to_go()
     _exit_with(worker)
     try:
@@ -415,7 +416,7 @@ def _child_main(conn, data_path: str, family_name: str, params, ctx, metric, dea
 
         result = cross_validate(family, params, ctx, data, splits, metric,
                                 deadline=deadline, after_fold=after_fold, folds=cache,
-                                keep=None if keep is None else Path(keep))
+                                keep=None if keep is None else Path(keep), seconds=seconds)
         # The folds this child prepared go back, for later trials of the same kind.
         result.extra["prepared"] = {fold: p for fold, p in
                                     cache.of_kind(family.preprocessing).items()

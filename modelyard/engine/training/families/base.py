@@ -141,6 +141,9 @@ class ModelFamily(ABC):
     # Settings a fit learns on its validation fold (a booster's number of rounds) rather
     # than searched: a Plan's limits on them cap or floor what is learnt.
     learnt: ClassVar[tuple[str, ...]] = ()
+    # Whether a fit can end its boosting at a time and keep the model it has (`until` in
+    # `fit_params`): a trial's share of the time then bounds it (`Trainer._trial_seconds`).
+    cuts_short: ClassVar[bool] = False
     hold_back_words: ClassVar[str] = "a simpler configuration"
     # Whether a fitted model gives per-row contributions (`row_contributions`).
     explains_rows: ClassVar[bool] = False
@@ -175,18 +178,19 @@ class ModelFamily(ABC):
         `params` ran out of it; None when the family has no such knob or is at its floor."""
         return None
 
-    def fit_params(self, deadline: float | None, valid: tuple[Any, Any] | None = None
-                   ) -> dict[str, Any]:
+    def fit_params(self, deadline: float | None, valid: tuple[Any, Any] | None = None,
+                   until: float | None = None) -> dict[str, Any]:
         """Extra arguments for `fit` during the search: a family that can stop mid-fit
         returns the hook that stops it at `deadline` (raising `OutOfTime`); one that
         stops early takes `valid`, the fold's prepared validation rows and their
-        targets, to learn its number of rounds on (see `learnt_params`)."""
+        targets, to learn its number of rounds on (see `learnt_params`); one that
+        `cuts_short` ends its boosting at `until` and keeps the model it has."""
         return {}
 
     def fit(self, model: Any, X: Any, y: Any, deadline: float | None = None,
-            valid: tuple[Any, Any] | None = None) -> Any:
+            valid: tuple[Any, Any] | None = None, until: float | None = None) -> Any:
         """Fit `model` on one fold of the search, with `fit_params`' hooks."""
-        return model.fit(X, y, **self.fit_params(deadline, valid=valid))
+        return model.fit(X, y, **self.fit_params(deadline, valid=valid, until=until))
 
     def learnt_params(self, model: Any) -> dict[str, Any]:
         """What a fit on a fold learnt that the final model should use (a booster's

@@ -92,6 +92,7 @@ class CatBoost(ModelFamily):
     cons = ("harder to explain than a linear model",)
     flexible = True
     learnt = ("iterations",)
+    cuts_short = True
     hold_back = {"depth": "at most", "l2_leaf_reg": "at least"}
     hold_back_words = ("shallower trees (depth), a stronger l2_leaf_reg and a lower "
                        "learning_rate (the number of trees is learnt on the folds)")
@@ -149,10 +150,14 @@ class CatBoost(ModelFamily):
     def smaller(self, params: dict, ctx: FitContext) -> dict | None:
         return shrink(params, self.search_space(ctx), depth=0.75)
 
-    def fit_params(self, deadline: float | None, valid=None) -> dict:
+    def fit_params(self, deadline: float | None, valid=None, until: float | None = None
+                   ) -> dict:
         more = {} if valid is None else {"eval_set": valid}
-        if deadline is not None and not cuda_available():  # no callbacks on the GPU
-            more["deadline"] = deadline
+        if not cuda_available():  # no callbacks on the GPU
+            if deadline is not None:
+                more["deadline"] = deadline
+            if until is not None:
+                more["until"] = until
         return more
 
     def learnt_params(self, model) -> dict:

@@ -54,15 +54,18 @@ def catboost_frame(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]
 
 
 class _Deadline:
-    """Stops the boosting after the round that passes `deadline`; `passed` says so."""
+    """Stops the boosting after the round that passes `deadline` (`passed` says so), or
+    `until` (the model keeps its rounds, as with early stopping)."""
 
-    def __init__(self, deadline: float):
+    def __init__(self, deadline: float | None, until: float | None = None):
         self.deadline = deadline
+        self.until = until
         self.passed = False
 
     def after_iteration(self, info) -> bool:  # noqa: ARG002 - CatBoost's callback API
-        self.passed = time.time() > self.deadline
-        return not self.passed
+        now = time.time()
+        self.passed = self.deadline is not None and now > self.deadline
+        return not (self.passed or (self.until is not None and now > self.until))
 
 
 class CatBoostModel(BaseEstimator):
@@ -76,7 +79,8 @@ class CatBoostModel(BaseEstimator):
     def _library_class(self):
         raise NotImplementedError
 
-    def fit(self, X, y, eval_set=None, deadline: float | None = None):
+    def fit(self, X, y, eval_set=None, deadline: float | None = None,
+            until: float | None = None):
         frame, cats, texts = catboost_frame(X)
         rounds = self.iterations or (MAX_ROUNDS if eval_set is not None else DEFAULT_ROUNDS)
         params = dict(self.params or {})
@@ -89,7 +93,8 @@ class CatBoostModel(BaseEstimator):
         if eval_set is not None:
             more = {"eval_set": (catboost_frame(eval_set[0])[0], eval_set[1]),
                     "early_stopping_rounds": EARLY_STOPPING_ROUNDS, "use_best_model": True}
-        stop = _Deadline(deadline) if deadline is not None else None
+        stop = _Deadline(deadline, until) if deadline is not None or until is not None \
+            else None
         self.model_.fit(frame, y, callbacks=[stop] if stop else None, **more)
         if stop is not None and stop.passed:
             from modelyard.engine.training.evaluate import OutOfTime
@@ -120,8 +125,9 @@ class CatBoostClassifierModel(ClassifierMixin, CatBoostModel):
 
         return CatBoostClassifier
 
-    def fit(self, X, y, eval_set=None, deadline: float | None = None):
-        super().fit(X, y, eval_set=eval_set, deadline=deadline)
+    def fit(self, X, y, eval_set=None, deadline: float | None = None,
+            until: float | None = None):
+        super().fit(X, y, eval_set=eval_set, deadline=deadline, until=until)
         self.classes_ = np.asarray(self.model_.classes_).astype(np.asarray(y).dtype)
         return self
 

@@ -47,6 +47,7 @@ class LightGBM(ModelFamily):
     cons = ("harder to explain than a linear model",)
     flexible = True
     learnt = ("n_estimators",)
+    cuts_short = True
     hold_back = {"num_leaves": "at most", "min_child_samples": "at least",
                  "reg_lambda": "at least"}
     hold_back_words = ("fewer leaves (num_leaves), more rows per leaf (min_child_samples), "
@@ -97,7 +98,8 @@ class LightGBM(ModelFamily):
     def smaller(self, params: dict, ctx: FitContext) -> dict | None:
         return shrink(params, self.search_space(ctx), num_leaves=0.5)
 
-    def fit_params(self, deadline: float | None, valid=None) -> dict:
+    def fit_params(self, deadline: float | None, valid=None, until: float | None = None
+                   ) -> dict:
         callbacks, more = [], {}
         if valid is not None:
             import lightgbm as lgb
@@ -108,15 +110,22 @@ class LightGBM(ModelFamily):
                     else {"eval_set": [valid]})
             callbacks.append(lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True,
                                                 verbose=False))
-        if deadline is None:
+        if deadline is None and until is None:
             return more | ({"callbacks": callbacks} if callbacks else {})
 
         def stop_at_deadline(env) -> None:
             # Checked every boosting round: one fit cannot overrun the budget.
-            if time.time() > deadline:
+            now = time.time()
+            if deadline is not None and now > deadline:
                 from modelyard.engine.training.evaluate import OutOfTime
 
                 raise OutOfTime()
+            if until is not None and now > until:
+                import lightgbm as lgb
+
+                # Ends the boosting as early stopping does: the model keeps its rounds.
+                raise lgb.callback.EarlyStopException(env.iteration,
+                                                      env.evaluation_result_list)
 
         return more | {"callbacks": [*callbacks, stop_at_deadline]}
 

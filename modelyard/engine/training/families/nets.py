@@ -94,7 +94,8 @@ class TableNet(ModelFamily):
     def own_importance(self, model):
         return None  # a network has no importance of its own (permutation is used)
 
-    def fit_params(self, deadline: float | None, valid=None) -> dict:
+    def fit_params(self, deadline: float | None, valid=None, until: float | None = None
+                   ) -> dict:
         return {} if deadline is None else {"deadline": deadline}
 
     def library_params(self, params: dict[str, Any], ctx: FitContext) -> dict[str, Any]:

@@ -48,6 +48,7 @@ class XGBoost(ModelFamily):
     hold_back_words = ("shallower trees (max_depth), a larger min_child_weight, stronger "
                        "reg_lambda, and a lower learning_rate with more trees")
     learnt = ("n_estimators",)
+    cuts_short = True
     explains_rows = True
     packages = ("xgboost",)
     portfolio = proven.XGBOOST
@@ -97,14 +98,18 @@ class XGBoost(ModelFamily):
     def smaller(self, params: dict, ctx: FitContext) -> dict | None:
         return shrink(params, self.search_space(ctx), max_depth=0.75)
 
-    def fit_params(self, deadline: float | None, valid=None) -> dict:
+    def fit_params(self, deadline: float | None, valid=None, until: float | None = None
+                   ) -> dict:
         # Read by `fit` below (XGBoost takes callbacks and early stopping only as
         # settings of the model, not as arguments of its fit).
         return ({} if valid is None else {"valid": valid}) | (
-            {} if deadline is None else {"deadline": deadline})
+            {} if deadline is None else {"deadline": deadline}) | (
+            {} if until is None else {"until": until})
 
-    def fit(self, model, X, y, deadline: float | None = None, valid=None):
-        stop = _deadline_callback(deadline) if deadline is not None else None
+    def fit(self, model, X, y, deadline: float | None = None, valid=None,
+            until: float | None = None):
+        stop = _deadline_callback(deadline, until) \
+            if deadline is not None or until is not None else None
         model.set_params(callbacks=[stop] if stop else None,
                          early_stopping_rounds=EARLY_STOPPING_ROUNDS if valid is not None
                          else None)
@@ -136,9 +141,10 @@ class XGBoost(ModelFamily):
                    n_jobs=ctx.n_jobs, random_state=ctx.seed, verbosity=0)
 
 
-def _deadline_callback(deadline: float) -> Any:
+def _deadline_callback(deadline: float | None, until: float | None = None) -> Any:
     """An XGBoost callback that ends the boosting once `deadline` has passed (checked
-    every round; `passed` says whether it did)."""
+    every round; `passed` says whether it did), or `until` (the model keeps its rounds,
+    as with early stopping)."""
     from xgboost.callback import TrainingCallback
 
     class Deadline(TrainingCallback):
@@ -147,7 +153,8 @@ def _deadline_callback(deadline: float) -> Any:
             self.passed = False
 
         def after_iteration(self, model, epoch, evals_log) -> bool:  # noqa: ARG002
-            self.passed = time.time() > deadline
-            return self.passed
+            now = time.time()
+            self.passed = deadline is not None and now > deadline
+            return self.passed or (until is not None and now > until)
 
     return Deadline()
