@@ -174,3 +174,27 @@ def test_a_refitted_leader_keeps_time_for_its_likely_blend_partner(tmp_path):
     # A partner whose refit would take more than its share of the budget is not waited for.
     trainer.pool.members[-1].fit_seconds = 0.2 * plan.budget_seconds
     assert trainer.search_deadline() == alone
+
+
+def test_a_first_trial_shares_the_time_left_with_the_untried_families(tmp_path):
+    from modelyard.engine.training.trainer import TRIAL_SHARE
+
+    data = _data(Task.binary, n=200)
+    plan = _plan("dummy", "linear", "lightgbm", "catboost", "random_forest")
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    folder = RunFolder(tmp_path / "run_share")
+    folder.create({"id": "run_share", "status": "running"})
+    trainer = Trainer(plan, data, splits, JournalWriter(folder), folder.optuna_path, 1,
+                      time.time())
+    trainer._active = {c.family: None for c in plan.families}
+    trainer.schedule.scored("dummy", 0.5)
+    trainer.schedule.scored("linear", 0.8)
+    deadline = time.time() + 40
+    # CatBoost untried, LightGBM and the forest too: a third of the time left each.
+    assert abs(trainer._trial_seconds("catboost", deadline) - 40 / 3) < 0.1
+    # A family with a score already: its searched trials may take TRIAL_SHARE.
+    assert abs(trainer._trial_seconds("linear", deadline) - 40 * TRIAL_SHARE) < 0.1
+    # The last untried family is not given more than TRIAL_SHARE either.
+    for name in ("lightgbm", "random_forest"):
+        trainer.schedule.scored(name, 0.9)
+    assert abs(trainer._trial_seconds("catboost", deadline) - 40 * TRIAL_SHARE) < 0.1

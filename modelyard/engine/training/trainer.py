@@ -97,10 +97,12 @@ BLEND_LIKELY = 5
 # be delivered (tweets on a holdout: a blend at 0.394 validation log loss was refused,
 # its two refits longer than the 16 s left).
 PARTNER_SHARE = 0.1
-# The most of the search's remaining time one trial's boosting may take: a family that
-# `cuts_short` ends its folds' boosting there and is scored on the rounds it has. Without
-# it CatBoost's first trial on ten digits (1,347 rows, 10 classes) took the last 38 s of
-# a 60 s run and was stopped unscored, leaving the forests and the SVM no turn.
+# The most of the search's remaining time one trial's boosting may take, and for a
+# family's first trial at most an even share with the families still untried (as
+# AutoGluon shares its time among its models): a family that `cuts_short` ends its
+# folds' boosting there and is scored on the rounds it has. Without it CatBoost's first
+# trial on ten digits (1,347 rows, 10 classes) took the last 38 s of a 60 s run and was
+# stopped unscored, and on 258 penguins it took 50 s, leaving the forests no turn.
 TRIAL_SHARE = 0.5
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -124,6 +126,7 @@ class Trainer:
                  optuna_path, n_jobs: int, started: float, oof_dir: Path | None = None,
                  scratch_dir: Path | None = None, shared=None, bags_dir: Path | None = None):
         self.plan = plan
+        self._active: dict = {}
         self.data = data
         self.splits = splits
         self.journal = journal
@@ -235,6 +238,7 @@ class Trainer:
     def run(self) -> Candidate:
         active = {c.family: (c, self._study(c, i))
                   for i, c in enumerate(self.plan.families)}
+        self._active = active  # the families still searched (`next_family` drops some)
         self.studies = {name: study for name, (_, study) in active.items()}
         if self.shared and not self.joined:
             self._publish(state="running")
@@ -594,7 +598,7 @@ class Trainer:
         might run out of memory or past the budget (see `memory.py`)."""
         slow = self.schedule.may_overrun(family, self.ctx.n_rows)
         deadline = self.search_deadline()
-        seconds = TRIAL_SHARE * max(0.0, deadline - time.time())
+        seconds = self._trial_seconds(family.name, deadline)
         if not wants_guard(need, allowed, slow=slow):
             return cross_validate(family, params, self.ctx, self.data, self.splits,
                                   self.plan.metric, deadline=deadline,
@@ -604,6 +608,14 @@ class Trainer:
             family.name, params, self.ctx, self.plan.metric, limit=allowed,
             deadline=deadline, after_fold=after_fold,
             stop_at=self._stop_guarded, folds=self.folds, keep=keep, seconds=seconds)
+
+    def _trial_seconds(self, family: str, deadline: float) -> float:
+        """The most a trial's boosting may take (see TRIAL_SHARE)."""
+        untried = [n for n in list(self._active) if n not in self.schedule.family_best
+                   and n not in (family, "dummy")]
+        share = TRIAL_SHARE if family in self.schedule.family_best \
+            else min(TRIAL_SHARE, 1 / (1 + len(untried)))
+        return share * max(0.0, deadline - time.time())
 
     def _stop_guarded(self) -> float:
         """When a guarded fit is killed: at the search deadline, which moves with the
