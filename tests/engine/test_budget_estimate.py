@@ -75,3 +75,24 @@ def test_a_guarded_fit_is_stopped_when_its_moving_deadline_passes(tmp_path):
     finally:
         guard.close()
     assert len(asked) > 1  # asked again at every check, not read once
+
+
+def test_a_guarded_fit_that_would_start_past_its_deadline_is_not_started(tmp_path):
+    data = _data(Task.binary, n=300)
+    splits = [(np.arange(60, 300), np.arange(60))]
+    ctx = FitContext(Task.binary, len(data.y), 2, 1, 0)
+    guard = FitGuard(tmp_path / "guard", data, splits)
+    params = families.get("linear").default_params(ctx)
+    try:
+        first = guard.cross_validate("linear", params, ctx, Metric.roc_auc,
+                                     limit=8 * 2**30, deadline=time.time() + 120)
+        started = first.extra["guard"]["start_seconds"]
+        assert guard.start_seconds == started > 0
+        # Less time left than the last child took to start: no child is started.
+        before = time.perf_counter()
+        with pytest.raises(OutOfTime):
+            guard.cross_validate("linear", params, ctx, Metric.roc_auc, limit=8 * 2**30,
+                                 deadline=time.time() + started / 2)
+        assert time.perf_counter() - before < started / 2
+    finally:
+        guard.close()
