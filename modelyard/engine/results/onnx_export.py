@@ -98,7 +98,9 @@ def _register() -> None:
 
 
 def _is_stack(pipeline: Any) -> bool:
-    return hasattr(pipeline, "bases") and hasattr(pipeline, "stacker")
+    from modelyard.engine.training.stacking import StackedModel
+
+    return isinstance(pipeline, StackedModel)
 
 
 def members(pipeline: Any) -> list[tuple[Any, float]]:
