@@ -136,3 +136,35 @@ def test_a_regression_with_a_title_column_uses_catboost_text_features(tmp_path: 
     out = Predictor.load(folder).predict_frame(frame.head(20))
     assert np.isfinite(out["rating"]).all()
     assert np.allclose(out["rating"], pipeline.predict(frame.head(20).drop(columns="rating")))
+
+
+def test_a_text_model_pickled_again_after_loading_still_loads(tmp_path: Path):
+    """A bag's fold model is pickled by the fit child, loaded by the worker and pickled
+    again into the bundle. CatBoost 1.2.10 pickles a loaded text model into bytes that
+    crash it on loading (half the time a segmentation fault), so the round trips run in a
+    child process: a crash there is this test failing, not the test run ending."""
+    frame = _reviews(300)
+    frame.to_pickle(tmp_path / "frame.pkl")
+    code = f"""
+import pickle
+import pandas as pd
+from modelyard.engine.training.families.catboost_model import CatBoostClassifierModel
+frame = pd.read_pickle({str(tmp_path / "frame.pkl")!r})
+X, y = frame[["review"]], frame["score"].to_numpy()
+model = CatBoostClassifierModel({{"verbose": 0, "thread_count": 1, "allow_writing_files": False}},
+                                 iterations=30).fit(X, y)
+first = model.predict_proba(X.head(5))
+data = pickle.dumps(model)
+for _ in range(5):  # fit child -> worker -> bundle -> app, and more
+    model = pickle.loads(data)
+    data = pickle.dumps(model)
+assert abs(pickle.loads(data).predict_proba(X.head(5)) - first).max() < 1e-12
+print("round trips: ok")
+"""
+    import subprocess
+    import sys
+
+    for _ in range(3):  # the crash came about every other time
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0 and "round trips: ok" in out.stdout, out.stderr[-2000:]

@@ -6,6 +6,7 @@ policies: categories as strings, learnt rounds, the deadline).
 
 from __future__ import annotations
 
+import pickle
 import time
 from typing import Any
 
@@ -79,8 +80,28 @@ class CatBoostModel(BaseEstimator):
     def _library_class(self):
         raise NotImplementedError
 
+    # A CatBoost model with text features, once loaded from its pickle, pickles into bytes
+    # that crash CatBoost when they are loaded (1.2.10: a segmentation fault, or
+    # "mmap_frequency_based_dictionary_impl.cpp:97: Condition violated"). A bag's fold
+    # model is pickled by the fit child, loaded here and pickled again into the bundle, so
+    # the model keeps the bytes it was first pickled into and pickles as those.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            if state.get("_model_bytes") is None:
+                state["_model_bytes"] = pickle.dumps(state["model_"],
+                                                     protocol=pickle.HIGHEST_PROTOCOL)
+            del state["model_"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if state.get("_model_bytes") is not None:  # inside a bundle its manifest checked
+            self.model_ = pickle.loads(state["_model_bytes"])
+
     def fit(self, X, y, eval_set=None, deadline: float | None = None,
             until: float | None = None):
+        self._model_bytes = None
         frame, cats, texts = catboost_frame(X)
         rounds = self.iterations or (MAX_ROUNDS if eval_set is not None else DEFAULT_ROUNDS)
         params = dict(self.params or {})
