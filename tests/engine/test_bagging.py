@@ -231,6 +231,14 @@ def test_the_pool_moves_its_members_bags_and_removes_those_it_drops(tmp_path):
     again = OofPool(Metric.rmse, tmp_path / "oof", tmp_path / "bags")
     again.restore()
     assert all(c.bag == tmp_path / "bags" / c.model for c in again.members)
+    # One that had no bag (the disk allowance refused it) comes back without one: it is
+    # refitted if delivered, not looked for in an empty folder.
+    pool.add(Candidate("m_best", "m", {}, 0.5, 0.1,
+                       CVResult([0.5], np.full(4, 0.5), 0.1, 0.0), None))
+    again = OofPool(Metric.rmse, tmp_path / "oof", tmp_path / "bags")
+    again.restore()
+    assert [(c.model, c.bag) for c in again.members[:2]] == \
+        [("m_best", None), (pool.members[1].model, tmp_path / "bags" / pool.members[1].model)]
 
 
 def _member(name: str, oof: np.ndarray, y: np.ndarray, metric: Metric, splits,

@@ -78,7 +78,8 @@ class OofPool:
             result = CVResult(meta["fold_scores"], oof, meta["fit_seconds"], 0.0,
                               keep_seconds=meta.get("keep_seconds", 0.0))
             bag = self.bags / meta["model"] if self.bags is not None else None
-            if bag is not None and len(bagging.fold_files(bag)) != meta.get("bag_folds"):
+            if bag is not None and (not meta.get("bag_folds")
+                                    or len(bagging.fold_files(bag)) != meta["bag_folds"]):
                 bag = None  # none kept, or cut short: refitted if delivered
             self.members.append(Candidate(meta["model"], meta["family"], meta["params"],
                                           meta["score"], meta["fit_seconds"], result, bag))
