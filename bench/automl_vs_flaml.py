@@ -119,6 +119,8 @@ def run_one(system: str, budget: int, spec: dict, files: dict, y_test,
     # catboost_info) stay with that run instead of landing in the checkout.
     measured = run_measured(cmd, log, GRACE(budget), cwd=out, env=env)
     record.update(wall_s=round(measured.wall_s, 1), peak_mib=round(measured.peak_mib),
+                  peak_pss_mib=None if measured.peak_pss_mib is None
+                  else round(measured.peak_pss_mib),
                   load_after=round(os.getloadavg()[0], 2))
     record.update(_detail(system, out, log))
     if measured.timed_out:

@@ -27,6 +27,32 @@ def test_peak_memory_counts_the_children(tmp_path):
     assert got.returncode == 0 and not got.timed_out
     assert "done" in got.log_tail
     assert got.peak_mib > 300
+    assert 300 < got.peak_pss_mib <= got.peak_mib  # written pages are the child's alone
+
+
+def test_shared_pages_count_once_in_the_proportional_sum(tmp_path):
+    # The parent touches 300 MiB, then forks four children that only sleep: the pages are
+    # shared, so RSS counts them five times and PSS once.
+    code = textwrap.dedent("""
+        import os, time
+        b = bytearray(300 * 2**20)
+        for i in range(0, len(b), 4096):
+            b[i] = 1
+        children = []
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(2)
+                os._exit(0)
+            children.append(pid)
+        for pid in children:
+            os.waitpid(pid, 0)
+        print("done", flush=True)
+    """)
+    got = run_measured([sys.executable, "-c", code], tmp_path / "log.txt", timeout_s=60)
+    assert got.returncode == 0 and not got.timed_out
+    assert got.peak_mib > 3 * 300
+    assert 300 < got.peak_pss_mib < 1.5 * 300, (got.peak_mib, got.peak_pss_mib)
 
 
 def test_a_command_past_its_time_is_killed(tmp_path):
