@@ -61,17 +61,19 @@ def markdown(records: list[dict]) -> str:
         lines += _rows(["table", "rows", "splits", "metric", *[NAMES[s] for s in systems],
                         *[f"vs {NAMES[p]}" for p in peers]], rows) + [""]
         lines += [f"### {budget} s budget: wall seconds (mean over splits) and peak MiB "
-                  "(largest, process tree)", ""]
+                  "(largest, process tree: summed RSS, and summed PSS where measured)", ""]
         rows = []
         for key in keys:
             cells = []
             for s in systems:
                 recs = [r for r in use[(*key, s)] if "wall_s" in r]
+                pss = [r["peak_pss_mib"] for r in recs if r.get("peak_pss_mib") is not None]
                 cells += [mean(r["wall_s"] for r in recs) if recs else "",
-                          max(r["peak_mib"] for r in recs) if recs else ""]
+                          max(r["peak_mib"] for r in recs) if recs else "",
+                          max(pss) if pss else ""]
             rows.append([key[1], *cells])
-        lines += _rows(["table", *[f"{NAMES[s]} {w}" for s in systems for w in ("s", "MiB")]],
-                       rows) + [""]
+        lines += _rows(["table", *[f"{NAMES[s]} {w}" for s in systems
+                                   for w in ("s", "RSS MiB", "PSS MiB")]], rows) + [""]
         entry = summary.get(budget)
         if entry:
             lines += [f"### {budget} s budget: summary over {entry['tables']} tables", ""]
