@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -85,6 +86,33 @@ def fill(where: Path) -> Path:
     return filler
 
 
+class KeptFull:
+    """The file system holding `where` filled to the last byte and kept full: space a run
+    frees (a trial's scratch files) is taken again at once, as by another program writing.
+    Without that, a run whose bags the disk allowance refused wrote and removed its trials'
+    fold files in the room the last one had freed, and went on for its whole session."""
+
+    live: list[KeptFull] = []  # stopped by `small_disk` after the test, however it ended
+
+    def __init__(self, where: Path):
+        KeptFull.live.append(self)
+        self.where = where
+        self.path = fill(where)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._top_up, daemon=True)
+        self._thread.start()
+
+    def _top_up(self) -> None:
+        while not self._stop.wait(0.02):
+            fill(self.where)
+
+    def release(self) -> None:
+        """Stop filling and give all the space back."""
+        self._stop.set()
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """`small_disk(size)`: a fresh tmpfs of `size` mounted for this test, removed after."""
@@ -105,6 +133,8 @@ def small_disk(tmp_path):
         return where
 
     yield make
+    while KeptFull.live:
+        KeptFull.live.pop().release()
     for where in mounts:
         stop_workers(where / "home")
         subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=30)
@@ -340,7 +370,7 @@ def test_a_disk_that_fills_during_a_run(small_disk, monkeypatch, capsys, tmp_pat
          and any(e.seq > first[-1]["seq"] and e.kind == "trial"
                  for e, _ in read_events(folder.events_path, 0)), 90,
          what="a trial of the second session")
-    filler = fill(disk)
+    filler = KeptFull(disk)
     wait(lambda: folder.read()["status"] == "failed", 120, what="the run to fail")
 
     record = folder.read()
@@ -362,10 +392,11 @@ def test_a_disk_that_fills_during_a_run(small_disk, monkeypatch, capsys, tmp_pat
     assert "note: This model is from a run that failed late: The disk is full: " in err
     assert len(predictions.read_text().splitlines()) == 301
 
-    # Space again: Add time continues the same studies and journals.
-    filler.unlink()
+    # Space again: Add time continues the same studies and journals. (Enough time for a
+    # trial after the start-up and the reserve for delivering the bags of the best.)
+    filler.release()
     trials_before = optuna_trials(folder.optuna_path)
-    code = main(["add-time", run_id, "6", "--wait"])
+    code = main(["add-time", run_id, "15", "--wait"])
     out, err = capsys.readouterr()
     assert code == 0, err + explain(folder)
     assert folder.read()["status"] == "succeeded"
