@@ -2,14 +2,16 @@
 quality) and LightGBM with its default parameters, at the same budgets, on the same splits.
 
     python -m bench.automl_vs_flaml [--budgets 60 300] [--systems modelyard flaml ...]
-        [--only NAME ...] [--large] [--results bench/.work/automl.jsonl] [--report]
+        [--only NAME ...] [--large] [--results bench/records/automl.jsonl] [--report]
 
 Each system runs in its own subprocess on the same parquet files (AutoGluon with the Python
 of its own environment, `python -m bench.agenv`), so that wall time and peak memory over
 its process tree are measured alike (bench/proctree.py). 75/25 split (stratified for
 classes); tables under 2,000 rows get three splits. Every result is appended as one JSON
 line to --results as soon as it is known, and a result already there is not run again: a
-run of several hours continues where it stopped (--fresh starts over). Scores:
+run of several hours continues where it stopped (--fresh starts over). The records are
+kept in the repository (bench/records/), so a run the length of several sessions goes on
+from a fresh clone; each record names the commit it measured. Scores:
 bench/scoring.py. Prints one JSON line per budget and table at the end (what this and any
 earlier, interrupted command measured); --report prints the Markdown summary instead.
 """
@@ -32,7 +34,7 @@ from bench.proctree import run_measured
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
-DEFAULT_RESULTS = WORK / "automl.jsonl"
+DEFAULT_RESULTS = HERE / "records" / "automl.jsonl"
 SYSTEMS = ("modelyard", "autogluon", "flaml", "lightgbm")
 # A system still running this long after its budget is killed and recorded as failed.
 GRACE = lambda budget: 3 * budget + 600  # noqa: E731
@@ -91,6 +93,18 @@ def _detail(system: str, out: Path, stdout_log: Path) -> dict:
     return {"model": found.pop("best_model", None), **found}
 
 
+def _commit() -> str:
+    """The checkout's commit (`+` if its files differ from it): what a record measured."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True,
+                              text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD")
+    return head + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def run_one(system: str, budget: int, spec: dict, files: dict, y_test,
             work: Path = WORK) -> dict:
     """Fit one system on one split in a subprocess; its score, seconds and peak memory."""
@@ -101,6 +115,7 @@ def run_one(system: str, budget: int, spec: dict, files: dict, y_test,
               "system": system, "rows": spec["rows"], "task": spec["task"],
               "metric": spec["metric"], "score": None,
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "commit": _commit(),
               "load_before": round(os.getloadavg()[0], 2), "nice": os.nice(0)}
     try:
         cmd = _command(system, budget, spec, files, out)
