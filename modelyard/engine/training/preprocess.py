@@ -44,6 +44,8 @@ class NativeFrame(TransformerMixin, BaseEstimator):
     prefixes.) `coded_above=None`: every category column stays a category (CatBoost,
     whose ordered target statistics are made for many values)."""
 
+    coded_above: int | None = None  # what a NativeFrame pickled before it existed reads
+
     def __init__(self, numeric: list[str], categorical: list[str],
                  coded_above: int | None = None):
         self.numeric = numeric
