@@ -10,7 +10,6 @@ import argparse
 import csv
 import json
 import sys
-import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -213,10 +212,24 @@ def _planner_options(p: argparse.ArgumentParser) -> None:
                    "first installed)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
+    """The command line. `own_process`: this process is the `modelyard` program itself
+    (not a caller's, such as a test's), so `run` may hand it over to a small process that
+    waits for the Run (follow.py) instead of waiting with everything loaded."""
     args = build_parser().parse_args(argv)
+    args.own_process = own_process
+    return _guarded(args, lambda: _dispatch(args))
+
+
+def program() -> None:
+    """The `modelyard` program (`python -m modelyard.app.cli` alike)."""
+    sys.exit(main(own_process=True))
+
+
+def _guarded(args: argparse.Namespace, command: Callable[[], int | None]) -> int:
+    """Run `command`, its errors said in one line each with the exit code they mean."""
     try:
-        return int(_dispatch(args) or 0)
+        return int(command() or 0)
     except KeyboardInterrupt:
         print("modelyard: interrupted.", file=sys.stderr)
         return EXIT_CANCELLED
@@ -243,6 +256,11 @@ def _disk_full(args: argparse.Namespace) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command in WITHOUT_WORKSPACE:
         return COMMANDS[args.command](args)
+    return COMMANDS[args.command](_workspace(args), args)
+
+
+def _workspace(args: argparse.Namespace):
+    """The Workspace of `--home`, its catalog brought up to date (or said why not)."""
     from modelyard.app.workspace import Workspace
 
     ws = Workspace.at(args.home)
@@ -256,7 +274,7 @@ def _dispatch(args: argparse.Namespace) -> int:
              f"{_disk_full(args)}")
     if notice := ws.catalog_notice():
         _err(f"modelyard: note: {notice}")
-    return COMMANDS[args.command](ws, args)
+    return ws
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -445,7 +463,7 @@ def _load_plan_file(path: str, dataset_id: str, budget: int | None):
 
 def _cmd_run(ws, args) -> int:
     from modelyard.engine.intake.sizes import size_words
-    from modelyard.schemas import Plan, RunStatus
+    from modelyard.schemas import Plan
 
     if args.storage:  # a bad URL fails now, not after the planning
         args.storage = ws.storage_url(args.storage)
@@ -479,13 +497,41 @@ def _cmd_run(ws, args) -> int:
          f"budget {plan.budget_seconds} s")
     if shared := folder.record().study_storage:
         _err(f"other machines join its search with: {ws.join_command(folder.id, shared)}")
+    if args.out:
+        args.out = str(Path(args.out).expanduser().resolve())
+    # The rest needs little memory until the Run ends: this process is handed over to a
+    # small one that waits (follow.py). Only where it cannot be does this one wait.
+    from modelyard.app import follow
+
+    if args.own_process:
+        follow.hand_over(ws.home.root, folder, args)
     try:
-        record = _wait(ws, folder)
+        record = follow.wait(ws.home, folder)
     except KeyboardInterrupt:
         ws.cancel(folder.id)
         _err(f"\nrun {folder.id} cancelled.")
         return EXIT_CANCELLED
+    return _finish(ws, folder, args, record)
+
+
+def finish_run(args: argparse.Namespace, record: RunRecord) -> int:
+    """`modelyard run` once its Run has ended, in the process that followed it
+    (follow.py): `args` holds `home`, `run_id`, `out`, `json` and `sample_submission`."""
+    args.command = "run"
+
+    def finish() -> int:
+        ws = _workspace(args)
+        return _finish(ws, ws.run_folder(args.run_id), args, record)
+
+    return _guarded(args, finish)
+
+
+def _finish(ws, folder, args: argparse.Namespace, record: RunRecord) -> int:
+    """The outputs of the ended Run in `folder`, and the exit code its status means."""
+    from modelyard.schemas import Plan, RunStatus
+
     ws.refresh()
+    plan = Plan.model_validate(record.plan)  # as the Run used it
     out = Path(args.out).expanduser().resolve() if args.out else folder.path
     status = record.status
     try:
@@ -523,47 +569,6 @@ def _cmd_run(ws, args) -> int:
         return EXIT_CANCELLED
     raise RunFailedError(f"run {folder.id} failed: {record.message}",
                          f"See {folder.log_path}.")
-
-
-def _wait(ws, folder) -> RunRecord:
-    """Wait for the Run to end, showing one updating progress line on stderr. While it
-    waits in the queue, this process helps the queue along (the worker may be started
-    by this CLI, the app or another worker)."""
-    from modelyard.engine import jobs
-    from modelyard.schemas import EventKind, RunStatus
-
-    offset, last, said_queued = 0, "", False
-    interactive = sys.stderr.isatty()
-    while True:
-        jobs.supervise(ws.home)
-        jobs.schedule(ws.home)
-        record = folder.record()
-        if record.status is RunStatus.queued and not said_queued:
-            said_queued = True
-            _err(f"run {folder.id}: queued behind other runs "
-                 f"(at most {jobs.max_parallel_runs(ws.home)} at a time)")
-        for event, end in ws.new_events(folder, offset):
-            offset = end
-            if event.kind in (EventKind.progress, EventKind.trial):
-                last = event.message
-            if not interactive and event.kind == EventKind.trial:
-                # A log (a pipe, a file, CI) gets one line per finished trial instead of
-                # the updating line, so a long run is not silent.
-                elapsed = (event.ts or time.time()) - (record.launched_at or time.time())
-                _err(f"[{elapsed:5.0f}s] {last}")
-        elapsed = time.time() - (record.launched_at or time.time())
-        line = f"[{elapsed:5.0f}s] {last or record.status}"[:120]
-        if interactive:
-            sys.stderr.write("\r" + line.ljust(120))
-            sys.stderr.flush()
-        if not record.status.is_active:
-            break
-        time.sleep(0.5)
-    if interactive:
-        sys.stderr.write("\n")
-    else:
-        _err(f"run {folder.id}: {record.status}")
-    return record
 
 
 def _write_outputs(ws, folder, plan, out: Path) -> dict[str, str]:
@@ -649,7 +654,9 @@ def _cmd_add_time(ws, args) -> int:
     print(f"{run_id}: {args.seconds} s more, {record.status}")
     if not args.wait:
         return EXIT_OK
-    record = _wait(ws, ws.run_folder(run_id))
+    from modelyard.app.follow import wait
+
+    record = wait(ws.home, ws.run_folder(run_id))
     print(f"{run_id}: {record.status}: {record.message}")
     return EXIT_OK if record.status is RunStatus.succeeded else EXIT_FAILED
 
@@ -791,4 +798,4 @@ def _chosen_families(plan, names: str):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    program()

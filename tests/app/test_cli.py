@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -224,6 +225,43 @@ def test_the_same_file_run_twice(tmp_path, child_env, make_messy):
         assert made.returncode == 0, made.stderr
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "words-out.csv"),
                                   pd.read_csv(tmp_path / "gaps-out.csv"))
+
+
+@pytest.mark.slow
+def test_run_waits_in_a_small_process_and_ctrl_c_cancels(tmp_path, child_env, make_messy):
+    """Once the Run has started, `modelyard run` hands its process over to one that only
+    follows it (app/follow.py): the same process, without DuckDB or polars mapped. Ctrl-C
+    there cancels the Run, as it did before."""
+    import psutil
+
+    env = child_env(tmp_path / "home")
+    make_messy(n=300).to_csv(tmp_path / "churn.csv", index=False)
+    proc = subprocess.Popen([sys.executable, "-m", "modelyard.app.cli", "run",
+                             tmp_path / "churn.csv", "--target", "churn", "--budget", "120",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        me = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 90
+        while "modelyard.app.follow" not in me.cmdline():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.2)
+        workers = [c for c in me.children() if "modelyard.engine.training.worker"
+                   in " ".join(c.cmdline())]
+        assert len(workers) == 1  # the worker is still its child
+        mapped = Path(f"/proc/{proc.pid}/maps").read_text()
+        assert "duckdb" not in mapped and "polars" not in mapped
+        time.sleep(2)  # a trial or two
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    run_id = err.split("run ", 1)[1].split(" ", 1)[0]
+    assert f"run {run_id} cancelled." in err
+    assert as_json(cli("show", run_id, "--json", env=env))["status"] == "cancelled"
+    psutil.wait_procs(workers, timeout=30)  # the worker has ended too
 
 
 # -- fast commands -------------------------------------------------------------------------------

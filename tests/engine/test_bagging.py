@@ -337,3 +337,56 @@ def test_a_bag_that_cannot_be_written_leaves_the_trial_scored_without_one(tmp_pa
     result = cross_validate(family, family.default_params(ctx), ctx, data, splits,
                             plan.metric, keep=blocker / "bag")
     assert result.bag is None and len(result.fold_scores) == len(splits)
+
+
+def test_a_holdout_keeps_its_model_as_fitted_from_many_rows_on(tmp_path, monkeypatch):
+    """On a holdout of many rows the trials' models are kept as fitted (a bag of one) and
+    delivered so, without a refit: the delivered model predicts the holdout rows exactly
+    as the winning trial did. Fewer rows: refitted on every row, as before. No second
+    layer on a holdout (nothing to cross-validate it on)."""
+    from modelyard.engine.training.trainer import Trainer
+    from modelyard.engine.training.worker import refit
+    from modelyard.schemas import Validation, ValidationKind
+    from modelyard.storage.runfolder import JournalWriter, RunFolder
+
+    holdout = Validation(kind=ValidationKind.holdout, holdout_fraction=0.2)
+    assert not bagging.bags(ValidationKind.holdout, 1, bagging.HOLDOUT_BAG_ROWS - 1)
+    assert bagging.bags(ValidationKind.holdout, 1, bagging.HOLDOUT_BAG_ROWS)
+    monkeypatch.setattr(bagging, "HOLDOUT_BAG_ROWS", 400)  # as if 600 rows were many
+
+    data = _data(Task.binary, n=600)
+    plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
+                validation=holdout, budget_seconds=60,
+                families=[FamilyChoice(family=Family.linear, max_trials=2),
+                          FamilyChoice(family=Family.lightgbm, max_trials=2)])
+    splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
+    assert len(splits) == 1 and len(splits[0][0]) == 480
+    folder = RunFolder(tmp_path / "run_holdout")
+    folder.create({"id": "run_holdout", "status": "running"})
+    journal = JournalWriter(folder)
+    trainer = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time(),
+                      oof_dir=folder.path / "oof")
+    best = trainer.run()
+    journal.close()
+    assert trainer.bags_dir is not None and all(c.bag is not None
+                                                for c in trainer.pool.members)
+    assert best.family != "stack"
+    ctx = FitContext(task=Task.binary, n_rows=len(data.y), n_classes=2, n_jobs=1, seed=0)
+    delivered = refit(best, ctx, data, trainer.bags_dir)
+    models = delivered.members if isinstance(delivered, WeightedEnsemble) else [delivered]
+    assert all(isinstance(m, BaggedModel) and len(m.members) == 1 for m in models)
+    valid = splits[0][1]
+    np.testing.assert_allclose(predict_matrix(delivered, data.X.iloc[valid], True, 2),
+                               best.result.oof[valid], rtol=1e-7, atol=1e-9)
+    assert "holdout split" in bagging.describe(delivered)
+
+    # Below the threshold: no bags, the winner is refitted on every row.
+    monkeypatch.setattr(bagging, "HOLDOUT_BAG_ROWS", 481)
+    folder = RunFolder(tmp_path / "run_small")
+    folder.create({"id": "run_small", "status": "running"})
+    journal = JournalWriter(folder)
+    trainer = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time(),
+                      oof_dir=folder.path / "oof")
+    best = trainer.run()
+    journal.close()
+    assert trainer.bags_dir is None and best.bag is None

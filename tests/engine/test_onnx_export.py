@@ -287,3 +287,41 @@ def test_a_stack_converts_as_its_second_layer_over_its_bagged_bases(task, tmp_pa
     stacker = stacking.make_stacker(classification).fit(inputs, data.y)
     model = StackedModel(bases, stacker, classification, data.n_classes)
     _export_and_compare(tmp_path, model, _meta(data, task, "stack"), task, data.X)
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+def test_a_category_of_many_values_reaches_the_booster_as_ranks_and_converts(name, tmp_path):
+    """A category column with more than CODED_ABOVE values is handed to the boosters as its
+    values' ranks in sorted order (preprocess.NativeFrame); the few-valued one stays a
+    category. The ONNX graph computes the same ranks, unseen and missing values as NaN."""
+    from modelyard.engine.training.preprocess import CODED_ABOVE
+
+    def with_codes(data: TrainingData, seed: int) -> TrainingData:
+        rng = np.random.default_rng(seed)
+        frame = data.X.assign(code=[f"Z{v:03d}" for v in rng.integers(0, 80, len(data.y))])
+        return TrainingData(frame, data.y, Features(["x1", "x2"], ["colour", "code"]),
+                            data.classes)
+
+    data = with_codes(_data(Task.binary, n=300), 0)
+    assert data.X["code"].nunique() > CODED_ABOVE
+    pipeline = _fit(name, Task.binary, data)
+    prepare = pipeline.named_steps["prepare"]
+    assert prepare.coded_ == ["code"]
+    seen = prepare.transform(data.X)
+    assert isinstance(seen["colour"].dtype, pd.CategoricalDtype)
+    assert seen["code"].dtype == np.float64
+    ranks = {v: i for i, v in enumerate(sorted(data.X["code"].unique()))}
+    assert seen["code"].tolist() == [float(ranks[v]) for v in data.X["code"]]
+
+    folder = _bundle(tmp_path, pipeline, _meta(data, Task.binary, name))
+    report = write_onnx(folder, Predictor.load(folder), data.X)
+    assert report["converted"], report.get("message")
+    rows = with_codes(TrainingData(_new_rows(Task.binary), np.zeros(60, np.int64),
+                                   data.features), 7).X
+    rows.loc[2, "code"] = "Z999"  # never seen
+    rows.loc[3, "code"] = None
+    assert np.isnan(prepare.transform(rows.iloc[2:4])["code"]).all()
+    got = np.asarray(_fresh_predict(folder / "onnx" / "model.onnx", rows,
+                                    tmp_path)["probabilities"])
+    want = Predictor.load(folder).predict_frame(rows)[["proba_class_0", "proba_class_1"]]
+    assert np.abs(got - want.to_numpy()).max() <= TOLERANCE

@@ -59,3 +59,18 @@ def test_f1_threshold_finds_the_better_cut_for_a_rare_class():
     found = f1_threshold(y, p)
     assert found["f1_at_0.5"] == 0.0
     assert found["f1_at_threshold"] == 1.0 and 0.29 < found["threshold"] <= 0.3
+
+
+def test_a_native_frame_pickled_before_ranks_existed_still_prepares_and_prints():
+    """Bundles saved before NativeFrame ranked many-valued columns hold instances without
+    `coded_` or `coded_above`: they prepare rows as they did (every column a category)."""
+    import pickle
+
+    from modelyard.engine.training.preprocess import NativeFrame
+
+    X = pd.DataFrame({"n": [1.0, 2.0, 3.0], "c": [f"v{i}" for i in range(3)]})
+    old = NativeFrame(["n"], ["c"], coded_above=1).fit(X)
+    del old.__dict__["coded_"], old.__dict__["coded_above"]
+    loaded = pickle.loads(pickle.dumps(old))
+    assert isinstance(loaded.transform(X)["c"].dtype, pd.CategoricalDtype)
+    assert "NativeFrame" in repr(loaded)

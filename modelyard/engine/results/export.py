@@ -134,15 +134,18 @@ def _native(pipeline: Any, meta: dict[str, Any], folder: Path) -> list[str]:
         written.append(path.name)
         if isinstance(inner, NativeFrame):
             prep = folder / f"{name}.inputs.json"
+            ranked = getattr(inner, "coded_", [])
             prep.write_text(json.dumps({
                 "columns": [inner.names_[c] for c in inner.numeric + inner.categorical],
                 "renamed_from": {v: k for k, v in inner.names_.items() if v != k},
                 "categorical": {inner.names_[c]: inner.categories_[c]
-                                for c in inner.categorical},
+                                for c in inner.categorical if c not in ranked},
+                "ranked": {inner.names_[c]: inner.categories_[c] for c in ranked},
                 "note": "Categorical inputs are pandas categoricals with exactly these "
-                        "categories (others are missing); date columns are first split "
-                        "into <column>__year, __month, __day, __dayofweek, __hour, "
-                        "__epoch_days.",
+                        "categories (others are missing). A ranked input is a number: the "
+                        "value's position in its list, counted from 0 (others are "
+                        "missing). Date columns are first split into <column>__year, "
+                        "__month, __day, __dayofweek, __hour, __epoch_days.",
             }, indent=2, default=str), encoding="utf-8")
             written.append(prep.name)
     return written

@@ -168,7 +168,7 @@ def cross_validate(
     return CVResult(fold_scores, oof, float(np.mean(fit_times)), float(np.mean(predict_times)),
                     extra={"cut_short": cut_short} if cut_short else {},
                     train_scores=train_scores, learnt=mean_learnt(learnt),
-                    bag=str(keep) if keep is not None and len(splits) > 1 else None,
+                    bag=str(keep) if keep is not None else None,
                     keep_seconds=keep_seconds)
 
 

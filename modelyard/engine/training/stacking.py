@@ -16,7 +16,8 @@ out-of-fold predictions shares, AutoGluon's included.)
 
 For new rows, the first layer must predict as it did out of fold: each member is its bag
 of fold models (`bagging.py`), so only members with a bag take part; a Run without bags
-(a holdout, a time split) has no stack.
+(a time split) has no stack, nor has a holdout (its out-of-fold predictions cover only
+its validation rows: nothing to cross-validate a second layer on).
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def stack(pool: list[Candidate], to_beat: Candidate, y: np.ndarray, n_classes: i
     out-of-fold predictions; chosen when it beats `to_beat` (the blend, or the leader).
     With `end`, only the best members whose bags can be delivered by then (in the pool's
     order, best first). None when fewer than two members have a bag."""
+    if len(splits) < 2:
+        return None
     members = [c for c in pool if c.bag is not None and c.result is not None]
     if end is not None:
         room, kept = end - time.time(), []

@@ -45,7 +45,7 @@ from modelyard.engine.training.families.base import FitContext
 from modelyard.engine.training.metrics import f1_threshold
 from modelyard.engine.training.stacking import StackedModel
 from modelyard.engine.training.trainer import Trainer
-from modelyard.schemas import Plan, Profile, RunStatus, Task
+from modelyard.schemas import Plan, Profile, RunStatus, Task, ValidationKind
 from modelyard.storage.files import (
     SpaceReserve,
     disk_full_reason,
@@ -301,8 +301,11 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
                              "time.", "Look at the failed trials, or give the run more time.")
     bagged = best.bag is not None or best.family == "stack" or any(
         m.get("bagged") for m in best.params.get("members", []) if isinstance(m, dict))
-    journal.emit("progress", f"keeping the fold models of {best.model}" if bagged else
-                 f"refitting {best.model} on all rows", phase="refit",
+    kept = f"keeping the fold models of {best.model}" \
+        if plan.validation.kind is not ValidationKind.holdout \
+        else f"keeping {best.model} as the holdout split fitted it"
+    journal.emit("progress", kept if bagged else f"refitting {best.model} on all rows",
+                 phase="refit",
                  fraction=min(1.0, (time.time() - started) / plan.budget_seconds))
     ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
                      n_jobs=threads, seed=plan.seed)
