@@ -102,7 +102,9 @@ def _commit() -> str:
                               text=True).stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD")
-    return head + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+    changed = [line for line in git("status", "--porcelain", "--untracked-files=no")
+               .splitlines() if not line[3:].startswith("bench/records/")]
+    return head + ("+" if changed else "")
 
 
 def run_one(system: str, budget: int, spec: dict, files: dict, y_test,
