@@ -504,9 +504,9 @@ def _cmd_run(ws, args) -> int:
     from modelyard.app import follow
 
     if args.own_process:
-        follow.hand_over(ws.home.root, folder, args)
+        follow.hand_over(ws.home.root, folder.id, args)
     try:
-        record = follow.wait(ws.home, folder)
+        record = follow.wait(ws.home.root, folder.id)
     except KeyboardInterrupt:
         ws.cancel(folder.id)
         _err(f"\nrun {folder.id} cancelled.")
@@ -656,7 +656,7 @@ def _cmd_add_time(ws, args) -> int:
         return EXIT_OK
     from modelyard.app.follow import wait
 
-    record = wait(ws.home, ws.run_folder(run_id))
+    record = wait(ws.home.root, run_id)
     print(f"{run_id}: {record.status}: {record.message}")
     return EXIT_OK if record.status is RunStatus.succeeded else EXIT_FAILED
 

@@ -23,29 +23,23 @@ from pathlib import Path
 
 from modelyard.engine import jobs
 from modelyard.schemas import EventKind, RunRecord, RunStatus
-from modelyard.storage.paths import Home
-from modelyard.storage.runfolder import RunFolder, read_events
 
 EXIT_CANCELLED = 130
 
 
-def wait(home: Home, folder: RunFolder) -> RunRecord:
+def wait(root: Path, run_id: str) -> RunRecord:
     """Wait for the Run to end, showing one updating progress line on stderr. While it
     waits in the queue, this process helps the queue along (the worker may be started
     by this CLI, the app or another worker)."""
-    offset, last, said_queued = 0, "", False
+    home = jobs.home_at(root)
+    last, said_queued = "", False
     interactive = sys.stderr.isatty()
-    while True:
-        jobs.supervise(home)
-        jobs.schedule(home)
-        _reap()
-        record = folder.record()
+    for record, events in jobs.follow(home, run_id):
         if record.status is RunStatus.queued and not said_queued:
             said_queued = True
-            _err(f"run {folder.id}: queued behind other runs "
+            _err(f"run {run_id}: queued behind other runs "
                  f"(at most {jobs.max_parallel_runs(home)} at a time)")
-        for event, end in read_events(folder.events_path, offset):
-            offset = end
+        for event in events:
             if event.kind in (EventKind.progress, EventKind.trial):
                 last = event.message
             if not interactive and event.kind == EventKind.trial:
@@ -58,33 +52,19 @@ def wait(home: Home, folder: RunFolder) -> RunRecord:
         if interactive:
             sys.stderr.write("\r" + line.ljust(120))
             sys.stderr.flush()
-        if not record.status.is_active:
-            break
-        time.sleep(0.5)
     if interactive:
         sys.stderr.write("\n")
     else:
-        _err(f"run {folder.id}: {record.status}")
+        _err(f"run {run_id}: {record.status}")
     return record
 
 
-def _reap() -> None:
-    """Collect the workers this process started that have ended. After the hand-over
-    they are children of this program, which holds no handle on them: unreaped, an
-    ended worker would stay a zombie until the command ends."""
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-    except ChildProcessError:  # no children
-        pass
-
-
-def hand_over(home: Path, folder: RunFolder, args: argparse.Namespace) -> None:
-    """Replace this process by `python -m modelyard.app.follow` for the Run in `folder`
+def hand_over(root: Path, run_id: str, args: argparse.Namespace) -> None:
+    """Replace this process by `python -m modelyard.app.follow` for the Run `run_id`
     (POSIX; returns only where that cannot be done, and the caller waits itself)."""
     if os.name != "posix" or not sys.executable:
         return
-    argv = [sys.executable, "-m", "modelyard.app.follow", "--home", str(home), folder.id]
+    argv = [sys.executable, "-m", "modelyard.app.follow", "--home", str(root), run_id]
     if args.out:
         argv += ["--out", str(args.out)]
     if args.json:
@@ -104,15 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--sample-submission")
     args = parser.parse_args(argv)
-    home = Home.from_env(args.home)
-    folder = RunFolder(home.run_dir(args.run_id))
     try:
-        record = wait(home, folder)
+        record = wait(args.home, args.run_id)
     except KeyboardInterrupt:
         from modelyard.app.workspace import Workspace
 
-        Workspace(home).cancel(folder.id)
-        _err(f"\nrun {folder.id} cancelled.")
+        Workspace.at(args.home).cancel(args.run_id)
+        _err(f"\nrun {args.run_id} cancelled.")
         return EXIT_CANCELLED
     from modelyard.app import cli
 

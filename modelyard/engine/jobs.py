@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from modelyard.engine.training.studies import close_running_trials
 from modelyard.schemas import Plan, RunRecord, RunStatus
 from modelyard.storage.files import disk_full_reason, free_mb, is_disk_full
 from modelyard.storage.paths import Home, new_id
-from modelyard.storage.runfolder import RunFolder
+from modelyard.storage.runfolder import RunFolder, read_events
 
 # A worker touches its heartbeat every 2 s; a long silence means it hangs.
 HEARTBEAT_STALE_SECONDS = 180.0
@@ -282,3 +283,41 @@ def _group_alive(pid: int) -> bool:
         return proc.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def home_at(root: str | os.PathLike | None = None) -> Home:
+    """The Home at `root`, else at $MODELYARD_HOME, else at ~/.modelyard."""
+    return Home.from_env(str(root) if root is not None else None)
+
+
+def follow(home: Home, run_id: str, every: float = 0.5) -> Iterator[tuple[RunRecord, list]]:
+    """The Run's record and the journal events written since the last look, every
+    `every` seconds until it has ended (the last pair holds the ended record). Meanwhile
+    the queue is helped along (a queued Run's worker may be started by whoever looks),
+    and the workers this process started that have ended are collected."""
+    folder = RunFolder(home.run_dir(run_id))
+    offset = 0
+    while True:
+        supervise(home)
+        schedule(home)
+        _reap()
+        record = folder.record()
+        events = []
+        for event, end in read_events(folder.events_path, offset):
+            offset = end
+            events.append(event)
+        yield record, events
+        if not record.status.is_active:
+            return
+        time.sleep(every)
+
+
+def _reap() -> None:
+    """Collect this process's ended children. A program that replaced itself after
+    starting a worker (the CLI's follow.py) holds no handle on it: unreaped, an ended
+    worker would stay a zombie until the program ends."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:  # no children
+        pass
