@@ -121,7 +121,9 @@ def test_a_fused_network_is_bundled_predicts_new_rows_and_stops_in_time(tmp_path
                "rules", "--families", "fusion", "--out", tmp_path / "out", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     run_id = json.loads(done.stdout)["run_id"]
-    assert json.loads(done.stdout)["best_model"] == "joined_fusion_0"
+    # The fused network is kept (its search may try more than one; under load a later
+    # trial has won).
+    assert json.loads(done.stdout)["best_model"].startswith("joined_fusion_")
     model_dir = modelyard_home / "runs" / run_id / "model"
     meta = json.loads((model_dir / "metadata.json").read_text())
     assert meta["kind"] == "mixed" and meta["fusion"] is True and meta["inputs"] == "joined"
