@@ -361,13 +361,18 @@ def test_a_holdout_keeps_its_model_as_fitted_from_many_rows_on(tmp_path, monkeyp
                           FamilyChoice(family=Family.lightgbm, max_trials=2)])
     splits, _ = make_splits(plan.validation, data.y, plan.task, 0)
     assert len(splits) == 1 and len(splits[0][0]) == 480
-    folder = RunFolder(tmp_path / "run_holdout")
-    folder.create({"id": "run_holdout", "status": "running"})
-    journal = JournalWriter(folder)
-    trainer = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time(),
-                      oof_dir=folder.path / "oof")
-    best = trainer.run()
-    journal.close()
+
+    def train(run_id: str) -> tuple[Trainer, Candidate]:
+        folder = RunFolder(tmp_path / run_id)
+        folder.create({"id": run_id, "status": "running"})
+        journal = JournalWriter(folder)
+        trainer = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time(),
+                          oof_dir=folder.path / "oof")
+        best = trainer.run()
+        journal.close()
+        return trainer, best
+
+    trainer, best = train("run_holdout")
     assert trainer.bags_dir is not None and all(c.bag is not None
                                                 for c in trainer.pool.members)
     assert best.family != "stack"
@@ -382,11 +387,5 @@ def test_a_holdout_keeps_its_model_as_fitted_from_many_rows_on(tmp_path, monkeyp
 
     # Below the threshold: no bags, the winner is refitted on every row.
     monkeypatch.setattr(bagging, "HOLDOUT_BAG_ROWS", 481)
-    folder = RunFolder(tmp_path / "run_small")
-    folder.create({"id": "run_small", "status": "running"})
-    journal = JournalWriter(folder)
-    trainer = Trainer(plan, data, splits, journal, folder.optuna_path, 1, time.time(),
-                      oof_dir=folder.path / "oof")
-    best = trainer.run()
-    journal.close()
+    trainer, best = train("run_small")
     assert trainer.bags_dir is None and best.bag is None
