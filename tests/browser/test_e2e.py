@@ -44,10 +44,19 @@ def choose(page, label: str | re.Pattern, option: str) -> None:
     """Pick `option` in the select box labelled `label`. The box is scrolled to the middle
     of the window first: at the window's bottom edge the first click does not open its
     list (as for a person, who would scroll)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     box = page.get_by_role("combobox", name=label)
-    box.evaluate("e => e.scrollIntoView({block: 'center'})")
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    wanted = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):  # a click that lands while the page redraws opens nothing
+        box.evaluate("e => e.scrollIntoView({block: 'center'})")
+        box.click()
+        try:
+            wanted.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    wanted.click()
 
 
 def alert(page, text: str):
