@@ -30,7 +30,7 @@ from modelyard.storage import plans as plan_store
 from modelyard.storage import runs as run_store
 from modelyard.storage.catalog import Catalog
 from modelyard.storage.paths import Home
-from modelyard.storage.runfolder import RunFolder, read_events
+from modelyard.storage.runfolder import RunFolder
 from modelyard.storage.sync import reindex, sync
 
 # Why a sample's target is its target (in place of "chosen by you").
@@ -453,12 +453,6 @@ class Workspace:
     def run_folder(self, run_id: str) -> RunFolder:
         """A Run's folder (run.json, events, model), whether or not it exists yet."""
         return RunFolder(self.home.run_dir(run_id))
-
-    @staticmethod
-    def new_events(folder: RunFolder, offset: int):
-        """The Run's journal events written from byte `offset` on, each with the offset
-        after it (a line still being written waits for the next call)."""
-        return read_events(folder.events_path, offset)
 
     def ranked_trials(self, *, run_id: str | None = None, dataset_id: str | None = None,
                       metric: str | None = None) -> list[dict[str, Any]]:
