@@ -40,23 +40,39 @@ def nav_to(page, title: str) -> None:
     page.get_by_role("heading", name=re.compile(title)).first.wait_for()
 
 
+def hold_still(locator, *, settled: int = 5, timeout: float = 10.0) -> None:
+    """Wait until `locator` stops moving: its box the same over `settled` looks 0.1 s
+    apart. A page still laying itself out (an expander opening, content above it drawn)
+    moves it, and a select box whose anchor moves closes the list it just opened."""
+    deadline = time.monotonic() + timeout
+    last, same = None, 0
+    while same < settled and time.monotonic() < deadline:
+        box = locator.bounding_box()
+        same = same + 1 if box == last else 0
+        last = box
+        time.sleep(0.1)
+
+
 def choose(page, label: str | re.Pattern, option: str) -> None:
-    """Pick `option` in the select box labelled `label`. The box is scrolled to the middle
-    of the window first: at the window's bottom edge the first click does not open its
-    list (as for a person, who would scroll)."""
+    """Pick `option` in the select box labelled `label`, as a person would: scroll the box
+    to the middle of the window (at the bottom edge a click does not open its list), wait
+    until the page stops moving it, open it and click the option. A list closed before
+    the click is opened again."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     box = page.get_by_role("combobox", name=label)
     wanted = page.get_by_role("option", name=option, exact=True)
-    for _ in range(3):  # a click that lands while the page redraws opens nothing
+    for _ in range(4):
         box.evaluate("e => e.scrollIntoView({block: 'center'})")
+        hold_still(box)
         box.click()
         try:
-            wanted.wait_for(timeout=5_000)
-            break
+            wanted.click(timeout=5_000)
+            return
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
-    wanted.click()
+    raise AssertionError(f"the list of {label!r} closed before {option!r} could be "
+                         "clicked, 4 times")
 
 
 def alert(page, text: str):
