@@ -267,6 +267,25 @@ def test_fold_models_kept_for_bagging_convert_as_their_average(tmp_path):
                         _meta(data, Task.multiclass, "linear"), Task.multiclass, data.X)
 
 
+def test_a_bag_whose_fold_never_saw_a_rare_class_converts_with_zero_for_it(tmp_path):
+    """A fold of a bag may hold no row of a rare class: its model knows only the others.
+    The bag predicts zero for that class from it (evaluate.predict_matrix), and so does
+    the ONNX graph, rather than refusing the export."""
+    data = _data(Task.multiclass, n=180)
+    folds = np.array_split(np.arange(180), 3)
+    members = []
+    for i in range(3):
+        rows = np.concatenate([f for j, f in enumerate(folds) if j != i])
+        if i == 0:
+            rows = rows[data.y[rows] != 1]  # the middle class, so columns must move
+        fold = TrainingData(data.X.iloc[rows].reset_index(drop=True), data.y[rows],
+                            data.features, data.classes)
+        members.append(_fit("linear", Task.multiclass, fold))
+    assert list(members[0].classes_) == [0, 2]
+    _export_and_compare(tmp_path, BaggedModel(members, True, data.n_classes),
+                        _meta(data, Task.multiclass, "linear"), Task.multiclass, data.X)
+
+
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.value)
 def test_a_stack_converts_as_its_second_layer_over_its_bagged_bases(task, tmp_path):
     data = _data(task, n=180)

@@ -9,7 +9,8 @@ Policy and its trade-offs:
   LightGBM and XGBoost converters registered into it. A weighted ensemble becomes one
   graph that averages its members' outputs with the ensemble's weights; any model that
   averages fitted pipelines (`members` and `weights`, as fold models kept by bagging would
-  be) is drawn the same way. A stack draws each base that way, then its second layer
+  be) is drawn the same way; a fold model that never saw a rare class gets zero for it,
+  as in the bundle. A stack draws each base that way, then its second layer
   (a logistic regression on their log-odds, a ridge on their values) over them.
   CONVERTED lists the families the tests convert.
 - **What does not, and says so.** CatBoost (its own ONNX writer refuses categorical
@@ -119,8 +120,12 @@ def members(pipeline: Any) -> list[tuple[Any, float]]:
     return [(pipeline, 1.0)]
 
 
-def _estimator(model: Any, width: int, classification: bool, prefix: str):
-    """The fitted estimator as an ONNX model (input `<prefix>features`) and its output."""
+def _estimator(model: Any, width: int, classification: bool, prefix: str,
+               n_classes: int | None = None):
+    """The fitted estimator as an ONNX model (input `<prefix>features`) and its output.
+    With `n_classes`, a classifier may know only some of the bundle's class codes (a bag's
+    fold that held no row of a rare class): its columns are placed after it
+    (`_placement`)."""
     from onnx.compose import add_prefix
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
@@ -130,10 +135,10 @@ def _estimator(model: Any, width: int, classification: bool, prefix: str):
         raise NotConvertible(f"the model {name}", "CatBoost's own ONNX writer refuses "
                              "categorical columns and writes probabilities as maps; this "
                              "export does not convert CatBoost models")
-    if classification and not np.array_equal(np.asarray(model.classes_),
-                                             np.arange(len(model.classes_))):
-        raise NotConvertible(f"the model {name}", "its classes are not the bundle's class "
-                             "codes 0..k-1")
+    if classification and _placement(model, n_classes) is False:
+        raise NotConvertible(f"the model {name}", "its classes "
+                             f"{[str(c) for c in np.asarray(model.classes_)]} are not among "
+                             "the bundle's class codes 0..k-1")
     _register()
     if hasattr(model, "get_booster"):
         # onnxmltools reads XGBoost's trees by feature index (f0, f1, ...): a copy without
@@ -227,6 +232,22 @@ class _Parts:
             self.opsets[op.domain] = max(self.opsets.get(op.domain, 0), op.version)
 
 
+def _placement(model: Any, n_classes: int | None) -> np.ndarray | bool | None:
+    """None when a classifier's probability columns are the bundle's classes 0..k-1 as
+    they are; a [known, n_classes] 0/1 matrix placing them when it knows only some of
+    them (as `evaluate.predict_matrix` does: zero for a class it never saw); False when
+    its classes are not class codes at all."""
+    seen = np.asarray(model.classes_)
+    if np.array_equal(seen, np.arange(len(seen))) and (n_classes in (None, len(seen))):
+        return None
+    if n_classes is None or seen.dtype.kind not in "iu" or len(seen) >= n_classes \
+            or np.any(np.diff(seen) <= 0) or seen.min() < 0 or seen.max() >= n_classes:
+        return False
+    place = np.zeros((len(seen), n_classes), np.float32)
+    place[np.arange(len(seen)), seen] = 1.0
+    return place
+
+
 def _averaged(pipeline: Any, meta: dict[str, Any], sample: pd.DataFrame,
               classification: bool, tag: str, parts: _Parts) -> str:
     """Draw `pipeline` (one pipeline, a bag, a blend) into `parts` as the weighted mean of
@@ -242,10 +263,15 @@ def _averaged(pipeline: Any, meta: dict[str, Any], sample: pd.DataFrame,
         prep = Builder(f"{tag}m{i}p_")
         feat = features(steps["prepare"], prep, meta)
         width = np.asarray(steps["prepare"].transform(sample.head(1))).shape[1]
-        est, out = _estimator(steps["model"], int(width), classification, f"{tag}m{i}_")
+        n_classes = len(meta.get("classes") or []) if classification else None
+        est, out = _estimator(steps["model"], int(width), classification, f"{tag}m{i}_",
+                              n_classes)
         prep.op("Identity", [feat], out=f"{tag}m{i}_features")
         parts.add(prep)
         parts.add_model(est)
+        place = _placement(steps["model"], n_classes) if classification else None
+        if place is not None:  # a fold that missed a rare class: zero for it
+            out = post.op("MatMul", [out, post.const(place, "place")])
         outs.append(post.op("Mul", [out, post.const(np.array([weight], np.float32), "w")]))
     total = post.op("Sum", outs) if len(outs) > 1 else outs[0]
     parts.add(post)

@@ -127,14 +127,6 @@ class BaggedModel:
             / len(self.members)
 
 
-def fold_models(model: Any) -> list:
-    """Every fitted pipeline a delivered model predicts with, flattened (a bag's fold
-    models, an ensemble's members and their folds); the model itself when single."""
-    if hasattr(model, "members"):
-        return [p for m in model.members for p in fold_models(m)]
-    return [model]
-
-
 def describe(model: Any) -> str:
     """How the delivered model predicts, in words for the bundle and the Model page."""
     from modelyard.engine.training.ensemble import WeightedEnsemble
