@@ -251,6 +251,36 @@ def test_a_booster_given_a_share_of_time_is_scored_on_the_rounds_it_had(name, ta
     assert rounds_of(final.named_steps["model"]) == rounds
 
 
+def test_the_share_of_time_is_for_boosting_not_for_preparing_the_features(monkeypatch):
+    """Preparing a fold's features (free text's TF-IDF on a large table takes seconds) is
+    not taken from the booster's share: the fold cache keeps it for later trials. Before,
+    a holdout whose preparation outlasted the share was boosted for a single round."""
+    from modelyard.engine.training import evaluate
+
+    class Slow:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def fit_transform(self, X, y=None):
+            time.sleep(1.0)
+            return self.inner.fit_transform(X, y)
+
+        def transform(self, X):
+            return self.inner.transform(X)
+
+    real = evaluate.make_preprocessor
+    monkeypatch.setattr(evaluate, "make_preprocessor", lambda f, d: Slow(real(f, d)))
+    family = families.get("lightgbm")
+    data = _data(Task.regression, n=2000)
+    ctx = FitContext(Task.regression, len(data.y), data.n_classes, 1, 0)
+    params = family.default_params(ctx) | {"learning_rate": 0.005}
+    splits = _splits(len(data.y))
+    result = cross_validate(family, params, ctx, data, splits, Metric.rmse, seconds=1.5,
+                            deadline=time.time() + 60)
+    assert result.extra["cut_short"] == len(splits)
+    assert result.learnt["n_estimators"] > 2  # 1 when the share went on the preparation
+
+
 def test_a_family_that_cannot_cut_short_ignores_the_share():
     family = families.get("random_forest")
     assert not family.cuts_short

@@ -101,8 +101,9 @@ def cross_validate(
     each fold's preprocessing is fitted once per kind and shared by later trials.
 
     With `seconds`, a family that `cuts_short` ends each fold's boosting once the folds
-    so far have had their share of them (fold i of k: i/k of `seconds` since the start),
-    keeping the rounds it has: a slow booster's trial then gives a score in its share of
+    so far have had their share of them (fold i of k: i/k of `seconds` since the start,
+    not counting the time spent preparing the folds' features, which the fold cache keeps
+    for later trials), keeping the rounds it has: a slow booster's trial then gives a score in its share of
     the time instead of taking the rest of the budget and giving none. The result's
     `extra["cut_short"]` counts the folds it cut.
 
@@ -119,7 +120,7 @@ def cross_validate(
     fold_scores, fit_times, predict_times, train_scores = [], [], [], []
     learnt: list[dict[str, Any]] = []
     keep_seconds = 0.0
-    cv_started, cut_short = time.time(), 0
+    cv_started, cut_short, preparing = time.time(), 0, 0.0
     if not family.cuts_short:
         seconds = None
     for fold, (train_idx, valid_idx) in enumerate(splits):
@@ -131,12 +132,15 @@ def cross_validate(
         seen = train_idx[seen_at]
         make = partial(prepare, make_preprocessor(family, data), data.X, data.y, train_idx,
                        valid_idx, seen_at)
+        prep_started = time.time()
         prepared = make() if folds is None else folds.get(family.preprocessing, fold, make)
+        preparing += time.time() - prep_started
         model = family.build(params, ctx)
         rows_train, rows_valid, rows_seen = prepared.train, prepared.valid, prepared.seen
         prep_fit, prep_valid = prepared.fit_seconds, prepared.valid_seconds
         started = time.perf_counter()
-        until = None if seconds is None else cv_started + (fold + 1) * seconds / len(splits)
+        until = None if seconds is None \
+            else cv_started + preparing + (fold + 1) * seconds / len(splits)
         family.fit(model, rows_train, data.y[train_idx], deadline=deadline,
                    valid=(rows_valid, data.y[valid_idx]), until=until)
         cut_short += until is not None and time.time() > until
