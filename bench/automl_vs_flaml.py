@@ -118,14 +118,17 @@ def run_one(system: str, budget: int, spec: dict, files: dict, y_test,
               "metric": spec["metric"], "score": None,
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "commit": _commit(),
-              "load_before": round(os.getloadavg()[0], 2), "nice": os.nice(0)}
+              "load_before": round(os.getloadavg()[0], 2), "nice": os.nice(0),
+              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default")}
     try:
         cmd = _command(system, budget, spec, files, out)
     except RuntimeError as exc:
         return {**record, "error": str(exc)}
-    # The same thread manners for every system (Modelyard's workers set it themselves):
-    # OpenMP threads that spin while waiting slow everything on a busy machine (FACTS.md).
-    env = {"OMP_WAIT_POLICY": "PASSIVE"}
+    # Every system with its libraries' own OpenMP manners: until session 11 each was
+    # given OMP_WAIT_POLICY=PASSIVE, as Modelyard's workers then set for themselves,
+    # which made the boosters of all three many times slower on small tables; those
+    # records are in records/automl-passive.jsonl.
+    env = {}
     if system == "autogluon":  # its Python must not see Modelyard's source tree
         env["PYTHONPATH"] = ""
     else:  # run from `out`, yet import bench/ and modelyard/ from this checkout

@@ -698,12 +698,9 @@ def _cmd_doctor(ws, args) -> int:
 
 def _cmd_worker(args) -> int:
     """Join a Run's search from this machine until it ends (`engine/training/join.py`)."""
-    import os
 
     from modelyard.app.workspace import Workspace
 
-    # Set before any training library starts OpenMP: idle threads must not spin.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     ws = Workspace.at(args.home)  # its settings only: this machine's catalog is not used
     url = ws.storage_url(args.storage) if args.storage else ws.settings().study_storage
     if not url:

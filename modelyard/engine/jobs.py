@@ -122,8 +122,12 @@ def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
     """Start the worker for a queued Run as its own process group, with its share of
     the cores as its thread count."""
     threads = max(1, (os.cpu_count() or 1) // max(1, share))
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1",
-           "OMP_NUM_THREADS": str(threads)}
+    # OpenMP keeps its own wait policy (a short spin, then sleep). Told to wait
+    # passively, LightGBM fitted 13 times slower and XGBoost 6 times on 1,347 rows here
+    # (3 times and 1.4 times on 40,000): every boosting round's parallel regions paid a
+    # futex wake-up. The threads are the Run's share of the cores, so they do not crowd
+    # each other.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(threads)}
     resolved = settings.resolve(home)
     # The worker reads no settings file: what it needs travels in its environment.
     env.update(resolved.environ("memory_limit_gb", "guard_fits"))

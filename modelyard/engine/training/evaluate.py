@@ -103,9 +103,9 @@ def cross_validate(
     With `seconds`, a family that `cuts_short` ends each fold's boosting once the folds
     so far have had their share of them (fold i of k: i/k of `seconds` since the start,
     not counting the time spent preparing the folds' features, which the fold cache keeps
-    for later trials), keeping the rounds it has: a slow booster's trial then gives a score in its share of
-    the time instead of taking the rest of the budget and giving none. The result's
-    `extra["cut_short"]` counts the folds it cut.
+    for later trials), keeping the rounds it has: a slow booster's trial then gives a
+    score in its share of the time instead of taking the rest of the budget and giving
+    none. The result's `extra["cut_short"]` counts the folds it cut.
 
     A family that stops early does so on the fold's validation rows, the rows it is then
     scored on: the out-of-fold score is a little optimistic for it (one number, the
