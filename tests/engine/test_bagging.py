@@ -272,6 +272,28 @@ def test_a_stack_is_kept_where_it_beats_the_blend():
     assert stacked.trial.layer == 2
 
 
+def test_a_stack_leaves_out_the_large_bags_it_does_as_well_without(tmp_path):
+    """y = a - b, and a third member of pure noise whose bag is the largest (a forest's):
+    the second layer drops the noise, and keeps the large bag it needs."""
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=600), rng.normal(size=600)
+    y = a - b
+    splits = [(np.setdiff1d(np.arange(600), v), v) for v in np.array_split(np.arange(600), 5)]
+    members = [_member("a_0", a, y, Metric.rmse, splits), _member("b_0", b, y, Metric.rmse,
+                                                                  splits),
+               _member("noise_0", rng.normal(size=600), y, Metric.rmse, splits)]
+    for member, size in zip(members, (200_000, 1_000, 500_000), strict=True):
+        member.bag = tmp_path / member.model
+        member.bag.mkdir()
+        (member.bag / "fold_0.joblib").write_bytes(b"x" * size)
+    stacked = stack(members, _best(members, Metric.rmse), y, 0, splits, Metric.rmse,
+                    Task.regression)
+    kept = [m["model"] for m in stacked.trial.params["members"]]
+    assert kept == ["a_0", "b_0"] and "over 2 bagged models" in stacked.trial.message
+    assert stacked.chosen is not None and stacked.trial.cv_score < 0.01
+    assert stacked.chosen.result.extra["bags"] == [members[0].bag, members[1].bag]
+
+
 def test_a_stack_is_not_kept_where_it_cannot_beat_the_best():
     """One member predicts the target exactly: nothing beats it, the stack is recorded as
     not chosen."""

@@ -14,6 +14,14 @@ strictly better. (A row's out-of-fold prediction came from first-layer models th
 the other folds, which the second layer trains on: a small optimism every stacking on
 out-of-fold predictions shares, AutoGluon's included.)
 
+Smallest that does as well: the second layer first takes every bagged member, then,
+largest bag first, leaves out each member without which its cross-validated score is no
+worse (within SAME_SCORE), while the time left allows one more cross-validation. A
+forest's bag on 11,551 rows was 650 MB; with two of them, a stack of ten scored RMSE
+12.745 and made a 1.5 GB model that peaked at 5 GB while delivered, where the same stack
+without the forests scored 12.743. The choice is made on the same out-of-fold
+predictions it is scored on, as the greedy blend's is.
+
 For new rows, the first layer must predict as it did out of fold: each member is its bag
 of fold models (`bagging.py`), so only members with a bag take part; a Run without bags
 (a time split) has no stack, nor has a holdout (its out-of-fold predictions cover only
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +43,9 @@ from modelyard.engine.training.pool import Candidate
 from modelyard.schemas import Metric, Task, TrialResult, TrialStatus
 
 CLIP = 1e-6
+# A member is left out of the second layer when the score without it is within this
+# share of the score with it (or better).
+SAME_SCORE = 1e-4
 
 
 @dataclass
@@ -88,16 +100,25 @@ def stack(pool: list[Candidate], to_beat: Candidate, y: np.ndarray, n_classes: i
     if len(members) < 2:
         return None
     classification = task.is_classification
+    if classification and any(len(np.unique(y[t])) < 2 for t, _ in splits):
+        return None
+    started = time.time()
+    value, oof, folds = _cross_validate(members, y, n_classes, splits, metric,
+                                        classification)
+    one = time.time() - started
+    for c in sorted(members, key=bag_bytes, reverse=True):  # see the module docstring
+        if len(members) <= 2:
+            break
+        # Leaving out members only shortens their delivery; trying costs one more CV.
+        deliver = sum(m.close_seconds(0.0) for m in members)
+        if end is not None and time.time() + one + deliver > end:
+            break
+        rest = [m for m in members if m is not c]
+        tried = _cross_validate(rest, y, n_classes, splits, metric, classification)
+        slack = SAME_SCORE * abs(value) * (1 if metric.greater_is_better else -1)
+        if np.isfinite(tried[0]) and not better(metric, value, tried[0] + slack):
+            members, (value, oof, folds) = rest, tried
     X = features([c.result.oof for c in members], classification, n_classes)
-    oof = np.zeros_like(members[0].result.oof, dtype=np.float64)
-    folds = []
-    for train_idx, valid_idx in splits:
-        if classification and len(np.unique(y[train_idx])) < 2:
-            return None
-        fitted = make_stacker(classification).fit(X[train_idx], y[train_idx])
-        oof[valid_idx] = stacker_predict(fitted, X[valid_idx], classification, n_classes)
-        folds.append(score(metric, y[valid_idx], oof[valid_idx], n_classes))
-    value = float(np.mean(folds))
     wins = np.isfinite(value) and better(metric, value, to_beat.score)
     names = [c.model for c in members]
     kind = "logistic regression" if classification else "ridge regression"
@@ -121,6 +142,28 @@ def stack(pool: list[Candidate], to_beat: Candidate, y: np.ndarray, n_classes: i
                                                                   "bags": [c.bag for c in
                                                                            members]}))
     return Stack(trial, chosen)
+
+
+def _cross_validate(members: list[Candidate], y: np.ndarray, n_classes: int, splits,
+                    metric: Metric, classification: bool
+                    ) -> tuple[float, np.ndarray, list[float]]:
+    """The second layer over `members`, cross-validated on their out-of-fold predictions
+    with the Run's splits: (mean score, its out-of-fold predictions, fold scores)."""
+    X = features([c.result.oof for c in members], classification, n_classes)
+    oof = np.zeros_like(members[0].result.oof, dtype=np.float64)
+    folds = []
+    for train_idx, valid_idx in splits:
+        fitted = make_stacker(classification).fit(X[train_idx], y[train_idx])
+        oof[valid_idx] = stacker_predict(fitted, X[valid_idx], classification, n_classes)
+        folds.append(score(metric, y[valid_idx], oof[valid_idx], n_classes))
+    return float(np.mean(folds)), oof, folds
+
+
+def bag_bytes(member: Candidate) -> int:
+    """The size of a member's bag of fold models on disk (what delivering it loads)."""
+    if member.bag is None or not Path(member.bag).exists():
+        return 0
+    return sum(f.stat().st_size for f in Path(member.bag).rglob("*") if f.is_file())
 
 
 class StackedModel:
