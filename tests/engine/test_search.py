@@ -74,6 +74,40 @@ def test_the_queue_holds_a_second_run_until_the_first_is_done(ws, tmp_path, monk
 
 
 @pytest.mark.slow
+def test_added_time_that_finds_nothing_better_keeps_the_earlier_model(ws, tmp_path, wait):
+    """A later session's best (a blend recomputed over a larger pool can score a little
+    lower) does not replace a better model an earlier session delivered: that model stays,
+    the journal says so, and it is the leaderboard's best."""
+    quick = [FamilyChoice(family=f, max_trials=50)
+             for f in (Family.dummy, Family.linear, Family.lightgbm)]
+    plan = _approved(ws, tmp_path, budget=6, families_=quick)
+    folder, _ = ws.start_run(plan)
+    before = _wait_done(ws, folder, wait)
+    assert before["status"] == "succeeded"
+    # The earlier session's model, made unbeatable: a perfect score.
+    meta_path = folder.model_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    perfect = 1.0 if before["greater_is_better"] else 0.0
+    meta_path.write_text(json.dumps({**meta, "cv_score": perfect}))
+    bundle = meta_path.read_bytes()
+
+    ws.add_time(folder.id, 8)
+    after = _wait_done(ws, folder, wait)
+    assert after["status"] == "succeeded", after.get("message")
+    assert after["best_model"] == before["best_model"] and after["best_score"] == perfect
+    assert "kept from an earlier session" in after["message"]
+    assert meta_path.read_bytes() == bundle  # the bundle was not replaced
+    events = [json.loads(line) for line in folder.events_path.read_text().splitlines()]
+    assert any(e["message"].startswith(f"kept {before['best_model']} from the earlier "
+                                       "session") for e in events)
+    ws.refresh()
+    second_layer = [t for t in run_store.trials(ws.catalog, folder.id)
+                    if t["model"] in ("ensemble", "stack") and t["model"] !=
+                    before["best_model"]]
+    assert all(t["state"] != "complete" for t in second_layer)
+
+
+@pytest.mark.slow
 def test_add_time_continues_the_same_study(ws, tmp_path, wait):
     # Quick families only: one CatBoost fit with early stopping can outlast 6 seconds on
     # a loaded machine, and then neither session adds a trial (what is tested here is

@@ -42,10 +42,10 @@ from modelyard.engine.training.data import load_training_data, read_table
 from modelyard.engine.training.ensemble import WeightedEnsemble
 from modelyard.engine.training.evaluate import make_pipeline
 from modelyard.engine.training.families.base import FitContext
-from modelyard.engine.training.metrics import f1_threshold
+from modelyard.engine.training.metrics import better, f1_threshold
 from modelyard.engine.training.stacking import StackedModel
 from modelyard.engine.training.trainer import Trainer
-from modelyard.schemas import Plan, Profile, RunStatus, Task, ValidationKind
+from modelyard.schemas import Plan, Profile, RunStatus, Task, TrialStatus, ValidationKind
 from modelyard.storage.files import (
     SpaceReserve,
     disk_full_reason,
@@ -299,6 +299,9 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
     if not best.model:
         raise ModelyardError("No model could be trained: every trial failed or ran out of "
                              "time.", "Look at the failed trials, or give the run more time.")
+    if (earlier := _earlier_model(folder, plan)) is not None \
+            and not better(plan.metric, best.score, earlier[1]):
+        return _keep_earlier(folder, plan, journal, best, earlier, dataset_dir)
     bagged = best.bag is not None or best.family == "stack" or any(
         m.get("bagged") for m in best.params.get("members", []) if isinstance(m, dict))
     kept = f"keeping the fold models of {best.model}" \
@@ -342,6 +345,60 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
                   best_score=best.score, greater_is_better=plan.metric.greater_is_better,
                   message=f"Best model {best.model} ({metric_name(plan.metric)} "
                           f"{best.score:.4g}) after {_trials(folder)}.")
+    journal.status(RunStatus.succeeded, "succeeded")
+
+
+def _earlier_model(folder: RunFolder, plan: Plan) -> tuple[str, float] | None:
+    """The model an earlier session of this Run delivered, and its cross-validated score
+    (on the same splits); None in a first session."""
+    import json
+
+    try:
+        meta = json.loads((folder.model_dir / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if meta.get("metric") != plan.metric.value or meta.get("cv_score") is None:
+        return None
+    return str(meta["model"]), float(meta["cv_score"])
+
+
+def _keep_earlier(folder: RunFolder, plan: Plan, journal: JournalWriter, best,
+                  earlier: tuple[str, float], dataset_dir: Path) -> None:
+    """Added time found nothing better than the model an earlier session delivered (a
+    blend recomputed over a larger pool can score a little lower): that model stays, and
+    the journal says so."""
+    from modelyard.storage.runfolder import read_events
+
+    model, score = earlier
+    name = metric_name(plan.metric)
+    journal.emit("log", f"kept {model} from the earlier session ({name} {score:.5g}): this "
+                        f"session's best, {best.model} ({best.score:.5g}), is not better")
+    # The leaderboard ranks the last record of each model: this session's second layer
+    # goes back to "not chosen", and the earlier model's record comes last.
+    latest = {}
+    for event, _ in read_events(folder.events_path, 0):
+        if (trial := event.trial) is not None:
+            latest.setdefault(trial.model, []).append(trial)
+    kept = next((t for t in reversed(latest.get(model, []))
+                 if t.cv_score is not None and abs(t.cv_score - score) <= 1e-12), None)
+    for trial in (ts[-1] for ts in latest.values()):
+        if trial.layer == 2 and trial.state is TrialStatus.complete and trial is not kept:
+            journal.trial(trial.model_copy(update={
+                "state": TrialStatus.not_chosen,
+                "message": f"{trial.message} (not chosen: the earlier session's "
+                           f"{model} is better)"}))
+    if kept is not None and kept is not latest[model][-1]:
+        journal.trial(kept)
+    if (dataset_dir / "test.parquet").exists() and not folder.predictions_path.exists():
+        journal.emit("progress", "predicting the test rows", phase="predict", fraction=1.0)
+        predictions = Predictor.load(folder.model_dir).predict_frame(
+            read_table(dataset_dir / "test.parquet"))
+        with replacing(folder.predictions_path) as tmp:
+            predictions.to_csv(tmp, index=False)
+    folder.update(status=RunStatus.succeeded, finished_at=time.time(), best_model=model,
+                  best_score=score, greater_is_better=plan.metric.greater_is_better,
+                  message=f"Best model {model} ({name} {score:.4g}), kept from an earlier "
+                          f"session, after {_trials(folder)}.")
     journal.status(RunStatus.succeeded, "succeeded")
 
 
