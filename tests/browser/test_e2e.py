@@ -35,9 +35,22 @@ def write_customers(path: Path, n: int = 300, seed: int = 7) -> Path:
 
 
 def nav_to(page, title: str) -> None:
-    """Follow the sidebar link to a page (keeps the session, like a person would)."""
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
-    page.get_by_role("heading", name=re.compile(title)).first.wait_for()
+    """Follow the sidebar link to a page (keeps the session, like a person would). A
+    click that lands while the page is being redrawn can be lost (the CI run of session
+    10 and the image test here under load): the person clicks again, and so does this."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title)
+    heading = page.get_by_role("heading", name=re.compile(title)).first
+    for _ in range(2):
+        link.click()
+        try:
+            heading.wait_for(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            pass
+    link.click()
+    heading.wait_for()
 
 
 def hold_still(locator, *, settled: int = 5, timeout: float = 10.0) -> None:
