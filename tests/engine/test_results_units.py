@@ -359,7 +359,7 @@ def test_an_image_bundle_exports_its_state_dict_and_config(home, tmp_path):
 
 
 # -- the Runs page's trials chart ------------------------------------------------------------
-def test_the_trials_chart_counts_seconds_into_the_run_with_the_legend_above_it():
+def test_the_trials_chart_counts_seconds_into_the_run_with_the_legend_beside_it():
     run = {"metric": "log_loss", "greater_is_better": False, "created_at": 1000.0,
            "started_at": 1002.0}
     trials = [{"model": "resnet18_0", "family": "resnet18", "cv_score": 0.9, "finished_at": 1010.0},
@@ -373,8 +373,10 @@ def test_the_trials_chart_counts_seconds_into_the_run_with_the_legend_above_it()
     assert list(by_name["ConvNeXt nano"].x) == [29.5]
     assert list(by_name["best so far"].y) == [0.9, 0.5, 0.5]  # lower is better
     assert fig.layout.xaxis.title.text == "seconds into the run"
-    # Above the plot: a horizontal legend under it covered the axis and its labels.
-    assert fig.layout.legend.yanchor == "bottom" and fig.layout.legend.y >= 1
+    # Right of the plot: a horizontal legend under it covered the axis and its labels,
+    # and above it, once nine families' names wrapped into rows, the chart's title.
+    assert fig.layout.legend.orientation == "v" and fig.layout.legend.x > 1
+    assert fig.layout.legend.xanchor == "left"
     assert "the baseline that ignores the features scores 1.099" in fig.layout.title.text
     # A run given more time restarts its worker after its first trials: counting from
     # that restart would put them before zero, so the count starts at its creation.

@@ -250,9 +250,10 @@ def trials_figure(trials: list[dict[str, Any]], run: dict[str, Any],
     competing trials, with the `baseline` drawn as a line when it is in range."""
     metric = words.metric_name(run.get("metric"))
     title = f"Trials ({metric}, {words.direction(run.get('greater_is_better'))})"
-    # The legend sits above the plot, so it never covers the axis or its title.
-    fig = _figure(title, margin=dict(l=10, r=10, t=110, b=10),
-                  legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    # The legend is a column right of the plot, which makes room for it: above the plot,
+    # nine families' names (the stack's is long) wrapped into rows over the title.
+    fig = _figure(title, margin=dict(l=10, r=10, t=60, b=10),
+                  legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02))
     frame = pd.DataFrame(trials)
     if not len(frame):
         return fig
@@ -272,8 +273,8 @@ def trials_figure(trials: list[dict[str, Any]], run: dict[str, Any],
                     line=dict(color="black"))
     note = _scale_scores(fig, frame["cv_score"], greater, baseline)
     _with_note(fig, title, note)
-    if note:  # room for the title's second line above the legend
-        fig.update_layout(margin=dict(l=10, r=10, t=150, b=10), height=440)
+    if note:  # room for the title's second line
+        fig.update_layout(margin=dict(l=10, r=10, t=90, b=10), height=400)
     fig.update_layout(xaxis_title="seconds into the run", yaxis_title=metric,
                       xaxis_rangemode="tozero")
     return fig
