@@ -16,10 +16,10 @@ out-of-fold predictions shares, AutoGluon's included.)
 
 Smallest that does as well: the second layer first takes every bagged member, then,
 largest bag first, leaves out each member without which its cross-validated score is no
-worse, while the time left allows one more cross-validation. A
-forest's bag on 11,551 rows was 650 MB; with two of them, a stack of ten scored RMSE
-12.745 and made a 1.5 GB model that peaked at 5 GB while delivered, where the same stack
-without the forests scored 12.743. The choice is made on the same out-of-fold
+worse, while the time left allows one more cross-validation. A forest's bag on 11,551
+rows was 650 MB; with two of them, a stack of ten scored RMSE 12.745 and made a 1.5 GB
+model that peaked at 5 GB while delivered, where the same stack without the forests
+scored 12.743. The choice is made on the same out-of-fold
 predictions it is scored on, as the greedy blend's is.
 
 For new rows, the first layer must predict as it did out of fold: each member is its bag
