@@ -11,7 +11,7 @@ from modelyard.engine.training import families
 from modelyard.engine.training.data import Features, TrainingData
 from modelyard.engine.training.evaluate import cross_validate
 from modelyard.engine.training.families.base import FitContext
-from modelyard.engine.training.preprocess import TextComponents
+from modelyard.engine.training.preprocess import TextComponents, TextStats
 from modelyard.schemas import Metric, Task
 
 POSITIVE = "great wonderful excellent loved superb delightful".split()
@@ -68,7 +68,8 @@ def test_text_components_are_dense_named_and_stable_for_unseen_words():
     frame, _ = reviews(100)
     step = TextComponents(["review"], n_components=8).fit(frame)
     out = step.transform(frame)
-    assert "review" not in out and list(out.columns[-8:]) == TextComponents.names(["review"], 8)
+    names = TextComponents.names(["review"], 8)
+    assert "review" not in out and list(out.columns[-len(names):]) == names
     unseen = step.transform(pd.DataFrame({"review": ["zzz qqq", None], "length": [0, 0]}))
     assert np.isfinite(unseen.drop(columns="length").to_numpy()).all()
 
@@ -97,3 +98,29 @@ def test_a_table_with_a_text_column_trains_end_to_end(ws, tmp_path, wait):
     board = {r["family"]: r["cv_score"] for r in run_store.leaderboard(ws.catalog,
                                                                      run_id=run.id)}
     assert board["dummy"] == 0.5 and record["best_score"] > 0.9
+
+
+def test_the_shape_of_a_text_is_counted():
+    parts = TextStats.of(pd.Series(["Hi THERE!! see https://x.org\nok", None]))
+    assert parts["chars"].tolist() == [31.0, 0.0]
+    assert parts["words"].tolist() == [5.0, 0.0]
+    assert parts["lines"].tolist() == [1.0, 0.0]
+    assert parts["links"].tolist() == [1.0, 0.0]
+    assert parts["n_excl"].tolist() == [2.0, 0.0]
+    assert parts["capitals_share"][0] == pytest.approx(6 / 31)
+    assert set(parts) == set(TextStats.PARTS)
+
+
+@pytest.mark.parametrize("name", ["linear", "lightgbm"])
+def test_a_class_told_by_the_shape_of_the_text_not_its_words_is_learnt(name):
+    """Shouting (the same words in capitals) is lost to TF-IDF, which lower-cases."""
+    frame, _ = reviews(300, seed=4)
+    y = np.arange(300) % 2
+    frame["review"] = [t.upper() if label else t
+                       for t, label in zip(frame["review"].fillna(""), y, strict=True)]
+    data = TrainingData(frame, y, Features(["length"], [], None, [], ["review"]), [0, 1])
+    ctx = FitContext(Task.binary, len(y), 2, 1, 0)
+    family = families.get(name)
+    result = cross_validate(family, family.default_params(ctx), ctx, data, _splits(len(y)),
+                            Metric.accuracy)
+    assert result.mean > 0.95, result.fold_scores
