@@ -85,12 +85,23 @@ def _detail(system: str, out: Path, stdout_log: Path) -> dict:
             found = json.loads(text[start:])
         except ValueError:
             return {}
-        return {"model": found.get("best_model")}
+        return {"model": found.get("best_model"), **_run_seconds(out)}
     info = out / "info.json"
     if not info.exists():
         return {}
     found = json.loads(info.read_text(encoding="utf-8"))
     return {"model": found.pop("best_model", None), **found}
+
+
+def _run_seconds(out: Path) -> dict:
+    """The Run's own time, its worker's launch to its end ("fit_s", as AutoGluon's and
+    FLAML's fit calls are timed), beside the whole command's wall time (which also holds
+    the start of Python, reading the table and profiling it)."""
+    for path in (out / "home" / "runs").glob("*/run.json"):
+        run = json.loads(path.read_text(encoding="utf-8"))
+        if run.get("launched_at") and run.get("finished_at"):
+            return {"fit_s": round(run["finished_at"] - run["launched_at"], 1)}
+    return {}
 
 
 def _commit() -> str:
