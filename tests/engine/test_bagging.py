@@ -361,20 +361,18 @@ def test_a_bag_that_cannot_be_written_leaves_the_trial_scored_without_one(tmp_pa
     assert result.bag is None and len(result.fold_scores) == len(splits)
 
 
-def test_a_holdout_keeps_its_model_as_fitted_from_many_rows_on(tmp_path, monkeypatch):
-    """On a holdout of many rows the trials' models are kept as fitted (a bag of one) and
-    delivered so, without a refit: the delivered model predicts the holdout rows exactly
-    as the winning trial did. Fewer rows: refitted on every row, as before. No second
-    layer on a holdout (nothing to cross-validate it on)."""
+def test_a_holdout_keeps_its_model_as_fitted_unless_time_is_left_to_refit(tmp_path):
+    """On a holdout the trials' models are kept as fitted (a bag of one) and delivered
+    so, without a refit: the delivered model predicts the holdout rows exactly as the
+    winning trial did. Only when the search left time for it is the winner refitted on
+    every row. No second layer on a holdout (nothing to cross-validate it on)."""
     from modelyard.engine.training.trainer import Trainer
     from modelyard.engine.training.worker import refit
     from modelyard.schemas import Validation, ValidationKind
     from modelyard.storage.runfolder import JournalWriter, RunFolder
 
     holdout = Validation(kind=ValidationKind.holdout, holdout_fraction=0.2)
-    assert not bagging.bags(ValidationKind.holdout, 1, bagging.HOLDOUT_BAG_ROWS - 1)
-    assert bagging.bags(ValidationKind.holdout, 1, bagging.HOLDOUT_BAG_ROWS)
-    monkeypatch.setattr(bagging, "HOLDOUT_BAG_ROWS", 400)  # as if 600 rows were many
+    assert bagging.bags(ValidationKind.holdout, 1)
 
     data = _data(Task.binary, n=600)
     plan = Plan(dataset_id="ds_x", target="y", task=Task.binary, metric=Metric.roc_auc,
@@ -407,7 +405,35 @@ def test_a_holdout_keeps_its_model_as_fitted_from_many_rows_on(tmp_path, monkeyp
                                best.result.oof[valid], rtol=1e-7, atol=1e-9)
     assert "holdout split" in bagging.describe(delivered)
 
-    # Below the threshold: no bags, the winner is refitted on every row.
-    monkeypatch.setattr(bagging, "HOLDOUT_BAG_ROWS", 481)
-    trainer, best = train("run_small")
-    assert trainer.bags_dir is None and best.bag is None
+    # Refitted when the time is there: its fits on 80% of the rows, scaled to all of
+    # them, with the margin, before the end.
+    seconds = best.fit_seconds / 0.8 * 1.3
+    assert bagging.refit_in_time(best.fit_seconds, 0.2, end=100.0 + seconds + 0.01, now=100.0)
+    assert not bagging.refit_in_time(best.fit_seconds, 0.2, end=100.0 + seconds - 0.01,
+                                     now=100.0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_holdout_run_with_time_left_refits_its_winner_on_every_row(tmp_path, child_env):
+    """The same small plan on a holdout: its search ends long before the budget, so the
+    winner is refitted on every row rather than delivered as the holdout fitted it."""
+    from modelyard.schemas import Validation, ValidationKind
+
+    frame = pd.read_csv(write_sample("breast_cancer", tmp_path))
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    plan = _plan() | {"validation": Validation(kind=ValidationKind.holdout).model_dump(
+        mode="json")}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    done = subprocess.run(
+        [sys.executable, "-m", "modelyard.app.cli", "run", str(tmp_path / "train.csv"),
+         "--target", "diagnosis", "--plan", str(tmp_path / "plan.json"), "--json"],
+        capture_output=True, text=True, env=child_env(tmp_path / "home"), cwd=tmp_path,
+        timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = tmp_path / "home" / "runs" / json.loads(done.stdout)["run_id"]
+    events = (run_dir / "events.jsonl").read_text()
+    assert "refitting" in events and "as the holdout split fitted it" not in events
+    delivered = Predictor.load(run_dir).pipeline
+    models = delivered.members if isinstance(delivered, WeightedEnsemble) else [delivered]
+    assert not any(isinstance(m, BaggedModel) for m in models)

@@ -159,7 +159,7 @@ class Trainer:
         if bags_dir is None and oof_dir is not None:
             bags_dir = Path(oof_dir).parent / "bags"
         self.bags_dir = bags_dir if (not self.joined and bagging.bags(
-            plan.validation.kind, len(splits), len(splits[0][0]) if splits else 0)) else None
+            plan.validation.kind, len(splits))) else None
         self._bag_full_said = False
         self.pool = OofPool(plan.metric, oof_dir, self.bags_dir)
         self.memory = MemoryPolicy(int(data.X.memory_usage(deep=True).sum()))

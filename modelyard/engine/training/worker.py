@@ -18,6 +18,7 @@ coming from a run that failed late.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -36,7 +37,7 @@ from modelyard.engine.intake.missing_words import words_to_blank
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.results.words import metric_name
 from modelyard.engine.training import families
-from modelyard.engine.training.bagging import describe, load_bag
+from modelyard.engine.training.bagging import describe, load_bag, refit_in_time
 from modelyard.engine.training.bundle import Predictor, package_versions, save_bundle
 from modelyard.engine.training.cv import make_splits
 from modelyard.engine.training.data import load_training_data, read_table
@@ -319,15 +320,21 @@ def _train(folder: RunFolder, record, plan: Plan, profile: Profile, journal: Jou
         return _keep_earlier(folder, plan, journal, best, earlier, dataset_dir)
     bagged = best.bag is not None or best.family == "stack" or any(
         m.get("bagged") for m in best.params.get("members", []) if isinstance(m, dict))
-    kept = f"keeping the fold models of {best.model}" \
-        if plan.validation.kind is not ValidationKind.holdout \
-        else f"keeping {best.model} as the holdout split fitted it"
+    bags_dir = trainer.bags_dir
+    holdout = plan.validation.kind is ValidationKind.holdout
+    if holdout and bagged and refit_in_time(best.fit_seconds, plan.validation.holdout_fraction,
+                                            trainer.schedule.end):
+        # The search left time to fit the winner on every row, not only the training
+        # share of the holdout (`bagging.py`).
+        best, bags_dir, bagged = dataclasses.replace(best, bag=None), None, False
+    kept = f"keeping {best.model} as the holdout split fitted it" if holdout \
+        else f"keeping the fold models of {best.model}"
     journal.emit("progress", kept if bagged else f"refitting {best.model} on all rows",
                  phase="refit",
                  fraction=min(1.0, (time.time() - started) / plan.budget_seconds))
     ctx = FitContext(task=plan.task, n_rows=len(data.y), n_classes=data.n_classes,
                      n_jobs=threads, seed=plan.seed)
-    pipeline = refit(best, ctx, data, trainer.bags_dir)
+    pipeline = refit(best, ctx, data, bags_dir)
     # Written aside and swapped in whole: the bundle of an earlier session survives a
     # failure here.
     with folder.writing_model() as staging:
