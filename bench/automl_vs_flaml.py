@@ -104,15 +104,18 @@ def _run_seconds(out: Path) -> dict:
     return {}
 
 
-def _commit() -> str:
-    """The checkout's commit (`+` if its files differ from it): what a record measured."""
+def _commit(root: Path = HERE.parent) -> str:
+    """The checkout's commit (`+` if its files differ from it, the records aside): what a
+    record measured."""
     import subprocess
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True,
-                              text=True).stdout.strip()
+        # Not stripped at the left: a porcelain line starts with its status columns
+        # (" M path"), and the path is read from the fourth character on.
+        return subprocess.run(["git", *args], cwd=root, capture_output=True,
+                              text=True).stdout.rstrip()
 
-    head = git("rev-parse", "--short", "HEAD")
+    head = git("rev-parse", "--short", "HEAD").strip()
     changed = [line for line in git("status", "--porcelain", "--untracked-files=no")
                .splitlines() if not line[3:].startswith("bench/records/")]
     return head + ("+" if changed else "")

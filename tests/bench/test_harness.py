@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from bench.automl_vs_flaml import load_results
+from bench.automl_vs_flaml import _commit, load_results
 from bench.proctree import run_measured
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -87,3 +87,20 @@ def test_the_harness_scores_each_split_and_resumes_where_it_stopped(tmp_path):
     second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
     assert load_results(results) == records  # nothing ran twice
+
+
+def test_a_record_names_the_commit_and_marks_changed_files_but_not_the_records(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "bench" / "records").mkdir(parents=True)
+    (tmp_path / "bench" / "records" / "automl.jsonl").write_text("{}\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "first")
+    (tmp_path / "bench" / "records" / "automl.jsonl").write_text("{}\n{}\n")
+    assert not _commit(tmp_path).endswith("+")  # a record appended is not a change
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert _commit(tmp_path).endswith("+")
