@@ -32,8 +32,8 @@ import pandas as pd
 import psutil
 
 from modelyard.engine.errors import ModelyardError, PlanError
-from modelyard.engine.jobs import LAUNCHED_AT
 from modelyard.engine.intake.missing_words import words_to_blank
+from modelyard.engine.jobs import LAUNCHED_AT
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.results.words import metric_name
 from modelyard.engine.training import families
