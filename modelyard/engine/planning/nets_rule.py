@@ -6,7 +6,10 @@ load): at their defaults the two networks beat LightGBM on breast_cancer by 0.00
 ROC AUC (and TabM's log loss on penguins was a third of LightGBM's), at 30 (RealMLP) to
 360 (TabM) times its CPU time; inside a 60 s Run neither
 finished a trial, and the Runs gained nothing (RealMLP trains 256 epochs whatever the
-size; TabM stops early, but runs hundreds of epochs on small tables). So a network's
+size; TabM stops early, but runs hundreds of epochs on small tables). Measured again on a
+quiet machine without passive OpenMP waiting (session 12), RealMLP still took 17-49 s a
+fold on digits, hpc_data and mlc_churn, 40-300 times LightGBM, and scored worse than
+LightGBM's defaults on all three. So a network's
 default trial is costed as FIT_SECONDS[device] (a fixed part plus a part per row) for
 each fold's fit.
 On a CPU the planner leaves them out whatever the budget (a person can still add them
