@@ -118,11 +118,6 @@ def memory_limit_gb(home: Home) -> float | None:
     return settings.resolve(home).memory_limit_gb or None
 
 
-# The moment a worker was launched, handed to it in its environment: its Run's budget
-# counts from there (`worker.clock_start`).
-LAUNCHED_AT = "MODELYARD_LAUNCHED_AT"
-
-
 def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
     """Start the worker for a queued Run as its own process group, with its share of
     the cores as its thread count."""
@@ -132,8 +127,7 @@ def launch(home: Home, folder: RunFolder, share: int = 1) -> subprocess.Popen:
     # (3 times and 1.4 times on 40,000): every boosting round's parallel regions paid a
     # futex wake-up. The threads are the Run's share of the cores, so they do not crowd
     # each other.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(threads),
-           LAUNCHED_AT: repr(time.time())}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(threads)}
     resolved = settings.resolve(home)
     # The worker reads no settings file: what it needs travels in its environment.
     env.update(resolved.environ("memory_limit_gb", "guard_fits"))

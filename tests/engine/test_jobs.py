@@ -134,21 +134,6 @@ def test_run_succeeds_with_a_model_and_a_leaderboard(finished):
     assert ("result", None) in kinds
 
 
-def test_the_budget_counts_from_the_workers_launch_not_from_its_imports(finished):
-    """The worker's start (importing its libraries) is inside the budget a person gave."""
-    record = finished.folder.read()
-    assert record["started_at"] <= record["launched_at"] + 0.1, explain(finished.folder)
-
-
-def test_the_clock_starts_at_the_launch_when_there_is_one():
-    from modelyard.engine.training.worker import clock_start
-
-    assert clock_start(repr(100.0), now=102.5) == 100.0
-    assert clock_start(None, now=102.5) == 102.5
-    assert clock_start("not a time", now=102.5) == 102.5
-    assert clock_start(repr(110.0), now=102.5) == 102.5  # a launch later than now
-
-
 def test_run_predicts_the_test_table(finished):
     folder, test = finished.folder, finished.test
     assert folder.read()["status"] == "succeeded", explain(folder)

@@ -33,7 +33,6 @@ import psutil
 
 from modelyard.engine.errors import ModelyardError, PlanError
 from modelyard.engine.intake.missing_words import words_to_blank
-from modelyard.engine.jobs import LAUNCHED_AT
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.results.words import metric_name
 from modelyard.engine.training import families
@@ -229,20 +228,6 @@ def _finish_mixed(folder, plan, record, profile, journal, started, dataset_dir) 
     _succeeded(folder, journal, plan, found, _metric_words(plan, found), found["how"])
 
 
-def clock_start(launched_at: str | None, now: float | None = None) -> float:
-    """When the Run's budget starts counting: when `jobs.launch` started this worker (it
-    passes the moment in LAUNCHED_AT), so the worker's own start (importing the
-    libraries: about 2 s here, far more on a loaded machine) is inside the budget the
-    person asked for, not after it. Without one (a worker started by hand), or with one
-    that is not a time before now: from now."""
-    now = time.time() if now is None else now
-    try:
-        launched = float(launched_at) if launched_at else now
-    except ValueError:
-        return now
-    return launched if 0 <= now - launched else now
-
-
 def train(folder: RunFolder) -> None:
     """Train the Run of `folder` to its end; a failure is recorded, then SystemExit(1)."""
     record = folder.record()
@@ -258,7 +243,7 @@ def train(folder: RunFolder) -> None:
         profile = Profile.model_validate(read_json(dataset_dir / "profile.json"))
         journal = JournalWriter(folder)
         threading.Thread(target=_heartbeat, args=(journal, stop), daemon=True).start()
-        started = clock_start(os.environ.pop(LAUNCHED_AT, None))
+        started = time.time()
         from modelyard.engine.system import hardware
 
         folder.update(status=RunStatus.running, started_at=started, worker_pid=os.getpid(),
