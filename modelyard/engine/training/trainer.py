@@ -523,8 +523,8 @@ class Trainer:
                          seconds=seconds)
         learnt = "".join(f"; {k} {v} learnt on the folds" for k, v in result.learnt.items())
         if cut := result.extra.get("cut_short"):
-            learnt += (f"; {family.cut_words} cut short on {cut} of {len(self.splits)} "
-                       "folds at the trial's share of the time")
+            learnt += (f"; boosting cut short on {cut} of {len(self.splits)} folds "
+                       "at the trial's share of the time")
         done = ended(TrialStatus.complete,
                      f"{model}: {self.plan.metric.value} {value:.5g}{learnt}",
                      cv=result, seconds=seconds)

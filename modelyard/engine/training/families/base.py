@@ -144,8 +144,6 @@ class ModelFamily(ABC):
     # Whether a fit can end its boosting at a time and keep the model it has (`until` in
     # `fit_params`): a trial's share of the time then bounds it (`Trainer._trial_seconds`).
     cuts_short: ClassVar[bool] = False
-    # What a cut ends, in the trial's words ("boosting cut short on 2 of 5 folds").
-    cut_words: ClassVar[str] = "boosting"
     hold_back_words: ClassVar[str] = "a simpler configuration"
     # Whether a fitted model gives per-row contributions (`row_contributions`).
     explains_rows: ClassVar[bool] = False

@@ -1,16 +1,6 @@
-"""Random forest and extra trees: robust, little tuning, good uncertainty of their own.
-
-In the search a forest grows its trees a batch at a time (scikit-learn's `warm_start`)
-and stops between batches at its trial's share of the time, keeping the trees it has,
-as the boosters end their boosting (`cuts_short`): the score is then that of the smaller
-forest, and so is the final model (`learnt_params`). Before, a forest's first trial on
-40,455 diamonds (no estimate below 50,000 rows) ran from 26 s to the search deadline of
-a 60 s Run and was stopped unscored, and no other trial had the time.
-"""
+"""Random forest and extra trees: robust, little tuning, good uncertainty of their own."""
 
 from __future__ import annotations
-
-import time
 
 from modelyard.engine.training.families.base import (
     CLASS_WEIGHT,
@@ -36,10 +26,6 @@ FOREST_BYTES = 512 << 20
 MOST_TREES = 500
 # ...this many even where their estimate is over FOREST_BYTES (the default's 200).
 FEWEST_MOST_TREES = 200
-# In the search a forest grows in this many batches of trees, checking the time between.
-BATCHES = 8
-# ...of at least this many trees (2 threads share a batch's trees).
-FEWEST_BATCH_TREES = 10
 
 
 class _Forest(ModelFamily):
@@ -49,8 +35,6 @@ class _Forest(ModelFamily):
     pros = ("robust with little tuning",)
     cons = ("large in memory: hundreds of deep trees",)
     flexible = True
-    cuts_short = True
-    cut_words = "growing trees"
     # Sorting each node's rows: n log n, about n ** 1.15 over the sizes that matter.
     time_exponent = 1.15
     hold_back = {"min_samples_leaf": "at least"}
@@ -93,35 +77,6 @@ class _Forest(ModelFamily):
 
     def pros_cons(self, profile):
         return tree_pros_cons(self, profile)
-
-    def fit(self, model, X, y, deadline: float | None = None, valid=None,
-            until: float | None = None):
-        """Grow the trees a batch at a time (see the module), until `until` if given;
-        past `deadline`, `OutOfTime`. At least one batch is always grown."""
-        from modelyard.engine.training.evaluate import OutOfTime
-
-        total = model.n_estimators
-        if until is None and deadline is None:
-            return model.fit(X, y)
-        batch = max(FEWEST_BATCH_TREES, -(-total // BATCHES))
-        model.set_params(warm_start=True, n_estimators=min(batch, total))
-        model.fit(X, y)
-        while model.n_estimators < total:
-            if deadline is not None and time.time() > deadline:
-                raise OutOfTime()
-            if until is not None and time.time() > until:
-                break
-            model.set_params(n_estimators=min(total, model.n_estimators + batch))
-            model.fit(X, y)
-        model.set_params(warm_start=False)
-        model.asked_trees_ = total
-        return model
-
-    def learnt_params(self, model) -> dict:
-        # Cut short: the trees it had the time for (a refit grows as many); else none.
-        asked = getattr(model, "asked_trees_", None)
-        grown = len(getattr(model, "estimators_", []))
-        return {"n_estimators": grown} if asked is not None and grown < asked else {}
 
     def build(self, params: dict, ctx: FitContext):
         from sklearn import ensemble  # see linear.py
