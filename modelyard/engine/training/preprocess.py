@@ -123,11 +123,11 @@ class AsObject(TransformerMixin, BaseEstimator):
         return np.asarray(input_features, dtype=object)
 
 
-class DateParts(TransformerMixin, BaseEstimator):
-    """Each date column becomes numbers a model can split on: year, month, day of month,
-    day of week, hour, and days since 1970 (for trends)."""
+class _ColumnParts(TransformerMixin, BaseEstimator):
+    """Each of `columns` becomes the numbers named PARTS, as "column__part"; nothing is
+    learnt in fitting."""
 
-    PARTS = ("year", "month", "day", "dayofweek", "hour", "epoch_days")
+    PARTS: tuple[str, ...] = ()
 
     def __init__(self, columns: list[str]):
         self.columns = columns
@@ -138,6 +138,13 @@ class DateParts(TransformerMixin, BaseEstimator):
     @classmethod
     def names(cls, columns: list[str]) -> list[str]:
         return [f"{c}__{p}" for c in columns for p in cls.PARTS]
+
+
+class DateParts(_ColumnParts):
+    """Each date column becomes numbers a model can split on: year, month, day of month,
+    day of week, hour, and days since 1970 (for trends)."""
+
+    PARTS = ("year", "month", "day", "dayofweek", "hour", "epoch_days")
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         out = X.drop(columns=self.columns)
@@ -178,7 +185,7 @@ class TextColumn(TransformerMixin, BaseEstimator):
         return np.asarray(input_features, dtype=object)
 
 
-class TextStats(TransformerMixin, BaseEstimator):
+class TextStats(_ColumnParts):
     """The shape of each text, as numbers: its length in characters and words, lines and
     links, the share of capitals, lower case, digits, spaces, punctuation and non-ASCII
     letters, and how often each common symbol occurs. Words reduced to a few components
@@ -195,16 +202,6 @@ class TextStats(TransformerMixin, BaseEstimator):
                "slash": "/", "dash": "-", "amp": "&", "dollar": "$", "percent": "%"}
     PARTS = ("chars", "words", "lines", "links", *(f"{k}_share" for k in SHARES),
              *(f"n_{k}" for k in SYMBOLS))
-
-    def __init__(self, columns: list[str]):
-        self.columns = columns
-
-    def fit(self, X, y=None):
-        return self
-
-    @classmethod
-    def names(cls, columns: list[str]) -> list[str]:
-        return [f"{c}__{p}" for c in columns for p in cls.PARTS]
 
     @classmethod
     def of(cls, text: pd.Series) -> dict[str, np.ndarray]:
