@@ -55,6 +55,8 @@ from modelyard.schemas import ValidationKind
 DISK_BYTES = 4 * 2**30
 DISK_SHARE = 0.25
 FOLD_FILE = "fold{}.joblib"
+
+
 def bags(kind: ValidationKind, n_splits: int) -> bool:
     """Whether a Run validated this way keeps its trials' fold models (see the module)."""
     if kind is ValidationKind.holdout:
