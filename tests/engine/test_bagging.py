@@ -54,6 +54,17 @@ def _plan() -> dict:
                 budget_seconds=BUDGET).model_dump(mode="json")
 
 
+def _run_plan(root: Path, plan: dict, env: dict, *more: str) -> dict:
+    """`modelyard run` of root/train.csv under `plan` in a subprocess: its JSON summary."""
+    (root / "plan.json").write_text(json.dumps(plan))
+    done = subprocess.run(
+        [sys.executable, "-m", "modelyard.app.cli", "run", str(root / "train.csv"),
+         "--target", "diagnosis", "--plan", str(root / "plan.json"), *more, "--json"],
+        capture_output=True, text=True, env=env, cwd=root, timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
 @pytest.fixture(scope="module")
 def bagged(tmp_path_factory, child_env):
     """A trained Run whose plan validates in 5 stratified folds: its model is bagged."""
@@ -62,15 +73,9 @@ def bagged(tmp_path_factory, child_env):
     frame = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
     frame.iloc[:450].to_csv(root / "train.csv", index=False)
     frame.iloc[450:].drop(columns="diagnosis").to_csv(root / "test.csv", index=False)
-    (root / "plan.json").write_text(json.dumps(_plan()))
     env = child_env(root / "home")
-    done = subprocess.run(
-        [sys.executable, "-m", "modelyard.app.cli", "run", str(root / "train.csv"),
-         "--target", "diagnosis", "--plan", str(root / "plan.json"), "--test",
-         str(root / "test.csv"), "--out", str(root / "out"), "--json"],
-        capture_output=True, text=True, env=env, cwd=root, timeout=400)
-    assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads(done.stdout)
+    summary = _run_plan(root, _plan(), env, "--test", str(root / "test.csv"), "--out",
+                        str(root / "out"))
     run_dir = root / "home" / "runs" / summary["run_id"]
     return {"root": root, "home": root / "home", "env": env, "summary": summary,
             "run_dir": run_dir, "test": pd.read_csv(root / "test.csv")}
@@ -424,14 +429,8 @@ def test_a_holdout_run_with_time_left_refits_its_winner_on_every_row(tmp_path, c
     frame.to_csv(tmp_path / "train.csv", index=False)
     plan = _plan() | {"validation": Validation(kind=ValidationKind.holdout).model_dump(
         mode="json")}
-    (tmp_path / "plan.json").write_text(json.dumps(plan))
-    done = subprocess.run(
-        [sys.executable, "-m", "modelyard.app.cli", "run", str(tmp_path / "train.csv"),
-         "--target", "diagnosis", "--plan", str(tmp_path / "plan.json"), "--json"],
-        capture_output=True, text=True, env=child_env(tmp_path / "home"), cwd=tmp_path,
-        timeout=400)
-    assert done.returncode == 0, done.stderr[-3000:]
-    run_dir = tmp_path / "home" / "runs" / json.loads(done.stdout)["run_id"]
+    summary = _run_plan(tmp_path, plan, child_env(tmp_path / "home"))
+    run_dir = tmp_path / "home" / "runs" / summary["run_id"]
     events = (run_dir / "events.jsonl").read_text()
     assert "refitting" in events and "as the holdout split fitted it" not in events
     delivered = Predictor.load(run_dir).pipeline
