@@ -10,6 +10,7 @@ import argparse
 import csv
 import json
 import sys
+import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -216,8 +217,9 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
     """The command line. `own_process`: this process is the `modelyard` program itself
     (not a caller's, such as a test's), so `run` may hand it over to a small process that
     waits for the Run (follow.py) instead of waiting with everything loaded."""
+    asked_at = time.time()  # a Run's budget counts from here (`_cmd_run`)
     args = build_parser().parse_args(argv)
-    args.own_process = own_process
+    args.own_process, args.asked_at = own_process, asked_at
     return _guarded(args, lambda: _dispatch(args))
 
 
@@ -488,7 +490,10 @@ def _cmd_run(ws, args) -> int:
     if getattr(args, "families", None):
         plan = _chosen_families(plan, args.families)
     approved = ws.approve_plan(plan, based_on=based_on)
-    folder, _ = ws.start_run(approved, name=args.name, storage=args.storage)
+    # The budget counts from the command's start: reading, profiling and planning are
+    # inside the time asked for (up to a tenth of it, `schedule.clock_start`).
+    folder, _ = ws.start_run(approved, name=args.name, storage=args.storage,
+                             asked_at=args.asked_at)
     run_name = folder.read().get("name")
     if args.name and run_name != args.name:
         _err(f"modelyard: note: another run is named “{args.name}”; this one is "

@@ -326,9 +326,11 @@ class Workspace:
 
     # -- runs -------------------------------------------------------------------------
     def start_run(self, plan_doc: dict[str, Any], name: str | None = None,
-                  storage: str | None = None):
+                  storage: str | None = None, asked_at: float | None = None):
         """Queue (and start, if a slot is free) a Run of an approved Plan; `storage`: a
-        study storage URL to share its search through (else the setting, else none)."""
+        study storage URL to share its search through (else the setting, else none);
+        `asked_at`: when the person asked for it, if before now (its budget counts from
+        there if it starts now, `jobs.launch`)."""
         plan = Plan.model_validate(plan_doc["plan"])
         self._require_extras(plan)
         resolved = self.settings(study_storage=storage and self.storage_url(storage))
@@ -341,7 +343,8 @@ class Workspace:
             folder = jobs.create_run(self.home, plan, plan_id=plan_doc["id"], name=unique,
                                      settings=resolved.record(),
                                      study_storage=resolved.study_storage)
-        started = jobs.schedule(self.home)
+        started = jobs.schedule(self.home, asked_at={folder.id: asked_at} if asked_at
+                                else None)
         sync(self.catalog)
         # The worker, if this Run started now; None while it waits in the queue.
         proc = next((p for p in started if p.args[-1] == str(folder.path)), None)

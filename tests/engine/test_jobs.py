@@ -37,12 +37,12 @@ BUDGET = 8
 
 
 def start(ws: Workspace, path, *, budget: int = BUDGET, target=None, test_path=None,
-          name=None):
+          name=None, asked_at=None):
     """Ingest, propose, approve and launch, as the app and the CLI do."""
     meta = ws.ingest(path, target=target, test_path=test_path)
     proposed = ws.propose_plan(meta["id"], target=target, budget_seconds=budget)
     approved = ws.approve_plan(Plan.model_validate(proposed["plan"]), based_on=proposed)
-    folder, proc = ws.start_run(approved, name=name)
+    folder, proc = ws.start_run(approved, name=name, asked_at=asked_at)
     return folder, proc
 
 
@@ -132,6 +132,41 @@ def test_run_succeeds_with_a_model_and_a_leaderboard(finished):
     kinds = [(e["kind"], e.get("status")) for e in journal_events(folder)]
     assert kinds[0] == ("status", "running") and kinds[-1] == ("status", "succeeded")
     assert ("result", None) in kinds
+
+
+def test_the_budget_counts_from_the_workers_launch(finished):
+    """The worker's start (importing its libraries) is inside the budget a person gave,
+    up to a tenth of it (`schedule.clock_start`)."""
+    from modelyard.engine.training.schedule import STARTUP_SHARE
+
+    record = finished.folder.read()
+    first = journal_events(finished.folder)[0]["ts"]  # the worker's first word, imported
+    budget = record["plan"]["budget_seconds"]
+    assert record["started_at"] <= max(record["launched_at"],
+                                       first - STARTUP_SHARE * budget) + 0.05, \
+        explain(finished.folder)
+
+
+def test_the_budget_counts_from_when_the_command_asked(ws, tmp_path):
+    """`modelyard run` reads, profiles and plans before the launch: that time is inside
+    the budget too, up to a tenth of it."""
+    from modelyard.engine.training.schedule import STARTUP_SHARE
+
+    asked = time.time() - 1.0
+    folder, proc = start(ws, write_sample("wine", tmp_path), budget=60, asked_at=asked)
+    try:
+        deadline = time.monotonic() + 120
+        while folder.read().get("started_at") is None:
+            assert proc.poll() is None and time.monotonic() < deadline, explain(folder)
+            time.sleep(0.2)
+    finally:
+        ws.cancel(folder.id)
+        proc.wait(timeout=60)
+    started = folder.read()["started_at"]
+    first = journal_events(folder)[0]["ts"]
+    # From the moment asked, unless the worker's start took more than the tenth left.
+    assert started == pytest.approx(asked, abs=0.01) \
+        or started == pytest.approx(first - STARTUP_SHARE * 60, abs=0.1), explain(folder)
 
 
 def test_run_predicts_the_test_table(finished):

@@ -33,6 +33,7 @@ import psutil
 
 from modelyard.engine.errors import ModelyardError, PlanError
 from modelyard.engine.intake.missing_words import words_to_blank
+from modelyard.engine.jobs import ASKED_AT
 from modelyard.engine.planning.problems import plan_problems
 from modelyard.engine.results.words import metric_name
 from modelyard.engine.training import families
@@ -44,6 +45,7 @@ from modelyard.engine.training.ensemble import WeightedEnsemble
 from modelyard.engine.training.evaluate import make_pipeline
 from modelyard.engine.training.families.base import FitContext
 from modelyard.engine.training.metrics import better, f1_threshold
+from modelyard.engine.training.schedule import clock_start
 from modelyard.engine.training.stacking import StackedModel
 from modelyard.engine.training.trainer import Trainer
 from modelyard.schemas import Plan, Profile, RunStatus, Task, TrialStatus, ValidationKind
@@ -243,7 +245,7 @@ def train(folder: RunFolder) -> None:
         profile = Profile.model_validate(read_json(dataset_dir / "profile.json"))
         journal = JournalWriter(folder)
         threading.Thread(target=_heartbeat, args=(journal, stop), daemon=True).start()
-        started = time.time()
+        started = clock_start(os.environ.pop(ASKED_AT, None), plan.budget_seconds)
         from modelyard.engine.system import hardware
 
         folder.update(status=RunStatus.running, started_at=started, worker_pid=os.getpid(),
