@@ -98,7 +98,6 @@ def test_a_guarded_fit_that_would_start_past_its_deadline_is_not_started(tmp_pat
         guard.close()
 
 
-
 def test_the_budget_counts_from_the_workers_launch_up_to_a_tenth_of_it():
     from modelyard.engine.training.schedule import clock_start
 

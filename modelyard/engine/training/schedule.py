@@ -63,7 +63,7 @@ def clock_start(asked_at: str | None, budget_seconds: float,
     passes the moment in the worker's environment: the launch, or the start of the
     command that read, profiled and planned first), so the time before the search is
     inside the time asked for. Counted from the end of the worker's imports, 60 s Runs
-    from the command line had ended 4-6 s late. A start slowed by a loaded machine costs
+    from the command line had ended 4-7 s late. A start slowed by a loaded machine costs
     at most STARTUP_SHARE of the budget: under the full test suite's load a 5 s Run
     once spent its whole budget importing and trained nothing. Without a moment (a
     worker started by hand), or with one that is not a time before now: from now."""
