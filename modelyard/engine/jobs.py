@@ -139,7 +139,7 @@ def launch(home: Home, folder: RunFolder, share: int = 1,
     # futex wake-up. The threads are the Run's share of the cores, so they do not crowd
     # each other.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(threads),
-           ASKED_AT: repr(min(time.time(), asked_at or time.time()))}
+           ASKED_AT: repr(asked_at or time.time())}  # one after now: `clock_start`
     resolved = settings.resolve(home)
     # The worker reads no settings file: what it needs travels in its environment.
     env.update(resolved.environ("memory_limit_gb", "guard_fits"))
