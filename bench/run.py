@@ -1,4 +1,6 @@
-"""`make bench`: run every benchmark and write bench/RESULTS.md.
+"""`make bench`: run every benchmark and put their tables first in bench/RESULTS.md, as a
+new dated section above the results measured before (which stay, with what was written
+about them).
 
 Each benchmark is compared against a named alternative measured in the same run.
 """
@@ -15,12 +17,15 @@ from pathlib import Path
 import psutil
 
 HERE = Path(__file__).resolve().parent
+TITLE = "# Benchmark results"
 BENCHES = [
     ("Ingest + profile of a 1 M-row × 30-column CSV vs pandas read_csv + describe",
      ["-m", "bench.ingest_vs_pandas", "--rows", "1000000", "--repeats", "3"]),
     ("Modelyard (`modelyard run --budget 60`) vs FLAML (60 s) vs LightGBM defaults, "
      "test scores on a 75/25 split",
-     ["-m", "bench.automl_vs_flaml", "--budget", "60", "--fresh"]),
+     # Its own records, not the side-by-side ones kept in bench/records/.
+     ["-m", "bench.automl_vs_flaml", "--budget", "60", "--fresh",
+      "--results", "bench/.work/make-bench-automl.jsonl"]),
     ("Leaderboard with 100,000 stored trials: SQL aggregates vs all trials in pandas, and "
      "one page rerun vs the page that loaded every trial",
      ["-m", "bench.leaderboard_100k", "--repeats", "5"]),
@@ -76,18 +81,17 @@ def _table(rows: list[dict]) -> list[str]:
 
 def main() -> None:
     lines = [
-        "# Benchmark results",
+        f"## `make bench` on {time.strftime('%Y-%m-%d %H:%M')}",
         "",
         f"Machine: {platform.platform()}, {psutil.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM. "
-        f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M')}.",
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM.",
         "",
     ]
     for title, args in BENCHES:
         print(f"== {title}", flush=True)
         proc = subprocess.run([sys.executable, *args], capture_output=True, text=True,
                               cwd=HERE.parent)
-        lines += [f"## {title}", ""]
+        lines += [f"### {title}", ""]
         if proc.returncode != 0:
             lines += ["Failed:", "", "```", proc.stderr[-2000:], "```", ""]
             print(proc.stderr, file=sys.stderr)
@@ -96,8 +100,18 @@ def main() -> None:
                 if line.startswith("{")]
         print(proc.stdout)
         lines += _table(rows) + [""]
-    (HERE / "RESULTS.md").write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {HERE / 'RESULTS.md'}")
+    path = HERE / "RESULTS.md"
+    path.write_text(with_section(path.read_text(encoding="utf-8") if path.exists() else "",
+                                 "\n".join(lines)), encoding="utf-8")
+    print(f"wrote the new section at the top of {path}")
+
+
+def with_section(results: str, section: str) -> str:
+    """RESULTS.md with `section` put first, under the title: the results measured
+    before, and the words written about them, are kept below it."""
+    title, _, rest = results.partition("\n") if results.startswith("# ") else (
+        TITLE, "", results)
+    return f"{title}\n\n{section.rstrip()}\n\n{rest.lstrip()}".rstrip() + "\n"
 
 
 if __name__ == "__main__":

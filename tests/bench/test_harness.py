@@ -104,3 +104,19 @@ def test_a_record_names_the_commit_and_marks_changed_files_but_not_the_records(t
     assert not _commit(tmp_path).endswith("+")  # a record appended is not a change
     (tmp_path / "code.py").write_text("x = 2\n")
     assert _commit(tmp_path).endswith("+")
+
+
+def test_make_bench_puts_its_tables_first_and_keeps_what_was_measured_before():
+    from bench.run import BENCHES, with_section
+
+    before = ("# Benchmark results\n\nA note.\n\n## Side by side, session 13\n\n"
+              "| a |\n|---|\n| 1 |\n")
+    after = with_section(before, "## `make bench` on 2026-12-02 06:00\n\n### Ingest\n\n| b |\n")
+    assert after.startswith("# Benchmark results\n\n## `make bench` on 2026-12-02 06:00")
+    assert after.index("### Ingest") < after.index("A note.") < after.index("session 13")
+    assert after.endswith("| 1 |\n") and after.count("# Benchmark results") == 1
+    # From nothing, the title comes first.
+    assert with_section("", "## new\n").startswith("# Benchmark results\n\n## new\n")
+    # The side-by-side records kept in the repository are not started over.
+    automl = next(args for _, args in BENCHES if "bench.automl_vs_flaml" in args)
+    assert automl[automl.index("--results") + 1].startswith("bench/.work/")
