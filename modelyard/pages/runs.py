@@ -100,8 +100,11 @@ def live_view(run_id: str) -> None:
                         key="runs_chart")
     _epoch_curves(view.epochs, run["metric"])
     if trials:
-        # The count every page shows (engine/results/counts.py), in words.
-        st.caption(("So far: " if status in ACTIVE else "") + view.counts.words() + ".")
+        # The count every page shows (engine/results/counts.py), in words; once the run
+        # has ended its message above says it already.
+        words = view.counts.words()
+        if status in ACTIVE or words not in (run["message"] or ""):
+            st.caption(("So far: " if status in ACTIVE else "") + words + ".")
         _families(trials, run["greater_is_better"])
         table = pd.DataFrame(trials)
         table["params"] = table["params"].map(fmt_params)
