@@ -465,6 +465,7 @@ def _load_plan_file(path: str, dataset_id: str, budget: int | None):
 
 def _cmd_run(ws, args) -> int:
     from modelyard.engine.intake.sizes import size_words
+    from modelyard.engine.results.words import metric_name
     from modelyard.schemas import Plan
 
     if args.storage:  # a bad URL fails now, not after the planning
@@ -500,6 +501,11 @@ def _cmd_run(ws, args) -> int:
              f"“{run_name}”.")
     _err(f"run {folder.id} (“{run_name}”): training on {meta['name']} ({size_words(meta)}), "
          f"budget {plan.budget_seconds} s")
+    # What it predicts, said before the wait: without --target the planner chose it.
+    said = plan.label_columns[:3] + ([f"{len(plan.label_columns) - 3} more labels"]
+                                     if len(plan.label_columns) > 4 else plan.label_columns[3:])
+    _err(f"  predicting {', '.join(said)} ({plan.task.value}, scored by "
+         f"{metric_name(plan.metric)}) with {', '.join(f.family for f in plan.families)}")
     if shared := folder.record().study_storage:
         _err(f"other machines join its search with: {ws.join_command(folder.id, shared)}")
     if args.out:

@@ -105,6 +105,10 @@ def test_run_prints_a_json_summary(trained, summary):
     # Progress went to stderr, not into the JSON: with no terminal, one line per trial.
     assert f"run {summary['run_id']}" in trained.result.stderr
     assert "dummy_0: roc_auc 0.5" in trained.result.stderr
+    # What it predicts and how it is scored, said before the wait.
+    plan = json.loads((trained.out / "plan.json").read_text())
+    assert (f"  predicting y (binary, scored by ROC AUC) with "
+            f"{', '.join(f['family'] for f in plan['families'])}\n") in trained.result.stderr
 
 
 @pytest.mark.slow
