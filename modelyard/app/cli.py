@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.app import cli_results, cli_serve
+from modelyard.app.terminal import guard_streams
 from modelyard.engine.disk import is_disk_full
 from modelyard.engine.errors import BadInputError, ModelyardError, RunFailedError
 
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
 
 def program() -> None:
     """The `modelyard` program (`python -m modelyard.app.cli` alike)."""
+    guard_streams()  # data printed is shown, not obeyed by the terminal (terminal.py)
     sys.exit(main(own_process=True))
 
 

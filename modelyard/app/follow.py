@@ -102,4 +102,7 @@ def _err(message: str) -> None:
 
 
 if __name__ == "__main__":
+    from modelyard.app.terminal import guard_streams
+
+    guard_streams()  # as `modelyard` itself: data printed is shown, not obeyed
     sys.exit(main())

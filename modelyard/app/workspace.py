@@ -114,7 +114,17 @@ class Workspace:
         if reuse:
             found = self.find_existing(path, sheet=options.get("sheet"), test_path=test_path)
             if found:
-                return {**found, "reused": reuse_note(found)}
+                note = reuse_note(found)
+                if target is not None and not (found.get("target_chosen")
+                                               and found.get("target") == target):
+                    # The target asked for now is the person's choice for this data set,
+                    # as on a first ingest: checked against its columns, and said.
+                    was = found.get("target")
+                    found = self.set_roles(found["id"], target=target)
+                    if was != target:
+                        note += f" Its target is now “{target}”" + (
+                            f" (it was “{was}”)." if was else ".")
+                return {**found, "reused": note}
         meta = ingest(self.home, path, name=name, target=target, test_path=test_path,
                       **options)
         sync(self.catalog)

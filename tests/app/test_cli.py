@@ -298,6 +298,41 @@ def test_ingest_text_output(messy_csv):
     assert "target guess: churn (binary" in result.stdout
 
 
+def test_names_from_the_data_are_shown_not_obeyed_by_the_terminal(modelyard_home, tmp_path):
+    """A column name that holds a terminal escape (here: set the window title) or a
+    right-to-left override is printed with those characters as visible escapes, on stdout
+    and in the one-line error on stderr alike; other letters print as they are."""
+    titled, flipped = "amount\x1b]0;owned\x07", "note\u202egnp.exe"
+    with open(tmp_path / "odd.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", titled, flipped, "größe ✓"])
+        writer.writerows([i, i * 0.5, "ab"[i % 2], "ja" if i % 3 else "nein"]
+                         for i in range(60))
+    chosen = cli("ingest", tmp_path / "odd.csv", "--target", titled)
+    assert chosen.returncode == 0, chosen.stderr
+    assert "target guess: amount\\x1b]0;owned\\x07 (regression" in chosen.stdout
+    missing = cli("ingest", tmp_path / "odd.csv", "--target", "größe\rx", "--copy")
+    line = one_line_error(missing, 2, "“größe\\x0dx”", "note\\u202egnp.exe", "größe ✓")
+    for result in (chosen, missing):
+        out = result.stdout + result.stderr
+        assert not any(ch in out for ch in "\x1b\x07\r\u202e"), repr(out)
+    assert line.count("\\") == 4
+
+
+def test_adding_the_same_file_with_another_target_sets_it(modelyard_home, messy_csv):
+    first = as_json(cli("ingest", messy_csv, "--json"))
+    assert first["target"] == "churn"
+    again = cli("ingest", messy_csv, "--target", "region")
+    assert again.returncode == 0, again.stderr
+    assert "Using data set “customers” (same content" in again.stderr
+    assert "Its target is now “region” (it was “churn”)." in again.stderr
+    assert "target guess: region (" in again.stdout and "chosen by you" in again.stdout
+    listed = as_json(cli("datasets", "--json"))
+    assert [(d["id"], d["target"]) for d in listed] == [(first["id"], "region")]
+    one_line_error(cli("ingest", messy_csv, "--target", "nope"), 2, "no column “nope”")
+    assert as_json(cli("datasets", "--json"))[0]["target"] == "region"  # kept
+
+
 def test_home_flag_wins_over_the_environment(modelyard_home, messy_csv, tmp_path):
     other = tmp_path / "other-home"
     doc = as_json(cli("--home", other, "ingest", messy_csv, "--json"))
