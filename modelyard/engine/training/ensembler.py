@@ -72,9 +72,11 @@ def blend(pool: list[Candidate], leader: Candidate, y: np.ndarray, n_classes: in
     wins = better(metric, value, leader.score)
     kept = {b.model for b in members}
     left_out = [b.model for b in pool if b.model not in kept]
-    note = ("" if wins and fits else
-            " (not chosen: the best single model is as good)" if not wins else
-            " (not chosen: delivering its members would exceed the budget)")
+    if not wins:
+        ahead = "scores better" if better(metric, leader.score, value) else "is as good"
+        note = f" (not chosen: the best single model {ahead})"
+    else:
+        note = "" if fits else " (not chosen: delivering its members would exceed the budget)"
     if wins and fits and left_out:
         note = f" (without {', '.join(left_out)}: too slow to deliver in the budget)"
     trial = TrialResult(

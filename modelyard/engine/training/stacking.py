@@ -121,7 +121,9 @@ def stack(pool: list[Candidate], to_beat: Candidate, y: np.ndarray, n_classes: i
     params = {"members": [{"model": c.model, "family": c.family, "params": c.params}
                           for c in members], "stacker": kind}
     beaten = "the blend of the best" if to_beat.family == "ensemble" else to_beat.model
-    note = "" if wins else f" (not chosen: {beaten or 'the best model'} is as good)"
+    ahead = not np.isfinite(value) or better(metric, to_beat.score, value)
+    note = "" if wins else (f" (not chosen: {beaten or 'the best model'} "
+                            + ("scores better)" if ahead else "is as good)"))
     trial = TrialResult(
         model="stack", family="stack", number=0,
         state=TrialStatus.complete if wins else TrialStatus.not_chosen,
