@@ -11,8 +11,10 @@ characters as visible escapes (`\\x1b`, `\\u202e`) and every other character as 
 letters of every script, emoji, tabs and line breaks.
 
 One exception is ours: a progress line redraws itself by starting with a carriage return,
-written as the first character of one `write`; that leading one is kept. A carriage return
-inside data is never first in a write (`print` writes its text, then the line break).
+written as the first character of one `write`; that leading one is kept. Data is never
+first in a write: every line the commands print starts with our own words, an id or a
+path (`print` writes its text, then the line break), so a carriage return inside data is
+escaped like the rest.
 `--json` output is already escaped by the JSON encoder, and passes through unchanged.
 """
 
