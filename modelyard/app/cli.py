@@ -476,7 +476,7 @@ def _cmd_run(ws, args) -> int:
         cli_results.check_sample(args.sample_submission)
     meta = _take_in(ws, args, args.train)
     for w in ws.profile_record(meta["id"]).get("warnings", []):
-        if w["code"] in ("sheet", "words_kept", "words_in_numbers"):
+        if w["code"] in ("sheet", "words_kept", "words_in_numbers", "numbers_in_text"):
             _err(f"modelyard: note: {w['message']}")
     if args.sample_submission:
         cli_results.check_test_table(ws, meta)

@@ -333,6 +333,35 @@ def test_adding_the_same_file_with_another_target_sets_it(modelyard_home, messy_
     assert as_json(cli("datasets", "--json"))[0]["target"] == "region"  # kept
 
 
+def test_a_german_export_trains_and_predicts_on_its_amounts(modelyard_home, tmp_path):
+    """Semicolons, decimal commas and points grouping thousands, in Latin-1: the amount is
+    read as a number in training and again in the new rows, so the model predicts from
+    it (it decides the outcome here), and the ingest says how the column was read."""
+    rng = np.random.default_rng(3)
+
+    def write(path, n):
+        amounts = rng.uniform(0, 3000, n)
+        with open(path, "w", encoding="latin-1") as f:
+            f.write("Betrag;Stadt;Kauf\n")
+            for a in amounts:
+                written = f"{a:,.2f}".translate(str.maketrans(",.", ".,"))
+                f.write(f"{written};{rng.choice(['Köln', 'Zürich'])};"
+                        f"{'ja' if a > 1500 else 'nein'}\n")
+        return amounts
+
+    write(tmp_path / "kauf.csv", 300)
+    amounts = write(tmp_path / "neu.csv", 60)
+    out = tmp_path / "out"
+    result = cli("run", tmp_path / "kauf.csv", "--target", "Kauf", "--test",
+                 tmp_path / "neu.csv", "--families", "linear", "--budget", 8, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert ("Numbers written as text were read as numbers: “Betrag”: a decimal comma, "
+            "thousands separators") in result.stdout + result.stderr
+    predicted = pd.read_csv(out / "predictions.csv")["Kauf"]
+    right = (predicted == np.where(amounts > 1500, "ja", "nein")).mean()
+    assert right >= 0.9, predicted.tolist()
+
+
 def test_home_flag_wins_over_the_environment(modelyard_home, messy_csv, tmp_path):
     other = tmp_path / "other-home"
     doc = as_json(cli("--home", other, "ingest", messy_csv, "--json"))

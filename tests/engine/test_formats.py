@@ -292,6 +292,78 @@ def test_one_column_of_words_is_a_category(home, tmp_path):
     assert kept.message.startswith("“a” has 10 cells reading “None”: kept as")
 
 
+# -- numbers written as text (engine/intake/number_text.py) -----------------------------------
+def _number_table(home, tmp_path, name: str, text: str, encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    meta = ingest(home, path)
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    return table, load_profile(home, meta["id"])
+
+
+def test_decimal_commas_in_a_semicolon_file_are_numbers(home, tmp_path):
+    """A German export (semicolons, decimal commas, points grouping thousands, Latin-1):
+    the amount is a number, not an identifier, and the Profile says how it was read."""
+    rows = ["Betrag;Stadt;Kauf"] + [
+        f"{f'{i * 37.25:,.2f}'.translate(str.maketrans(',.', '.,'))};"
+        f"{'Köln' if i % 2 else 'Zürich'};{'ja' if i > 30 else 'nein'}" for i in range(60)]
+    table, profile = _number_table(home, tmp_path, "kauf.csv", "\n".join(rows) + "\n",
+                                   "latin-1")
+    assert table.schema["Betrag"] == pl.Float64
+    assert table["Betrag"].to_list()[:3] == [0.0, 37.25, 74.5]
+    assert table["Betrag"][40] == 1490.0  # written "1.490,00"
+    assert table["Stadt"][1] == "Köln"
+    column = profile.column("Betrag")
+    assert column.kind.value == "numeric" and column.role is None
+    said = next(w for w in profile.warnings if w.code == "numbers_in_text")
+    assert said.message == ("Numbers written as text were read as numbers: “Betrag”: a "
+                            "decimal comma, thousands separators, for example “1.005,75”.")
+    assert said.column == "Betrag"
+
+
+def test_thousands_currency_and_percent_signs_are_numbers(home, tmp_path):
+    """Quoted "1,234" in a comma-separated file groups thousands; "$1,912.07" and "30%"
+    are numbers too; "N/A" among them is a gap, said as such; a column of words and one
+    of codes that only look like numbers in part stay text."""
+    rows = ["price,discount,units,code,y"]
+    for i in range(50):
+        price = "N/A" if i == 7 else f"${i * 101.5:,.2f}"
+        rows.append(f'"{price}",{i % 30}%,"{1000 + i * 50:,}",A-{i:03d},{i % 2}')
+    table, profile = _number_table(home, tmp_path, "shop.csv", "\n".join(rows) + "\n")
+    assert (table.schema["price"], table["price"][10], table["price"].null_count()) == (
+        pl.Float64, 1015.0, 1)
+    assert (table.schema["discount"], table["discount"][29]) == (pl.Int64, 29)
+    assert (table.schema["units"], table["units"][49]) == (pl.Int64, 3450)
+    assert table.schema["code"] == pl.String
+    said = next(w for w in profile.warnings if w.code == "numbers_in_text").message
+    assert "“price”: thousands separators, currency signs, for example “$1,015.00”" in said
+    assert "“discount”: percent signs (read as written: 12 % is 12)" in said
+    assert "“units”: thousands separators, for example “1,000”" in said
+    assert "code" not in said
+    found = {w.column: (w.values, w.counts) for w in profile.missing_words}
+    assert found["price"] == ("numbers", {"N/A": 1})
+
+
+@pytest.mark.parametrize("sep, expected", [(";", [1.5, 2.25]), ("\t", [1.5, 2.25])])
+def test_a_lone_comma_is_a_decimal_mark_where_the_file_is_not_comma_separated(
+        home, tmp_path, sep, expected):
+    rows = [f"x{sep}y"] + [f"{v}{sep}{i % 2}" for i, v in
+                           enumerate(["1,5", "2,25"] * 15)]
+    table, _ = _number_table(home, tmp_path, "lone.csv", "\n".join(rows) + "\n")
+    assert table["x"].to_list()[:2] == expected
+
+
+def test_mixed_conventions_and_french_spaces(home, tmp_path):
+    """Narrow no-break spaces group thousands in French ("70 093,54"); a column mixing
+    "1.5" and "12,5" is not read as numbers in either convention, and stays text."""
+    rows = ["montant;mixte;y"] + [
+        f"{f'{i * 1234.5:,.2f}'.replace(',', chr(0x202f)).replace('.', ',')};"
+        f"{'1.5' if i % 2 else '12,5'};{i % 2}" for i in range(40)]
+    table, _ = _number_table(home, tmp_path, "fr.csv", "\n".join(rows) + "\n")
+    assert table["montant"][39] == 48145.5
+    assert table.schema["mixte"] == pl.String
+
+
 # -- bad input -----------------------------------------------------------------------------
 def _write(tmp_path, name, content: bytes):
     path = tmp_path / name

@@ -16,6 +16,8 @@ and a mix is reported as a warning.
 
 Only empty cells are read as missing here; words such as "None" or "NA" are values until
 `missing_words` says otherwise (among numbers they are gaps; in text, the person decides).
+Numbers written with decimal commas, thousands separators, currency or percent signs are
+read as numbers by `number_text`, which says which columns it read so.
 A workbook is read from its first sheet that holds a table (`table_sheet`), not blindly
 from its first sheet, which is often a cover page.
 """
@@ -39,6 +41,7 @@ import polars as pl
 from modelyard.engine.errors import IntakeError
 from modelyard.engine.intake import guards
 from modelyard.engine.intake.missing_words import numbers_past_words
+from modelyard.engine.intake.number_text import read_numbers
 
 Progress = Callable[[float, str], None]
 MAX_COLUMNS = 10_000
@@ -80,6 +83,9 @@ class Source:
     fallback_lines: int = 0  # lines read as `encoding` because they are not UTF-8
     # Columns of numbers (or dates) whose word cells ("NA", ...) were read as missing.
     words_read_as_missing: list[Any] = field(default_factory=list)
+    # Text columns of numbers written with decimal commas, thousands separators, currency
+    # or percent signs, read as numbers: column -> how they were written (`number_text`).
+    numbers_in_text: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         """What the person is shown about how the file was read."""
@@ -410,7 +416,9 @@ def to_parquet(source: Source, dest: Path, workdir: Path,
         else:  # pragma: no cover - zip archives are unpacked before we get here
             raise ValueError(source.format)
         if source.format in ("csv", "excel"):  # typed formats (Parquet, JSON) say what is null
-            source.words_read_as_missing = numbers_past_words(dest)
+            source.numbers_in_text, among_numbers = read_numbers(
+                dest, source.delimiter if source.format == "csv" else None)
+            source.words_read_as_missing = among_numbers + numbers_past_words(dest)
     except IntakeError:
         raise
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError, ValueError) as exc:

@@ -241,6 +241,13 @@ def _dataset_warnings(profile: Profile) -> list[Warning_]:
         shown = ", ".join(f"{a} → {b}" for a, b in list(renamed.items())[:5])
         out.append(_w("info", "renamed", f"Some column names were blank or repeated and were "
                       f"renamed: {shown}.", "Rename them in the file if you prefer."))
+    if written := profile.source.get("numbers_in_text"):
+        shown = "; ".join(f"“{c}”: {how}" for c, how in list(written.items())[:5])
+        more = f"; and {len(written) - 5} more" if len(written) > 5 else ""
+        out.append(_w("info", "numbers_in_text", f"Numbers written as text were read as "
+                      f"numbers: {shown}{more}.", "Nothing to do if they are amounts or "
+                      "measures: new rows are read the same way when predicting.",
+                      next(iter(written)) if len(written) == 1 else None))
     if mixed := profile.source.get("mixed_encoding"):
         counts = " and ".join(f"{n:,} in {name}" for name, n in mixed.items())
         out.append(_w("warning", "mixed_encoding", f"The file mixes text encodings: lines "
