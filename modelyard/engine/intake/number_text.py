@@ -32,6 +32,7 @@ from modelyard.engine.intake.missing_words import WORDS
 from modelyard.schemas import MissingWords
 
 _BATCH = 200  # columns per counting pass
+_SAMPLE_ROWS = 2_000
 _SIGNS = "$€£¥₹"
 _GROUP = {"point": "[, \u00a0\u202f']", "comma": "[. \u00a0\u202f']"}
 _DECIMAL = {"point": r"\.", "comma": ","}
@@ -98,9 +99,13 @@ def read_numbers(path: Path, delimiter: str | None = None
         return {}, []
     ambiguous = "point" if delimiter in (None, ",") else "comma"
     patterns = {c: _pattern(c) for c in ("point", "comma")}
+    # The first rows rule out most text columns (categories, words) cheaply; only the
+    # columns that could be numbers are counted over the whole file.
+    head = lf.select(_cells(n) for n in texts).head(_SAMPLE_ROWS).collect()
+    candidates = [n for n in texts if _could_be_numbers(head[n], patterns.values())]
     chosen: dict[str, str] = {}
-    for start in range(0, len(texts), _BATCH):
-        batch = texts[start:start + _BATCH]
+    for start in range(0, len(candidates), _BATCH):
+        batch = candidates[start:start + _BATCH]
         aggs = []
         for n in batch:
             cells = _cells(n)
@@ -119,7 +124,6 @@ def read_numbers(path: Path, delimiter: str | None = None
     if not chosen:
         return {}, []
     names = list(chosen)
-    head = lf.select(_cells(n) for n in names).head(2_000).collect()
     words = lf.select(pl.col(n).str.strip_chars().is_in(WORDS).sum() for n in names) \
         .collect().row(0)
     found: dict[str, str] = {}
@@ -145,6 +149,11 @@ def read_numbers(path: Path, delimiter: str | None = None
     finally:
         tmp.unlink(missing_ok=True)
     return found, missing
+
+
+def _could_be_numbers(cells: pl.Series, patterns) -> bool:
+    present = cells.drop_nulls()
+    return present.is_empty() or any(present.str.contains(p).all() for p in patterns)
 
 
 def _has_decimals(cells: pl.Series, convention: str) -> bool:
