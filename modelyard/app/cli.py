@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--name")
     r.add_argument("--out", help="folder for plan.json, leaderboard.csv, predictions.csv")
+    r.add_argument("--ignore", metavar="COLS", action="append", help="columns to leave out "
+                   "of training, comma-separated (e.g. one the profile flags as giving the "
+                   "answer away); may be given again")
     r.add_argument("--families", help="the model families to train, comma-separated, "
                    "instead of the proposed ones (e.g. lightgbm,fusion)")
     r.add_argument("--sample-submission", metavar="PATH", help="a competition's "
@@ -475,9 +478,12 @@ def _cmd_run(ws, args) -> int:
     if args.sample_submission:  # a bad sample fails now, not after the training
         cli_results.check_sample(args.sample_submission)
     meta = _take_in(ws, args, args.train)
-    for w in ws.profile_record(meta["id"]).get("warnings", []):
-        if w["code"] in ("sheet", "words_kept", "words_in_numbers", "numbers_in_text"):
-            _err(f"modelyard: note: {w['message']}")
+    profile = ws.profile_record(meta["id"])
+    ignored = _ignored_columns(args.ignore, profile) if args.ignore else []
+    if (target := (profile.get("target") or {}).get("column")) in ignored:
+        raise BadInputError(f"--ignore names “{target}”, the target.", "Leave it out of "
+                            "--ignore, or choose another --target.")
+    _say_findings(profile, ignored)
     if args.sample_submission:
         cli_results.check_test_table(ws, meta)
     if args.plan:
@@ -492,6 +498,8 @@ def _cmd_run(ws, args) -> int:
         plan = Plan.model_validate(based_on["plan"])
     if getattr(args, "families", None):
         plan = _chosen_families(plan, args.families)
+    if ignored:
+        plan = _ignoring(plan, ignored)
     approved = ws.approve_plan(plan, based_on=based_on)
     # The budget counts from the command's start: reading, profiling and planning are
     # inside the time asked for (up to a tenth of it, `schedule.clock_start`).
@@ -782,6 +790,61 @@ COMMANDS: dict[str, Callable[..., int]] = {
     **cli_results.HANDLERS,
     "serve": cli_serve.command,
 }
+
+
+# Findings `run` says as notes: how the file was read.
+READ_NOTES = ("sheet", "words_kept", "words_in_numbers", "numbers_in_text")
+
+
+def _say_findings(profile: dict[str, Any], ignored: list[str]) -> None:
+    """The Profile's findings a headless run must not hide, on stderr: how the file was
+    read (notes), and every error-level one (a column giving the answer away, a target
+    that cannot be learnt) as a warning with its next step; a flagged column the person
+    left out with --ignore is not warned of again."""
+    import shlex
+
+    from modelyard.engine.planning.mend import LEAK_CODES
+
+    for w in profile.get("warnings", []):
+        if w["code"] in READ_NOTES:
+            _err(f"modelyard: note: {w['message']}")
+            continue
+        if w["severity"] != "error" or w.get("column") and w["column"] in ignored:
+            continue
+        hint = (f" (--ignore {shlex.quote(w['column'])} leaves it out)"
+                if w["code"] in LEAK_CODES and w.get("column") else "")
+        _err(f"modelyard: warning: {w['message']} {w['action']}{hint}")
+
+
+def _ignored_columns(values: list[str], profile: dict[str, Any]) -> list[str]:
+    """The columns named by --ignore (each value a column, or columns separated by
+    commas), checked against the data set's."""
+    from modelyard.engine.errors import did_you_mean
+
+    names = [c["name"] for c in profile.get("columns", [])]
+    out: list[str] = []
+    for value in values:
+        for name in [value] if value in names else [v.strip() for v in value.split(",")]:
+            if not name:
+                continue
+            if name not in names:
+                raise BadInputError(f"--ignore names no column “{name}”.",
+                                    did_you_mean(name, names)
+                                    + "The columns are listed by `modelyard ingest`.")
+            out.append(name)
+    return list(dict.fromkeys(out))
+
+
+def _ignoring(plan, columns: list[str]):
+    """`plan` with `columns` left out of training (checked: the target cannot be)."""
+    from modelyard.schemas import Plan
+
+    if plan.target in columns or set(plan.label_columns) & set(columns):
+        raise BadInputError(f"--ignore names “{plan.target}”, which is what the plan "
+                            "predicts.", "Leave it out of --ignore, or choose another "
+                            "--target.")
+    excluded = list(dict.fromkeys([*plan.excluded_columns, *columns]))
+    return Plan.model_validate({**plan.model_dump(), "excluded_columns": excluded})
 
 
 def _chosen_families(plan, names: str):

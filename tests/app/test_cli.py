@@ -362,6 +362,37 @@ def test_a_german_export_trains_and_predicts_on_its_amounts(modelyard_home, tmp_
     assert right >= 0.9, predicted.tolist()
 
 
+def test_run_warns_of_a_leaking_column_and_ignore_leaves_it_out(modelyard_home, tmp_path):
+    """A column that gives the answer away is said by `run` (a headless person never sees
+    the Data page), with the flag that leaves it out; --ignore does, and is checked."""
+    rng = np.random.default_rng(4)
+    amount = rng.uniform(0, 100, 200)
+    pd.DataFrame({"amount": amount, "refund issued": np.where(amount > 50, "yes", "no"),
+                  "region": rng.choice(["n", "s"], 200),
+                  "y": np.where(amount > 50, 1, 0)}).to_csv(tmp_path / "t.csv", index=False)
+    warned = cli("run", tmp_path / "t.csv", "--target", "y", "--families", "linear",
+                 "--budget", 5, "--out", tmp_path / "a")
+    assert warned.returncode == 0, warned.stderr
+    assert ("modelyard: warning: “refund issued” is one-to-one with the target “y”: a model "
+            "would learn nothing real from it. Ignore this column (or make it the target). "
+            "(--ignore 'refund issued' leaves it out)") in warned.stderr, warned.stderr
+    left_out = cli("run", tmp_path / "t.csv", "--target", "y", "--families", "linear",
+                   "--budget", 5, "--out", tmp_path / "b", "--ignore", "refund issued",
+                   "--ignore", "region")
+    assert left_out.returncode == 0, left_out.stderr
+    assert "refund issued" not in left_out.stderr
+    plan = Plan.model_validate_json((tmp_path / "b" / "plan.json").read_text())
+    assert plan.excluded_columns[-2:] == ["refund issued", "region"]
+    for ignore, said in (("Region", "modelyard: --ignore names no column “Region”. Did you "
+                                    "mean “region”?"),
+                         ("region,y", "modelyard: --ignore names “y”, the target.")):
+        refused = cli("run", tmp_path / "t.csv", "--target", "y", "--ignore", ignore,
+                      "--budget", 5)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.strip().splitlines()[-1].startswith(said), refused.stderr
+    assert len(as_json(cli("runs", "--json"))) == 2  # nothing started for the refused
+
+
 def test_home_flag_wins_over_the_environment(modelyard_home, messy_csv, tmp_path):
     other = tmp_path / "other-home"
     doc = as_json(cli("--home", other, "ingest", messy_csv, "--json"))
