@@ -357,7 +357,7 @@ def _number(value: float | None) -> str:
         return f"{value:.3g}"
     if size >= 1e6:  # 2.54 million reads whole in a narrow column; 2,539,537 does not
         return f"{value / 1e9:.3g} bn" if size >= 1e9 else f"{value / 1e6:.3g} M"
-    if size >= 10_000 or float(value).is_integer():
+    if size >= 1_000 or float(value).is_integer():  # 1,939 beside 1,939, not 1939
         return f"{value:,.0f}"
     return f"{value:.4g}"
 
