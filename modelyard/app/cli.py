@@ -793,7 +793,7 @@ COMMANDS: dict[str, Callable[..., int]] = {
 
 
 # Findings `run` says as notes: how the file was read.
-READ_NOTES = ("sheet", "words_kept", "words_in_numbers", "numbers_in_text")
+READ_NOTES = ("sheet", "preamble", "words_kept", "words_in_numbers", "numbers_in_text")
 
 
 def _say_findings(profile: dict[str, Any], ignored: list[str]) -> None:

@@ -292,6 +292,39 @@ def test_one_column_of_words_is_a_category(home, tmp_path):
     assert kept.message.startswith("“a” has 10 cells reading “None”: kept as")
 
 
+# -- lines before the table ---------------------------------------------------------------------
+@pytest.mark.parametrize("preamble, said", [
+    ("# Exported by ShopSystem 3.1, build 7\n# 2024-05-01\n",
+     "The first 2 lines of the file come before the table's header and were skipped "
+     "(“# Exported by ShopSystem 3.1, build 7”, “# 2024-05-01”)."),
+    ("Sales report, March\n\n",
+     "The first 2 lines of the file come before the table's header and were skipped "
+     "(“Sales report, March”)."),
+    ("Sales\n", "The first line of the file comes before the table's header and was "
+                 "skipped (“Sales”)."),
+])
+def test_a_title_or_comments_above_the_header_are_skipped_and_said(home, tmp_path,
+                                                                   preamble, said):
+    rows = "".join(f"{'ns'[i % 2]},{i},{'ab'[i % 2]}\n" for i in range(30))
+    path = tmp_path / "report.csv"
+    path.write_text(preamble + "region,amount,y\n" + rows)
+    meta = ingest(home, path)
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    assert table.columns == ["region", "amount", "y"] and table.height == 30
+    assert table["amount"].to_list() == list(range(30))
+    profile = load_profile(home, meta["id"])
+    assert next(w.message for w in profile.warnings if w.code == "preamble").startswith(said)
+
+
+def test_a_header_short_of_one_field_is_not_taken_for_a_title(home, tmp_path):
+    """"a,b" above rows of three fields is a header missing a name, not a title line:
+    the rows are named as ragged, as before, and nothing is skipped silently."""
+    path = tmp_path / "short.csv"
+    path.write_text("a,b\n" + "".join(f"{i},{i * 2},x\n" for i in range(10)))
+    with pytest.raises(IntakeError, match="different number of fields than the header"):
+        ingest(home, path)
+
+
 # -- numbers written as text (engine/intake/number_text.py) -----------------------------------
 def _number_table(home, tmp_path, name: str, text: str, encoding: str = "utf-8"):
     path = tmp_path / name

@@ -86,12 +86,18 @@ class Source:
     # Text columns of numbers written with decimal commas, thousands separators, currency
     # or percent signs, read as numbers: column -> how they were written (`number_text`).
     numbers_in_text: dict[str, str] = field(default_factory=dict)
+    # Lines before the table (a title, notes, `# comments`), skipped; and those lines.
+    skip_lines: int = 0
+    preamble: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         """What the person is shown about how the file was read."""
         info = {k: v for k, v in asdict(self).items()
                 if k not in ("path", "columns", "utf8_lines", "fallback_lines",
-                             "words_read_as_missing")}
+                             "words_read_as_missing", "skip_lines")}
+        if self.skip_lines:
+            info["lines_before_table"] = self.skip_lines
+            info["preamble"] = [_short_line(ln) for ln in self.preamble[:3]]
         info["file"] = self.path.name
         other = ENCODING_NAMES.get(self.encoding, self.encoding)
         if self.utf8_lines and self.fallback_lines:
@@ -266,12 +272,15 @@ def _one_line(path: Path, compression: str | None) -> IntakeError:
 
 def _sniff_delimited(path: Path, text: str, compression: str | None, encoding: str,
                      header: bool | None) -> Source:
-    lines = text.lstrip("\ufeff").splitlines()[:200]
+    raw = text.lstrip("\ufeff").splitlines()[:200]
     if text and not text.endswith(("\n", "\r")) and len(text.encode()) >= SAMPLE_BYTES - 8:
-        lines = lines[:-1]  # cut mid-line by the sample
-    lines = [ln for ln in lines if ln.strip()]
+        raw = raw[:-1]  # cut mid-line by the sample
+    lines = [ln for ln in raw if ln.strip()]
     suffix = _table_suffix(path)
     delimiter = "\t" if suffix in (".tsv", ".tab") else _delimiter(lines)
+    skip = _preamble(raw, delimiter)
+    if skip:
+        lines = [ln for ln in raw[skip:] if ln.strip()]
     try:
         rows = list(csv.reader(lines, delimiter=delimiter))
     except csv.Error as exc:
@@ -288,7 +297,41 @@ def _sniff_delimited(path: Path, text: str, compression: str | None, encoding: s
                           f"most {MAX_COLUMNS:,}.",
                           "Keep the columns you need (or transpose the table) and retry.")
     return Source(path, "csv", compression=compression, encoding=encoding,
-                  delimiter=delimiter, header=has_header, columns=columns, renamed=renamed)
+                  delimiter=delimiter, header=has_header, columns=columns, renamed=renamed,
+                  skip_lines=skip, preamble=[ln.strip() for ln in raw[:skip] if ln.strip()])
+
+
+MAX_PREAMBLE = 30
+
+
+def _preamble(raw: list[str], delimiter: str) -> int:
+    """How many lines come before the table: a title, notes or `# comment` lines with
+    fewer fields than the table's rows, then blank lines, before a header that the lines
+    after it agree with. 0 when the file starts with its table."""
+    counts = []
+    for line in raw[:MAX_PREAMBLE + 60]:
+        try:
+            counts.append(len(next(csv.reader([line], delimiter=delimiter))) if line.strip()
+                          else 0)
+        except (csv.Error, StopIteration):
+            return 0
+    table = [c for c in counts if c]
+    if len(table) < 3:
+        return 0
+    mode = max(set(table), key=table.count)
+    start = next((i for i, c in enumerate(counts) if c == mode), 0)
+    if mode < 2 or start == 0 or start > MAX_PREAMBLE or not any(counts[:start]):
+        return 0
+    if any(c > mode for c in counts[:start]):
+        return 0  # wider lines above: not a preamble but ragged rows, said elsewhere
+    if counts[start - 1] >= 2 and not raw[start - 1].lstrip().startswith("#"):
+        return 0  # right above the table with fields of its own: a header short of one
+    after = [c for c in counts[start:start + 50] if c]
+    return start if after.count(mode) >= 0.9 * len(after) else 0
+
+
+def _short_line(line: str, limit: int = 80) -> str:
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _table_suffix(path: Path) -> str:
@@ -467,13 +510,14 @@ def _write_csv(source: Source, dest: Path, workdir: Path, progress: Progress) ->
         path = _to_utf8(source, workdir / "source.utf8.csv", progress)
     if source.header:
         check_field_counts(path, source.delimiter, len(source.columns), source.path.name,
-                           limit_rows=SAMPLE_ROWS_CHECKED)
+                           limit_rows=SAMPLE_ROWS_CHECKED, skip_lines=source.skip_lines)
     overrides: dict[str, Any] = {}
     expected = _expected_size(path, source, workdir)
     for _ in range(2 * min(50, len(source.columns)) + 1):
         # Types are inferred without date parsing (which made inference 4x slower);
         # dates are recognised on a sample below and parsed while streaming.
         lf = pl.scan_csv(path, separator=source.delimiter, has_header=source.header,
+                         skip_lines=source.skip_lines,
                          new_columns=source.columns, infer_schema_length=10_000,
                          schema_overrides=overrides or None)
         try:
@@ -493,7 +537,7 @@ def _write_csv(source: Source, dest: Path, workdir: Path, progress: Progress) ->
                 continue
             if "more fields than defined" in text or "fields" in text and "Schema" in text:
                 check_field_counts(path, source.delimiter, len(source.columns),
-                                   source.path.name)
+                                   source.path.name, skip_lines=source.skip_lines)
             if "invalid utf-8" in text and source.encoding in ("utf-8", "utf-8-sig"):
                 source.encoding = "cp1252"  # a stray byte past the sample
                 path = _to_utf8(source, workdir / "source.utf8.csv", progress)
@@ -568,6 +612,7 @@ def _expected_size(path: Path, source: Source, workdir: Path) -> float | None:
     try:
         frame = pl.read_csv(io.BytesIO(sample), separator=source.delimiter,
                             has_header=source.header, new_columns=source.columns,
+                            skip_lines=source.skip_lines,
                             infer_schema_length=5_000, truncate_ragged_lines=True)
         buf = io.BytesIO()
         frame.write_parquet(buf)
@@ -625,21 +670,25 @@ def _to_utf8(source: Source, out: Path, progress: Progress) -> Path:
 
 
 def check_field_counts(path: Path, delimiter: str, expected: int, shown: str,
-                       limit_rows: int | None = None) -> None:
-    """Raise, naming the lines, when rows hold more or fewer fields than the header."""
+                       limit_rows: int | None = None, skip_lines: int = 0) -> None:
+    """Raise, naming the lines, when rows hold more or fewer fields than the header (the
+    `skip_lines` before the table are not rows)."""
     bad: list[tuple[int, int]] = []
     with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        for _ in range(skip_lines):
+            fh.readline()
         reader = csv.reader(fh, delimiter=delimiter)
         try:
             for i, row in enumerate(reader):
                 if limit_rows is not None and i > limit_rows:
                     break
                 if row and len(row) != expected and not (len(row) == 1 and not row[0].strip()):
-                    bad.append((reader.line_num, len(row)))
+                    bad.append((reader.line_num + skip_lines, len(row)))
                     if len(bad) >= 5:
                         break
         except csv.Error as exc:  # a cell past MAX_CELL, or a stray NUL byte
-            raise IntakeError(f"{shown}: line {reader.line_num} could not be read: {exc}.",
+            raise IntakeError(f"{shown}: line {reader.line_num + skip_lines} could not be "
+                              f"read: {exc}.",
                               f"Cells may hold up to {MAX_CELL >> 20} MB of text; check "
                               "that line (often a quote that is never closed).") from exc
     if bad:

@@ -241,6 +241,13 @@ def _dataset_warnings(profile: Profile) -> list[Warning_]:
         shown = ", ".join(f"{a} → {b}" for a, b in list(renamed.items())[:5])
         out.append(_w("info", "renamed", f"Some column names were blank or repeated and were "
                       f"renamed: {shown}.", "Rename them in the file if you prefer."))
+    if skipped := profile.source.get("lines_before_table"):
+        shown = ", ".join(f"“{ln}”" for ln in profile.source.get("preamble") or [])
+        lines, come, were = (("line", "comes", "was") if skipped == 1
+                             else (f"{skipped} lines", "come", "were"))
+        out.append(_w("info", "preamble", f"The first {lines} of the file {come} before the "
+                      f"table's header and {were} skipped ({shown}).", "Nothing to do unless "
+                      "the table starts earlier; then remove those lines from the file."))
     if written := profile.source.get("numbers_in_text"):
         shown = "; ".join(f"“{c}”: {how}" for c, how in list(written.items())[:5])
         more = f"; and {len(written) - 5} more" if len(written) > 5 else ""
