@@ -167,6 +167,19 @@ def test_parquet_json_and_ndjson(home, tmp_path):
     assert load_profile(home, meta["id"]).source["format"] == "ndjson"
 
 
+def test_a_header_starting_with_a_bracket_is_a_table_not_json(home, tmp_path):
+    """"[mm] length" opens a CSV's header: by its look (no record follows the bracket)
+    and its name it is delimited text; a .json file is read as JSON whatever follows."""
+    (tmp_path / "m.csv").write_text("[mm] length,{unit} y\n" + "".join(
+        f"{i},{'ab'[i % 2]}\n" for i in range(12)))
+    meta = ingest(home, tmp_path / "m.csv")
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    assert table.columns == ["[mm] length", "{unit} y"] and table.height == 12
+    (tmp_path / "n.json").write_text("[1, 2, 3]")
+    with pytest.raises(IntakeError, match="is not a JSON array of records"):
+        ingest(home, tmp_path / "n.json")
+
+
 def test_nested_json_is_flattened(home, tmp_path):
     records = [{"id": i, "shop": {"city": "A" if i % 2 else "B", "size": i % 4},
                 "tags": ["x", "y"][: 1 + i % 2], "bought": i % 3 == 0} for i in range(30)]

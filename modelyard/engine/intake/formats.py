@@ -180,9 +180,12 @@ def sniff(path: Path, *, sheet: str | None = None, header: bool | None = None) -
     if len(sample) >= SAMPLE_BYTES and not any(c in text for c in "\r\n"):
         raise _one_line(path, compression)
     stripped = text.lstrip("\ufeff \t\r\n")
-    if stripped.startswith("["):
+    # An array of records, or records one per line; a header such as "[mm] length,y"
+    # starts with a bracket too, and is a table.
+    json_name = _table_suffix(path) in (".json", ".jsonl", ".ndjson")
+    if stripped.startswith("[") and (json_name or re.match(r"\[\s*(\{|\]|$)", stripped)):
         return Source(path, "json", compression=compression, encoding=encoding)
-    if stripped.startswith("{"):
+    if stripped.startswith("{") and (json_name or re.match(r'\{\s*("|\}|$)', stripped)):
         return Source(path, "ndjson", compression=compression, encoding=encoding)
     return _sniff_delimited(path, text, compression, encoding, header)
 
