@@ -305,6 +305,25 @@ def test_one_column_of_words_is_a_category(home, tmp_path):
     assert kept.message.startswith("“a” has 10 cells reading “None”: kept as")
 
 
+def test_dates_with_month_names_are_dates(home, tmp_path):
+    """"05-Jan-2024", "Jan 5, 2024", "5 January 2024 10:30" and "05-Jan-24" are dates, not
+    categories with a value per day; a column of month names alone stays a category."""
+    months = ["Jan", "Feb", "March", "Apr", "May", "June", "Jul", "Aug", "Sep", "Oct"]
+    rows = ["short,us,long,two_digit,month,y"] + [
+        f'{d:02d}-{m[:3]}-2024,"{m} {d}, 2023",{d} {m} 2022 10:{d:02d},{d:02d}-{m[:3]}-24,'
+        f"{m},{d % 2}" for d, m in zip(range(1, 21), months * 2, strict=True)]
+    path = tmp_path / "when.csv"
+    path.write_text("\n".join(rows) + "\n")
+    table = pl.read_parquet(home.dataset_dir(ingest(home, path)["id"]) / "train.parquet")
+    assert {n: str(t) for n, t in table.schema.items()} == {
+        "short": "Date", "us": "Date", "long": "Datetime(time_unit='us', time_zone=None)",
+        "two_digit": "Date", "month": "String", "y": "Int64"}
+    first = table.row(0, named=True)
+    assert (str(first["short"]), str(first["us"]), str(first["long"]),
+            str(first["two_digit"])) == ("2024-01-01", "2023-01-01", "2022-01-01 10:01:00",
+                                         "2024-01-01")
+
+
 # -- lines before the table ---------------------------------------------------------------------
 @pytest.mark.parametrize("preamble, said", [
     ("# Exported by ShopSystem 3.1, build 7\n# 2024-05-01\n",

@@ -560,8 +560,17 @@ def parse_dates(lf: pl.LazyFrame, rows: int = 2_000) -> pl.LazyFrame:
     casts = []
     for name in texts:
         values = head[name].drop_nulls()
-        if values.len() < 5 or not values.str.contains(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")\
-                .all():
+        if values.len() < 5:
+            continue
+        if values.str.contains(_MONTH_NAMED).all():  # "05-Jan-2024", "Jan 5, 2024"
+            for to in (pl.Date, pl.Datetime):
+                if fmt := _format_of(values, to, _MONTH_FORMATS):
+                    parse = pl.col(name).str.to_date if to == pl.Date \
+                        else pl.col(name).str.to_datetime
+                    casts.append(parse(fmt, strict=False))
+                    break
+            continue
+        if not values.str.contains(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").all():
             continue
         for to in (pl.Date, pl.Datetime):
             try:
@@ -592,9 +601,18 @@ _DATE_FORMATS = {pl.Date: ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%
                                "%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")}
 
 
-def _format_of(values: pl.Series, to) -> str | None:
+# Dates with the month's English name or abbreviation (%B reads both): "05-Jan-2024",
+# "5 January 2024", "Jan 5, 2024", "January 5 2024 14:30".
+_MONTH_NAMED = r"^\s*(\d{1,2}[- ][A-Za-z]{3,9}\.?[- ]\d{2,4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4})"
+_MONTH_FORMATS = {pl.Date: ("%d-%B-%y", "%d-%B-%Y", "%d %B %Y", "%B %d, %Y", "%B %d %Y"),
+                  pl.Datetime: ("%d-%B-%Y %H:%M:%S", "%d-%B-%Y %H:%M", "%d %B %Y %H:%M:%S",
+                                "%d %B %Y %H:%M", "%B %d, %Y %H:%M:%S", "%B %d, %Y %H:%M",
+                                "%B %d %Y %H:%M")}
+
+
+def _format_of(values: pl.Series, to, formats=None) -> str | None:
     """One explicit format reading every sampled value, so every row is read alike."""
-    for fmt in _DATE_FORMATS[to]:
+    for fmt in (formats or _DATE_FORMATS)[to]:
         parse = values.str.to_date if to == pl.Date else values.str.to_datetime
         try:
             if parse(fmt, strict=False).null_count() == 0:
