@@ -406,10 +406,11 @@ def _approve_the_target(ws, doc: dict[str, Any], args) -> None:
     change = ws.target_change(doc)
     if change is None:
         return
+    read = doc["plan"].get("goal_reading") if doc["plan"].get("goal") else None
     if not args.accept_plan:
-        raise BadInputError(f"{change.sentence()} Nothing was trained (the proposed plan is "
-                            f"{doc['id']}).", "Pass --target COL to choose, or --accept-plan "
-                            "to take the planner's choice.")
+        raise BadInputError(f"{change.sentence()}{f' {read}' if read else ''} Nothing was "
+                            f"trained (the proposed plan is {doc['id']}).", "Pass --target "
+                            "COL to choose, or --accept-plan to take the planner's choice.")
     _err(f"modelyard: note: {change.sentence()} Taken, as --accept-plan says.")
 
 
@@ -516,6 +517,8 @@ def _cmd_run(ws, args) -> int:
                                      if len(plan.label_columns) > 4 else plan.label_columns[3:])
     _err(f"  predicting {', '.join(said)} ({plan.task.value}, scored by "
          f"{metric_name(plan.metric)}) with {', '.join(f.family for f in plan.families)}")
+    if plan.goal and plan.goal_reading:  # how --goal was read, right or wrong
+        _err(f"  {plan.goal_reading}")
     if shared := folder.record().study_storage:
         _err(f"other machines join its search with: {ws.join_command(folder.id, shared)}")
     if args.out:

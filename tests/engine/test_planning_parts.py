@@ -189,6 +189,19 @@ def test_goal_reading_of_a_house_price(home, tmp_path):
     assert reading.metric is Metric.mae
 
 
+def test_goal_reading_across_word_endings(home, tmp_path):
+    """"denied" names the column "deny" (AER's mortgage table), "approvals" one called
+    "approved"; the last column is not taken instead."""
+    frame = pd.DataFrame({"deny": ["no", "yes"] * 30, "pirat": [i / 60 for i in range(60)],
+                          "hschool": ["yes", "yes", "no"] * 20})
+    profile = profile_for(home, tmp_path, frame)
+    reading = read_goal("predict whether the mortgage is denied", profile)
+    assert (reading.target, reading.task) == ("deny", Task.binary)
+    frame = pd.DataFrame({"approved": ["no", "yes"] * 30, "amount": range(60)})
+    reading = read_goal("approvals", profile_for(home, tmp_path, frame, "a.csv"))
+    assert reading.target == "approved"
+
+
 def test_goal_reading_by_values_and_no_match(home, tmp_path):
     frame = pd.DataFrame({"age": range(60), "status": ["left", "stayed", "stayed"] * 20})
     profile = profile_for(home, tmp_path, frame)

@@ -86,14 +86,28 @@ def _root(word: str) -> str:
     return word
 
 
+def _roots(word: str) -> set[str]:
+    """`word` without its ending; for -ied/-ies also with the -y it came from
+    (denied: deni and deny, so that it meets both "deny" and "denial")."""
+    out = {_root(word)}
+    if len(word) > 4 and word.endswith(("ied", "ies")):
+        out.add(word[:-3] + "y")
+    return out
+
+
 def _same(a: str, b: str) -> bool:
-    """The same word up to an ending: churn/churned, leave/leaving, charge/charged."""
+    """The same word up to an ending: churn/churned, leave/leaving, charge/charged,
+    deny/denied."""
     if a == b:
         return True
     if min(len(a), len(b)) < 4:
         return False
-    short, long_ = sorted((_root(a), _root(b)), key=len)
-    return long_.startswith(short) and len(long_) - len(short) <= 2
+    for ra in _roots(a):
+        for rb in _roots(b):
+            short, long_ = sorted((ra, rb), key=len)
+            if long_.startswith(short) and len(long_) - len(short) <= 2:
+                return True
+    return False
 
 
 def _expand(goal_words: list[str]) -> set[str]:
