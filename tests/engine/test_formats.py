@@ -348,13 +348,29 @@ def test_a_title_or_comments_above_the_header_are_skipped_and_said(home, tmp_pat
     assert next(w.message for w in profile.warnings if w.code == "preamble").startswith(said)
 
 
-def test_a_header_short_of_one_field_is_not_taken_for_a_title(home, tmp_path):
-    """"a,b" above rows of three fields is a header missing a name, not a title line:
-    the rows are named as ragged, as before, and nothing is skipped silently."""
+def test_a_header_short_of_one_name_names_all_but_the_first_column(home, tmp_path):
+    """"a,b" above rows of three fields (R's row names): not a title line to skip, nor
+    ragged rows, but a first column without a name, said as renamed."""
     path = tmp_path / "short.csv"
-    path.write_text("a,b\n" + "".join(f"{i},{i * 2},x\n" for i in range(10)))
-    with pytest.raises(IntakeError, match="different number of fields than the header"):
-        ingest(home, path)
+    path.write_text("a,b\n" + "".join(f"car {i},{i * 2},{'xy'[i % 2]}\n" for i in range(10)))
+    meta = ingest(home, path)
+    table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
+    assert table.columns == ["column_1", "a", "b"] and table.height == 10
+    assert table.row(0) == ("car 0", 0, "x")
+    profile = load_profile(home, meta["id"])
+    assert "(blank, column 1) → column_1" in next(w.message for w in profile.warnings
+                                                  if w.code == "renamed")
+    assert "preamble" not in {w.code for w in profile.warnings}
+
+
+def test_rows_ending_in_a_delimiter_keep_their_columns_in_place(home, tmp_path):
+    """"1,2," under "a,b": the empty last field is an unnamed empty column at the end,
+    not a reason to shift every value one column over."""
+    path = tmp_path / "trail.csv"
+    path.write_text("a,b\n" + "".join(f"{i},{i * 2},\n" for i in range(10)))
+    table = pl.read_parquet(home.dataset_dir(ingest(home, path)["id"]) / "train.parquet")
+    assert table.columns == ["a", "b", "column_3"]
+    assert table.row(3)[:2] == (3, 6) and table["column_3"].null_count() == 10
 
 
 # -- numbers written as text (engine/intake/number_text.py) -----------------------------------

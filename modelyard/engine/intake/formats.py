@@ -89,12 +89,19 @@ class Source:
     # Lines before the table (a title, notes, `# comments`), skipped; and those lines.
     skip_lines: int = 0
     preamble: list[str] = field(default_factory=list)
+    header_short: bool = False  # one name short of the rows (see `_sniff_delimited`)
+
+    @property
+    def lines_before_rows(self) -> int:
+        """Lines to skip before the first row is read: the preamble, and the header
+        line itself when it is one name short (its names are in `columns`)."""
+        return self.skip_lines + self.header_short
 
     def describe(self) -> dict[str, Any]:
         """What the person is shown about how the file was read."""
         info = {k: v for k, v in asdict(self).items()
                 if k not in ("path", "columns", "utf8_lines", "fallback_lines",
-                             "words_read_as_missing", "skip_lines")}
+                             "words_read_as_missing", "skip_lines", "header_short")}
         if self.skip_lines:
             info["lines_before_table"] = self.skip_lines
             info["preamble"] = [_short_line(ln) for ln in self.preamble[:3]]
@@ -291,7 +298,15 @@ def _sniff_delimited(path: Path, text: str, compression: str | None, encoding: s
                           "Check that it is a valid CSV or TSV file.") from exc
     first = rows[0] if rows else []
     has_header = _has_header(rows) if header is None else header
-    if has_header:
+    # A header one name short of rows one field wider: the rows end with a delimiter (an
+    # empty last field), or the first column has no name (row names, as R writes them).
+    body = rows[1:51]
+    short = bool(has_header and len(body) >= 2
+                 and all(len(r) == len(first) + 1 for r in body))
+    trailing = short and all(not r[-1].strip() for r in body)
+    if short:
+        columns, renamed = clean_names([*first, ""] if trailing else ["", *first])
+    elif has_header:
         columns, renamed = clean_names(first)
     else:
         columns, renamed = [f"column_{i + 1}" for i in range(len(first))], {}
@@ -301,7 +316,8 @@ def _sniff_delimited(path: Path, text: str, compression: str | None, encoding: s
                           "Keep the columns you need (or transpose the table) and retry.")
     return Source(path, "csv", compression=compression, encoding=encoding,
                   delimiter=delimiter, header=has_header, columns=columns, renamed=renamed,
-                  skip_lines=skip, preamble=[ln.strip() for ln in raw[:skip] if ln.strip()])
+                  skip_lines=skip, preamble=[ln.strip() for ln in raw[:skip] if ln.strip()],
+                  header_short=short)
 
 
 MAX_PREAMBLE = 30
@@ -513,14 +529,15 @@ def _write_csv(source: Source, dest: Path, workdir: Path, progress: Progress) ->
         path = _to_utf8(source, workdir / "source.utf8.csv", progress)
     if source.header:
         check_field_counts(path, source.delimiter, len(source.columns), source.path.name,
-                           limit_rows=SAMPLE_ROWS_CHECKED, skip_lines=source.skip_lines)
+                           limit_rows=SAMPLE_ROWS_CHECKED, skip_lines=source.lines_before_rows)
     overrides: dict[str, Any] = {}
     expected = _expected_size(path, source, workdir)
     for _ in range(2 * min(50, len(source.columns)) + 1):
         # Types are inferred without date parsing (which made inference 4x slower);
         # dates are recognised on a sample below and parsed while streaming.
-        lf = pl.scan_csv(path, separator=source.delimiter, has_header=source.header,
-                         skip_lines=source.skip_lines,
+        lf = pl.scan_csv(path, separator=source.delimiter,
+                         has_header=source.header and not source.header_short,
+                         skip_lines=source.lines_before_rows,
                          new_columns=source.columns, infer_schema_length=10_000,
                          schema_overrides=overrides or None)
         try:
@@ -540,7 +557,7 @@ def _write_csv(source: Source, dest: Path, workdir: Path, progress: Progress) ->
                 continue
             if "more fields than defined" in text or "fields" in text and "Schema" in text:
                 check_field_counts(path, source.delimiter, len(source.columns),
-                                   source.path.name, skip_lines=source.skip_lines)
+                                   source.path.name, skip_lines=source.lines_before_rows)
             if "invalid utf-8" in text and source.encoding in ("utf-8", "utf-8-sig"):
                 source.encoding = "cp1252"  # a stray byte past the sample
                 path = _to_utf8(source, workdir / "source.utf8.csv", progress)
@@ -632,8 +649,8 @@ def _expected_size(path: Path, source: Source, workdir: Path) -> float | None:
     sample = sample[: sample.rfind(b"\n") + 1]
     try:
         frame = pl.read_csv(io.BytesIO(sample), separator=source.delimiter,
-                            has_header=source.header, new_columns=source.columns,
-                            skip_lines=source.skip_lines,
+                            has_header=source.header and not source.header_short,
+                            new_columns=source.columns, skip_lines=source.lines_before_rows,
                             infer_schema_length=5_000, truncate_ragged_lines=True)
         buf = io.BytesIO()
         frame.write_parquet(buf)
