@@ -68,7 +68,7 @@ def show_summary(plan: Plan) -> None:
     """The plan's main choices as tiles, in words (never identifiers such as roc_auc)."""
     # Widths for the longest values ("Categories", "20% holdout"): a tile cuts its value.
     c1, c2, c3, c4, c5 = st.columns([1.2, 1, 0.9, 1.3, 0.7])
-    c1.metric("Target", plan.target)
+    c1.metric("Target", literal(plan.target))  # a tile's value is Markdown too
     c2.metric("Kind of problem", TASK_SHORT[plan.task])
     c3.metric("Metric", metric_label(plan.metric))
     c4.metric("Checked on", validation_tile(plan.validation), help=validation_short(

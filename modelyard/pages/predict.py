@@ -219,11 +219,11 @@ with row_tab:
         try:
             one = predict.predict_one(predictor, values)
             if labels:  # several yes/no answers: the labels on, and each one's probability
-                st.metric("Predicted labels", on_labels(meta, one) or "none")
+                st.metric("Predicted labels", literal(on_labels(meta, one) or "none"))
                 st.bar_chart(pd.Series(one[[f"proba_{c}" for c in labels]].iloc[0].to_numpy(),
                                        index=[str(c) for c in labels], name="probability"))
             else:
-                st.metric(f"Predicted {literal(target)}", str(one[target].iloc[0]) if classes
+                st.metric(f"Predicted {literal(target)}", literal(one[target].iloc[0]) if classes
                           else f"{one[target].iloc[0]:.4g}")
             if classes:
                 proba = one[[f"proba_{c}" for c in classes]].iloc[0]

@@ -45,7 +45,7 @@ def texts(elements) -> str:
 
 
 def metric(at, label: str) -> str:
-    found = [m.value for m in at.metric if m.label == label]
+    found = [shown(m.value) for m in at.metric if shown(m.label) == label]
     assert found, f"no metric {label!r} among {[m.label for m in at.metric]}"
     return found[0]
 
