@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from modelyard.app.literal import code, literal
 from modelyard.app.ui import show_error
 from modelyard.schemas import AudioSummary
 
@@ -67,11 +68,11 @@ def sound_tab(ws, dataset_id: str, audio: AudioSummary) -> None:
                 "spectrogram, the picture the network learns from (time across, pitch up, "
                 "brighter is louder).")
     for label, paths in examples.items():
-        st.markdown(f"**{label}**")
+        st.markdown(f"**{literal(label)}**")
         columns = st.columns(len(paths)) if paths else []
         for i, (column, path) in enumerate(zip(columns, paths, strict=True)):
             with column:
-                st.caption(path.name)
+                st.caption(literal(path.name))
                 _play(path)
                 try:
                     st.plotly_chart(_picture(ws.sound_look(path)),
@@ -84,7 +85,8 @@ def sound_mistakes(shown: pd.DataFrame) -> None:
     """The misclassified clips, each playable, with actual → predicted (confidence)."""
     for row in shown.itertuples(index=False):
         left, right = st.columns([2, 3])
-        left.markdown(f"`{Path(row.file).name}`: **{row.actual}** → **{row.predicted}** "
+        left.markdown(f"{code(Path(row.file).name)}: **{literal(row.actual)}** → "
+                      f"**{literal(row.predicted)}** "
                       f"({row.confidence:.0%})")
         with right:
             _play(Path(row.file))

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from modelyard.app.literal import code, literal
 from modelyard.app.ui import TRIAL_COLUMNS, fmt_params
 from modelyard.engine.forecast.series import frequency_words
 from modelyard.engine.forecast.views import series_figure
@@ -155,13 +156,14 @@ def forecast_form(plan, key: str):
 def forecast_summary(plan) -> None:
     """The set-up of a forecast plan in one line, under the plan's tiles."""
     setup = plan.forecast
-    series = f"series told apart by “{setup.series_column}”" if setup.series_column \
+    series = f"series told apart by “{literal(setup.series_column)}”" if setup.series_column \
         else "one series"
     st.markdown(f"**Forecast** {setup.horizon} steps ahead · {series} · time in "
-                f"“{setup.time_column}” · frequency {setup.frequency} "
+                f"“{literal(setup.time_column)}” · frequency {setup.frequency} "
                 f"({frequency_words(setup.frequency)}) · {setup.windows} backtest "
                 f"window{'s' if setup.windows != 1 else ''}"
-                + (f" · covariates: {', '.join(setup.covariates)}" if setup.covariates
+                + (f" · covariates: {literal(', '.join(setup.covariates))}"
+                   if setup.covariates
                    else ""))
 
 
@@ -178,9 +180,9 @@ def forecast_predict(predictor, inputs_dir, outputs_dir) -> None:
     needs = [setup["time_column"], predictor.meta["target"]] + (
         [setup["series_column"]] if setup.get("series_column") else []) + list(
         setup.get("covariates") or [])
-    st.caption(f"Forecasts **{predictor.meta['target']}** {setup['horizon']} steps past the "
-               "end of each series in a history file with the columns "
-               + ", ".join(f"`{c}`" for c in needs) + ".")
+    st.caption(f"Forecasts **{literal(predictor.meta['target'])}** {setup['horizon']} steps "
+               "past the end of each series in a history file with the columns "
+               + ", ".join(code(c) for c in needs) + ".")
     upload = st.file_uploader("A history (CSV, TSV, Parquet, JSON or Excel)",
                               key="predict_fc_upload")
     if upload is None or not st.button("Forecast", type="primary", key="predict_fc_go"):

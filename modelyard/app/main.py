@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from modelyard.app.literal import literal
 from modelyard.app.nav import all_pages
 from modelyard.app.ui import show_error, workspace
 
@@ -15,9 +16,9 @@ try:
     ws = workspace()
     failed = ws.refresh()
     if notice := ws.catalog_notice():  # a damaged catalog was set aside and rebuilt
-        st.toast(notice, icon=":material/build:")
+        st.toast(literal(notice), icon=":material/build:")
     for run_id in failed:
-        st.toast(f"Run {run_id} stopped unexpectedly and was marked failed.",
+        st.toast(f"Run {literal(run_id)} stopped unexpectedly and was marked failed.",
                  icon=":material/cancel:")
 except Exception as exc:  # the catalog could not be read: say so, keep the page usable
     show_error(exc, "Could not bring the catalog up to date")

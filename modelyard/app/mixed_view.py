@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from modelyard.app.literal import literal
 from modelyard.app.ui import show_error
 from modelyard.schemas import MixedSummary
 
@@ -16,7 +17,7 @@ def count(n: int, word: str) -> str:
 
 def images_tab(ws, dataset_id: str, mixed: MixedSummary) -> None:
     """The Images tab of a mixed data set."""
-    names = ", ".join(f"“{c}”" for c in mixed.image_columns)
+    names = ", ".join(f"“{literal(c)}”" for c in mixed.image_columns)
     w, h = mixed.width, mixed.height
     st.caption(f"{mixed.n_with_image:,} of {count(mixed.n_rows, 'row')} have a readable "
                f"image ({names})"
@@ -27,7 +28,7 @@ def images_tab(ws, dataset_id: str, mixed: MixedSummary) -> None:
                "alone and both joined.")
     if mixed.n_skipped:
         with st.expander(f"{count(mixed.n_skipped, 'file')} left out"):
-            st.write("\n".join(f"- {s}" for s in mixed.skipped)
+            st.write("\n".join(f"- {literal(s)}" for s in mixed.skipped)
                      + ("\n- …" if mixed.n_skipped > len(mixed.skipped) else ""))
     try:
         rows = ws.mixed_examples(dataset_id)
@@ -37,5 +38,5 @@ def images_tab(ws, dataset_id: str, mixed: MixedSummary) -> None:
     for values, paths in rows:
         left, right = st.columns([1, 4])
         left.image([str(p) for p in paths], width=96)
-        right.caption(" · ".join(f"**{k}**: {v}" for k, v in values.items()
+        right.caption(" · ".join(f"**{literal(k)}**: {literal(v)}" for k, v in values.items()
                                  if k not in mixed.image_columns))

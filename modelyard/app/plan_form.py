@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 from pydantic import ValidationError
 
+from modelyard.app.literal import literal
 from modelyard.app.plan_view import errors_of, parse_json, pretty, show_lines
 from modelyard.engine.intake.target import task_for
 from modelyard.engine.planning.diff import as_edited
@@ -119,9 +120,9 @@ def _labels(plan: Plan, profile: Profile, task: Task, key: str) -> dict | None:
         return None
     labels = plan.labels
     if labels.separator:
-        st.caption(f"Labels: those listed in “{plan.target}”, separated by "
-                   f"“{labels.separator}”" + (f" ({', '.join(labels.names)})."
-                                              if labels.names else "."))
+        st.caption(literal(f"Labels: those listed in “{plan.target}”, separated by "
+                           f"“{labels.separator}”" + (f" ({', '.join(labels.names)})."
+                                                      if labels.names else ".")))
         return labels.model_dump(mode="json")
     names = profile.column_names
     chosen = st.multiselect("Label columns (each 0/1)", names, default=labels.columns,
@@ -205,7 +206,7 @@ def _approve_button(plan: Plan, candidate: Plan | None, problems: list[str], lab
     if changes:
         show_lines("Your changes", changes)
     for line in problems:
-        st.error(line)
+        st.error(literal(line))  # problems quote names and the typed JSON
     ready = candidate is not None and not problems and candidate != plan
     if candidate == plan:
         st.caption("Change a setting above to approve it as a new version.")

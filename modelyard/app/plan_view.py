@@ -10,11 +10,12 @@ Markdown warning goes in an inline code span (`code`), which shows it literally.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import streamlit as st
 
+from modelyard.app.literal import code as code_span
+from modelyard.app.literal import literal
 from modelyard.engine.planning.explain import card, family_title, origin_sentence
 from modelyard.engine.planning.image_setup import ImageSetup
 from modelyard.engine.planning.labels import (
@@ -33,11 +34,7 @@ from modelyard.schemas import Plan
 def code(text: str) -> str:
     """`text` as a Markdown inline code span, which shows it literally: no links, images,
     emphasis or colours, whatever it holds. Cut to NAME_CHARS, on one line."""
-    text = cut(plain_words(str(text)), NAME_CHARS)
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    return code_span(cut(plain_words(str(text)), NAME_CHARS))
 
 
 def show_words(label: str, text: str) -> None:
@@ -71,7 +68,7 @@ def show_summary(plan: Plan) -> None:
     """The plan's main choices as tiles, in words (never identifiers such as roc_auc)."""
     # Widths for the longest values ("Categories", "20% holdout"): a tile cuts its value.
     c1, c2, c3, c4, c5 = st.columns([1.2, 1, 0.9, 1.3, 0.7])
-    c1.metric("Target", plan.target)
+    c1.metric("Target", literal(plan.target))  # a tile's value is Markdown too
     c2.metric("Kind of problem", TASK_SHORT[plan.task])
     c3.metric("Metric", metric_label(plan.metric))
     c4.metric("Checked on", validation_tile(plan.validation), help=validation_short(
@@ -84,12 +81,12 @@ def show_card(plan: Plan, setup: ImageSetup | None = None, unit: str | None = No
     (image plans) adds the image size and starting weights; `unit` names what the data
     holds when the plan cannot tell ("recording")."""
     if plan.goal:  # the person's own words
-        st.markdown(f"**You asked:** {plan.goal}")
+        st.markdown(f"**You asked:** {literal(plan.goal)}")
     if plan.goal_reading:
         show_words("How the planner read it", plan.goal_reading)
     with st.container(border=True):
         for item in card(plan, setup, unit):
-            st.markdown(f"**{item.label}:** {item.value}")
+            st.markdown(f"**{item.label}:** {literal(item.value)}")
             if item.why:  # the planner's reason: a model's words for a model's plan
                 st.text(f"Why: {item.why}")
     st.markdown("**Model families**")
@@ -100,7 +97,7 @@ def show_card(plan: Plan, setup: ImageSetup | None = None, unit: str | None = No
             if f.reason:
                 st.text(f.reason)
             if f.limits:
-                st.caption(f"Searches only with {limits_in_words(f.limits)}.")
+                st.caption(f"Searches only with {literal(limits_in_words(f.limits))}.")
             if f.pros or f.cons:
                 good, bad = st.columns(2)
                 good.text("\n".join(f"+ {p}" for p in f.pros) or " ")
@@ -116,7 +113,7 @@ def show_origin(doc: dict[str, Any], versions: list[dict[str, Any]]) -> None:
     by_id = {v["id"]: v for v in versions}
     if prov.get("fallback_reason"):
         # The headline: the reason without the model's words (those are in the detail).
-        st.warning(prov.get("fallback_headline") or prov["fallback_reason"],
+        st.warning(literal(prov.get("fallback_headline") or prov["fallback_reason"]),
                    icon=":material/info:")
         with st.expander("Technical detail"):
             error = prov.get("llm_error") or {}
@@ -125,17 +122,18 @@ def show_origin(doc: dict[str, Any], versions: list[dict[str, Any]]) -> None:
                 st.markdown(f"Reply {i} was refused:")
                 st.code("\n".join(problems), language="text")
     elif prov.get("planner_note"):  # expected (image plans): said, not warned about
-        st.caption(prov["planner_note"])
+        st.caption(literal(prov["planner_note"]))
     elif doc.get("planner") == "ollama" and prov.get("model"):
-        st.caption(origin_sentence(prov))
+        st.caption(literal(origin_sentence(prov)))
         if prov.get("mends"):  # our sentences; names in them are quoted data: plain text
             with st.expander(f"What was mended in the model's reply ({len(prov['mends'])})"):
                 st.text("\n".join(f"• {m}" for m in prov["mends"]))
     review = prov.get("review")
     if review:
-        st.markdown(f"**Why this version:** the review of run `{review.get('run_id')}` found")
+        st.markdown(f"**Why this version:** the review of run "
+                    f"{code_span(review.get('run_id'))} found")
         for f in review.get("findings", []):
-            st.markdown(f"- {f['message']}")
+            st.markdown(f"- {literal(f['message'])}")
         if review.get("changes"):  # a model's revision ends with its own "Why: ..."
             show_lines("What changed", review["changes"])
     edits = prov.get("edits")
@@ -157,7 +155,8 @@ def show_provenance(prov: dict[str, Any]) -> None:
         # st.table renders Markdown in its cells: the fallback without the model's words.
         shown = {**prov, "fallback_reason": prov.get("fallback_headline")
                  or prov.get("fallback_reason")}
-        st.table({k: [str(shown.get(k))] for k in keys if shown.get(k) is not None})
+        st.table({k: [literal(shown.get(k))] for k in keys
+                  if shown.get(k) is not None})
         if prov.get("prompt"):
             st.markdown("**Prompt**")
             st.code("\n\n".join(f"[{m['role']}]\n{m['content']}" for m in prov["prompt"]),
@@ -181,7 +180,7 @@ class Progress:
             self._tail = st.empty()
 
     def __call__(self, p) -> None:
-        self._line.markdown(p.line())
+        self._line.markdown(literal(p.line()))
         if p.tail:
             self._tail.code(p.tail, language="json")
 

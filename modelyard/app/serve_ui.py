@@ -8,6 +8,7 @@ import time
 
 import streamlit as st
 
+from modelyard.app.literal import literal
 from modelyard.app.ui import show_error
 from modelyard.app.workspace import Workspace
 
@@ -25,7 +26,7 @@ def serve_server(ws: Workspace, run_id: str) -> None:
         return
     if now is not None and not now.alive:
         st.warning(f"The server started {_ago(now.started_at)} is no longer running: "
-                   f"{now.reason}.")
+                   f"{literal(now.reason)}.")
         if now.log_tail:
             with st.expander("Its last output"):
                 st.code(now.log_tail, language="text")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from modelyard.app.literal import literal
 from modelyard.engine.text_to_text.mistakes import held_out
 
 SHOWN = 200
@@ -24,7 +25,8 @@ def show_held_out(result, oof) -> None:
         st.info("This run kept no held-out predictions.")
         return
     wrong, right = held_out(oof)
-    st.caption(f"Each row: the “{source}” text given, the “{target}” text wanted, and what "
+    st.caption(f"Each row: the “{literal(source)}” text given, the “{literal(target)}” text "
+               "wanted, and what "
                "the model wrote.")
     st.subheader(f"Wrong outputs ({len(wrong):,})")
     if len(wrong):
@@ -39,4 +41,4 @@ def show_held_out(result, oof) -> None:
 def show_limit(error) -> None:
     """What this kind of model cannot do yet and the way that works (its message holds
     both), as a note: it is no failure of the person's."""
-    st.info(str(error), icon=":material/info:")
+    st.info(literal(error), icon=":material/info:")

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from modelyard.app import nav
+from modelyard.app.literal import literal
 from modelyard.app.workspace import Workspace
 from modelyard.engine.errors import ModelyardError
 from modelyard.engine.intake.sizes import size_words
@@ -45,11 +46,12 @@ def workspace() -> Workspace:
 
 
 def show_error(exc: BaseException, what: str = "That did not work") -> None:
-    """A plain sentence for the person; the traceback one click away."""
+    """A plain sentence for the person; the traceback one click away. The sentence is
+    shown literally: it names files and columns, and `what` may too."""
     if isinstance(exc, ModelyardError):
-        st.error(str(exc), icon=":material/error:")
+        st.error(literal(exc), icon=":material/error:")
     else:
-        st.error(f"{what}: {type(exc).__name__}: {exc}", icon=":material/error:")
+        st.error(literal(f"{what}: {type(exc).__name__}: {exc}"), icon=":material/error:")
     with st.expander("Technical detail"):
         st.code("".join(traceback.format_exception(exc)), language="text")
 
@@ -120,10 +122,10 @@ def offer_extra(ws: Workspace, extra: str, why: str) -> bool:
                        icon=":material/check_circle:")
             return
         if state.status == "running":
-            st.info(state.message + " This takes a few minutes; you can use the other "
+            st.info(literal(state.message) + " This takes a few minutes; you can use the other "
                     "pages meanwhile.", icon=":material/downloading:")
         elif state.status == "failed":
-            st.error(state.message, icon=":material/error:")
+            st.error(literal(state.message), icon=":material/error:")
         if state.log_tail:
             st.code(state.log_tail, language="text")
         if state.status in ("none", "failed") and st.button(

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from modelyard.app import charts, nav
+from modelyard.app.literal import code, literal
 from modelyard.app.ui import pick_dataset, show_error, workspace
 from modelyard.engine.intake.formats import excel_sheets, table_sheet
 from modelyard.engine.intake.images import examples
@@ -60,11 +61,12 @@ def _ingest(path: Path, *, name: str | None = None, test: str | None = None,
             st.session_state["data_pending"] = {"path": str(path), "name": name, "test": test,
                                                 "sheet": sheet, "existing": existing}
             return
-    below.info(f"Adding {name or path.name}: its profile appears here once it is read.",
+    below.info(f"Adding {literal(name or path.name)}: its profile appears here once it is read.",
                icon=":material/hourglass_top:")
-    bar = st.progress(0.0, text=f"Reading {path.name}…")
+    bar = st.progress(0.0, text=f"Reading {literal(path.name)}…")
     meta = ws.ingest(path, name=name, test_path=test, sheet=sheet,
-                     progress=lambda f, message: bar.progress(min(1.0, f), text=message))
+                     progress=lambda f, message: bar.progress(min(1.0, f),
+                                                              text=literal(message)))
     bar.empty()
     st.session_state.pop("data_pending", None)
     _show(meta["id"])
@@ -76,7 +78,7 @@ def _words_choice(dataset_id: str, finding) -> None:
     as missing here (the whole data set is read again; the other button undoes it)."""
     c1, c2 = st.columns([5, 1])
     with c1:
-        st.info(f"{finding.message} {finding.action}", icon=":material/info:")
+        st.info(literal(f"{finding.message} {finding.action}"), icon=":material/info:")
     treat = finding.code == "words_kept"
     label = "Treat as missing" if treat else "Keep as values"
     if c2.button(label, key="data_words_missing" if treat else "data_words_keep"):
@@ -168,10 +170,11 @@ def _notices() -> None:
     """The offer to reuse data already here, and what was added."""
     if pending := st.session_state.get("data_pending"):
         old = pending["existing"]
-        st.info(f"You already have this data as **{old['name']}** ({size_words(old)}, "
-                f"id {old['id']}).", icon=":material/content_copy:")
+        st.info(f"You already have this data as **{literal(old['name'])}** "
+                f"({size_words(old)}, id {literal(old['id'])}).",
+                icon=":material/content_copy:")
         c1, c2 = st.columns(2)
-        if c1.button(f"Open {old['name']}", type="primary", key="data_use_existing"):
+        if c1.button(f"Open {literal(old['name'])}", type="primary", key="data_use_existing"):
             _show(old["id"])
             st.session_state.pop("data_pending")
             st.rerun()
@@ -183,7 +186,8 @@ def _notices() -> None:
             except Exception as exc:
                 show_error(exc, "Could not add the data")
     if added := st.session_state.pop("data_added", None):
-        st.success(f"Added **{added['name']}**: {size_words(added, columns=True)}.")
+        st.success(f"Added **{literal(added['name'])}**: "
+                   f"{size_words(added, columns=True)}.")
 
 
 def _summary(dataset: dict, profile: Profile) -> None:
@@ -222,17 +226,18 @@ def _summary(dataset: dict, profile: Profile) -> None:
             said.append("first row is the header" if source["header"] else "no header row")
         if source.get("sheet"):
             said.append(f"sheet “{source['sheet']}” of {len(source.get('sheets', []))}")
-        st.caption(f"{source.get('file', '')}: " + ", ".join(said) + ".")
+        st.caption(literal(f"{source.get('file', '')}: " + ", ".join(said) + "."))
     if profile.sampled_rows:
         st.caption(f"Shapes (quantiles, charts, associations) come from a sample of "
                    f"{profile.sampled_rows:,} rows; counts are exact.")
     if (timing := time_order(profile)) is not None:
         # The plan's own words (engine/planning/time_order.py): page and plan agree.
-        st.caption(f"Time: {timing.why}")
+        st.caption(f"Time: {literal(timing.why)}")
     if comp := profile.competition:
-        st.caption(f"Competition folder: train {comp.get('train_file')}, test "
-                   f"{comp.get('test_file') or '—'}, id column {comp.get('id_column') or '—'}, "
-                   f"a submission gives {', '.join(comp.get('output_columns') or []) or '—'}.")
+        st.caption(literal(
+            f"Competition folder: train {comp.get('train_file')}, test "
+            f"{comp.get('test_file') or '—'}, id column {comp.get('id_column') or '—'}, "
+            f"a submission gives {', '.join(comp.get('output_columns') or []) or '—'}."))
 
 
 def _target_section(dataset: dict, profile: Profile) -> None:
@@ -242,10 +247,10 @@ def _target_section(dataset: dict, profile: Profile) -> None:
         t = profile.target
         kind = task_label(t.task).lower()
         if t.confidence >= 1.0:
-            st.markdown(f"**Target:** `{t.column}` — {kind}; {t.reason}.")
+            st.markdown(f"**Target:** {code(t.column)} — {kind}; {literal(t.reason)}.")
         else:
-            st.markdown(f"**Likely target:** `{t.column}` — {kind}; {t.confidence:.0%} sure: "
-                        f"{t.reason}.")
+            st.markdown(f"**Likely target:** {code(t.column)} — {kind}; "
+                        f"{t.confidence:.0%} sure: {literal(t.reason)}.")
             _other_targets(dataset, profile)
     elif images:
         st.warning("These images carry no labels to learn from. Sort them into one folder "
@@ -283,9 +288,9 @@ def _other_targets(dataset: dict, profile: Profile) -> None:
     st.caption("Or predict one of these instead:")
     for i, other in enumerate(others):
         words, button = st.columns([4, 1.3], vertical_alignment="center")
-        words.markdown(f"`{other.column}` — {task_label(other.task).lower()}; "
-                       f"{other.reason}.")
-        if button.button(f"Predict {other.column}", key=f"data_other_target_{i}"):
+        words.markdown(f"{code(other.column)} — {task_label(other.task).lower()}; "
+                       f"{literal(other.reason)}.")
+        if button.button(f"Predict {literal(other.column)}", key=f"data_other_target_{i}"):
             try:
                 ws.set_roles(dataset["id"], target=other.column)
                 st.rerun()
@@ -305,7 +310,7 @@ def _warnings_section(dataset: dict, profile: Profile) -> None:
         if w.suggested_role and w.column:
             c1, c2 = st.columns([5, 1])
             with c1:
-                say(f"{w.message} {w.action}", icon=icon)
+                say(literal(f"{w.message} {w.action}"), icon=icon)
             label = {"ignore": "Ignore this column", "id": "Mark as id"}.get(
                 w.suggested_role.value, f"Mark as {w.suggested_role.value}")
             if c2.button(label, key=f"data_fix_{i}_{w.column}"):
@@ -315,7 +320,7 @@ def _warnings_section(dataset: dict, profile: Profile) -> None:
                 except Exception as exc:
                     show_error(exc, "Could not change the column's role")
         else:
-            say(f"{w.message} {w.action}", icon=icon)
+            say(literal(f"{w.message} {w.action}"), icon=icon)
 
 
 # What the data set holds, in words (the profile's modality names are identifiers).
@@ -418,8 +423,10 @@ def _tabs_section(dataset: dict, profile: Profile) -> None:
             if fig := charts.image_classes(profile):
                 st.plotly_chart(fig, key="data_chart_images")
             for label, paths in examples(ws.home.dataset_dir(dataset["id"])).items():
-                st.markdown(f"**{label}**")
-                st.image([str(p) for p in paths], width=96, caption=[p.name for p in paths])
+                st.markdown(f"**{literal(label)}**")
+                # Captions are Markdown too, and file names are the person's.
+                st.image([str(p) for p in paths], width=96,
+                         caption=[literal(p.name) for p in paths])
 
     if profile.mixed is not None:
         with tabs["Images"]:
@@ -439,7 +446,7 @@ def _tabs_section(dataset: dict, profile: Profile) -> None:
                 if len(texts) > 1 else texts[0]
             length = profile.column(column).text_length
             if length:
-                st.markdown(f"**“{column}”** is free text: {length['min']:,.0f} to "
+                st.markdown(f"**“{literal(column)}”** is free text: {length['min']:,.0f} to "
                             f"{length['max']:,.0f} characters, {length['mean']:,.0f} on average. "
                             "Models read it as words (TF-IDF).")
             target = class_target(profile)
@@ -450,18 +457,19 @@ def _tabs_section(dataset: dict, profile: Profile) -> None:
                 show_error(exc, f"Could not read the texts of {column}")
                 look = None
             if look is not None and look.lengths:
-                by = f"per class of “{target}”" if look.target else "over all rows"
+                by = f"per class of “{literal(target)}”" if look.target else "over all rows"
                 st.caption(f"Length {by}"
                            + (f" (the first {look.rows_read:,} rows)"
                               if look.rows_read < profile.n_rows else "") + ".")
                 st.dataframe(pd.DataFrame(look.lengths), hide_index=True,
                              key="data_text_lengths")
                 st.markdown("**Examples of each class**" if look.target else "**Examples**")
-                st.table(pd.DataFrame([{"class": label, "text": text}
+                # st.table renders its cells as Markdown: the texts are the person's.
+                st.table(pd.DataFrame([{"class": literal(label), "text": literal(text)}
                                        for label, found in look.samples.items()
                                        for text in found]).set_index("class"))
             elif look is not None:
-                st.info(f"“{column}” holds no text in the rows read.")
+                st.info(f"“{literal(column)}” holds no text in the rows read.")
 
     with tabs["Columns"]:
         _columns_table(profile)

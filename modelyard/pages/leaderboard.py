@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from modelyard.app import nav
+from modelyard.app.literal import literal
 from modelyard.app.ui import TRIAL_COLUMNS, fmt_params, show_error, workspace
 from modelyard.app.views import with_inputs
 from modelyard.engine.results import compare, figures, tuning
@@ -57,7 +58,7 @@ run_names = {r["run_id"]: r["run_name"] or r["run_id"] for r in facets["runs"]}
 counts = ws.trial_counts_of(list(run_names))
 tried = sum(c.trials for c in counts.values())
 blends = sum(1 for c in counts.values() if c.blend)
-st.caption(f"**{names[dataset_id]}**, ranked by {say.metric_name(metric)} "
+st.caption(f"**{literal(names[dataset_id])}**, ranked by {say.metric_name(metric)} "
            f"({say.direction(greater)}): {say.plural(len(run_names), 'run')}, "
            f"{say.plural(tried, 'trial')}"
            + (f" and {say.plural(blends, 'blend')} of the best" if blends else "") + ".")
@@ -151,7 +152,8 @@ else:
     for row in leaders[:2 * 3]:  # the three newest runs, in words
         if row["rank"] == 1 and row["run_id"] in verdicts:
             counted = board.counts.get(row["run_id"])
-            st.caption(f"**{row['run_name']}** · {verdicts[row['run_id']].text}"
+            st.caption(f"**{literal(row['run_name'])}** · "
+                       f"{literal(verdicts[row['run_id']].text)}"
                        + (f" ({counted.words()})" if counted else ""))
 
 st.subheader("Trials")
@@ -270,11 +272,11 @@ try:
                          placeholder="—")
             st.markdown("**What the plans do differently**")
             if found["plan"]:
-                st.markdown("\n".join(f"- {line}" for line in found["plan"]))
+                st.markdown("\n".join(f"- {literal(line)}" for line in found["plan"]))
             else:
                 st.markdown("The two plans make the same decisions.")
             if found["test"]:
-                st.markdown(f"**Winners fold by fold:** {found['test'].text}")
+                st.markdown(f"**Winners fold by fold:** {literal(found['test'].text)}")
             else:
                 st.caption("Their winners were scored on different folds (different data, "
                            "validation or seed), so they are compared by mean score only.")

@@ -4,6 +4,7 @@ set is named before it goes); clear old checkpoints."""
 import pandas as pd
 import streamlit as st
 
+from modelyard.app.literal import literal
 from modelyard.app.ui import clock, show_error, workspace
 from modelyard.engine.results import housekeeping as hk
 from modelyard.engine.results.words import plural
@@ -67,7 +68,7 @@ with rename_col:
                 hk.rename_dataset(ws.home, ws.catalog, ident, new_name)
             else:
                 hk.rename_run(ws.home, ws.catalog, ident, new_name)
-            st.toast(f"Renamed to “{new_name.strip()}”.")
+            st.toast(f"Renamed to “{literal(new_name.strip())}”.")
             st.rerun()
         except Exception as exc:
             show_error(exc, "Could not rename")
@@ -79,7 +80,8 @@ with delete_col:
                        f"{'uses' if len(deps['runs']) == 1 else 'use'} this data set and go"
                        " with it, with "
                        "their models and predictions: "
-                       + ", ".join(f"**{r['name']}** ({r['status']})" for r in deps["runs"]))
+                       + ", ".join(f"**{literal(r['name'])}** ({r['status']})"
+                                   for r in deps["runs"]))
         st.caption(f"Also its {plural(len(deps['plans']), 'plan version')}.")
     else:
         st.caption("Its model, predictions, reports and journal go with it.")
@@ -90,7 +92,8 @@ with delete_col:
                 done = hk.delete_dataset(ws.home, ws.catalog, ident, with_runs=True)
             else:
                 done = hk.delete_run(ws.home, ws.catalog, ident)
-            st.toast(f"Deleted {done.what}: {hk.human_bytes(done.freed_bytes)} freed.")
+            st.toast(f"Deleted {literal(done.what)}: {hk.human_bytes(done.freed_bytes)} "
+                     "freed.")
             if st.session_state.get("run_id") == ident:
                 st.session_state["run_id"] = None
             st.rerun()

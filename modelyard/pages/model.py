@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from modelyard.app import nav
+from modelyard.app.literal import literal
 from modelyard.app.results_ui import open_finished_run, safe_name, single_split
 from modelyard.app.serve_ui import serve_server
 from modelyard.app.ui import TRIAL_COLUMNS, fmt_params, show_error, workspace
@@ -66,8 +67,8 @@ if meta.get("kind") == "multilabel":
             params=lambda f: f["params"].map(fmt_params)), hide_index=True,
             key="model_trials", placeholder="—", column_config=TRIAL_COLUMNS)
         st.page_link(nav.page("leaderboard"), label="Every trial on the Leaderboard")
-    st.caption(f"The bundle is in {result.model_dir}; predict new rows on the Predict page "
-               "or with `modelyard predict`.")
+    st.caption(f"The bundle is in {literal(result.model_dir)}; predict new rows on the "
+               "Predict page or with `modelyard predict`.")
     st.stop()
 
 # A text-to-text model is judged by the texts it writes: the held-out inputs, with the
@@ -113,8 +114,8 @@ with quality:
         threshold = None
         if len(classes) == 2:
             tuned = (meta.get("threshold") or {}).get("threshold")
-            threshold = st.slider(f"Predict “{classes[1]}” when its probability is at least",
-                                  0.01, 0.99, 0.5, 0.01, key="model_threshold",
+            threshold = st.slider(f"Predict “{literal(classes[1])}” when its probability is "
+                                  "at least", 0.01, 0.99, 0.5, 0.01, key="model_threshold",
                                   help=f"0.5 picks the more likely class. A cut-off of "
                                        f"{tuned:.2f} gave the best F1." if tuned else None)
         share = st.toggle("Show shares instead of counts", key="model_share")
@@ -177,18 +178,19 @@ if features is not None:
             left.dataframe(row.T.rename(columns={row.index[0]: "value"}).map(
                 lambda v: "" if pd.isna(v) else str(v)), key="model_row_values")
             predicted = result.predictor.predict_frame(row)
-            left.markdown(f"Actual **{row[target].iloc[0]}** · predicted "
-                          f"**{predicted[target].iloc[0]}**")
+            left.markdown(f"Actual **{literal(row[target].iloc[0])}** · predicted "
+                          f"**{literal(predicted[target].iloc[0])}**")
             if oof is not None and not classes:
                 left.caption(f"Out-of-fold prediction: {oof['prediction'].iloc[int(index)]:.4g}")
             try:
                 found = explain.contributions(result.predictor, row, label)
                 right.plotly_chart(figures.contributions_figure(found), key="model_contrib")
-                right.caption(f"Explained through {found.explained_by}. Bars push the "
-                              f"{found.output} up or down from the baseline (the model's "
-                              f"output for a typical row). {found.scale_words()}")
+                right.caption(literal(
+                    f"Explained through {found.explained_by}. Bars push the {found.output} "
+                    "up or down from the baseline (the model's output for a typical row). "
+                    f"{found.scale_words()}"))
             except Exception as exc:
-                right.info(str(exc))
+                right.info(literal(exc))
 
 if mistakes is not None:
     with mistakes:
@@ -213,7 +215,7 @@ if mistakes is not None:
                 sound_mistakes(shown)
             else:
                 st.image([str(p) for p in shown["file"]], width=96,
-                         caption=[f"{a} → {b} ({c:.0%})" for a, b, c in
+                         caption=[literal(f"{a} → {b} ({c:.0%})") for a, b, c in
                                   zip(shown["actual"], shown["predicted"], shown["confidence"],
                                       strict=True)])
 
@@ -244,7 +246,7 @@ with trials:
                         f"of the run: {say.plural(len(behind), 'trial')} of the "
                         f"{counts.trials:,} it tried.")
         if meta.get("delivered"):
-            st.caption(f"How it predicts: {meta['delivered']}.")
+            st.caption(f"How it predicts: {literal(meta['delivered'])}.")
         behind = behind.assign(params=behind["params"].map(fmt_params),
                                state=behind["state"].map(say.state_name))
         st.dataframe(behind[["model", "state", "cv_score", "cv_std", "fit_seconds", "params"]],
@@ -308,7 +310,7 @@ with export_tab:
             with st.spinner("Writing the export…"):
                 done = ws.export_model(run_id, folder, fmt, overwrite=True)
             if done.problem:
-                st.warning(f"{done.problem} The bundle was written without it.")
+                st.warning(f"{literal(done.problem)} The bundle was written without it.")
             elif done.onnx:
                 check = done.onnx["check"]
                 st.success(f"ONNX checked on {check['rows']:,} training rows: it agrees "
@@ -321,7 +323,7 @@ with export_tab:
     if zip_path.exists():
         st.download_button(DOWNLOADS[fmt], zip_path.read_bytes(),
                            zip_path.name, "application/zip", key="model_export_download")
-        st.caption(f"Also on disk: {folder}")
+        st.caption(f"Also on disk: {literal(folder)}")
 
 with serve_tab:
     if result.is_image:

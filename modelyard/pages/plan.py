@@ -5,6 +5,7 @@ as JSON when you want to; after a run, review the results."""
 import streamlit as st
 
 from modelyard.app import nav
+from modelyard.app.literal import literal
 from modelyard.app.plan_form import json_editor, settings_form
 from modelyard.app.plan_view import (
     Progress,
@@ -54,11 +55,11 @@ def propose_section() -> None:
     planner = st.radio("Planner", planners, index=planners.index(options["planner"]),
                        format_func=PLANNER_WORDS.get, horizontal=True, key="plan_planner")
     if rules_note(profile.modality):
-        st.caption(rules_note(profile.modality))
+        st.caption(literal(rules_note(profile.modality)))
     elif planner != "rules":
-        st.caption(f"Ollama at {options['host']}"
-                   + (f", model {options['default_model']}" if options["default_model"]
-                      else "") + ". Change it on the Settings page.")
+        st.caption(f"Ollama at {literal(options['host'])}"
+                   + (f", model {literal(options['default_model'])}"
+                      if options["default_model"] else "") + ". Change it on the Settings page.")
     if not st.button("Propose a plan", type="primary", key="plan_propose"):
         return
     st.session_state["plan_asking"] = True
@@ -138,7 +139,7 @@ def approve(edited: Plan, *, launch: bool) -> None:
     if launch:
         failed = start(approved)  # returns only when the run could not start
         headline = (f"Approved as version {approved['version']}, but the run did not start: "
-                    f"{failed}")
+                    f"{literal(failed)}")
     st.session_state["plan_approved_note"] = headline
     st.rerun()
 
@@ -221,10 +222,10 @@ if finished:
                 if revised is None:
                     box.update(label="Nothing to change", state="complete")
                     for f in revision.findings:
-                        st.markdown(f"- {f.message}")
+                        st.markdown(f"- {literal(f.message)}")
                     if revision.fallback_reason:
-                        st.warning(revision.provenance.get("fallback_headline")
-                                   or revision.fallback_reason)
+                        st.warning(literal(revision.provenance.get("fallback_headline")
+                                           or revision.fallback_reason))
                 else:
                     st.session_state["plan_select"] = revised["id"]
                     st.rerun()

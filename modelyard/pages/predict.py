@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from modelyard.app.literal import code, literal
 from modelyard.app.results_ui import open_finished_run, safe_name
 from modelyard.app.ui import show_error, workspace
 from modelyard.engine.multilabel.views import on_labels, say_labels
@@ -38,10 +39,10 @@ def _show_saved(what: str) -> None:
     if not (saved and Path(saved).exists() and Path(saved).is_relative_to(outputs_dir)):
         return
     out = pd.read_csv(saved, nrows=200)
-    st.success(f"Predictions saved to {saved}")
+    st.success(f"Predictions saved to {literal(saved)}")
     note = st.session_state.get("predict_note")
     if note and note.get("path") == saved:
-        st.caption(note["text"])
+        st.caption(literal(note["text"]))
     # A missing value shows as the empty cell it is in the file, not as "None".
     st.dataframe(out, hide_index=True, key="predict_preview", placeholder="")
     if len(out) == 200:
@@ -75,7 +76,7 @@ def _image_page(word: str = "image") -> None:
     bar = st.progress(0.0, text="loading the model…")
     try:
         model = image_model(result)
-        show = lambda f, m: bar.progress(min(1.0, f), text=m)  # noqa: E731
+        show = lambda f, m: bar.progress(min(1.0, f), text=literal(m))  # noqa: E731
         if uploads:
             made = vision.predict_uploads(model, [(u.name, u.getvalue()) for u in uploads],
                                           inputs_dir, on_progress=show)
@@ -100,9 +101,9 @@ def _image_page(word: str = "image") -> None:
 if result.is_image:
     word = "recording" if result.is_audio else "image"
     st.caption(f"{'A sound' if result.is_audio else 'An image'} model predicting "
-               f"**{target}** ({', '.join(map(str, classes))}). The predictions file has one "
-               f"row per {word}: its path, the predicted {target} and the probability of "
-               "each class.")
+               f"**{literal(target)}** ({literal(', '.join(map(str, classes)))}). The "
+               f"predictions file has one row per {word}: its path, the predicted "
+               f"{literal(target)} and the probability of each class.")
     _image_page(word)
     _show_saved(f"{word}s")
     st.stop()
@@ -118,9 +119,9 @@ if predictor.is_forecast:  # a forecaster extends each series of a history file
     forecast_predict(predictor, inputs_dir, outputs_dir)
     _show_saved("forecast rows")
     st.stop()
-st.caption(f"Predicts **{say_labels(meta) if labels else target}** from "
+st.caption(f"Predicts **{literal(say_labels(meta) if labels else target)}** from "
            f"{len(predictor.features)} columns: "
-           + ", ".join(f"`{c}`" for c in predictor.features[:12])
+           + ", ".join(code(c) for c in predictor.features[:12])
            + (" …" if len(predictor.features) > 12 else ""))
 file_tab, row_tab, submission_tab = st.tabs(["A file", "One row (what if?)", "Submission"])
 
@@ -161,10 +162,10 @@ with file_tab:
             table = None
     if table is not None:
         if check.ok:
-            st.success(f"{source.name}: {check.rows:,} rows; every column the model uses is "
-                       "there with the right type.")
+            st.success(f"{literal(source.name)}: {check.rows:,} rows; every column the model "
+                       "uses is there with the right type.")
         else:
-            st.warning(f"{source.name}: {check.rows:,} rows. Some columns differ from the "
+            st.warning(f"{literal(source.name)}: {check.rows:,} rows. Some columns differ from the "
                        "training data; here is what will happen:")
         shown = check.rows_for_display()
         if shown:
@@ -177,7 +178,8 @@ with file_tab:
                 if mixed:
                     predictor.without_image = 0  # counted for this file
                 frame = predict.predict(predictor, table,
-                                        on_progress=lambda f, m: bar.progress(f, text=m))
+                                        on_progress=lambda f, m: bar.progress(
+                                            f, text=literal(m)))
                 name = f"{Path(source.name).stem}-predictions-{time.strftime('%Y%m%d-%H%M%S')}"
                 path = predict.write_table(frame, outputs_dir / f"{name}.csv")
                 st.session_state["predict_output"] = str(path)
@@ -198,29 +200,30 @@ with row_tab:
         for i, field in enumerate(fields):
             box = columns[i % 3]
             key = f"predict_field_{i}"
+            label = literal(field["name"])  # a widget's label is Markdown too
             if field["kind"] == "choice" and field["options"]:
-                values[field["name"]] = box.selectbox(field["name"], field["options"], key=key,
+                values[field["name"]] = box.selectbox(label, field["options"], key=key,
                                                       accept_new_options=True)
             elif field["kind"] == "date":
-                values[field["name"]] = box.date_input(field["name"], key=key)
+                values[field["name"]] = box.date_input(label, key=key)
             elif field["kind"] == "choice":
-                values[field["name"]] = box.text_input(field["name"], key=key)
+                values[field["name"]] = box.text_input(label, key=key)
             elif field["kind"] == "text":
-                values[field["name"]] = box.text_area(field["name"], key=key,
+                values[field["name"]] = box.text_area(label, key=key,
                                                       placeholder="Free text")
             else:
-                values[field["name"]] = box.number_input(field["name"],
+                values[field["name"]] = box.number_input(label,
                                                          value=field["default"], key=key)
         asked = st.form_submit_button("Predict this row")
     if asked:
         try:
             one = predict.predict_one(predictor, values)
             if labels:  # several yes/no answers: the labels on, and each one's probability
-                st.metric("Predicted labels", on_labels(meta, one) or "none")
+                st.metric("Predicted labels", literal(on_labels(meta, one) or "none"))
                 st.bar_chart(pd.Series(one[[f"proba_{c}" for c in labels]].iloc[0].to_numpy(),
                                        index=[str(c) for c in labels], name="probability"))
             else:
-                st.metric(f"Predicted {target}", str(one[target].iloc[0]) if classes
+                st.metric(f"Predicted {literal(target)}", literal(one[target].iloc[0]) if classes
                           else f"{one[target].iloc[0]:.4g}")
             if classes:
                 proba = one[[f"proba_{c}" for c in classes]].iloc[0]

@@ -8,6 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from modelyard.app import nav
+from modelyard.app.literal import literal
 from modelyard.app.results_ui import single_split
 from modelyard.app.ui import TRIAL_COLUMNS, clock, fmt_params, fmt_score, show_error, workspace
 from modelyard.app.views import ACTIVE
@@ -76,14 +77,14 @@ def live_view(run_id: str) -> None:
         if elapsed is not None and run["budget_seconds"]:
             left = max(0.0, run["budget_seconds"] - elapsed)
             text += f" · about {left:.0f} s left" if left else " · finishing"
-        st.progress(min(1.0, fraction), text=text)
+        st.progress(min(1.0, fraction), text=literal(text))
         _resources(view.resource)
         if st.button("Cancel this run", key="runs_cancel"):
             ws.cancel(run_id)
             st.rerun(scope="app")
     elif run["message"]:
         show = {RunStatus.succeeded: st.success, RunStatus.failed: st.error}.get(status, st.info)
-        show(run["message"])
+        show(literal(run["message"]))
         if status is RunStatus.failed:
             trace = view.failure.data.get("traceback") if view.failure else None
             if trace:
@@ -104,7 +105,7 @@ def live_view(run_id: str) -> None:
         # has ended its message above says it already.
         words = view.counts.words()
         if status in ACTIVE or words not in (run["message"] or ""):
-            st.caption(("So far: " if status in ACTIVE else "") + words + ".")
+            st.caption(("So far: " if status in ACTIVE else "") + literal(words) + ".")
         _families(trials, run["greater_is_better"])
         table = pd.DataFrame(trials)
         table["params"] = table["params"].map(fmt_params)
@@ -134,15 +135,15 @@ def _shared(view) -> None:
     """A Run whose search other machines share: who is in, and how another joins."""
     workers = view.workers
     if view.status in ACTIVE:
-        st.info(f"This run shares its search through {view.study_storage}: "
+        st.info(f"This run shares its search through {literal(view.study_storage)}: "
                 f"{say.plural(len(workers) or 1, 'worker')} in"
-                + (f" ({', '.join(workers)})" if workers else "") + ". Another machine "
+                + (f" ({literal(', '.join(workers))})" if workers else "") + ". Another machine "
                 "joins with the command below (it needs the data set's train.parquet: the "
                 "same path, or a copy given with --data).")
         st.code(_join_command(view), language="bash")
     else:
         fitted = {t.worker for t in view.trials if t.worker}
-        st.caption(f"Its search was shared through {view.study_storage}: "
+        st.caption(f"Its search was shared through {literal(view.study_storage)}: "
                    f"{say.plural(len(fitted), 'worker')} fitted its trials.")
 
 

@@ -8,6 +8,7 @@ import os
 import psutil
 import streamlit as st
 
+from modelyard.app.literal import literal
 from modelyard.app.ui import show_error, workspace
 from modelyard.app.views import ACTIVE
 from modelyard.engine import jobs
@@ -35,10 +36,10 @@ address = normalize_host(typed or host)
 status = server_status(address)
 if status["reachable"]:
     n = len(status["models"])
-    st.success(f"Ollama {status['version']} answers at {address}: {n} model"
+    st.success(f"Ollama {literal(status['version'])} answers at {literal(address)}: {n} model"
                f"{'' if n == 1 else 's'} installed.", icon=":material/check_circle:")
 else:
-    st.warning(f"Ollama does not answer at {address}. Plans will come from the rule "
+    st.warning(f"Ollama does not answer at {literal(address)}. Plans will come from the rule "
                "planner until it does (start it with `ollama serve`).",
                icon=":material/cloud_off:")
     with st.expander("Technical detail"):
@@ -58,7 +59,7 @@ if models:
 elif status["reachable"]:
     st.info("No model is installed yet. Install one with `ollama pull llama3.2`.")
 elif now.ollama_model:
-    st.caption(f"Remembered model: {now.ollama_model}")
+    st.caption(f"Remembered model: {literal(now.ollama_model)}")
 
 planners = list(PLANNERS)
 planner = st.radio("Default planner", planners,
@@ -105,7 +106,7 @@ storage_typed = st.text_input(
 if storage_typed.strip():
     if st.button("Test the connection", key="settings_storage_test"):
         try:
-            st.success(ws.check_storage(storage_typed))
+            st.success(literal(ws.check_storage(storage_typed)))
         except Exception as exc:
             show_error(exc, "Could not reach the shared database")
     shared_runs = [r for r in ws.runs(statuses=ACTIVE)

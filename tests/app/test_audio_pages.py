@@ -15,15 +15,12 @@ import pytest
 
 from tests.app.conftest import MAIN, REPO
 from tests.app.test_image_pages import zip_folder
+from tests.app.test_pages import texts
 from tests.engine.test_audio import sound_folders, tone
 from tests.results_run import copy_home
 
 pytest.importorskip("soundfile")
 PAGES = "../pages"
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
 
 
 def test_data_page_plays_and_draws_each_class(app, app_home, tmp_path):

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from tests.app.test_pages import PAGES, customers_csv, metric, table_with, texts
+from tests.app.test_pages import PAGES, customers_csv, metric, shown, table_with, texts
 from tests.engine.test_competition import competition_folder
 from tests.engine.test_images import class_folders
 
@@ -74,7 +74,7 @@ def test_the_next_two_likely_targets_are_one_click_away(app, app_home, tmp_path)
     assert "**Likely target:** `target`" in texts(app.markdown)
     offered = [b for b in app.button if b.key and b.key.startswith("data_other_target_")]
     # The first column, then a yes/no column: the next likeliest after "target".
-    assert [b.label for b in offered] == ["Predict visits", "Predict refund_flag"]
+    assert [shown(b.label) for b in offered] == ["Predict visits", "Predict refund_flag"]
     # Each comes with its reason, in words.
     assert "`refund_flag` — yes or no (two classes); it has two values." in \
         texts(app.markdown)
@@ -171,8 +171,8 @@ def test_image_folder_shows_a_grid_per_class(app, tmp_path):
     assert "**cat**" in texts(app.markdown) and "**dog**" in texts(app.markdown)
     grids = app.image  # one row of thumbnails per class
     assert len(grids) == 2
-    assert sorted(grids[0].captions) == [f"cat_{i}{'.png' if i % 2 else '.jpg'}"
-                                         for i in range(4)]
+    assert sorted(map(shown, grids[0].captions)) == [
+        f"cat_{i}{'.png' if i % 2 else '.jpg'}" for i in range(4)]
 
 
 def test_bad_path_inputs_say_why(app, tmp_path):

@@ -10,14 +10,11 @@ import zipfile
 import pytest
 
 from tests.app.conftest import MAIN, REPO
+from tests.app.test_pages import shown, texts
 from tests.results_run import copy_home, shared_run, single_model_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 PAGES = "../pages"
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +63,7 @@ def test_model_page_exports_the_bundle_with_onnx_and_as_an_mlflow_model(at_singl
     assert "ONNX checked on 140 training rows" in texts(at.success)
     labels = {d.label for d in at.get("download_button")}
     assert "Download the bundle with ONNX (zip)" in labels
-    caption = next(c.value for c in at.caption if "Also on disk" in c.value)
+    caption = next(shown(c.value) for c in at.caption if "Also on disk" in c.value)
     folder = caption.split("Also on disk: ")[1]
     assert f"runs/{trained.run_id}/results/onnx/" in folder
     with zipfile.ZipFile(f"{folder}.zip") as zf:

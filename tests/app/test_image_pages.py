@@ -24,6 +24,7 @@ import pytest
 from PIL import Image
 
 from tests.app.conftest import MAIN, REPO
+from tests.app.test_pages import texts
 from tests.results_run import copy_home
 
 PAGES = "../pages"
@@ -61,10 +62,6 @@ def png_bytes(colour: tuple[int, int, int], size: int = 20) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,10 @@ import pytest
 
 from tests.app.conftest import MAIN, REPO
 from tests.app.test_cli import cli
+from tests.app.test_pages import texts
 
 PAGES = "../pages"
 LABELS = ["Action", "Comedy", "Drama"]
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
 
 
 @pytest.fixture(scope="module")

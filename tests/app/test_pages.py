@@ -7,6 +7,7 @@ AppTest runs the real `app/main.py` (st.navigation included) in this process; ea
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -31,12 +32,20 @@ def customers_csv(n: int = 200, seed: int = 0) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
+def shown(body: str) -> str:
+    """What Markdown shows of `body`: the backslash escapes that keep data literal
+    (app/literal.py) undone, and the invisible joiners that break bare links dropped."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", body).replace("\u2060", "")
+
+
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The elements' bodies as a person reads them (our own Markdown, such as **bold**,
+    stays as written)."""
+    return "\n".join(shown(str(e.value)) for e in elements)
 
 
 def metric(at, label: str) -> str:
-    found = [m.value for m in at.metric if m.label == label]
+    found = [shown(m.value) for m in at.metric if shown(m.label) == label]
     assert found, f"no metric {label!r} among {[m.label for m in at.metric]}"
     return found[0]
 
@@ -244,7 +253,7 @@ def test_plan_json_invalid_is_refused(app, tmp_path):
     app.text_area[0].input(json.dumps(plan)).run()
     assert app.button(key="plan_approve_json").disabled
     assert not app.exception
-    assert any(e.value.startswith("metric:") for e in app.error), texts(app.error)
+    assert any(shown(e.value).startswith("metric:") for e in app.error), texts(app.error)
     assert "Approved as version" not in texts(app.success)
 
     plan["metric"] = "rmse"  # a real metric, but not one for a binary task

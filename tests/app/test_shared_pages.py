@@ -7,15 +7,12 @@ import json
 import pytest
 
 from modelyard.schemas import Plan
+from tests.app.test_pages import texts
 from tests.conftest import messy_frame
 from tests.pg_server import NEEDS_POSTGRES
 
 PAGES = "../pages"
 pytestmark = NEEDS_POSTGRES  # the `postgres` fixture: tests/conftest.py
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
 
 
 def test_settings_take_a_shared_database_and_show_the_join_command(app, app_home, postgres):

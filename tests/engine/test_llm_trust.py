@@ -26,7 +26,7 @@ from modelyard.engine.planning.quoting import (
 )
 from modelyard.schemas import Plan
 from tests.app.test_cli import cli, cli_many, one_line_error
-from tests.app.test_pages import PAGES, texts
+from tests.app.test_pages import PAGES, shown, texts
 from tests.conftest import messy_frame, stop_workers
 from tests.fake_ollama import Reply, draft, draft_json
 
@@ -265,7 +265,7 @@ def test_a_refused_reply_is_quoted_only_in_the_detail_on_the_page(ws, hostile_cs
     markdown = "\n".join(texts(kind) for kind in (at.markdown, at.caption, at.info,
                                                   at.warning, at.success))
     assert "http://evil" not in markdown
-    cells = [str(v) for t in at.table for v in t.value.to_numpy().ravel()]
+    cells = [shown(str(v)) for t in at.table for v in t.value.to_numpy().ravel()]
     assert prov["fallback_headline"] in cells  # tables render Markdown too
     assert not [c for c in cells if "http://evil" in c]
     assert junk in texts(at.code)  # the technical detail, shown literally
