@@ -198,6 +198,18 @@ def _wants_forecast(args: argparse.Namespace) -> bool:
                                                 "frequency", "covariates"))
 
 
+def _forecast_by_goal(ws, meta: dict[str, Any], args) -> bool:
+    """--goal asks for a forecast of a table whose rows are a time series: forecast the
+    column it names (said on stderr; --target or the forecasting flags choose otherwise)."""
+    target = ws.forecast_asked(meta["id"], args.goal)
+    if target is None:
+        return False
+    args.target = target
+    _err(f"modelyard: note: “{args.goal}” asks for a forecast and the rows are a time "
+         f"series: forecasting “{target}” (--horizon N sets how far ahead).")
+    return True
+
+
 def _propose_forecast(ws, dataset_id: str, args, budget: int, seed: int) -> dict[str, Any]:
     covariates = [c.strip() for c in (args.covariates or "").split(",") if c.strip()]
     return ws.propose_forecast_plan(
@@ -484,13 +496,15 @@ def _cmd_run(ws, args) -> int:
     if (target := (profile.get("target") or {}).get("column")) in ignored:
         raise BadInputError(f"--ignore names “{target}”, the target.", "Leave it out of "
                             "--ignore, or choose another --target.")
-    _say_findings(profile, ignored)
+    by_goal = not args.target and bool(args.goal) and _forecast_by_goal(ws, meta, args)
+    forecast = by_goal or _wants_forecast(args)
+    _say_findings(profile, ignored, forecast=forecast)
     if args.sample_submission:
         cli_results.check_test_table(ws, meta)
     if args.plan:
         plan = _load_plan_file(args.plan, meta["id"], args.budget)
         based_on = None
-    elif _wants_forecast(args):
+    elif forecast:
         based_on = _propose_forecast(ws, meta["id"], args, args.budget or 300, args.seed)
         plan = Plan.model_validate(based_on["plan"])
     else:
@@ -795,11 +809,11 @@ COMMANDS: dict[str, Callable[..., int]] = {
 }
 
 
-# Findings `run` says as notes: how the file was read.
+# Findings `run` says as notes: how the file was read, and what else it could do.
 READ_NOTES = ("sheet", "preamble", "words_kept", "words_in_numbers", "numbers_in_text")
 
 
-def _say_findings(profile: dict[str, Any], ignored: list[str]) -> None:
+def _say_findings(profile: dict[str, Any], ignored: list[str], *, forecast: bool) -> None:
     """The Profile's findings a headless run must not hide, on stderr: how the file was
     read (notes), and every error-level one (a column giving the answer away, a target
     that cannot be learnt) as a warning with its next step; a flagged column the person
@@ -812,8 +826,13 @@ def _say_findings(profile: dict[str, Any], ignored: list[str]) -> None:
         if w["code"] in READ_NOTES:
             _err(f"modelyard: note: {w['message']}")
             continue
+        if w["code"] == "forecasting" and not forecast:  # with how to ask for one
+            _err(f"modelyard: note: {w['message']} {w['action']}")
+            continue
         if w["severity"] != "error" or w.get("column") and w["column"] in ignored:
             continue
+        if forecast and w["code"] in LEAK_CODES:
+            continue  # a forecast learns from the target's past (and named covariates)
         hint = (f" (--ignore {shlex.quote(w['column'])} leaves it out)"
                 if w["code"] in LEAK_CODES and w.get("column") else "")
         _err(f"modelyard: warning: {w['message']} {w['action']}{hint}")

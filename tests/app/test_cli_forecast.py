@@ -89,3 +89,25 @@ def test_several_series_need_their_series_column(tmp_path, child_env):
     result = cli("run", tmp_path / "series.csv", "--target", "value", "--time",
                  "quarter_start", "--horizon", "8", env=env)
     one_line_error(result, 2, "share a time stamp", "(for example 1959-01-01)", "--series")
+
+
+def test_a_goal_asking_for_the_future_of_a_series_forecasts_it(tmp_path, child_env):
+    """`--goal "forecast ..."` on a table whose rows are a time series gets a forecast (said
+    on stderr, the time stamp not warned of as a leak); without such words the target is a
+    regression on the same row's columns, and the run says how to forecast instead."""
+    env = child_env(tmp_path / "home")
+    elnino().assign(month=lambda d: d["month"] + "-01").to_csv(tmp_path / "nino.csv",
+                                                               index=False)
+    asked = cli("run", tmp_path / "nino.csv", "--goal", "forecast the temperature for the "
+                "next 12 months", "--families", "seasonal_naive", "--budget", "10", "--out",
+                tmp_path / "a", env=env, timeout=300)
+    assert asked.returncode == 0, asked.stderr
+    assert ("asks for a forecast and the rows are a time series: forecasting “temp”"
+            in asked.stderr)
+    assert "leak" not in asked.stderr
+    assert json.loads((tmp_path / "a" / "plan.json").read_text())["task"] == "forecast"
+    plain = cli("run", tmp_path / "nino.csv", "--goal", "the temperature", "--families",
+                "linear", "--budget", "6", "--out", tmp_path / "b", env=env, timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads((tmp_path / "b" / "plan.json").read_text())["task"] == "regression"
+    assert "--time month --horizon N" in plain.stderr

@@ -14,7 +14,7 @@ from modelyard.engine.planning import family_notes
 from modelyard.engine.planning.checks import read_reply
 from modelyard.engine.planning.diff import as_edited, diff_plans
 from modelyard.engine.planning.explain import as_text, card
-from modelyard.engine.planning.goal import read_goal
+from modelyard.engine.planning.goal import asks_for_forecast, read_goal
 from modelyard.engine.planning.labels import (
     METRIC_LABELS,
     TASK_LABELS,
@@ -200,6 +200,17 @@ def test_goal_reading_across_word_endings(home, tmp_path):
     frame = pd.DataFrame({"approved": ["no", "yes"] * 30, "amount": range(60)})
     reading = read_goal("approvals", profile_for(home, tmp_path, frame, "a.csv"))
     assert reading.target == "approved"
+    frame = pd.DataFrame({"pce": range(60), "unemploy": [i % 7 for i in range(60)]})
+    reading = read_goal("forecast unemployment", profile_for(home, tmp_path, frame, "u.csv"))
+    assert reading.target == "unemploy" and "short for “unemployment”" in reading.explanation
+
+
+@pytest.mark.parametrize("goal, asks", [
+    ("forecast unemployment", True), ("sales for the next 12 months", True),
+    ("what happens next week", True), ("Forecasting demand", True),
+    ("which customers will leave", False), ("the next customer", False)])
+def test_a_goal_asking_for_the_future(goal, asks):
+    assert asks_for_forecast(goal) is asks
 
 
 def test_goal_reading_by_values_and_no_match(home, tmp_path):

@@ -290,6 +290,9 @@ def test_not_supported_yet_multi_label_forecasting_no_target(home, tmp_path):
     forecast = [w for w in profile.warnings if w.code == "forecasting"]
     assert forecast and "can forecast" in forecast[0].message
     assert "--time date --horizon" in forecast[0].action
+    # The date follows the sales' trend (it alone explains them): in a series that is
+    # the trend to forecast, not a leak to ignore.
+    assert profile.column("date").alone_score > 0.97 and "leakage" not in codes(profile)
 
     frame = pd.DataFrame({"uid": [f"u{i}" for i in range(100)], "const": 1,
                           "when": pd.date_range("2020-01-01", periods=100).strftime("%Y-%m-%d")})

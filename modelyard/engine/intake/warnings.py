@@ -88,7 +88,10 @@ def _column_warnings(profile: Profile, col: ColumnProfile, target: str | None):
         out.append(_w("error", "target_copy", f"“{name}” is {how} the target “{target}”: "
                       "a model would learn nothing real from it.",
                       "Ignore this column (or make it the target).", name, _IGNORE))
-    elif col.alone_score is not None and col.alone_score >= LEAK_SCORE:
+    elif (col.alone_score is not None and col.alone_score >= LEAK_SCORE
+          and not (profile.findings.get("forecasting") and name == profile.time_column)):
+        # (In a time series the time stamp following the target is the trend, not a
+        # leak: the "forecasting" finding says how to use it.)
         if col.kind is ColumnKind.datetime:
             message = (f"The date “{name}” alone predicts the target almost perfectly "
                        f"(score {col.alone_score:.2f}): it is probably recorded after the "

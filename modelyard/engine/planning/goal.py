@@ -128,11 +128,28 @@ def _score(col: ColumnProfile, wanted: set[str]) -> tuple[float, str]:
     for w in sorted(wanted):
         if len(w) >= 4 and w in joined:
             return 1.5, f"its name contains “{w}”"
+    for w in sorted(wanted):
+        if len(joined) >= 5 and w.startswith(joined):  # "unemploy" for "unemployment"
+            return 1.5, f"its name is short for “{w}”"
     for value, _ in col.top_values:
         for v in words(value):
             if any(_same(v, x) for x in wanted):
                 return 1.0, f"its values include “{value}”"
     return 0.0, ""
+
+
+_FORECAST = re.compile(r"\b(forecast\w*|future|ahead|next\s+(\d+\s+)?(day|week|month|"
+                       r"quarter|year|hour)s?)\b", re.IGNORECASE)
+
+
+def asks_for_forecast(goal: str) -> bool:
+    """Whether a goal asks for future values ("forecast sales", "the next 12 months")."""
+    return bool(_FORECAST.search(goal or ""))
+
+
+def without_time(goal: str) -> str:
+    """`goal` without its words about the future ("forecast", "the next 12 months")."""
+    return _FORECAST.sub(" ", goal or "")
 
 
 def read_goal(goal: str, profile: Profile) -> GoalReading:
