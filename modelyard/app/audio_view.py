@@ -12,6 +12,7 @@ import streamlit as st
 
 from modelyard.app.literal import code, literal
 from modelyard.app.ui import show_error
+from modelyard.engine.results.escape import plotly_text
 from modelyard.schemas import AudioSummary
 
 MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg"}
@@ -60,7 +61,7 @@ def sound_tab(ws, dataset_id: str, audio: AudioSummary) -> None:
     if audio.class_counts:
         labels, counts = zip(*audio.class_counts[:40], strict=True)
         fig = go.Figure()
-        fig.add_bar(x=list(labels), y=list(counts))
+        fig.add_bar(x=[plotly_text(v) for v in labels], y=list(counts))
         fig.update_layout(title="Recordings per class", xaxis_type="category", height=280)
         st.plotly_chart(fig, key="data_chart_sounds")
     examples = ws.sound_examples(dataset_id)

@@ -1,9 +1,12 @@
-"""Plotly figures of a Profile for the Data page: plain data in, a figure out."""
+"""Plotly figures of a Profile for the Data page: plain data in, a figure out. Names and
+values from the data pass through `plotly_text`: plotly reads `<b>` and `<a href>` in
+titles, axis titles and tick labels."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from modelyard.engine.results.escape import plotly_text as _t
 from modelyard.schemas import ColumnKind, ColumnProfile, Profile
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320)
@@ -19,16 +22,16 @@ def column_chart(col: ColumnProfile) -> go.Figure | None:
     """A histogram for numbers, bars of the most common values for categories."""
     if col.top_values and (col.kind is not ColumnKind.numeric or col.n_distinct <= 20):
         values, counts = zip(*col.top_values, strict=True)
-        fig = _figure(f"Most common values of “{col.name}”")
-        fig.add_bar(x=list(counts)[::-1], y=[str(v) for v in values][::-1], orientation="h")
+        fig = _figure(f"Most common values of “{_t(col.name)}”")
+        fig.add_bar(x=list(counts)[::-1], y=[_t(v) for v in values][::-1], orientation="h")
         fig.update_layout(xaxis_title="rows")
         return fig
     if col.histogram:
-        fig = _figure(f"Distribution of “{col.name}”")
+        fig = _figure(f"Distribution of “{_t(col.name)}”")
         fig.add_bar(x=[(lo + hi) / 2 for lo, hi, _ in col.histogram],
                     y=[n for _, _, n in col.histogram],
                     width=[hi - lo for lo, hi, _ in col.histogram])
-        fig.update_layout(xaxis_title=col.name, yaxis_title="rows", bargap=0.02)
+        fig.update_layout(xaxis_title=_t(col.name), yaxis_title="rows", bargap=0.02)
         return fig
     return None
 
@@ -38,7 +41,8 @@ def missingness(profile: Profile) -> go.Figure | None:
     if not gaps:
         return None
     fig = _figure("Missing values by column")
-    fig.add_bar(x=[c.missing_share for c in gaps], y=[c.name for c in gaps], orientation="h")
+    fig.add_bar(x=[c.missing_share for c in gaps], y=[_t(c.name) for c in gaps],
+                orientation="h")
     fig.update_layout(xaxis_tickformat=".0%", xaxis_range=[0, 1],
                       height=max(200, 60 + 22 * len(gaps)))
     return fig
@@ -49,7 +53,8 @@ def correlation_heatmap(profile: Profile) -> go.Figure | None:
     if corr is None or len(corr.columns) < 2:
         return None
     fig = _figure("Correlation between numeric columns")
-    fig.add_heatmap(z=corr.values, x=corr.columns, y=corr.columns, zmin=-1, zmax=1,
+    names = [_t(c) for c in corr.columns]
+    fig.add_heatmap(z=corr.values, x=names, y=names, zmin=-1, zmax=1,
                     colorscale="RdBu", reversescale=True)
     size = min(700, 120 + 24 * len(corr.columns))
     fig.update_layout(height=size)
@@ -61,8 +66,8 @@ def associations(profile: Profile) -> go.Figure | None:
                      and c.role is None), key=lambda c: c.association)
     if not scored or profile.target is None:
         return None
-    fig = _figure(f"How strongly each column goes with “{profile.target.column}”")
-    fig.add_bar(x=[c.association for c in scored], y=[c.name for c in scored],
+    fig = _figure(f"How strongly each column goes with “{_t(profile.target.column)}”")
+    fig.add_bar(x=[c.association for c in scored], y=[_t(c.name) for c in scored],
                 orientation="h", hovertext=[c.association_method for c in scored])
     fig.update_layout(xaxis_range=[0, 1], height=max(220, 60 + 22 * len(scored)))
     return fig
@@ -73,8 +78,8 @@ def target_distribution(profile: Profile) -> go.Figure | None:
         return None
     if profile.class_balance:
         labels, counts = zip(*profile.class_balance[:30], strict=True)
-        fig = _figure(f"Classes of the target “{profile.target.column}”")
-        fig.add_bar(x=[str(v) for v in labels], y=list(counts))
+        fig = _figure(f"Classes of the target “{_t(profile.target.column)}”")
+        fig.add_bar(x=[_t(v) for v in labels], y=list(counts))
         fig.update_layout(yaxis_title="rows", xaxis_type="category")
         return fig
     return column_chart(profile.column(profile.target.column))
@@ -85,7 +90,7 @@ def drift_bars(profile: Profile) -> go.Figure | None:
     if not moved:
         return None
     fig = _figure("How much each column differs between train and test (0 = same)")
-    fig.add_bar(x=[c.drift for c in moved], y=[c.name for c in moved], orientation="h")
+    fig.add_bar(x=[c.drift for c in moved], y=[_t(c.name) for c in moved], orientation="h")
     fig.update_layout(xaxis_range=[0, 1], height=max(220, 60 + 22 * len(moved)))
     return fig
 
@@ -95,6 +100,6 @@ def image_classes(profile: Profile) -> go.Figure | None:
         return None
     labels, counts = zip(*profile.images.class_counts[:40], strict=True)
     fig = _figure("Images per class")
-    fig.add_bar(x=list(labels), y=list(counts))
+    fig.add_bar(x=[_t(v) for v in labels], y=list(counts))
     fig.update_layout(xaxis_type="category")
     return fig

@@ -197,6 +197,35 @@ def test_chart_labels_from_the_data_carry_no_markup():
     assert "<a" not in "".join(figures.confusion_figure(cm).data[0].x)
 
 
+def test_data_page_charts_show_names_and_values_as_written(home, tmp_path):
+    """The Data page's charts (app/charts.py): a column named with a link, a category
+    value with a tag, and a target named with bold markup stay text in every title, axis
+    title and tick label plotly draws."""
+    from modelyard.app import charts
+    from modelyard.engine.intake import ingest
+    from modelyard.engine.intake.ingest import load_profile
+
+    link, bold = '<a href="http://x">income</a>', "<b>y</b>"
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({link: rng.normal(size=80), "kind": [IMG, "b"] * 40,
+                          "gaps": [None, 1.0] * 40, bold: ["yes", "no"] * 40})
+    frame.to_csv(tmp_path / "h.csv", index=False)
+    profile = load_profile(home, ingest(home, tmp_path / "h.csv", target=bold)["id"])
+    figures = [charts.column_chart(c) for c in profile.columns]
+    figures += [charts.missingness(profile), charts.associations(profile),
+                charts.target_distribution(profile), charts.correlation_heatmap(profile)]
+    shown = [f for f in figures if f is not None]
+    assert len(shown) >= 6
+    for fig in shown:
+        layout = fig.layout
+        words = [layout.title.text, layout.xaxis.title.text, layout.yaxis.title.text]
+        for trace in fig.data:
+            words += [str(v) for v in (getattr(trace, "x", None) or ())]
+            words += [str(v) for v in (getattr(trace, "y", None) or ())]
+        assert not any("<" in w or ">" in w for w in words if w), words
+    assert any("&lt;b&gt;y&lt;/b&gt;" in (f.layout.title.text or "") for f in shown)
+
+
 def _outside_code(markdown: str) -> str:
     """The Markdown with fenced code blocks and code spans taken out: in them nothing is
     markup."""

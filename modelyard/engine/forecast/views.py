@@ -44,6 +44,8 @@ def series_figure(views: dict[str, Any], series: str):
     """A plotly figure of one series: history, backtests, forecast and its 80%/95% bands."""
     import plotly.graph_objects as go
 
+    from modelyard.engine.results.escape import plotly_text
+
     history = views["history"][views["history"]["unique_id"] == series]
     backtests = views["backtests"][views["backtests"]["unique_id"] == series]
     forecast = views["forecast"]
@@ -64,6 +66,7 @@ def series_figure(views: dict[str, Any], series: str):
         fig.add_scatter(x=forecast["ds"], y=forecast["yhat"], name="forecast", mode="lines",
                         line={"color": "#1f77b4", "width": 3})
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      xaxis_title=views["setup"]["time_column"], yaxis_title=views["target"],
+                      xaxis_title=plotly_text(views["setup"]["time_column"]),
+                      yaxis_title=plotly_text(views["target"]),
                       legend={"orientation": "h", "y": -0.25})
     return fig
