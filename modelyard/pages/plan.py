@@ -66,10 +66,17 @@ def propose_section() -> None:
     with st.status("Making a plan…", expanded=planner != "rules") as box:
         st.button("Stop the planner", key="plan_stop", icon=":material/stop:")
         try:
-            doc = ws.propose_plan(
-                dataset["id"], target=None if target == LET_IT_CHOOSE else target,
-                budget_seconds=int(budget), goal=goal or None, planner=planner,
-                on_progress=Progress(box))
+            # Words about the future on a time series ask for a forecast (as on the CLI).
+            series = (ws.forecast_asked(dataset["id"], goal) if target == LET_IT_CHOOSE
+                      else None)
+            if series is not None:
+                doc = ws.propose_forecast_plan(dataset["id"], target=series,
+                                               budget_seconds=int(budget))
+            else:
+                doc = ws.propose_plan(
+                    dataset["id"], target=None if target == LET_IT_CHOOSE else target,
+                    budget_seconds=int(budget), goal=goal or None, planner=planner,
+                    on_progress=Progress(box))
         except Exception as exc:
             st.session_state.pop("plan_asking", None)
             box.update(label="No plan was made", state="error")

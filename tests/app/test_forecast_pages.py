@@ -55,6 +55,26 @@ def test_plan_page_proposes_a_forecast_and_edits_its_set_up(app, app_home, tmp_p
     assert "longer than the history" in _texts(app.error) + _texts(app.exception)
 
 
+def test_a_goal_asking_for_the_future_proposes_a_forecast(app, app_home, tmp_path):
+    """"forecast the temperature" on a table whose rows are a monthly series: the Plan
+    page's usual "Propose a plan" gives a forecast plan, as `modelyard run --goal` does."""
+    from modelyard.app.workspace import Workspace
+    from modelyard.storage.paths import Home
+
+    path = tmp_path / "nino.csv"
+    elnino().assign(month=lambda d: d["month"] + "-01").to_csv(path, index=False)
+    ws = Workspace(Home(app_home))
+    ws.ingest(str(path))
+    app.switch_page(f"{PAGES}/plan.py").run()
+    app.text_input(key="plan_goal").set_value("forecast the temperature")
+    app.radio(key="plan_planner").set_value("rules")
+    app.button(key="plan_propose").click().run()
+    assert not app.exception, app.exception
+    doc = ws.plans(ws.datasets()[0]["id"])[0]
+    assert (doc["plan"]["task"], doc["plan"]["target"]) == ("forecast", "temp")
+    assert "**Forecast**" in _texts(app.markdown)
+
+
 @pytest.mark.slow
 def test_model_page_plots_history_backtests_and_forecast(app, app_home, tmp_path):
     from modelyard.app.workspace import Workspace
