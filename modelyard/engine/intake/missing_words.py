@@ -88,15 +88,21 @@ def numbers_past_words(path: Path) -> list[MissingWords]:
         return []
     out = parse_dates(lf.with_columns(_blanked(n) for n in dates)).with_columns(
         _blanked(n).cast(t) for n, t in numbers.items())
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        out.sink_parquet(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    rewrite(out, path)
     return [MissingWords(column=n, counts=counts[n], as_missing=True,
                          values="numbers" if n in numbers else "dates")
             for n in names if n in numbers or n in dates]
+
+
+def rewrite(lf: pl.LazyFrame, path: Path) -> None:
+    """Replace the Parquet file `path` (which `lf` may read) with `lf`, whole or not at
+    all."""
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        lf.sink_parquet(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def found_in(lf: pl.LazyFrame, read_so: list[MissingWords]) -> list[MissingWords]:

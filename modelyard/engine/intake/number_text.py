@@ -28,7 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
-from modelyard.engine.intake.missing_words import WORDS
+from modelyard.engine.intake.missing_words import WORDS, count_words, rewrite
 from modelyard.schemas import MissingWords
 
 _BATCH = 200  # columns per counting pass
@@ -124,8 +124,6 @@ def read_numbers(path: Path, delimiter: str | None = None
     if not chosen:
         return {}, []
     names = list(chosen)
-    words = lf.select(pl.col(n).str.strip_chars().is_in(WORDS).sum() for n in names) \
-        .collect().row(0)
     found: dict[str, str] = {}
     for n in names:
         examples = head[n].drop_nulls().unique(maintain_order=True).head(50).to_list()
@@ -134,20 +132,14 @@ def read_numbers(path: Path, delimiter: str | None = None
         example = max(marked or examples or ["?"], key=len)  # the one showing the most
         found[n] = f"{ways}, for example “{example}”"
     missing = [MissingWords(column=n, counts=counts, as_missing=True, values="numbers")
-               for n, hits in zip(names, words, strict=True) if hits
-               for counts in [_word_counts(lf, n)]]
+               for n, counts in count_words(lf, names).items()]
     out = lf.with_columns(_as_number(n, chosen[n]).alias(n) for n in names)
     integral = out.select((pl.col(n).is_null() | (pl.col(n) == pl.col(n).round())).all()
                           for n in names).collect().row(0)
     out = out.with_columns(pl.col(n).cast(pl.Int64) for n, whole
                            in zip(names, integral, strict=True)
                            if whole and not _has_decimals(head[n], chosen[n]))
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        out.sink_parquet(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    rewrite(out, path)
     return found, missing
 
 
@@ -160,9 +152,3 @@ def _has_decimals(cells: pl.Series, convention: str) -> bool:
     """Whether any sampled cell writes a decimal part (`12,00` stays a decimal number)."""
     return bool(cells.drop_nulls().str.contains(rf"{_DECIMAL[convention]}\d+\s*[%{_SIGNS}]?$")
                 .any())
-
-
-def _word_counts(lf: pl.LazyFrame, name: str) -> dict[str, int]:
-    col = pl.col(name).str.strip_chars()
-    row = lf.select((col == w).sum().alias(w) for w in WORDS).collect().row(0, named=True)
-    return {w: int(c) for w, c in row.items() if c}
