@@ -376,7 +376,8 @@ def test_rows_ending_in_a_delimiter_keep_their_columns_in_place(home, tmp_path):
 # -- numbers written as text (engine/intake/number_text.py) -----------------------------------
 def _number_table(home, tmp_path, name: str, text: str, encoding: str = "utf-8"):
     path = tmp_path / name
-    path.write_bytes(text.encode(encoding))
+    if text:  # else the file is there already
+        path.write_bytes(text.encode(encoding))
     meta = ingest(home, path)
     table = pl.read_parquet(home.dataset_dir(meta["id"]) / "train.parquet")
     return table, load_profile(home, meta["id"])
@@ -423,6 +424,22 @@ def test_thousands_currency_and_percent_signs_are_numbers(home, tmp_path):
     assert "code" not in said
     found = {w.column: (w.values, w.counts) for w in profile.missing_words}
     assert found["price"] == ("numbers", {"N/A": 1})
+
+
+def test_numbers_typed_as_text_in_a_workbook_are_numbers(home, tmp_path):
+    """Excel cells holding text such as "1.234,50 €" or "$1,200" are read as the CSV
+    ones are; a workbook has no delimiter, so "1,200" alone groups thousands."""
+    frame = pd.DataFrame({"betrag": [f"{i * 1000 + 0.5:,.2f} €".translate(
+                              str.maketrans(",.", ".,")) for i in range(20)],
+                          "units": [f"{1000 + i:,}" for i in range(20)],
+                          "y": ["a", "b"] * 10})
+    path = tmp_path / "book.xlsx"
+    frame.to_excel(path, index=False)
+    table, profile = _number_table(home, tmp_path, "book.xlsx", "")
+    assert table["betrag"].to_list()[:2] == [0.5, 1000.5]
+    assert (table.schema["units"], table["units"][19]) == (pl.Int64, 1019)
+    assert "“betrag”: a decimal comma, thousands separators, currency signs" in next(
+        w.message for w in profile.warnings if w.code == "numbers_in_text")
 
 
 @pytest.mark.parametrize("sep, expected", [(";", [1.5, 2.25]), ("\t", [1.5, 2.25])])
