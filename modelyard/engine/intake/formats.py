@@ -86,7 +86,8 @@ class Source:
     # Text columns of numbers written with decimal commas, thousands separators, currency
     # or percent signs, read as numbers: column -> how they were written (`number_text`).
     numbers_in_text: dict[str, str] = field(default_factory=dict)
-    # Lines before the table (a title, notes, `# comments`), skipped; and those lines.
+    # Lines before the table (a title, notes, `# comments`), skipped; and the first three
+    # of them (as said to the person).
     skip_lines: int = 0
     preamble: list[str] = field(default_factory=list)
     header_short: bool = False  # one name short of the rows (see `_sniff_delimited`)
@@ -104,7 +105,6 @@ class Source:
                              "words_read_as_missing", "skip_lines", "header_short")}
         if self.skip_lines:
             info["lines_before_table"] = self.skip_lines
-            info["preamble"] = [_short_line(ln) for ln in self.preamble[:3]]
         info["file"] = self.path.name
         other = ENCODING_NAMES.get(self.encoding, self.encoding)
         if self.utf8_lines and self.fallback_lines:
@@ -316,7 +316,8 @@ def _sniff_delimited(path: Path, text: str, compression: str | None, encoding: s
                           "Keep the columns you need (or transpose the table) and retry.")
     return Source(path, "csv", compression=compression, encoding=encoding,
                   delimiter=delimiter, header=has_header, columns=columns, renamed=renamed,
-                  skip_lines=skip, preamble=[ln.strip() for ln in raw[:skip] if ln.strip()],
+                  skip_lines=skip, preamble=[ln.strip()[:200] for ln in raw[:skip]
+                                             if ln.strip()][:3],
                   header_short=short)
 
 
@@ -347,10 +348,6 @@ def _preamble(raw: list[str], delimiter: str) -> int:
         return 0  # right above the table with fields of its own: a header short of one
     after = [c for c in counts[start:start + 50] if c]
     return start if after.count(mode) >= 0.9 * len(after) else 0
-
-
-def _short_line(line: str, limit: int = 80) -> str:
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _table_suffix(path: Path) -> str:
@@ -580,33 +577,31 @@ def parse_dates(lf: pl.LazyFrame, rows: int = 2_000) -> pl.LazyFrame:
         if values.len() < 5:
             continue
         if values.str.contains(_MONTH_NAMED).all():  # "05-Jan-2024", "Jan 5, 2024"
-            for to in (pl.Date, pl.Datetime):
-                if fmt := _format_of(values, to, _MONTH_FORMATS):
-                    parse = pl.col(name).str.to_date if to == pl.Date \
-                        else pl.col(name).str.to_datetime
-                    casts.append(parse(fmt, strict=False))
-                    break
-            continue
-        if not values.str.contains(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").all():
+            formats, infer = _MONTH_FORMATS, False  # polars infers no month names
+        elif values.str.contains(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").all():
+            formats, infer = _DATE_FORMATS, True
+        else:
             continue
         for to in (pl.Date, pl.Datetime):
-            try:
-                parsed = (values.str.to_date(strict=False) if to == pl.Date
-                          else values.str.to_datetime(strict=False))
-            except pl.exceptions.PolarsError:
-                continue
-            if parsed.null_count() == 0:
-                fmt = _format_of(values, to)
-                if fmt is None:
+            if infer:
+                try:
+                    parsed = (values.str.to_date(strict=False) if to == pl.Date
+                              else values.str.to_datetime(strict=False))
+                except pl.exceptions.PolarsError:
                     continue
-                expr = (pl.col(name).str.to_date(fmt, strict=False) if to == pl.Date
-                        else pl.col(name).str.to_datetime(fmt, strict=False))
-                if fmt.endswith("z"):
-                    # Times with a zone ("…Z", "+02:00") are kept as UTC wall time, the
-                    # form every reader downstream understands.
-                    expr = expr.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-                casts.append(expr)
-                break
+                if parsed.null_count():
+                    continue
+            fmt = _format_of(values, to, formats)
+            if fmt is None:
+                continue
+            expr = (pl.col(name).str.to_date(fmt, strict=False) if to == pl.Date
+                    else pl.col(name).str.to_datetime(fmt, strict=False))
+            if fmt.endswith("z"):
+                # Times with a zone ("…Z", "+02:00") are kept as UTC wall time, the
+                # form every reader downstream understands.
+                expr = expr.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            casts.append(expr)
+            break
     return lf.with_columns(casts) if casts else lf
 
 
@@ -627,9 +622,9 @@ _MONTH_FORMATS = {pl.Date: ("%d-%B-%y", "%d-%B-%Y", "%d %B %Y", "%B %d, %Y", "%B
                                 "%B %d %Y %H:%M")}
 
 
-def _format_of(values: pl.Series, to, formats=None) -> str | None:
+def _format_of(values: pl.Series, to, formats) -> str | None:
     """One explicit format reading every sampled value, so every row is read alike."""
-    for fmt in (formats or _DATE_FORMATS)[to]:
+    for fmt in formats[to]:
         parse = values.str.to_date if to == pl.Date else values.str.to_datetime
         try:
             if parse(fmt, strict=False).null_count() == 0:

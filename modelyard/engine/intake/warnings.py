@@ -245,7 +245,7 @@ def _dataset_warnings(profile: Profile) -> list[Warning_]:
         out.append(_w("info", "renamed", f"Some column names were blank or repeated and were "
                       f"renamed: {shown}.", "Rename them in the file if you prefer."))
     if skipped := profile.source.get("lines_before_table"):
-        shown = ", ".join(f"“{ln}”" for ln in profile.source.get("preamble") or [])
+        shown = ", ".join(f"“{_short(ln, 80)}”" for ln in profile.source.get("preamble") or [])
         lines, come, were = (("line", "comes", "was") if skipped == 1
                              else (f"{skipped} lines", "come", "were"))
         out.append(_w("info", "preamble", f"The first {lines} of the file {come} before the "
