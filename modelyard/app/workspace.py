@@ -247,17 +247,9 @@ class Workspace:
         """When `goal` asks for future values ("forecast unemployment") and the data set's
         rows are a time series: the column to forecast (the one the goal names, else the
         likely target). None otherwise: the goal is read by the planner as usual."""
-        from modelyard.engine.planning.goal import asks_for_forecast, read_goal, without_time
-        from modelyard.schemas import ColumnKind
+        from modelyard.engine.planning.goal import forecast_target
 
-        profile = self._profile(dataset_id)
-        if not (goal and asks_for_forecast(goal) and profile.findings.get("forecasting")):
-            return None
-        # "the next 12 months" says when, not what: only the rest names the column.
-        named = read_goal(without_time(goal), profile).target
-        if named is None or profile.column(named).kind is not ColumnKind.numeric:
-            named = profile.target.column if profile.target else None
-        return named
+        return forecast_target(goal, self._profile(dataset_id))
 
     def propose_plan(self, dataset_id: str, *, target: str | None = None,
                      budget_seconds: int = 300, seed: int = 0, goal: str | None = None,

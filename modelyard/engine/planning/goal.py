@@ -147,9 +147,16 @@ def asks_for_forecast(goal: str) -> bool:
     return bool(_FORECAST.search(goal or ""))
 
 
-def without_time(goal: str) -> str:
-    """`goal` without its words about the future ("forecast", "the next 12 months")."""
-    return _FORECAST.sub(" ", goal or "")
+def forecast_target(goal: str | None, profile: Profile) -> str | None:
+    """The column to forecast when `goal` asks for future values and the profile found
+    its rows to be a time series: the number column the rest of the goal names ("the
+    next 12 months" says when, not what), else the likely target. None otherwise."""
+    if not (goal and asks_for_forecast(goal) and profile.findings.get("forecasting")):
+        return None
+    named = read_goal(_FORECAST.sub(" ", goal), profile).target
+    if named is None or profile.column(named).kind is not ColumnKind.numeric:
+        named = profile.target.column if profile.target else None
+    return named
 
 
 def read_goal(goal: str, profile: Profile) -> GoalReading:
